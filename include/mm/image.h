@@ -1,0 +1,59 @@
+/* mm/image.h — driver images: named sections laid out in system space;
+ * resident code/data, pageable PAGE* sections, and an INIT section that is
+ * discarded after initialisation (its frames freed, its PTEs invalid). */
+#ifndef MM_IMAGE_H
+#define MM_IMAGE_H
+
+#include "mm/status.h"
+#include "mm/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MM_SECTION_CODE 0x1u     /* executable */
+#define MM_SECTION_WRITE 0x2u    /* writable data */
+
+struct mm_section_desc {
+    const char *name;     /* up to 8 characters: ".text", "PAGE", "INIT" … */
+    uint32_t size;        /* bytes (> 0) */
+    uint32_t flags;       /* MM_SECTION_* */
+    const void *data;     /* initial contents, or NULL for zeros */
+    size_t data_size;     /* <= size */
+};
+
+struct mm_section_info {
+    char name[9];
+    mm_va base;
+    uint32_t size;
+    uint32_t flags;
+    bool pageable;        /* PAGE* */
+    bool discardable;     /* INIT */
+    bool discarded;
+};
+
+struct mm_image_info {
+    char name[32];
+    mm_va base;
+    uint64_t size;
+    unsigned section_count;
+    bool init_discarded;
+    bool unloaded;
+};
+
+MM_API mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section_desc *sections,
+                               unsigned count, mm_image **out);
+/* Called when DriverEntry returns: frees the INIT section. */
+MM_API mm_status mm_image_discard_init(mm_machine *m, mm_image *img);
+MM_API mm_status mm_image_unload(mm_machine *m, mm_image *img);
+MM_API mm_status mm_image_query(mm_machine *m, mm_image *img, struct mm_image_info *out);
+MM_API mm_status mm_image_section(mm_machine *m, mm_image *img, unsigned index, struct mm_section_info *out);
+/* Address of the named section, or 0. */
+MM_API mm_va mm_image_section_address(mm_machine *m, mm_image *img, const char *name);
+/* The image containing va (loaded or unloaded), or NULL. */
+MM_API mm_image *mm_image_at(mm_machine *m, mm_va va);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

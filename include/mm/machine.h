@@ -1,0 +1,96 @@
+/* mm/machine.h — the simulated machine: created from a config, owns all
+ * state (no globals), simulated CPUs with their IRQL, the verifier settings,
+ * the hooks, and the invariant checker. */
+#ifndef MM_MACHINE_H
+#define MM_MACHINE_H
+
+#include "mm/bugcheck.h"
+#include "mm/status.h"
+#include "mm/trace.h"
+#include "mm/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Driver Verifier option bits, as `verifier /flags` takes them. */
+#define MM_VERIFIER_SPECIAL_POOL 0x1u
+#define MM_VERIFIER_FORCE_IRQL_CHECKING 0x2u
+#define MM_VERIFIER_LOW_RESOURCES 0x4u
+#define MM_VERIFIER_POOL_TRACKING 0x8u
+#define MM_VERIFIER_IO_VERIFICATION 0x10u
+#define MM_VERIFIER_DEADLOCK_DETECTION 0x20u
+#define MM_VERIFIER_DMA 0x80u
+#define MM_VERIFIER_SECURITY 0x100u
+#define MM_VERIFIER_MISCELLANEOUS 0x800u
+#define MM_VERIFIER_DDI_COMPLIANCE 0x20000u
+#define MM_VERIFIER_STANDARD 0x209BBu
+
+/* All host memory the model uses for its own bookkeeping goes through this. */
+struct mm_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+};
+
+/* Receives each bug check. It may return (the failing call then returns
+ * MM_STATUS_MACHINE_DEAD or 0) or unwind with longjmp; either way the machine
+ * is dead afterwards. NULL means mm_bugcheck_hook_default. */
+typedef void (*mm_bugcheck_fn)(void *ctx, mm_machine *m, const struct mm_bugcheck *bc);
+
+struct mm_config {
+    uint64_t physical_pages;      /* simulated RAM, in 4 KiB pages (256 .. 2^28) */
+    uint32_t cpu_count;           /* simulated CPUs (1 .. 64) */
+    uint64_t seed;                /* deterministic RNG seed */
+    uint32_t verifier_flags;      /* MM_VERIFIER_* ; 0 = Verifier off */
+    bool track_locked_pages;      /* registry TrackLockedPages = 1 */
+    bool track_ptes;              /* registry TrackPtes = 1 */
+    uint32_t system_ptes;         /* size of the system PTE pool */
+    uint64_t pagefile_pages;      /* page-file size in pages (0 = none) */
+    uint32_t trace_capacity;      /* events kept in the ring (power of two, >= 16) */
+    mm_bugcheck_fn bugcheck_hook;
+    void *bugcheck_ctx;
+    mm_trace_fn trace_hook;       /* optional: every event as it happens */
+    void *trace_ctx;
+    struct mm_allocator allocator; /* zeroed = the C library's */
+};
+
+MM_API void mm_config_default(struct mm_config *cfg);
+MM_API mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out);
+MM_API void mm_machine_destroy(mm_machine *m); /* NULL is a no-op */
+
+MM_API bool mm_machine_is_dead(const mm_machine *m);
+/* The bug check that killed the machine, or NULL. */
+MM_API const struct mm_bugcheck *mm_machine_bugcheck(const mm_machine *m);
+/* Prints the WinDbg-style report to stderr and aborts the host process. */
+MM_API void mm_bugcheck_hook_default(void *ctx, mm_machine *m, const struct mm_bugcheck *bc);
+
+/* Host bytes held by the model's bookkeeping (through the allocator), and by
+ * stored page contents. */
+MM_API uint64_t mm_machine_host_bytes(const mm_machine *m);
+MM_API uint64_t mm_machine_stored_pages(const mm_machine *m);
+
+/* Verifies every structural rule; MM_STATUS_SUCCESS or MM_STATUS_UNSUCCESSFUL
+ * with the first broken rule in `why`. */
+MM_API mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size);
+
+/* Verifier and tracking may be changed at run time, as with `verifier /flags`
+ * after a reboot. */
+MM_API mm_status mm_machine_set_verifier(mm_machine *m, uint32_t verifier_flags);
+MM_API uint32_t mm_machine_verifier(const mm_machine *m);
+
+/* Simulated CPUs: calls run on the current CPU. */
+MM_API uint32_t mm_cpu_count(const mm_machine *m);
+MM_API uint32_t mm_cpu_current(const mm_machine *m);
+MM_API mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu);
+
+/* KeGetCurrentIrql / KeRaiseIrql / KeLowerIrql on the current CPU. */
+MM_API mm_irql mm_irql_current(const mm_machine *m);
+MM_API mm_status mm_irql_raise(mm_machine *m, mm_irql new_irql, mm_irql *old_irql);
+MM_API mm_status mm_irql_lower(mm_machine *m, mm_irql new_irql);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

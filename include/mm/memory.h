@@ -1,0 +1,102 @@
+/* mm/memory.h — virtual memory: user ranges with NtAllocateVirtualMemory /
+ * NtFreeVirtualMemory / NtProtectVirtualMemory semantics, byte access through
+ * the page tables (taking the faults a CPU would), MmIsAddressValid /
+ * MmGetPhysicalAddress, PTE walks, and paging (trim, modified page writer). */
+#ifndef MM_MEMORY_H
+#define MM_MEMORY_H
+
+#include "mm/status.h"
+#include "mm/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Allocation types and page protections (Win32 values). */
+#define MM_MEM_COMMIT 0x1000u
+#define MM_MEM_RESERVE 0x2000u
+#define MM_MEM_DECOMMIT 0x4000u
+#define MM_MEM_RELEASE 0x8000u
+#define MM_MEM_FREE 0x10000u
+#define MM_MEM_PRIVATE 0x20000u
+
+#define MM_PAGE_NOACCESS 0x01u
+#define MM_PAGE_READONLY 0x02u
+#define MM_PAGE_READWRITE 0x04u
+#define MM_PAGE_WRITECOPY 0x08u
+#define MM_PAGE_EXECUTE 0x10u
+#define MM_PAGE_EXECUTE_READ 0x20u
+#define MM_PAGE_EXECUTE_READWRITE 0x40u
+#define MM_PAGE_EXECUTE_WRITECOPY 0x80u
+#define MM_PAGE_GUARD 0x100u
+#define MM_PAGE_NOCACHE 0x200u
+#define MM_PAGE_WRITECOMBINE 0x400u
+
+/* In process p (NULL = the current process). *base and *size are rounded as
+ * Windows rounds them and returned. */
+MM_API mm_status mm_virtual_alloc(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
+                                  uint32_t type, uint32_t protect);
+MM_API mm_status mm_virtual_free(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
+                                 uint32_t type);
+MM_API mm_status mm_virtual_protect(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
+                                    uint32_t new_protect, uint32_t *old_protect);
+
+/* MEMORY_BASIC_INFORMATION */
+struct mm_region_info {
+    mm_va base_address, allocation_base;
+    uint32_t allocation_protect;
+    uint64_t region_size;
+    uint32_t state;    /* MM_MEM_COMMIT, MM_MEM_RESERVE or MM_MEM_FREE */
+    uint32_t protect;
+    uint32_t type;     /* MM_MEM_PRIVATE or 0 */
+};
+MM_API mm_status mm_virtual_query(mm_machine *m, mm_process *p, mm_va va, struct mm_region_info *out);
+
+/* One access by the current CPU, in its current process context. */
+struct mm_access_request {
+    mm_va va;
+    void *buffer;          /* read into / written from; NULL = touch only */
+    size_t length;
+    mm_access kind;
+    mm_mode mode;          /* the CPU's privilege for the access */
+    mm_va ip;              /* instruction address, for bug-check parameters */
+};
+/* MM_STATUS_SUCCESS, ACCESS_VIOLATION (a user address the caller may catch),
+ * GUARD_PAGE_VIOLATION, NO_MEMORY, or MACHINE_DEAD after a bug check. */
+MM_API mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req);
+/* Kernel-mode shorthands. */
+MM_API mm_status mm_read(mm_machine *m, mm_va va, void *buffer, size_t length);
+MM_API mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length);
+
+/* MmIsAddressValid (IRQL <= DISPATCH) and MmGetPhysicalAddress (0 if invalid). */
+MM_API bool mm_is_address_valid(mm_machine *m, mm_va va);
+MM_API uint64_t mm_get_physical_address(mm_machine *m, mm_va va);
+
+/* The !pte walk of va in process p (NULL = current): PXE, PPE, PDE, PTE. */
+struct mm_pte_level {
+    mm_va entry_address;  /* self-map address of the entry */
+    uint64_t value;       /* the entry's contents */
+    mm_pfn table_pfn;     /* page-table page that holds it */
+    bool present;         /* the table exists (the level was reached) */
+};
+struct mm_pte_walk {
+    mm_va va;
+    struct mm_pte_level level[4]; /* 0 = PXE … 3 = PTE */
+};
+MM_API mm_status mm_pte_walk(mm_machine *m, mm_process *p, mm_va va, struct mm_pte_walk *out);
+/* Reads a PTE value's fields for display; returns a static name of its format. */
+MM_API const char *mm_pte_format_name(uint64_t pte);
+
+/* Paging. Trims up to max_pages from a working set (p NULL = the system
+ * working set: paged pool and pageable image sections); locked pages stay. */
+MM_API mm_status mm_working_set_trim(mm_machine *m, mm_process *p, uint64_t max_pages,
+                                     uint64_t *trimmed);
+/* Writes every modified page to the page file; they move to standby. */
+MM_API mm_status mm_modified_page_writer(mm_machine *m, uint64_t *written);
+/* Trims every working set and writes modified pages: low-memory pressure. */
+MM_API mm_status mm_memory_pressure(mm_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

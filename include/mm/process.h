@@ -1,0 +1,54 @@
+/* mm/process.h — processes: creation, termination (which tears down the
+ * address space and checks for locked pages), the current process of each
+ * CPU and KeStackAttachProcess-style attach/detach. */
+#ifndef MM_PROCESS_H
+#define MM_PROCESS_H
+
+#include "mm/status.h"
+#include "mm/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MM_SYSTEM_PROCESS_ID 4u
+
+struct mm_process_info {
+    uint32_t id;
+    char name[16];
+    mm_va eprocess;              /* the EPROCESS address (in nonpaged pool) */
+    mm_pfn directory_table_base; /* PFN of the top-level page table */
+    bool terminated;
+    int64_t locked_pages;        /* NumberOfLockedPages */
+    uint64_t working_set_pages;
+    uint64_t commit_charge;      /* private committed pages */
+    uint64_t vad_count;
+    uint32_t attach_count;       /* CPUs currently in its context */
+};
+
+/* KAPC_STATE: filled by attach, consumed by detach. */
+struct mm_apc_state {
+    mm_process *saved;   /* context before the attach */
+    mm_process *target;
+    uint32_t cpu;
+    uint32_t magic;
+};
+
+MM_API mm_status mm_process_create(mm_machine *m, const char *name, mm_process **out);
+/* Tears the address space down; 0x76 / 0xCB if pages are still locked. */
+MM_API mm_status mm_process_terminate(mm_machine *m, mm_process *p);
+MM_API mm_status mm_process_query(mm_machine *m, mm_process *p, struct mm_process_info *out);
+MM_API mm_process *mm_process_system(mm_machine *m);
+MM_API mm_process *mm_process_current(mm_machine *m); /* of the current CPU */
+MM_API mm_process *mm_process_by_id(mm_machine *m, uint32_t id);
+/* Enumerates live and terminated processes in creation order. */
+MM_API mm_process *mm_process_next(mm_machine *m, mm_process *prev);
+
+/* KeStackAttachProcess / KeUnstackDetachProcess on the current CPU. */
+MM_API mm_status mm_process_attach(mm_machine *m, mm_process *p, struct mm_apc_state *state);
+MM_API mm_status mm_process_detach(mm_machine *m, struct mm_apc_state *state);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,24 @@
+/* libmm/bitmap.h — a run allocator over a bitmap (RtlFindClearBitsAndSet):
+ * pool VA, image VA, system PTEs and page-file slots are all carved from one. */
+#ifndef MMI_BITMAP_H
+#define MMI_BITMAP_H
+
+#include "mm/types.h"
+
+#define MMI_BITMAP_NONE UINT64_MAX
+
+struct mmi_bitmap {
+    uint64_t *words;
+    uint64_t size;      /* bits */
+    uint64_t set;       /* bits set */
+    uint64_t hint;      /* no clear bit below this */
+};
+
+bool mmi_bitmap_init(mm_machine *m, struct mmi_bitmap *b, uint64_t size);
+void mmi_bitmap_fini(mm_machine *m, struct mmi_bitmap *b);
+/* Lowest run of `count` clear bits starting at a multiple of `align`; set it. */
+uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align);
+void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t index, uint64_t count);
+bool mmi_bitmap_test(const struct mmi_bitmap *b, uint64_t index);
+
+#endif

@@ -1,0 +1,167 @@
+/* libmm/bugcheck.c — the bug-check tables (names, parameter meanings), the
+ * WinDbg-style report, and delivery to the machine's hook. */
+#include "bugcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+struct code_row {
+    uint32_t code;
+    const char *name;
+    const char *param[4];
+};
+struct subcode_row {
+    uint32_t code;
+    uint64_t sub;
+    const char *param[3];
+    const char *meaning;
+};
+
+static const struct code_row codes[] = {
+#define ROW(code, name, p1, p2, p3, p4) {code, #name, {p1, p2, p3, p4}},
+    MM_BUGCHECK_MAP(ROW)
+#undef ROW
+};
+static const struct subcode_row subcodes[] = {
+#define ROW(code, sub, p2, p3, p4, meaning) {code, sub, {p2, p3, p4}, meaning},
+    MM_BUGCHECK_SUBCODE_MAP(ROW)
+#undef ROW
+};
+
+static const struct code_row *find_code(uint32_t code)
+{
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].code == code)
+            return &codes[i];
+    return NULL;
+}
+
+static const struct subcode_row *find_subcode(uint32_t code, uint64_t p1)
+{
+    for (size_t i = 0; i < sizeof subcodes / sizeof subcodes[0]; i++)
+        if (subcodes[i].code == code && subcodes[i].sub == p1)
+            return &subcodes[i];
+    return NULL;
+}
+
+const char *mm_bugcheck_name(uint32_t code)
+{
+    const struct code_row *row = find_code(code);
+    return row ? row->name : NULL;
+}
+
+const char *mm_bugcheck_subcode_meaning(uint32_t code, uint64_t p1)
+{
+    const struct subcode_row *row = find_subcode(code, p1);
+    return row ? row->meaning : NULL;
+}
+
+const char *mm_bugcheck_param_meaning(uint32_t code, uint64_t p1, unsigned index)
+{
+    const struct code_row *row = find_code(code);
+    if (!row || index > 3)
+        return NULL;
+    const struct subcode_row *sub = find_subcode(code, p1);
+    if (sub)
+        return index == 0 ? sub->meaning : sub->param[index - 1];
+    return row->param[index];
+}
+
+int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size)
+{
+    if (!bc || (!buf && size))
+        return -1;
+    size_t used = 0;
+    int total = 0;
+#define EMIT(...)                                                                  \
+    do {                                                                           \
+        int n_ = snprintf(buf ? buf + used : NULL, size - used, __VA_ARGS__);      \
+        if (n_ < 0)                                                                \
+            return n_;                                                             \
+        total += n_;                                                               \
+        used = (size_t)total < size ? (size_t)total : size;                        \
+    } while (0)
+    const char *name = mm_bugcheck_name(bc->code);
+    EMIT("*** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)\n%s\n\nArguments:\n", bc->code,
+         (unsigned long long)bc->p[0], (unsigned long long)bc->p[1], (unsigned long long)bc->p[2],
+         (unsigned long long)bc->p[3], name ? name : "UNKNOWN_BUGCHECK");
+    for (unsigned i = 0; i < 4; i++) {
+        const char *meaning = mm_bugcheck_param_meaning(bc->code, bc->p[0], i);
+        EMIT("Arg%u: %016llx, %s\n", i + 1, (unsigned long long)bc->p[i], meaning ? meaning : "?");
+    }
+    EMIT("\nRaised by: %s (step %llu) on CPU %u\n", bc->operation ? bc->operation : "-",
+         (unsigned long long)bc->step, bc->cpu);
+    if (bc->explanation[0])
+        EMIT("Why: %s\n", bc->explanation);
+    if (bc->history_count) {
+        EMIT("History:\n");
+        for (unsigned i = 0; i < bc->history_count; i++)
+            EMIT("  %s\n", bc->history[i].text);
+    }
+#undef EMIT
+    return total;
+}
+
+static void collect_history(mm_machine *m, struct mm_bugcheck *bc, mm_pfn pfn, mm_va va)
+{
+    if (pfn == MM_PFN_NONE && va == 0)
+        return;
+    uint64_t cap = m->trace.mask + 1;
+    uint64_t have = m->trace.count < cap ? m->trace.count : cap;
+    for (uint64_t i = m->trace.count - have; i < m->trace.count; i++) {
+        const struct mm_trace_event *ev = &m->trace.ring[i & m->trace.mask];
+        bool hit = (pfn != MM_PFN_NONE && ev->pfn == pfn && ev->type != MM_EV_PTE_WRITE) ||
+                   (va != 0 && ev->va == va);
+        if (!hit)
+            continue;
+        if (bc->history_count == MM_BUGCHECK_HISTORY_MAX) {
+            memmove(&bc->history[0], &bc->history[1], sizeof bc->history[0] * (MM_BUGCHECK_HISTORY_MAX - 1));
+            bc->history_count--;
+        }
+        struct mm_history_line *line = &bc->history[bc->history_count++];
+        line->step = ev->step;
+        mm_trace_format(ev, line->text, sizeof line->text);
+    }
+}
+
+mm_status mmi_bugcheck(mm_machine *m, uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4,
+                       mm_pfn focus_pfn, mm_va focus_va, const char *why, ...)
+{
+    struct mm_bugcheck *bc = &m->bugcheck;
+    memset(bc, 0, sizeof *bc);
+    bc->code = code;
+    bc->p[0] = p1;
+    bc->p[1] = p2;
+    bc->p[2] = p3;
+    bc->p[3] = p4;
+    bc->cpu = m->current_cpu;
+    bc->step = m->step;
+    bc->operation = m->op;
+    if (why) {
+        va_list ap;
+        va_start(ap, why);
+        vsnprintf(bc->explanation, sizeof bc->explanation, why, ap);
+        va_end(ap);
+    }
+    collect_history(m, bc, focus_pfn, focus_va);
+    mmi_trace(m, MM_EV_BUGCHECK, 0, focus_pfn, code, p1);
+    m->dead = true;
+    mm_bugcheck_fn hook = m->cfg.bugcheck_hook ? m->cfg.bugcheck_hook : mm_bugcheck_hook_default;
+    hook(m->cfg.bugcheck_ctx, m, bc);
+    return MM_STATUS_MACHINE_DEAD;
+}
+
+void mm_bugcheck_hook_default(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
+{
+    (void)ctx;
+    (void)m;
+    char report[4096];
+    mm_bugcheck_format(bc, report, sizeof report);
+    fputs(report, stderr);
+    fflush(stderr);
+    abort();
+}

@@ -1,0 +1,404 @@
+/* libmm/fault.c — accesses by the current CPU in its current process
+ * context. A valid PTE with the right permissions is a plain access; anything
+ * else is a page fault resolved as MmAccessFault would: demand zero, soft
+ * fault (transition), hard fault (page file), copy on write, guard page — or
+ * the outcome Windows gives: an access violation for user addresses, and
+ * 0x50 / 0xBE / 0xCE / 0xD1 / 0x0A for the rest. */
+#include "fault.h"
+
+#include <string.h>
+
+#include "bugcheck.h"
+#include "image.h"
+#include "machine.h"
+#include "memory.h"
+#include "pagefile.h"
+#include "pfn.h"
+#include "pool.h"
+#include "process.h"
+#include "pte.h"
+#include "trace.h"
+#include "vad.h"
+
+enum fault_kind { FAULT_DEMAND_ZERO = 1, FAULT_TRANSITION, FAULT_PAGEFILE, FAULT_COPY_ON_WRITE, FAULT_GUARD };
+
+struct access {
+    mm_va va;
+    mm_access kind;
+    mm_mode mode;
+    mm_va ip;
+    struct mm_process *process;
+};
+
+mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va)
+{
+    if (mmi_is_user_va(va))
+        return MM_USE_PRIVATE;
+    int pool = mmi_pool_region(m, va);
+    if (pool == MM_NONPAGED_POOL)
+        return MM_USE_NONPAGED_POOL;
+    if (pool == MM_PAGED_POOL)
+        return MM_USE_PAGED_POOL;
+    if (va >= MM_DRIVER_IMAGE_START && va < MM_SYSTEM_PTE_START)
+        return MM_USE_IMAGE;
+    return MM_USE_SYSTEM;
+}
+
+/* P2 of 0x50: 0 read, 2 write, 10 execute (Windows 10 1507 and later). */
+static uint64_t fault_access_code(mm_access kind)
+{
+    return kind == MM_ACCESS_WRITE ? 2 : kind == MM_ACCESS_EXECUTE ? 10 : 0;
+}
+
+/* P3 of 0xD1 / 0x0A: 0 read, 1 write, 8 execute. */
+static uint64_t irql_access_code(mm_access kind)
+{
+    return kind == MM_ACCESS_WRITE ? 1 : kind == MM_ACCESS_EXECUTE ? 8 : 0;
+}
+
+static const char *kind_name(mm_access kind)
+{
+    return kind == MM_ACCESS_WRITE ? "write" : kind == MM_ACCESS_EXECUTE ? "execute" : "read";
+}
+
+static mm_status access_violation(mm_machine *m, const struct access *a)
+{
+    mmi_trace(m, MM_EV_FAULT, a->va, MM_PFN_NONE, 0, (uint64_t)(uint32_t)MM_STATUS_ACCESS_VIOLATION);
+    return MM_STATUS_ACCESS_VIOLATION;
+}
+
+static mm_status fault_at_raised_irql(mm_machine *m, const struct access *a, uint64_t pte)
+{
+    mm_irql irql = mmi_irql(m);
+    struct mm_image *img = a->ip ? mmi_image_containing(m, a->ip) : NULL;
+    uint32_t code = img ? MM_BUGCHECK_DRIVER_IRQL_NOT_LESS_OR_EQUAL : MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL;
+    mm_pfn pfn = mmi_pte_is_transition(pte) ? mmi_pte_pfn(pte) : MM_PFN_NONE;
+    return mmi_bugcheck(m, code, a->va, irql, irql_access_code(a->kind), a->ip, pfn, a->va,
+                        "%s of %016llx at IRQL %u%s%s: the page is not resident (PTE %016llx), and page faults "
+                        "cannot be taken at DISPATCH_LEVEL or above",
+                        kind_name(a->kind), (unsigned long long)a->va, irql, img ? " by driver " : "",
+                        img ? img->name : "", (unsigned long long)pte);
+}
+
+static mm_status bad_system_reference(mm_machine *m, const struct access *a, uint64_t type, const char *why)
+{
+    struct mm_image *img = mmi_image_containing(m, a->va);
+    if (img && img->unloaded)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, a->va,
+                            a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
+                            "%s of %016llx inside driver %s, which has been unloaded", kind_name(a->kind),
+                            (unsigned long long)a->va, img->name);
+    return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, type,
+                        MM_PFN_NONE, a->va, "%s of %016llx: %s", kind_name(a->kind), (unsigned long long)a->va,
+                        why);
+}
+
+static bool protection_allows(unsigned protection, mm_access kind)
+{
+    if (!mmi_protection_accessible(protection))
+        return false;
+    if (kind == MM_ACCESS_WRITE)
+        return mmi_protection_writable(protection);
+    if (kind == MM_ACCESS_EXECUTE)
+        return mmi_protection_executable(protection);
+    return true;
+}
+
+static void add_to_working_set(mm_machine *m, const struct access *a, mm_pfn pfn)
+{
+    mm_page_use use = mmi_use_for_va(m, a->va);
+    if (use == MM_USE_PRIVATE || use == MM_USE_PAGED_POOL || use == MM_USE_IMAGE)
+        mmi_ws_insert(m, mmi_ws_for(m, a->process, a->va), MM_PAGE_ALIGN(a->va), pfn);
+}
+
+static mm_status demand_zero(mm_machine *m, const struct access *a, unsigned protection)
+{
+    mm_va page = MM_PAGE_ALIGN(a->va);
+    mm_pfn pfn;
+    mm_status st = mmi_map_new_page(m, a->process, page, protection, mmi_use_for_va(m, a->va), true, NULL, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    add_to_working_set(m, a, pfn);
+    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_DEMAND_ZERO, 0);
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status soft_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->entry[3];
+    mm_pfn pfn = mmi_pte_pfn(pte);
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    if (location != MM_TRANSITION_PAGE)
+        mmi_pfn_list_remove(m, pfn);
+    mmi_pfn_set_location(m, pfn, MM_ACTIVE_AND_VALID);
+    e->reference_count++;
+    mmi_trace(m, MM_EV_PFN_REF, 0, pfn, e->reference_count - 1u, e->reference_count);
+    e->share_count = 1;
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, 0, 1);
+    unsigned protection = mmi_pte_protection(pte);
+    mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va),
+                mmi_pte_make_valid(pfn, protection, mmi_is_user_va(a->va)));
+    add_to_working_set(m, a, pfn);
+    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_TRANSITION, 0);
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status hard_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->entry[3];
+    mm_pfn pfn;
+    mm_status st = mmi_pfn_take(m, false, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_pagefile_read(m, mmi_pte_pagefile_slot(pte), pfn);
+    mm_va page = MM_PAGE_ALIGN(a->va);
+    mmi_pfn_init_active(m, pfn, mmi_pte_address(page, 3), w->table[3], pte, mmi_owner_id(m, a->process, page),
+                        mmi_use_for_va(m, page));
+    mmi_pte_set(m, w->table[3], mmi_va_index(page, 3), page,
+                mmi_pte_make_valid(pfn, mmi_pte_protection(pte), mmi_is_user_va(page)));
+    add_to_working_set(m, a, pfn);
+    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_PAGEFILE, 0);
+    return MM_STATUS_SUCCESS;
+}
+
+/* A write to a copy-on-write page: the process gets its own copy. */
+static mm_status copy_on_write(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->entry[3];
+    mm_pfn old = mmi_pte_pfn(pte);
+    unsigned protection = mmi_pte_protection(mmi_pfn(m, old)->original_pte);
+    unsigned writable = (protection & ~7u) | ((protection & 7) == MMP_EXECUTE_WRITECOPY ? MMP_EXECUTE_READWRITE
+                                                                                        : MMP_READWRITE);
+    mm_pfn pfn;
+    mm_status st = mmi_pfn_take(m, false, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_frame_copy(m, pfn, old);
+    mm_va page = MM_PAGE_ALIGN(a->va);
+    struct mmi_pfn *oe = mmi_pfn(m, old);
+    if (oe->flink)
+        mmi_ws_remove(m, mmi_ws_of_owner(m, oe->owner), old);
+    mmi_pfn_init_active(m, pfn, mmi_pte_address(page, 3), w->table[3], mmi_pte_make_demand_zero(writable),
+                        mmi_owner_id(m, a->process, page), mmi_use_for_va(m, page));
+    mmi_pte_set(m, w->table[3], mmi_va_index(page, 3), page, mmi_pte_make_valid(pfn, writable, mmi_is_user_va(page)));
+    add_to_working_set(m, a, pfn);
+    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_COPY_ON_WRITE, 0);
+    return mmi_pfn_share_dec(m, old);
+}
+
+static mm_status clear_guard(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->entry[3];
+    unsigned protection = mmi_pte_protection(pte) & ~0x18u;
+    uint64_t next = (pte & ~(UINT64_C(0x1F) << 5)) | ((uint64_t)protection << 5);
+    if (mmi_pte_is_transition(pte)) {
+        struct mmi_pfn *e = mmi_pfn(m, mmi_pte_pfn(pte));
+        e->original_pte = (e->original_pte & ~(UINT64_C(0x1F) << 5)) | ((uint64_t)protection << 5);
+    }
+    mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va), next);
+    mmi_trace(m, MM_EV_FAULT, a->va, MM_PFN_NONE, FAULT_GUARD, (uint64_t)(uint32_t)MM_STATUS_GUARD_PAGE_VIOLATION);
+    return MM_STATUS_GUARD_PAGE_VIOLATION;
+}
+
+/* Nothing in the page tables: for a user address the VAD decides. */
+static mm_status fault_unmapped(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    if (mmi_is_user_va(a->va)) {
+        struct mmi_vad *vad = a->process ? mmi_vad_find(&a->process->vads, a->va) : NULL;
+        if (!vad || !vad->committed_all || !protection_allows(vad->protection & 0x7, a->kind) ||
+            vad->protection == MMP_NOACCESS)
+            return access_violation(m, a);
+        if ((vad->protection & 0x18) == MMP_GUARDPAGE) {
+            mm_pfn table;
+            mm_status st = mmi_pt_ensure(m, a->process->pml4, a->va, a->process->id, &table);
+            if (!MM_SUCCESS(st))
+                return st;
+            mmi_pte_set(m, table, mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va),
+                        mmi_pte_make_demand_zero(vad->protection & ~0x18u));
+            return MM_STATUS_GUARD_PAGE_VIOLATION;
+        }
+        return demand_zero(m, a, vad->protection);
+    }
+    if (w->depth < 4)
+        return bad_system_reference(m, a, 2, "no page table maps this system address");
+    return bad_system_reference(m, a, 0, "the PTE is zero: the address was never allocated or has been freed");
+}
+
+static mm_status fault_software(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->entry[3];
+    unsigned protection = mmi_pte_protection(pte);
+    bool user_va = mmi_is_user_va(a->va);
+    if (protection == MMP_NOACCESS || (protection & 7) == 0) {
+        if (user_va)
+            return access_violation(m, a);
+        return bad_system_reference(m, a, protection == MMP_NOACCESS ? 1 : 0,
+                                    protection == MMP_NOACCESS ? "the page is no-access"
+                                                               : "the page was freed (decommitted PTE)");
+    }
+    if ((protection & 0x18) == MMP_GUARDPAGE)
+        return clear_guard(m, a, w);
+    if (!protection_allows(protection, a->kind)) {
+        if (user_va)
+            return access_violation(m, a);
+        if (a->kind == MM_ACCESS_WRITE)
+            return mmi_bugcheck(m, MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, a->va, pte, 0, 0, MM_PFN_NONE,
+                                a->va, "write to read-only system address %016llx", (unsigned long long)a->va);
+        return bad_system_reference(m, a, 1, "the page does not allow this access");
+    }
+    if (mmi_pte_is_transition(pte))
+        return soft_fault(m, a, w);
+    if (mmi_pte_is_pagefile(pte))
+        return hard_fault(m, a, w);
+    if (mmi_pte_is_demand_zero(pte))
+        return demand_zero(m, a, protection);
+    return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, mmi_pte_address(a->va, 3), pte & 0xFFFFFFFF,
+                        pte >> 32, MM_PFN_NONE, a->va, "PTE %016llx for %016llx has no format the model knows",
+                        (unsigned long long)pte, (unsigned long long)a->va);
+}
+
+static mm_status page_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
+{
+    uint64_t pte = w->depth == 4 ? w->entry[3] : 0;
+    if (mmi_irql(m) >= MM_DISPATCH_LEVEL)
+        return fault_at_raised_irql(m, a, pte);
+    if (w->depth < 4 || pte == 0)
+        return fault_unmapped(m, a, w);
+    if (pte & PTE_PROTOTYPE)
+        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, mmi_pte_address(a->va, 3),
+                            pte & 0xFFFFFFFF, pte >> 32, MM_PFN_NONE, a->va,
+                            "prototype PTE %016llx: the model has no sections", (unsigned long long)pte);
+    return fault_software(m, a, w);
+}
+
+/* Permission checks on a valid PTE; MM_STATUS_SUCCESS means the access may
+ * proceed, MM_STATUS_PENDING-like `retry` means a fault changed the PTE. */
+static mm_status check_valid(mm_machine *m, const struct access *a, const struct mmi_walk *w, bool *retry)
+{
+    uint64_t pte = w->entry[3];
+    bool user_va = mmi_is_user_va(a->va);
+    *retry = false;
+    if (a->mode == MM_USER_MODE && !(pte & PTE_OWNER))
+        return access_violation(m, a);
+    if (a->kind == MM_ACCESS_WRITE && !mmi_pte_writable(pte)) {
+        if (pte & PTE_COPY_ON_WRITE) {
+            if (mmi_irql(m) >= MM_DISPATCH_LEVEL)
+                return fault_at_raised_irql(m, a, pte);
+            *retry = true;
+            return copy_on_write(m, a, w);
+        }
+        if (user_va)
+            return access_violation(m, a);
+        return mmi_bugcheck(m, MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, a->va, pte, 0, 0, mmi_pte_pfn(pte),
+                            a->va, "write to read-only system address %016llx", (unsigned long long)a->va);
+    }
+    if (a->kind == MM_ACCESS_EXECUTE && (pte & PTE_NO_EXECUTE)) {
+        if (user_va)
+            return access_violation(m, a);
+        return bad_system_reference(m, a, 0, "execution of a no-execute system page");
+    }
+    if (a->kind == MM_ACCESS_WRITE && !(pte & PTE_DIRTY))
+        mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va), pte | PTE_DIRTY);
+    return MM_STATUS_SUCCESS;
+}
+
+/* Resolves one page of an access to its frame. */
+static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
+{
+    if (!mmi_is_canonical(a->va)) {
+        if (a->mode == MM_USER_MODE)
+            return access_violation(m, a);
+        return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, 4,
+                            MM_PFN_NONE, 0, "%016llx is not a canonical address", (unsigned long long)a->va);
+    }
+    if (a->mode == MM_USER_MODE && !mmi_is_user_va(a->va))
+        return access_violation(m, a);
+    if (mmi_is_user_va(a->va) && !a->process)
+        return access_violation(m, a);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        struct mmi_walk w;
+        mmi_walk(m, mmi_top_for(m, a->process, a->va), a->va, &w);
+        if (mmi_walk_valid(&w)) {
+            bool retry;
+            mm_status st = check_valid(m, a, &w, &retry);
+            if (!MM_SUCCESS(st) || retry) {
+                if (!MM_SUCCESS(st))
+                    return st;
+                continue;
+            }
+            *pfn = mmi_pte_pfn(w.entry[3]);
+            return MM_STATUS_SUCCESS;
+        }
+        mm_status st = page_fault(m, a, &w);
+        if (st != MM_STATUS_SUCCESS)
+            return st;
+    }
+    return MM_STATUS_UNSUCCESSFUL;
+}
+
+mm_status mmi_access(mm_machine *m, const struct mm_access_request *req)
+{
+    struct access a = {.va = req->va, .kind = req->kind, .mode = req->mode, .ip = req->ip,
+                       .process = mmi_cpu(m)->process};
+    size_t done = 0;
+    do {
+        a.va = req->va + done;
+        mm_pfn pfn = MM_PFN_NONE;
+        mm_status st = translate(m, &a, &pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+        uint32_t offset = MM_BYTE_OFFSET(a.va);
+        size_t n = MM_PAGE_SIZE - offset;
+        if (n > req->length - done)
+            n = req->length - done;
+        if (req->buffer && n && mmi_pfn_is_ram(m, pfn)) {
+            unsigned char *buf = (unsigned char *)req->buffer + done;
+            if (req->kind == MM_ACCESS_WRITE)
+                mmi_frame_write(m, pfn, offset, buf, n);
+            else
+                mmi_frame_read(m, pfn, offset, buf, n);
+        }
+        done += n;
+    } while (done < req->length);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req)
+{
+    MMI_ENTER(m, "access");
+    if (!req || req->kind > MM_ACCESS_EXECUTE || req->mode > MM_USER_MODE)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (req->length > UINT64_MAX - req->va)
+        return MM_STATUS_INVALID_PARAMETER;
+    return mmi_access(m, req);
+}
+
+mm_status mm_read(mm_machine *m, mm_va va, void *buffer, size_t length)
+{
+    struct mm_access_request req = {.va = va, .buffer = buffer, .length = length, .kind = MM_ACCESS_READ};
+    if (!buffer && length)
+        return MM_STATUS_INVALID_PARAMETER;
+    return mm_access_memory(m, &req);
+}
+
+mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length)
+{
+    struct mm_access_request req = {.va = va, .buffer = (void *)(uintptr_t)buffer, .length = length,
+                                    .kind = MM_ACCESS_WRITE};
+    if (!buffer && length)
+        return MM_STATUS_INVALID_PARAMETER;
+    return mm_access_memory(m, &req);
+}
+
+bool mmi_is_address_valid(mm_machine *m, mm_va va)
+{
+    if (!mmi_is_canonical(va))
+        return false;
+    struct mm_process *p = mmi_cpu(m)->process;
+    if (mmi_is_user_va(va) && !p)
+        return false;
+    struct mmi_walk w;
+    mmi_walk(m, mmi_top_for(m, p, va), va, &w);
+    return mmi_walk_valid(&w);
+}

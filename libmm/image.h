@@ -1,0 +1,34 @@
+/* libmm/image.h — loaded driver images and their sections. */
+#ifndef MMI_IMAGE_H
+#define MMI_IMAGE_H
+
+#include "hash.h"
+
+#include "mm/image.h"
+
+struct mmi_section {
+    char name[9];
+    mm_va base;
+    uint32_t size;
+    uint32_t flags;
+    bool pageable, discardable, discarded;
+};
+
+struct mm_image {
+    UT_hash_handle hh;
+    void *self;
+    struct mm_image *next;
+    char name[32];
+    mm_va base;
+    uint64_t pages;
+    unsigned count;
+    struct mmi_section *sections;
+    bool init_discarded, unloaded;
+};
+
+struct mm_image *mmi_image_lookup(mm_machine *m, const mm_image *img);
+/* The image whose range holds va (loaded or not), or NULL. */
+struct mm_image *mmi_image_containing(mm_machine *m, mm_va va);
+void mmi_image_free_all(mm_machine *m);
+
+#endif

@@ -1,0 +1,300 @@
+/* libmm/invariants.c — mm_machine_check_invariants: every structural rule of
+ * the model, checked from scratch (lists against locations and counts, page
+ * tables against share counts, PTE back-pointers, working sets, commit and
+ * page-file accounting). Tests and fuzzers call it after every step. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "bugcheck.h"
+#include "machine.h"
+#include "pfn.h"
+#include "process.h"
+#include "pte.h"
+#include "workset.h"
+
+struct check {
+    mm_machine *m;
+    char *why;
+    size_t size;
+    uint32_t *mapped;     /* valid leaf PTEs per frame */
+    uint8_t *is_table;    /* frame reached as a page table */
+    uint8_t *slot_seen;   /* page-file slots referenced */
+};
+
+static mm_status fail(struct check *c, const char *fmt, ...) MMI_PRINTF(2, 3);
+static mm_status fail(struct check *c, const char *fmt, ...)
+{
+    if (c->why && c->size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->why, c->size, fmt, ap);
+        va_end(ap);
+    }
+    return MM_STATUS_UNSUCCESSFUL;
+}
+
+#define CHECK(cond, ...)                    \
+    do {                                    \
+        if (!(cond))                        \
+            return fail(c, __VA_ARGS__);    \
+    } while (0)
+#define TRY(expr)                           \
+    do {                                    \
+        mm_status st_ = (expr);             \
+        if (!MM_SUCCESS(st_))               \
+            return st_;                     \
+    } while (0)
+
+static mm_status check_lists(struct check *c)
+{
+    mm_machine *m = c->m;
+    for (unsigned l = 0; l <= MM_BAD_PAGE_LIST; l++) {
+        const struct mmi_list *list = &m->pfn.list[l];
+        uint64_t n = 0;
+        uint32_t prev = MMI_LINK_NONE;
+        for (uint32_t pfn = list->head; pfn != MMI_LINK_NONE; pfn = mmi_pfn(m, pfn)->flink) {
+            CHECK(pfn < m->pfn.untouched, "%s list holds PFN 0x%x beyond the materialised range",
+                  mm_page_location_name(l), pfn);
+            const struct mmi_pfn *e = mmi_pfn(m, pfn);
+            CHECK(mmi_pfn_location(e) == l, "PFN 0x%x is on the %s list but its location is %s", pfn,
+                  mm_page_location_name(l), mm_page_location_name(mmi_pfn_location(e)));
+            CHECK(e->reference_count == 0, "PFN 0x%x on the %s list has reference count %u", pfn,
+                  mm_page_location_name(l), e->reference_count);
+            CHECK(e->blink == prev, "PFN 0x%x on the %s list has a broken back link", pfn, mm_page_location_name(l));
+            CHECK(++n <= list->count, "the %s list is longer than its count %llu", mm_page_location_name(l),
+                  (unsigned long long)list->count);
+            prev = pfn;
+        }
+        CHECK(n == list->count, "the %s list holds %llu pages but counts %llu", mm_page_location_name(l),
+              (unsigned long long)n, (unsigned long long)list->count);
+        CHECK(list->tail == prev, "the %s list tail is wrong", mm_page_location_name(l));
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status note_slot(struct check *c, uint64_t slot, const char *where)
+{
+    mm_machine *m = c->m;
+    CHECK(slot < m->pagefile.slots && mmi_bitmap_test(&m->pagefile.used, slot),
+          "%s refers to page-file slot %llu, which is not in use", where, (unsigned long long)slot);
+    CHECK(!c->slot_seen[slot], "page-file slot %llu is referenced twice", (unsigned long long)slot);
+    c->slot_seen[slot] = 1;
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status check_leaf(struct check *c, mm_pfn table, unsigned index, mm_va va)
+{
+    mm_machine *m = c->m;
+    uint64_t pte = mmi_pte_get(m, table, index);
+    if (mmi_pte_valid(pte) || mmi_pte_is_transition(pte)) {
+        mm_pfn pfn = mmi_pte_pfn(pte);
+        if (!mmi_pfn_is_ram(m, pfn))
+            return MM_STATUS_SUCCESS;
+        CHECK(pfn < m->pfn.untouched, "PTE for %016llx maps untouched PFN 0x%llx", (unsigned long long)va,
+              (unsigned long long)pfn);
+        const struct mmi_pfn *e = mmi_pfn(m, pfn);
+        unsigned loc = mmi_pfn_location(e);
+        if (mmi_pte_valid(pte)) {
+            CHECK(loc == MM_ACTIVE_AND_VALID, "valid PTE for %016llx maps PFN 0x%llx, which is %s",
+                  (unsigned long long)va, (unsigned long long)pfn, mm_page_location_name(loc));
+            c->mapped[pfn]++;
+        } else {
+            CHECK(loc == MM_STANDBY_PAGE_LIST || loc == MM_MODIFIED_PAGE_LIST || loc == MM_TRANSITION_PAGE,
+                  "transition PTE for %016llx names PFN 0x%llx, which is %s", (unsigned long long)va,
+                  (unsigned long long)pfn, mm_page_location_name(loc));
+        }
+        CHECK(e->pte_address == mmi_pte_address(va, 3) && e->pte_frame == table,
+              "PFN 0x%llx does not point back at the PTE for %016llx", (unsigned long long)pfn,
+              (unsigned long long)va);
+        if (mmi_pte_is_pagefile(e->original_pte))
+            TRY(note_slot(c, mmi_pte_pagefile_slot(e->original_pte), "an original PTE"));
+    } else if (mmi_pte_is_pagefile(pte)) {
+        TRY(note_slot(c, mmi_pte_pagefile_slot(pte), "a page-file PTE"));
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_va level_va(mm_va base, unsigned level, unsigned index)
+{
+    mm_va va = base | ((mm_va)index << (39 - 9 * level));
+    if (level == 0 && index >= 256)
+        va |= UINT64_C(0xFFFF000000000000);
+    return va;
+}
+
+/* Walks one table and what hangs below it; lo..hi bounds the PML4 slots. */
+static mm_status check_table(struct check *c, mm_pfn table, unsigned level, mm_va base, unsigned lo, unsigned hi)
+{
+    mm_machine *m = c->m;
+    CHECK(table < m->pfn.untouched, "page table PFN 0x%llx was never allocated", (unsigned long long)table);
+    const struct mmi_pfn *e = mmi_pfn(m, table);
+    CHECK(mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && mmi_pfn_use(e) == MM_USE_PAGE_TABLE,
+          "page table PFN 0x%llx is not an active page-table page", (unsigned long long)table);
+    uint32_t valid = 0;
+    for (unsigned i = 0; i < 512; i++) {
+        if (level == 0 && i == MM_PXE_SELFMAP_INDEX)
+            continue;
+        uint64_t entry = mmi_pte_get(m, table, i);
+        valid += mmi_pte_valid(entry);
+        if (i < lo || i >= hi)
+            continue;
+        mm_va va = level_va(base, level, i);
+        if (level == 3) {
+            TRY(check_leaf(c, table, i, va));
+        } else if (mmi_pte_valid(entry)) {
+            mm_pfn child = mmi_pte_pfn(entry);
+            CHECK(!c->is_table[child], "page table PFN 0x%llx is linked twice", (unsigned long long)child);
+            c->is_table[child] = 1;
+            TRY(check_table(c, child, level + 1, va, 0, 512));
+        } else {
+            CHECK(entry == 0, "invalid non-leaf entry %016llx in table PFN 0x%llx", (unsigned long long)entry,
+                  (unsigned long long)table);
+        }
+    }
+    CHECK(e->share_count == 1 + valid, "page table PFN 0x%llx has share count %u but %u valid entries",
+          (unsigned long long)table, e->share_count, valid);
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status check_address_spaces(struct check *c)
+{
+    mm_machine *m = c->m;
+    mm_pfn sys = m->system->pml4;
+    c->is_table[sys] = 1;
+    TRY(check_table(c, sys, 0, 0, 0, 512));
+    for (struct mm_process *p = m->process_first; p; p = p->next) {
+        if (p == m->system || p->terminated)
+            continue;
+        CHECK(!c->is_table[p->pml4], "top-level table of process %u is shared", p->id);
+        c->is_table[p->pml4] = 1;
+        for (unsigned i = 256; i < 512; i++)
+            CHECK(i == MM_PXE_SELFMAP_INDEX || mmi_pte_get(m, p->pml4, i) == mmi_pte_get(m, sys, i),
+                  "process %u does not share system PML4 entry %u", p->id, i);
+        TRY(check_table(c, p->pml4, 0, 0, 0, 256));
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status check_frames(struct check *c)
+{
+    mm_machine *m = c->m;
+    uint64_t active = 0, transition = 0, stored = 0;
+    for (mm_pfn pfn = 0; pfn < m->pfn.untouched; pfn++) {
+        const struct mmi_pfn *e = mmi_pfn(m, pfn);
+        unsigned loc = mmi_pfn_location(e);
+        stored += mmi_pfn_has(e, MMI_PF_STORED);
+        if (loc == MM_ACTIVE_AND_VALID) {
+            active++;
+            CHECK(e->share_count >= 1 && e->reference_count >= 1,
+                  "active PFN 0x%llx has share %u, reference %u", (unsigned long long)pfn, e->share_count,
+                  e->reference_count);
+            if (mmi_pfn_use(e) == MM_USE_PAGE_TABLE)
+                CHECK(c->is_table[pfn], "page-table PFN 0x%llx is not linked into any table",
+                      (unsigned long long)pfn);
+            else if (mmi_pfn_use(e) != MM_USE_MDL_PAGES)
+                CHECK(e->share_count == c->mapped[pfn], "PFN 0x%llx has share count %u but %u valid PTEs map it",
+                      (unsigned long long)pfn, e->share_count, c->mapped[pfn]);
+        } else if (loc == MM_TRANSITION_PAGE) {
+            transition++;
+            if (mmi_pfn_has(e, MMI_PF_DELETED) && mmi_pte_is_pagefile(e->original_pte))
+                TRY(note_slot(c, mmi_pte_pagefile_slot(e->original_pte), "a deleted page"));
+            CHECK(e->share_count == 0 && e->reference_count >= 1,
+                  "transition PFN 0x%llx has share %u, reference %u", (unsigned long long)pfn, e->share_count,
+                  e->reference_count);
+        }
+    }
+    CHECK(active == m->pfn.active, "%llu active pages but the count says %llu", (unsigned long long)active,
+          (unsigned long long)m->pfn.active);
+    CHECK(transition == m->pfn.transition, "%llu transition pages but the count says %llu",
+          (unsigned long long)transition, (unsigned long long)m->pfn.transition);
+    CHECK(stored == m->store.stored, "%llu frames hold contents but the store counts %llu",
+          (unsigned long long)stored, (unsigned long long)m->store.stored);
+    uint64_t total = active + transition;
+    for (unsigned l = 0; l <= MM_BAD_PAGE_LIST; l++)
+        total += mmi_pfn_list_count(m, l);
+    CHECK(total == m->pfn.pages, "page locations add up to %llu of %llu pages", (unsigned long long)total,
+          (unsigned long long)m->pfn.pages);
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status check_working_set(struct check *c, const struct mmi_working_set *ws)
+{
+    mm_machine *m = c->m;
+    for (uint64_t i = 0; i < ws->count; i++) {
+        mm_pfn pfn = ws->e[i].pfn;
+        CHECK(pfn < m->pfn.untouched, "working set %u names an untouched frame", ws->owner);
+        const struct mmi_pfn *e = mmi_pfn(m, pfn);
+        CHECK(mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && e->flink == i + 1 &&
+                  e->pte_address == mmi_pte_address(ws->e[i].va, 3),
+              "working-set entry %llu of %u (PFN 0x%llx at %016llx) does not match its page",
+              (unsigned long long)i, ws->owner, (unsigned long long)pfn, (unsigned long long)ws->e[i].va);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status check_accounting(struct check *c)
+{
+    mm_machine *m = c->m;
+    uint64_t commit = m->pool[0].pages + m->pool[1].pages;
+    TRY(check_working_set(c, m->system_ws));
+    for (struct mm_process *p = m->process_first; p; p = p->next) {
+        commit += p->commit;
+        CHECK(p->locked_pages >= 0, "process %u has %lld locked pages", p->id, (long long)p->locked_pages);
+        if (!p->terminated && p != m->system)
+            TRY(check_working_set(c, &p->ws));
+    }
+    CHECK(commit == m->commit_charge, "commit charge is %llu but its parts add to %llu",
+          (unsigned long long)m->commit_charge, (unsigned long long)commit);
+    CHECK(m->commit_charge <= m->commit_limit, "commit charge exceeds the commit limit");
+    if (m->pagefile.slots) {
+        uint64_t seen = 0;
+        for (uint64_t s = 1; s < m->pagefile.slots; s++)
+            seen += c->slot_seen[s];
+        CHECK(seen + 1 == m->pagefile.used.set, "%llu page-file slots are used but %llu are referenced",
+              (unsigned long long)(m->pagefile.used.set - 1), (unsigned long long)seen);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+/* Frames on lists whose original PTE still names a page-file slot. */
+static mm_status note_listed_slots(struct check *c)
+{
+    mm_machine *m = c->m;
+    for (mm_pfn pfn = 0; pfn < m->pfn.untouched; pfn++) {
+        const struct mmi_pfn *e = mmi_pfn(m, pfn);
+        unsigned loc = mmi_pfn_location(e);
+        if ((loc == MM_FREE_PAGE_LIST || loc == MM_ZEROED_PAGE_LIST) && mmi_pte_is_pagefile(e->original_pte))
+            return fail(c, "free PFN 0x%llx still holds a page-file slot", (unsigned long long)pfn);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
+{
+    if (!m)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (why && why_size)
+        why[0] = 0;
+    struct check c = {.m = m, .why = why, .size = why_size};
+    uint64_t frames = m->pfn.untouched ? m->pfn.untouched : 1;
+    c.mapped = mmi_alloc(m, (size_t)frames * sizeof *c.mapped);
+    c.is_table = mmi_alloc(m, (size_t)frames);
+    c.slot_seen = mmi_alloc(m, (size_t)(m->pagefile.slots + 1));
+    mm_status st = MM_STATUS_INSUFFICIENT_RESOURCES;
+    if (c.mapped && c.is_table && c.slot_seen) {
+        st = check_lists(&c);
+        if (MM_SUCCESS(st))
+            st = check_address_spaces(&c);
+        if (MM_SUCCESS(st))
+            st = check_frames(&c);
+        if (MM_SUCCESS(st))
+            st = note_listed_slots(&c);
+        if (MM_SUCCESS(st))
+            st = check_accounting(&c);
+    }
+    mmi_free(m, c.mapped);
+    mmi_free(m, c.is_table);
+    mmi_free(m, c.slot_seen);
+    return st;
+}

@@ -1,0 +1,196 @@
+/* libmm/machine.c — creating and destroying a machine, its simulated CPUs
+ * and their IRQL, the verifier switch, and the deterministic RNG. */
+#include "machine.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "bugcheck.h"
+#include "image.h"
+#include "paging.h"
+#include "pool.h"
+#include "process.h"
+#include "pte.h"
+
+void mm_config_default(struct mm_config *cfg)
+{
+    if (!cfg)
+        return;
+    *cfg = (struct mm_config){
+        .physical_pages = 16384, /* 64 MiB */
+        .cpu_count = 2,
+        .seed = 1,
+        .system_ptes = 2048,
+        .pagefile_pages = 16384,
+        .trace_capacity = 4096,
+    };
+}
+
+static bool config_valid(const struct mm_config *c)
+{
+    bool pow2 = c->trace_capacity && (c->trace_capacity & (c->trace_capacity - 1)) == 0;
+    return c->physical_pages >= 256 && c->physical_pages <= (UINT64_C(1) << 28) && c->cpu_count >= 1 &&
+           c->cpu_count <= MMI_MAX_CPUS && pow2 && c->trace_capacity >= 16 &&
+           c->trace_capacity <= (1u << 24) && c->system_ptes >= 16 && c->system_ptes <= (1u << 24) &&
+           c->pagefile_pages < (UINT64_C(1) << 31);
+}
+
+uint64_t mmi_random(mm_machine *m)
+{
+    uint64_t z = (m->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static mm_status boot(mm_machine *m)
+{
+    mm_status st = mmi_trace_init(m, m->cfg.trace_capacity);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!mmi_pfn_init(m, m->cfg.physical_pages) || !mmi_store_init(m, &m->store, m->cfg.physical_pages) ||
+        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, 1u << 18))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    m->commit_limit = m->cfg.physical_pages + m->cfg.pagefile_pages;
+    m->system_ws = mmi_alloc(m, sizeof *m->system_ws);
+    if (!m->system_ws)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    m->system_ws->owner = MM_SYSTEM_PROCESS_ID;
+    st = mmi_process_create_system(m);
+    if (!MM_SUCCESS(st))
+        return st;
+    st = mmi_pool_init(m);
+    if (!MM_SUCCESS(st))
+        return st;
+    return mmi_process_attach_eprocess(m, m->system);
+}
+
+mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
+{
+    if (!cfg || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    if (!config_valid(cfg))
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_allocator a;
+    mmi_allocator_resolve(&a, &cfg->allocator);
+    mm_machine *m = mmi_alloc_with(&a, sizeof *m);
+    if (!m)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    m->cfg = *cfg;
+    m->alloc = a;
+    m->rng = cfg->seed;
+    m->cpu_count = cfg->cpu_count;
+    m->store.fd = -1;
+    m->op = "mm_machine_create";
+    mm_status st = boot(m);
+    if (!MM_SUCCESS(st)) {
+        mm_machine_destroy(m);
+        return st;
+    }
+    for (uint32_t i = 0; i < m->cpu_count; i++)
+        m->cpu[i].process = m->system;
+    *out = m;
+    return MM_STATUS_SUCCESS;
+}
+
+void mm_machine_destroy(mm_machine *m)
+{
+    if (!m)
+        return;
+    mmi_pool_fini(m);
+    mmi_process_free_all(m);
+    mmi_image_free_all(m);
+    if (m->system_ws) {
+        mmi_ws_fini(m, m->system_ws);
+        mmi_free(m, m->system_ws);
+    }
+    mmi_bitmap_fini(m, &m->image_va);
+    mmi_pagefile_fini(m);
+    mmi_store_fini(m, &m->store);
+    mmi_pfn_fini(m);
+    mmi_trace_fini(m);
+    struct mm_allocator a = m->alloc;
+    mmi_free_with(&a, m);
+}
+
+bool mm_machine_is_dead(const mm_machine *m) { return !m || m->dead; }
+
+const struct mm_bugcheck *mm_machine_bugcheck(const mm_machine *m)
+{
+    return m && m->dead ? &m->bugcheck : NULL;
+}
+
+uint64_t mm_machine_host_bytes(const mm_machine *m) { return m ? m->host_bytes : 0; }
+uint64_t mm_machine_stored_pages(const mm_machine *m) { return m ? m->store.stored : 0; }
+
+mm_status mm_machine_set_verifier(mm_machine *m, uint32_t flags)
+{
+    MMI_ENTER(m, "mm_machine_set_verifier");
+    m->cfg.verifier_flags = flags;
+    return MM_STATUS_SUCCESS;
+}
+
+uint32_t mm_machine_verifier(const mm_machine *m) { return m ? m->cfg.verifier_flags : 0; }
+
+uint32_t mm_cpu_count(const mm_machine *m) { return m ? m->cpu_count : 0; }
+uint32_t mm_cpu_current(const mm_machine *m) { return m ? m->current_cpu : 0; }
+
+mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu)
+{
+    MMI_ENTER(m, "mm_cpu_set_current");
+    if (cpu >= m->cpu_count)
+        return MM_STATUS_INVALID_PARAMETER;
+    m->current_cpu = cpu;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_irql mm_irql_current(const mm_machine *m) { return m ? mmi_irql(m) : 0; }
+
+bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address)
+{
+    mm_irql irql = mmi_irql(m);
+    if (irql <= max || irql < MM_DISPATCH_LEVEL)
+        return true;
+    mmi_bugcheck(m, MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, address, irql, 0, 0, MM_PFN_NONE, 0,
+                 "%s may be called at IRQL <= %u but was called at IRQL %u; its pageable code faults",
+                 m->op, max, irql);
+    return false;
+}
+
+mm_status mm_irql_raise(mm_machine *m, mm_irql new_irql, mm_irql *old_irql)
+{
+    MMI_ENTER(m, "KeRaiseIrql");
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    if (new_irql > MM_HIGH_LEVEL)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (new_irql < cpu->irql)
+        return mmi_bugcheck(m, MM_BUGCHECK_IRQL_NOT_GREATER_OR_EQUAL, cpu->irql, new_irql, 0, 0, MM_PFN_NONE, 0,
+                            "KeRaiseIrql to %u while at %u: raising must not lower the IRQL", new_irql,
+                            cpu->irql);
+    if (old_irql)
+        *old_irql = cpu->irql;
+    mmi_trace(m, MM_EV_IRQL, 0, MM_PFN_NONE, cpu->irql, new_irql);
+    bool crossing = cpu->irql < MM_DISPATCH_LEVEL && new_irql >= MM_DISPATCH_LEVEL;
+    cpu->irql = new_irql;
+    /* Force IRQL Checking: every raise to DISPATCH trims all pageable
+     * system memory, so a latent touch of paged memory faults at once. */
+    if (crossing && (m->cfg.verifier_flags & MM_VERIFIER_FORCE_IRQL_CHECKING))
+        mmi_trim_working_set(m, m->system_ws, UINT64_MAX);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_irql_lower(mm_machine *m, mm_irql new_irql)
+{
+    MMI_ENTER(m, "KeLowerIrql");
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    if (new_irql > MM_HIGH_LEVEL)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (new_irql > cpu->irql)
+        return mmi_bugcheck(m, MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0, cpu->irql, 0, 0, MM_PFN_NONE, 0,
+                            "KeLowerIrql to %u while at %u: lowering must not raise the IRQL", new_irql,
+                            cpu->irql);
+    mmi_trace(m, MM_EV_IRQL, 0, MM_PFN_NONE, cpu->irql, new_irql);
+    cpu->irql = new_irql;
+    return MM_STATUS_SUCCESS;
+}

@@ -1,0 +1,108 @@
+/* libmm/machine.h — the machine object that owns every piece of model state,
+ * and the entry/exit discipline of public calls (validate, refuse when dead,
+ * count the operation step). */
+#ifndef MMI_MACHINE_H
+#define MMI_MACHINE_H
+
+#include "mm/mm.h"
+
+#include "bitmap.h"
+#include "pagefile.h"
+#include "pfn.h"
+#include "store.h"
+#include "trace.h"
+
+#define MMI_MAX_CPUS 64u
+
+struct mmi_cpu {
+    mm_irql irql;
+    struct mm_process *process;  /* current address-space context */
+    uint32_t attach_depth;
+};
+
+struct mmi_pool_block;
+struct mmi_working_set;
+
+struct mmi_pool {
+    mm_va start;
+    struct mmi_bitmap va;             /* one bit per page of pool VA */
+    struct mmi_pool_block *blocks;    /* live blocks, by address */
+    struct mmi_pool_block *freed;     /* freed blocks whose VA is not reused yet */
+    uint64_t allocations, bytes, pages;
+};
+
+struct mm_machine {
+    struct mm_config cfg;
+    struct mm_allocator alloc;
+    uint64_t host_bytes;
+
+    bool dead;
+    struct mm_bugcheck bugcheck;
+    uint64_t step;                 /* public operations so far */
+    const char *op;                /* the public operation running now */
+    uint64_t rng;
+
+    struct mmi_cpu cpu[MMI_MAX_CPUS];
+    uint32_t cpu_count, current_cpu;
+
+    struct mmi_pfndb pfn;
+    struct mmi_store store;
+    struct mmi_pagefile pagefile;
+    struct mmi_trace trace;
+
+    struct mm_process *processes;     /* hash by object address */
+    struct mm_process *process_first, *process_last; /* creation order */
+    struct mm_process *system;
+    uint32_t next_process_id;
+    struct mmi_working_set *system_ws;
+
+    struct mmi_pool pool[2];
+    mm_va nonpaged_pool_start;
+
+    struct mm_image *images;          /* hash by object address */
+    struct mm_image *image_first, *image_last;
+    struct mmi_bitmap image_va;
+
+    uint64_t commit_charge, commit_limit;
+};
+
+/* Every public call starts with one of these. They refuse NULL and dead
+ * machines, and number the operation for the trace. */
+#define MMI_ENTER_RET(m, name, fail)          \
+    do {                                      \
+        if ((m) == NULL)                      \
+            return (fail);                    \
+        if ((m)->dead)                        \
+            return (fail);                    \
+        (m)->step++;                          \
+        (m)->op = (name);                     \
+    } while (0)
+#define MMI_ENTER(m, name)                                  \
+    do {                                                    \
+        if ((m) == NULL)                                    \
+            return MM_STATUS_INVALID_PARAMETER;             \
+        if ((m)->dead)                                      \
+            return MM_STATUS_MACHINE_DEAD;                  \
+        (m)->step++;                                        \
+        (m)->op = (name);                                   \
+    } while (0)
+
+static inline struct mmi_cpu *mmi_cpu(mm_machine *m) { return &m->cpu[m->current_cpu]; }
+static inline mm_irql mmi_irql(const mm_machine *m) { return m->cpu[m->current_cpu].irql; }
+static inline bool mmi_verifier(const mm_machine *m) { return m->cfg.verifier_flags != 0; }
+static inline bool mmi_is_user_va(mm_va va) { return va <= MM_HIGHEST_USER_ADDRESS; }
+static inline bool mmi_is_system_va(mm_va va) { return va >= MM_SYSTEM_RANGE_START; }
+static inline bool mmi_is_canonical(mm_va va)
+{
+    return va < UINT64_C(0x0000800000000000) || va >= MM_SYSTEM_RANGE_START;
+}
+
+uint64_t mmi_random(mm_machine *m);
+
+/* A routine with maximum IRQL `max` called above it. Windows crashes only
+ * when its pageable code would fault, i.e. at DISPATCH_LEVEL or above: then
+ * IRQL_NOT_LESS_OR_EQUAL (P1 = address argument). Returns false when the
+ * machine bug-checked. */
+bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address);
+
+#endif

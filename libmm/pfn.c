@@ -1,0 +1,373 @@
+/* libmm/pfn.c — the PFN database and page lists. Entries are created in
+ * chunks of 1024 as frames are first used, so a machine with 64 GiB of RAM
+ * costs what it touches. Frames never used sit implicitly at the end of the
+ * zeroed list. */
+#include "pfn.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "bugcheck.h"
+#include "machine.h"
+#include "pagefile.h"
+#include "pte.h"
+
+_Static_assert(sizeof(struct mmi_pfn) <= 48, "a PFN entry must not exceed Windows' 48-byte MMPFN");
+
+bool mmi_pfn_init(mm_machine *m, uint64_t pages)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    *db = (struct mmi_pfndb){.pages = pages};
+    for (unsigned i = 0; i <= MM_BAD_PAGE_LIST; i++)
+        db->list[i] = (struct mmi_list){MMI_LINK_NONE, MMI_LINK_NONE, 0};
+    db->chunks = mmi_alloc(m, (size_t)((pages + MMI_CHUNK_PAGES - 1) >> MMI_CHUNK_SHIFT) * sizeof *db->chunks);
+    return db->chunks != NULL;
+}
+
+void mmi_pfn_fini(mm_machine *m)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    if (!db->chunks)
+        return;
+    for (uint64_t i = 0; i < (db->pages + MMI_CHUNK_PAGES - 1) >> MMI_CHUNK_SHIFT; i++)
+        mmi_free(m, db->chunks[i]);
+    mmi_free(m, db->chunks);
+    db->chunks = NULL;
+}
+
+bool mmi_pfn_is_ram(const mm_machine *m, mm_pfn pfn) { return pfn < m->pfn.pages; }
+
+struct mmi_pfn *mmi_pfn(mm_machine *m, mm_pfn pfn)
+{
+    assert(pfn < m->pfn.untouched);
+    return &m->pfn.chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+}
+
+uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location)
+{
+    if (location == MM_ACTIVE_AND_VALID)
+        return m->pfn.active;
+    if (location == MM_TRANSITION_PAGE)
+        return m->pfn.transition;
+    uint64_t n = m->pfn.list[location].count;
+    if (location == MM_ZEROED_PAGE_LIST)
+        n += m->pfn.pages - m->pfn.untouched;
+    return n;
+}
+
+/* ---- location bookkeeping ---- */
+
+static void count_location(mm_machine *m, unsigned location, int delta)
+{
+    if (location == MM_ACTIVE_AND_VALID)
+        m->pfn.active += (uint64_t)(int64_t)delta;
+    else if (location == MM_TRANSITION_PAGE)
+        m->pfn.transition += (uint64_t)(int64_t)delta;
+}
+
+void mmi_pfn_set_location(mm_machine *m, mm_pfn pfn, unsigned location)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned old = mmi_pfn_location(e);
+    if (old == location)
+        return;
+    count_location(m, old, -1);
+    count_location(m, location, +1);
+    e->flags = (uint16_t)((e->flags & ~MMI_PF_LOCATION) | location);
+    mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, old, location);
+}
+
+void mmi_pfn_list_insert(mm_machine *m, mm_pfn pfn, unsigned location)
+{
+    assert(location <= MM_BAD_PAGE_LIST);
+    struct mmi_list *l = &m->pfn.list[location];
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    assert(e->reference_count == 0);
+    unsigned old = mmi_pfn_location(e);
+    count_location(m, old, -1);
+    e->flags = (uint16_t)((e->flags & ~MMI_PF_LOCATION) | location);
+    e->share_count = 0;
+    e->flink = MMI_LINK_NONE;
+    e->blink = l->tail;
+    if (l->tail != MMI_LINK_NONE)
+        mmi_pfn(m, l->tail)->flink = (uint32_t)pfn;
+    else
+        l->head = (uint32_t)pfn;
+    l->tail = (uint32_t)pfn;
+    l->count++;
+    mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, old, location);
+}
+
+void mmi_pfn_list_remove(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    assert(location <= MM_BAD_PAGE_LIST);
+    struct mmi_list *l = &m->pfn.list[location];
+    if (e->blink != MMI_LINK_NONE)
+        mmi_pfn(m, e->blink)->flink = e->flink;
+    else
+        l->head = e->flink;
+    if (e->flink != MMI_LINK_NONE)
+        mmi_pfn(m, e->flink)->blink = e->blink;
+    else
+        l->tail = e->blink;
+    l->count--;
+    e->flink = e->blink = 0;
+    /* Off every list: the caller gives it a new location at once. */
+    e->flags = (uint16_t)((e->flags & ~MMI_PF_LOCATION) | MM_TRANSITION_PAGE);
+    count_location(m, MM_TRANSITION_PAGE, +1);
+    mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, location, MM_TRANSITION_PAGE);
+}
+
+/* ---- frame contents ---- */
+
+static unsigned char *frame_for_write(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned char *p = mmi_store_page(m, &m->store, pfn);
+    assert(p != NULL);
+    if (!mmi_pfn_has(e, MMI_PF_STORED)) {
+        mmi_pfn_flag(e, MMI_PF_STORED, true);
+        m->store.stored++;
+    }
+    return p;
+}
+
+void mmi_frame_read(mm_machine *m, mm_pfn pfn, uint32_t offset, void *buf, size_t len)
+{
+    assert(offset + len <= MM_PAGE_SIZE);
+    if (pfn >= m->pfn.untouched || !mmi_pfn_has(mmi_pfn(m, pfn), MMI_PF_STORED)) {
+        memset(buf, 0, len);
+        return;
+    }
+    memcpy(buf, mmi_store_page(m, &m->store, pfn) + offset, len);
+}
+
+void mmi_frame_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len)
+{
+    assert(offset + len <= MM_PAGE_SIZE);
+    memcpy(frame_for_write(m, pfn) + offset, buf, len);
+}
+
+uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index)
+{
+    uint64_t v;
+    mmi_frame_read(m, pfn, index * 8u, &v, sizeof v);
+    return v;
+}
+
+void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value)
+{
+    mmi_frame_write(m, pfn, index * 8u, &value, sizeof value);
+}
+
+void mmi_frame_zero(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (!mmi_pfn_has(e, MMI_PF_STORED))
+        return;
+    mmi_store_release(&m->store, pfn);
+    mmi_pfn_flag(e, MMI_PF_STORED, false);
+    m->store.stored--;
+}
+
+void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src)
+{
+    if (!mmi_pfn_has(mmi_pfn(m, src), MMI_PF_STORED)) {
+        mmi_frame_zero(m, dst);
+        return;
+    }
+    memcpy(frame_for_write(m, dst), mmi_store_page(m, &m->store, src), MM_PAGE_SIZE);
+}
+
+/* ---- taking frames ---- */
+
+static mm_status materialise_untouched(mm_machine *m, mm_pfn *out)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    if (db->untouched == db->pages)
+        return MM_STATUS_NO_MEMORY;
+    mm_pfn pfn = db->untouched;
+    struct mmi_pfn **chunk = &db->chunks[pfn >> MMI_CHUNK_SHIFT];
+    if (!*chunk) {
+        *chunk = mmi_alloc(m, MMI_CHUNK_PAGES * sizeof **chunk);
+        if (!*chunk)
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    db->untouched++;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    *e = (struct mmi_pfn){.flags = MM_TRANSITION_PAGE};
+    db->transition++;
+    mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, MM_ZEROED_PAGE_LIST, MM_TRANSITION_PAGE);
+    *out = pfn;
+    return MM_STATUS_SUCCESS;
+}
+
+/* The standby page's last PTE still holds it in transition: give that PTE
+ * its original (demand-zero or page-file) contents back. */
+static void repurpose(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned index = (unsigned)((e->pte_address >> 3) & 511);
+    mmi_pte_set(m, e->pte_frame, index, mmi_va_from_pte_address(e->pte_address), e->original_pte);
+    e->original_pte = 0;
+}
+
+mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    mm_pfn pfn;
+    if (db->list[MM_ZEROED_PAGE_LIST].count) {
+        pfn = db->list[MM_ZEROED_PAGE_LIST].head;
+        mmi_pfn_list_remove(m, pfn);
+    } else if (db->untouched < db->pages) {
+        mm_status st = materialise_untouched(m, &pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+    } else if (db->list[MM_FREE_PAGE_LIST].count) {
+        pfn = db->list[MM_FREE_PAGE_LIST].head;
+        mmi_pfn_list_remove(m, pfn);
+        if (zeroed)
+            mmi_frame_zero(m, pfn);
+    } else if (db->list[MM_STANDBY_PAGE_LIST].count) {
+        pfn = db->list[MM_STANDBY_PAGE_LIST].head;
+        mmi_pfn_list_remove(m, pfn);
+        repurpose(m, pfn);
+        if (zeroed)
+            mmi_frame_zero(m, pfn);
+    } else {
+        return MM_STATUS_NO_MEMORY;
+    }
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    e->flags &= MMI_PF_LOCATION | MMI_PF_STORED;
+    *out = pfn;
+    return MM_STATUS_SUCCESS;
+}
+
+void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pte_frame, uint64_t original_pte,
+                         uint32_t owner, mm_page_use use)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    e->flink = e->blink = 0;
+    e->pte_address = pte_address;
+    e->pte_frame = (uint32_t)pte_frame;
+    e->original_pte = original_pte;
+    e->owner = owner;
+    e->flags = (uint16_t)((e->flags & MMI_PF_STORED) | ((unsigned)use << MMI_PF_USE_SHIFT) |
+                          (MM_PFN_CACHED << MMI_PF_CACHE_SHIFT));
+    e->flags |= MM_TRANSITION_PAGE; /* set_location below accounts the move */
+    mmi_pfn_set_location(m, pfn, MM_ACTIVE_AND_VALID);
+    e->reference_count = 1;
+    e->share_count = 1;
+    mmi_trace(m, MM_EV_PFN_REF, 0, pfn, 0, 1);
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, 0, 1);
+}
+
+/* ---- counts ---- */
+
+void mmi_pfn_share_inc(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    e->share_count++;
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, e->share_count - 1, e->share_count);
+}
+
+void mmi_pfn_ref_inc(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    assert(e->reference_count < UINT16_MAX);
+    e->reference_count++;
+    mmi_trace(m, MM_EV_PFN_REF, 0, pfn, e->reference_count - 1u, e->reference_count);
+}
+
+static void release_pagefile_copy(mm_machine *m, struct mmi_pfn *e)
+{
+    if (mmi_pte_is_pagefile(e->original_pte)) {
+        mmi_pagefile_free(m, mmi_pte_pagefile_slot(e->original_pte));
+        e->original_pte = mmi_pte_make_demand_zero(mmi_pte_protection(e->original_pte));
+    }
+}
+
+/* Reference count reached zero on a page no PTE maps. */
+static void page_unreferenced(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (mmi_pfn_has(e, MMI_PF_DELETED)) {
+        release_pagefile_copy(m, e);
+        mmi_pfn_flag(e, MMI_PF_MODIFIED, false);
+        mmi_pfn_flag(e, MMI_PF_DELETED, false);
+        e->pte_address = 0;
+        e->pte_frame = 0;
+        e->owner = 0;
+        e->original_pte = 0;
+        e->flags &= (uint16_t)~MMI_PF_USE;
+        mmi_pfn_list_insert(m, pfn, MM_FREE_PAGE_LIST);
+    } else if (mmi_pfn_has(e, MMI_PF_MODIFIED)) {
+        mmi_pfn_list_insert(m, pfn, MM_MODIFIED_PAGE_LIST);
+    } else {
+        mmi_pfn_list_insert(m, pfn, MM_STANDBY_PAGE_LIST);
+    }
+}
+
+mm_status mmi_pfn_ref_dec(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (e->reference_count == 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x02, pfn, m->pfn.pages - 1, 0, pfn, 0,
+                            "the reference count of PFN 0x%llx was dropped below zero: it was released "
+                            "more times than it was referenced",
+                            (unsigned long long)pfn);
+    e->reference_count--;
+    mmi_trace(m, MM_EV_PFN_REF, 0, pfn, e->reference_count + 1u, e->reference_count);
+    if (e->reference_count > 0)
+        return MM_STATUS_SUCCESS;
+    if (e->share_count != 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, 0,
+                            "the last reference to PFN 0x%llx was dropped while %u PTE(s) still map it: "
+                            "the page was unlocked more times than it was locked",
+                            (unsigned long long)pfn, e->share_count);
+    assert(mmi_pfn_location(e) != MM_ACTIVE_AND_VALID);
+    page_unreferenced(m, pfn);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_pfn_share_dec(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    if ((location != MM_ACTIVE_AND_VALID && location != MM_STANDBY_PAGE_LIST) || e->share_count == 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x99, pfn, location, 0, pfn, 0,
+                            "a PTE mapping PFN 0x%llx was removed but the page is %s with share count %u",
+                            (unsigned long long)pfn, mm_page_location_name(location), e->share_count);
+    e->share_count--;
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, e->share_count + 1u, e->share_count);
+    if (e->share_count > 0)
+        return MM_STATUS_SUCCESS;
+    mmi_pfn_set_location(m, pfn, MM_TRANSITION_PAGE);
+    return mmi_pfn_ref_dec(m, pfn);
+}
+
+mm_status mmi_pfn_delete(mm_machine *m, mm_pfn pfn, bool valid)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    mmi_pfn_flag(e, MMI_PF_DELETED, true);
+    if (valid)
+        return mmi_pfn_share_dec(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    if (location == MM_STANDBY_PAGE_LIST || location == MM_MODIFIED_PAGE_LIST ||
+        location == MM_MODIFIED_NO_WRITE_PAGE_LIST) {
+        mmi_pfn_list_remove(m, pfn);
+        page_unreferenced(m, pfn);
+    }
+    /* In transition with references left (locked): freed at the last one. */
+    return MM_STATUS_SUCCESS;
+}
+
+const char *mm_page_location_name(unsigned location)
+{
+    static const char *const names[] = {"Zeroed", "Free", "Standby", "Modified",
+                                        "ModifiedNoWrite", "Bad", "Active", "Transition"};
+    return location < 8 ? names[location] : "?";
+}

@@ -1,0 +1,96 @@
+/* libmm/pfn.h — the PFN database: one 40-byte entry per page frame (NT's
+ * MMPFN is 48), created lazily, the page lists, and the share/reference
+ * count transitions of MiDecrementShareCount / MiDecrementReferenceCount. */
+#ifndef MMI_PFN_H
+#define MMI_PFN_H
+
+#include "mm/pfn.h"
+
+#define MMI_LINK_NONE UINT32_MAX
+#define MMI_CHUNK_SHIFT 10u
+#define MMI_CHUNK_PAGES (1u << MMI_CHUNK_SHIFT)
+
+struct mmi_pfn {
+    uint32_t flink;            /* list link; working-set index + 1 while active */
+    uint32_t blink;            /* list link */
+    uint32_t share_count;      /* valid PTEs mapping the frame */
+    uint16_t reference_count;
+    uint16_t flags;            /* MMI_PF_* */
+    uint64_t pte_address;      /* self-map address of the PTE mapping it */
+    uint64_t original_pte;     /* software PTE to restore when it leaves memory */
+    uint32_t pte_frame;        /* page-table page holding that PTE */
+    uint32_t owner;            /* process id of the address space of that PTE */
+};
+
+#define MMI_PF_LOCATION 0x0007u
+#define MMI_PF_MODIFIED 0x0008u
+#define MMI_PF_DELETED 0x0010u
+#define MMI_PF_CACHE_SHIFT 5
+#define MMI_PF_CACHE 0x0060u
+#define MMI_PF_LOCK_CHARGED 0x0080u
+#define MMI_PF_STORED 0x0100u
+#define MMI_PF_USE_SHIFT 9
+#define MMI_PF_USE 0x1E00u
+
+struct mmi_list {
+    uint32_t head, tail;
+    uint64_t count;
+};
+
+struct mmi_pfndb {
+    uint64_t pages;
+    uint64_t untouched;         /* frames >= this were never used: implicitly zeroed */
+    struct mmi_pfn **chunks;
+    struct mmi_list list[MM_BAD_PAGE_LIST + 1];
+    uint64_t active, transition;
+    uint64_t system_locked;     /* MmSystemLockPagesCount */
+};
+
+bool mmi_pfn_init(mm_machine *m, uint64_t pages);
+void mmi_pfn_fini(mm_machine *m);
+
+struct mmi_pfn *mmi_pfn(mm_machine *m, mm_pfn pfn); /* pfn < untouched */
+bool mmi_pfn_is_ram(const mm_machine *m, mm_pfn pfn);
+static inline unsigned mmi_pfn_location(const struct mmi_pfn *e) { return e->flags & MMI_PF_LOCATION; }
+static inline unsigned mmi_pfn_use(const struct mmi_pfn *e) { return (e->flags & MMI_PF_USE) >> MMI_PF_USE_SHIFT; }
+static inline bool mmi_pfn_has(const struct mmi_pfn *e, uint16_t flag) { return (e->flags & flag) != 0; }
+static inline void mmi_pfn_flag(struct mmi_pfn *e, uint16_t flag, bool on)
+{
+    e->flags = (uint16_t)(on ? e->flags | flag : e->flags & ~flag);
+}
+uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location);
+
+/* Takes a frame off the lists (zeroed, then free, then standby, which is
+ * repurposed: its PTE gets its original PTE back). With `zeroed` the frame
+ * reads as zeros. MM_STATUS_NO_MEMORY when none is available. */
+mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
+/* MiInitializePfn: active, share 1, reference 1, PTE back-pointer recorded. */
+void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pte_frame, uint64_t original_pte,
+                         uint32_t owner, mm_page_use use);
+
+void mmi_pfn_share_inc(mm_machine *m, mm_pfn pfn);
+/* MiDecrementShareCount; may raise 0x4E/0x99 or, via the reference, 0x4E/0x07. */
+mm_status mmi_pfn_share_dec(mm_machine *m, mm_pfn pfn);
+void mmi_pfn_ref_inc(mm_machine *m, mm_pfn pfn);
+/* MiDecrementReferenceCount: to free / modified / standby at zero; 0x4E/0x07
+ * when the page is still mapped. */
+mm_status mmi_pfn_ref_dec(mm_machine *m, mm_pfn pfn);
+
+/* The page's mapping is gone for good (decommit, free, teardown): it goes to
+ * the free list as soon as nothing references it. Valid = it was mapped by a
+ * valid PTE (drops that share); else it was in transition. */
+mm_status mmi_pfn_delete(mm_machine *m, mm_pfn pfn, bool valid);
+
+void mmi_pfn_list_insert(mm_machine *m, mm_pfn pfn, unsigned location);
+void mmi_pfn_list_remove(mm_machine *m, mm_pfn pfn);
+void mmi_pfn_set_location(mm_machine *m, mm_pfn pfn, unsigned location);
+
+/* Frame contents. */
+void mmi_frame_read(mm_machine *m, mm_pfn pfn, uint32_t offset, void *buf, size_t len);
+void mmi_frame_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len);
+void mmi_frame_zero(mm_machine *m, mm_pfn pfn);
+void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src);
+uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index);
+void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value);
+
+#endif

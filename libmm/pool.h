@@ -1,0 +1,15 @@
+/* libmm/pool.h — pool regions and blocks; the internal allocate/release
+ * (no caller checks) used for system objects such as EPROCESS. */
+#ifndef MMI_POOL_H
+#define MMI_POOL_H
+
+#include "mm/pool.h"
+
+mm_status mmi_pool_init(mm_machine *m);
+void mmi_pool_fini(mm_machine *m);
+mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out);
+mm_status mmi_pool_release(mm_machine *m, mm_va block);
+/* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */
+int mmi_pool_region(const mm_machine *m, mm_va va);
+
+#endif

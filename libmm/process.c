@@ -1,0 +1,318 @@
+/* libmm/process.c — process objects: creation (a top-level table sharing the
+ * system half, a self-map entry, an EPROCESS in nonpaged pool), termination
+ * (address-space teardown and the locked-page check), lookup, and
+ * KeStackAttachProcess / KeUnstackDetachProcess. */
+#include "process.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "bugcheck.h"
+#include "machine.h"
+#include "memory.h"
+#include "pfn.h"
+#include "pool.h"
+#include "pte.h"
+#include "trace.h"
+#include "virtual.h"
+
+#define EPROCESS_SIZE 0x880u
+#define APC_STATE_MAGIC 0x41504353u /* "SCPA" */
+
+struct mm_process *mmi_process_lookup(mm_machine *m, const mm_process *p)
+{
+    struct mm_process *found = NULL;
+    if (p)
+        HASH_FIND_PTR(m->processes, &p, found);
+    return found;
+}
+
+mm_status mmi_process_resolve(mm_machine *m, mm_process *p, struct mm_process **out)
+{
+    struct mm_process *q = p ? mmi_process_lookup(m, p) : mmi_cpu(m)->process;
+    if (!q)
+        return MM_STATUS_INVALID_HANDLE;
+    if (q->terminated)
+        return MM_STATUS_PROCESS_IS_TERMINATING;
+    *out = q;
+    return MM_STATUS_SUCCESS;
+}
+
+static void self_map(mm_machine *m, mm_pfn pml4)
+{
+    uint64_t entry = (pml4 << 12) | PTE_VALID | PTE_DIRTY1 | PTE_ACCESSED | PTE_DIRTY | PTE_NO_EXECUTE;
+    mmi_frame_write64(m, pml4, MM_PXE_SELFMAP_INDEX, entry);
+}
+
+static mm_status new_top_table(mm_machine *m, uint32_t id, mm_pfn *out)
+{
+    mm_pfn pml4;
+    mm_status st = mmi_pfn_take(m, true, &pml4);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_pfn_init_active(m, pml4, MM_PXE_BASE + MM_PXE_SELFMAP_INDEX * 8, pml4, 0, id, MM_USE_PAGE_TABLE);
+    self_map(m, pml4);
+    *out = pml4;
+    return MM_STATUS_SUCCESS;
+}
+
+/* The system half of every top-level table points at the same tables. */
+static void share_system_half(mm_machine *m, mm_pfn pml4)
+{
+    for (unsigned i = 256; i < 512; i++) {
+        if (i == MM_PXE_SELFMAP_INDEX)
+            continue;
+        uint64_t e = mmi_pte_get(m, m->system->pml4, i);
+        if (e)
+            mmi_pte_set(m, pml4, i, UINT64_C(0xFFFF000000000000) | ((uint64_t)i << 39), e);
+    }
+}
+
+static mm_status free_top_table(mm_machine *m, mm_pfn pml4)
+{
+    for (unsigned i = 256; i < 512; i++)
+        if (i != MM_PXE_SELFMAP_INDEX && mmi_pte_get(m, pml4, i))
+            mmi_pte_set(m, pml4, i, UINT64_C(0xFFFF000000000000) | ((uint64_t)i << 39), 0);
+    mmi_frame_write64(m, pml4, MM_PXE_SELFMAP_INDEX, 0);
+    return mmi_pfn_delete(m, pml4, true);
+}
+
+static struct mm_process *new_process(mm_machine *m, const char *name, uint32_t id)
+{
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    struct mm_process *p = mmi_alloc(m, sizeof *p);
+    if (!p)
+        return NULL;
+    p->self = p;
+    p->machine = m;
+    p->id = id;
+    p->ws.owner = id;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    HASH_ADD_PTR(m->processes, self, p);
+    if (uthash_failed) {
+        mmi_free(m, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void link_process(mm_machine *m, struct mm_process *p)
+{
+    if (m->process_last)
+        m->process_last->next = p;
+    else
+        m->process_first = p;
+    m->process_last = p;
+}
+
+static void drop_process(mm_machine *m, struct mm_process *p)
+{
+    mm_machine *uthash_m = m;
+    HASH_DEL(m->processes, p);
+    mmi_free(m, p);
+    (void)uthash_m;
+}
+
+mm_status mmi_process_create_system(mm_machine *m)
+{
+    struct mm_process *p = new_process(m, "System", MM_SYSTEM_PROCESS_ID);
+    if (!p)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    link_process(m, p);
+    m->system = p;
+    m->cpu[0].process = p; /* the trace names a context from here on */
+    mm_status st = new_top_table(m, p->id, &p->pml4);
+    if (!MM_SUCCESS(st))
+        return st;
+    /* The system regions' upper tables exist from boot on, so every process
+     * shares them through its copy of the system half. */
+    static const mm_va regions[] = {MM_DRIVER_IMAGE_START, MM_SYSTEM_PTE_START, MM_PAGED_POOL_START,
+                                    MM_PFN_DATABASE};
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+        mm_pfn table;
+        st = mmi_pt_ensure(m, p->pml4, regions[i], p->id, &table);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    m->next_process_id = 0x100;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_process_attach_eprocess(mm_machine *m, struct mm_process *p)
+{
+    return mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+}
+
+void mmi_process_free_all(mm_machine *m)
+{
+    struct mm_process *p = m->process_first;
+    while (p) {
+        struct mm_process *next = p->next;
+        mmi_vad_fini(m, &p->vads);
+        mmi_ws_fini(m, &p->ws);
+        drop_process(m, p);
+        p = next;
+    }
+    m->process_first = m->process_last = NULL;
+    m->system = NULL;
+}
+
+mm_status mm_process_create(mm_machine *m, const char *name, mm_process **out)
+{
+    MMI_ENTER(m, "PspCreateProcess");
+    if (!name || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, 0))
+        return MM_STATUS_MACHINE_DEAD;
+    if (m->next_process_id > UINT32_MAX - 4)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    struct mm_process *p = new_process(m, name, m->next_process_id);
+    if (!p)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    mm_status st = new_top_table(m, p->id, &p->pml4);
+    if (!MM_SUCCESS(st))
+        goto fail;
+    share_system_half(m, p->pml4);
+    st = mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+    if (!MM_SUCCESS(st)) {
+        free_top_table(m, p->pml4);
+        goto fail;
+    }
+    m->next_process_id += 4;
+    link_process(m, p);
+    mmi_trace(m, MM_EV_PROCESS, p->eprocess, p->pml4, 0, p->id);
+    *out = p;
+    return MM_STATUS_SUCCESS;
+fail:
+    drop_process(m, p);
+    return st;
+}
+
+static bool attached_anywhere(const mm_machine *m, const struct mm_process *p)
+{
+    for (uint32_t i = 0; i < m->cpu_count; i++)
+        if (m->cpu[i].process == p)
+            return true;
+    return p->attach_count > 0;
+}
+
+mm_status mm_process_terminate(mm_machine *m, mm_process *process)
+{
+    MMI_ENTER(m, "PspExitProcess");
+    struct mm_process *p = mmi_process_lookup(m, process);
+    if (!p)
+        return MM_STATUS_INVALID_HANDLE;
+    if (p->terminated)
+        return MM_STATUS_PROCESS_IS_TERMINATING;
+    if (p == m->system)
+        return MM_STATUS_ACCESS_DENIED;
+    if (attached_anywhere(m, p))
+        return MM_STATUS_INVALID_DEVICE_STATE;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, p->eprocess))
+        return MM_STATUS_MACHINE_DEAD;
+    p->terminated = true;
+    mm_status st = mmi_virtual_release_all(m, p);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_trace(m, MM_EV_PROCESS, p->eprocess, p->pml4, 1, p->id);
+    /* MmDeleteProcessAddressSpace: pages still locked for this process mean
+     * a driver never unlocked them. */
+    if (p->locked_pages != 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x00, p->eprocess, (uint64_t)p->locked_pages,
+                            0, MM_PFN_NONE, p->eprocess,
+                            "process %s (id %u) exited with %lld page(s) still locked: a driver locked them "
+                            "with MmProbeAndLockPages and never called MmUnlockPages",
+                            p->name, p->id, (long long)p->locked_pages);
+    mmi_ws_fini(m, &p->ws);
+    mmi_vad_fini(m, &p->vads);
+    st = free_top_table(m, p->pml4);
+    if (!MM_SUCCESS(st))
+        return st;
+    p->pml4 = 0;
+    return mmi_pool_release(m, p->eprocess);
+}
+
+mm_status mm_process_query(mm_machine *m, mm_process *process, struct mm_process_info *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_process *p = mmi_process_lookup(m, process);
+    if (!p)
+        return MM_STATUS_INVALID_HANDLE;
+    *out = (struct mm_process_info){.id = p->id, .eprocess = p->eprocess, .directory_table_base = p->pml4,
+                                    .terminated = p->terminated, .locked_pages = p->locked_pages,
+                                    .working_set_pages = p == m->system ? m->system_ws->count : p->ws.count,
+                                    .commit_charge = p->commit, .vad_count = p->vads.count,
+                                    .attach_count = p->attach_count};
+    memcpy(out->name, p->name, sizeof out->name);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_process *mm_process_system(mm_machine *m) { return m ? m->system : NULL; }
+mm_process *mm_process_current(mm_machine *m) { return m ? mmi_cpu(m)->process : NULL; }
+
+mm_process *mm_process_by_id(mm_machine *m, uint32_t id)
+{
+    for (struct mm_process *p = m ? m->process_first : NULL; p; p = p->next)
+        if (p->id == id)
+            return p;
+    return NULL;
+}
+
+mm_process *mm_process_next(mm_machine *m, mm_process *prev)
+{
+    if (!m)
+        return NULL;
+    if (!prev)
+        return m->process_first;
+    struct mm_process *p = mmi_process_lookup(m, prev);
+    return p ? p->next : NULL;
+}
+
+mm_status mm_process_attach(mm_machine *m, mm_process *process, struct mm_apc_state *state)
+{
+    MMI_ENTER(m, "KeStackAttachProcess");
+    if (!state)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_process *p = mmi_process_lookup(m, process);
+    if (!p)
+        return MM_STATUS_INVALID_HANDLE;
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    if (p->terminated)
+        return MM_STATUS_PROCESS_IS_TERMINATING;
+    if (cpu->irql >= MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, p->eprocess, cpu->process->eprocess,
+                            cpu->irql, 0, MM_PFN_NONE, p->eprocess,
+                            "KeStackAttachProcess at IRQL %u: it requires IRQL below DISPATCH_LEVEL", cpu->irql);
+    *state = (struct mm_apc_state){.saved = cpu->process, .target = p, .cpu = m->current_cpu,
+                                   .magic = APC_STATE_MAGIC};
+    cpu->process = p;
+    cpu->attach_depth++;
+    p->attach_count++;
+    mmi_trace(m, MM_EV_ATTACH, p->eprocess, MM_PFN_NONE, 0, p->id);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_process_detach(mm_machine *m, struct mm_apc_state *state)
+{
+    MMI_ENTER(m, "KeUnstackDetachProcess");
+    if (!state)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    struct mm_process *target = mmi_process_lookup(m, state->target);
+    struct mm_process *saved = mmi_process_lookup(m, state->saved);
+    if (state->magic != APC_STATE_MAGIC || !target || !saved || target != cpu->process ||
+        state->cpu != m->current_cpu || cpu->attach_depth == 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, target ? target->eprocess : 0,
+                            cpu->process->eprocess, cpu->irql, 0, MM_PFN_NONE, 0,
+                            "KeUnstackDetachProcess with an APC state that does not match the current attach");
+    cpu->process = saved;
+    cpu->attach_depth--;
+    target->attach_count--;
+    state->magic = 0;
+    mmi_trace(m, MM_EV_ATTACH, saved->eprocess, MM_PFN_NONE, 1, saved->id);
+    return MM_STATUS_SUCCESS;
+}

@@ -1,0 +1,39 @@
+/* libmm/process.h — the process object (EPROCESS-like): address space (top
+ * table, VADs), working set, locked-page count, and its lookup table. */
+#ifndef MMI_PROCESS_H
+#define MMI_PROCESS_H
+
+#include "hash.h"
+
+#include "mm/process.h"
+
+#include "vad.h"
+#include "workset.h"
+
+struct mm_process {
+    UT_hash_handle hh;
+    void *self;                   /* hash key: the object's own address */
+    mm_machine *machine;
+    struct mm_process *next;      /* creation order */
+    uint32_t id;
+    char name[16];
+    mm_va eprocess;
+    mm_pfn pml4;
+    bool terminated;
+    int64_t locked_pages;         /* NumberOfLockedPages */
+    uint64_t commit;
+    struct mmi_vad_table vads;
+    struct mmi_working_set ws;
+    uint32_t attach_count;
+};
+
+/* Validates a caller's process pointer without dereferencing it first. */
+struct mm_process *mmi_process_lookup(mm_machine *m, const mm_process *p);
+/* p validated and live, or NULL for "current"; resolves to an object. */
+mm_status mmi_process_resolve(mm_machine *m, mm_process *p, struct mm_process **out);
+mm_status mmi_process_create_system(mm_machine *m);
+/* Gives a process its EPROCESS block in nonpaged pool. */
+mm_status mmi_process_attach_eprocess(mm_machine *m, struct mm_process *p);
+void mmi_process_free_all(mm_machine *m);
+
+#endif

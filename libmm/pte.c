@@ -1,0 +1,201 @@
+/* libmm/pte.c — PTE construction, protection conversion, page-table walks,
+ * creation and pruning of page-table pages. */
+#include "pte.h"
+
+#include <assert.h>
+
+#include "machine.h"
+#include "memory.h"
+#include "pfn.h"
+#include "process.h"
+#include "trace.h"
+
+uint64_t mmi_pte_make_valid(mm_pfn pfn, unsigned protection, bool user)
+{
+    uint64_t pte = (pfn << 12) | PTE_VALID | PTE_ACCESSED;
+    unsigned base = protection & 7;
+    if (base == MMP_READWRITE || base == MMP_EXECUTE_READWRITE)
+        pte |= PTE_DIRTY1 | PTE_WRITE;
+    if (base == MMP_WRITECOPY || base == MMP_EXECUTE_WRITECOPY)
+        pte |= PTE_COPY_ON_WRITE;
+    if (!mmi_protection_executable(protection))
+        pte |= PTE_NO_EXECUTE;
+    unsigned mod = protection & 0x18;
+    if (mod == MMP_NOCACHE)
+        pte |= PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
+    else if (mod == MMP_WRITECOMBINE)
+        pte |= PTE_CACHE_DISABLE;
+    pte |= user ? PTE_OWNER : PTE_GLOBAL;
+    return pte;
+}
+
+uint32_t mmi_protection_from_win32(uint32_t page_protect)
+{
+    static const struct { uint32_t win32; unsigned mm; } base[] = {
+        {MM_PAGE_NOACCESS, MMP_NOACCESS},        {MM_PAGE_READONLY, MMP_READONLY},
+        {MM_PAGE_READWRITE, MMP_READWRITE},      {MM_PAGE_WRITECOPY, MMP_WRITECOPY},
+        {MM_PAGE_EXECUTE, MMP_EXECUTE},          {MM_PAGE_EXECUTE_READ, MMP_EXECUTE_READ},
+        {MM_PAGE_EXECUTE_READWRITE, MMP_EXECUTE_READWRITE}, {MM_PAGE_EXECUTE_WRITECOPY, MMP_EXECUTE_WRITECOPY},
+    };
+    uint32_t mods = page_protect & (MM_PAGE_GUARD | MM_PAGE_NOCACHE | MM_PAGE_WRITECOMBINE);
+    uint32_t kind = page_protect & 0xFFu;
+    if (page_protect & ~(0xFFu | MM_PAGE_GUARD | MM_PAGE_NOCACHE | MM_PAGE_WRITECOMBINE))
+        return UINT32_MAX;
+    for (unsigned i = 0; i < sizeof base / sizeof base[0]; i++) {
+        if (base[i].win32 != kind)
+            continue;
+        if (kind == MM_PAGE_NOACCESS)
+            return mods ? UINT32_MAX : base[i].mm;
+        if (mods == 0)
+            return base[i].mm;
+        if (mods == MM_PAGE_GUARD)
+            return base[i].mm | MMP_GUARDPAGE;
+        if (mods == MM_PAGE_NOCACHE)
+            return base[i].mm | MMP_NOCACHE;
+        if (mods == MM_PAGE_WRITECOMBINE)
+            return base[i].mm | MMP_WRITECOMBINE;
+        return UINT32_MAX;
+    }
+    return UINT32_MAX;
+}
+
+uint32_t mmi_protection_to_win32(unsigned protection)
+{
+    static const uint32_t base[8] = {0,
+                                     MM_PAGE_READONLY,
+                                     MM_PAGE_EXECUTE,
+                                     MM_PAGE_EXECUTE_READ,
+                                     MM_PAGE_READWRITE,
+                                     MM_PAGE_WRITECOPY,
+                                     MM_PAGE_EXECUTE_READWRITE,
+                                     MM_PAGE_EXECUTE_WRITECOPY};
+    if (protection == MMP_NOACCESS)
+        return MM_PAGE_NOACCESS;
+    if ((protection & 7) == 0)
+        return 0;
+    uint32_t w = base[protection & 7];
+    switch (protection & 0x18) {
+    case MMP_NOCACHE: return w | MM_PAGE_NOCACHE;
+    case MMP_GUARDPAGE: return w | MM_PAGE_GUARD;
+    case MMP_WRITECOMBINE: return w | MM_PAGE_WRITECOMBINE;
+    default: return w;
+    }
+}
+
+mm_va mmi_pte_address(mm_va va, unsigned level)
+{
+    static const mm_va bases[4] = {MM_PXE_BASE, MM_PPE_BASE, MM_PDE_BASE, MM_PTE_BASE};
+    unsigned shift = 39 - 9 * level;
+    uint64_t index = (va & UINT64_C(0x0000FFFFFFFFFFFF)) >> shift;
+    return bases[level] + index * 8;
+}
+
+mm_va mmi_va_from_pte_address(mm_va pte_address)
+{
+    uint64_t va = ((pte_address - MM_PTE_BASE) >> 3) << 12;
+    va &= UINT64_C(0x0000FFFFFFFFFFFF);
+    if (va & UINT64_C(0x0000800000000000))
+        va |= UINT64_C(0xFFFF000000000000);
+    return va;
+}
+
+uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index) { return mmi_frame_read64(m, table, index); }
+
+void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value)
+{
+    uint64_t old = mmi_frame_read64(m, table, index);
+    if (old == value)
+        return;
+    mmi_frame_write64(m, table, index, value);
+    mmi_trace(m, MM_EV_PTE_WRITE, va, table, old, value);
+    if (!mmi_pte_valid(old) && mmi_pte_valid(value)) {
+        mmi_pfn_share_inc(m, table);
+    } else if (mmi_pte_valid(old) && !mmi_pte_valid(value)) {
+        /* A table page always keeps the share of the entry mapping it. */
+        struct mmi_pfn *e = mmi_pfn(m, table);
+        assert(e->share_count > 1);
+        e->share_count--;
+        mmi_trace(m, MM_EV_PFN_SHARE, 0, table, e->share_count + 1u, e->share_count);
+    }
+}
+
+void mmi_walk(mm_machine *m, mm_pfn top, mm_va va, struct mmi_walk *w)
+{
+    mm_pfn table = top;
+    w->depth = 0;
+    for (unsigned level = 0; level < 4; level++) {
+        w->table[level] = table;
+        w->entry[level] = mmi_pte_get(m, table, mmi_va_index(va, level));
+        w->depth = level + 1;
+        if (level == 3 || !mmi_pte_valid(w->entry[level]))
+            return;
+        table = mmi_pte_pfn(w->entry[level]);
+    }
+}
+
+mm_pfn mmi_top_for(mm_machine *m, struct mm_process *p, mm_va va)
+{
+    if (mmi_is_system_va(va) || !p)
+        return m->system->pml4;
+    return p->pml4;
+}
+
+static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va va, uint32_t owner, mm_pfn *out)
+{
+    mm_pfn pfn;
+    mm_status st = mmi_pfn_take(m, true, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_pfn_init_active(m, pfn, mmi_pte_address(va, level), parent, 0, owner, MM_USE_PAGE_TABLE);
+    uint64_t entry = (pfn << 12) | PTE_VALID | PTE_DIRTY1 | PTE_ACCESSED | PTE_DIRTY;
+    if (mmi_is_user_va(va))
+        entry |= PTE_OWNER;
+    mmi_pte_set(m, parent, mmi_va_index(va, level), va, entry);
+    *out = pfn;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_pfn *table)
+{
+    mm_pfn t = top;
+    for (unsigned level = 0; level < 3; level++) {
+        uint64_t e = mmi_pte_get(m, t, mmi_va_index(va, level));
+        if (mmi_pte_valid(e)) {
+            t = mmi_pte_pfn(e);
+            continue;
+        }
+        assert(e == 0);
+        mm_status st = new_table(m, t, level, va, owner, &t);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    *table = t;
+    return MM_STATUS_SUCCESS;
+}
+
+static bool table_empty(mm_machine *m, mm_pfn table)
+{
+    for (unsigned i = 0; i < 512; i++)
+        if (mmi_pte_get(m, table, i) != 0)
+            return false;
+    return true;
+}
+
+mm_status mmi_pt_prune(mm_machine *m, mm_pfn top, mm_va va)
+{
+    if (!mmi_is_user_va(va))
+        return MM_STATUS_SUCCESS; /* system page tables stay */
+    struct mmi_walk w;
+    mmi_walk(m, top, va, &w);
+    /* From the PT up to the PDPT: free a table that is empty, then its parent. */
+    for (unsigned level = w.depth - 1; level >= 1; level--) {
+        mm_pfn table = w.table[level];
+        if (!table_empty(m, table))
+            break;
+        mmi_pte_set(m, w.table[level - 1], mmi_va_index(va, level - 1), va, 0);
+        mm_status st = mmi_pfn_delete(m, table, true);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}

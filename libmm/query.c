@@ -1,0 +1,119 @@
+/* libmm/query.c — read-only views: a PFN entry (!pfn), list counts
+ * (!memusage), PTE walks (!pte), MmIsAddressValid, MmGetPhysicalAddress. */
+#include <string.h>
+
+#include "fault.h"
+#include "machine.h"
+#include "pfn.h"
+#include "process.h"
+#include "pte.h"
+
+mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (!mmi_pfn_is_ram(m, pfn))
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = (struct mm_pfn_info){.pfn = pfn, .entry_address = MM_PFN_DATABASE + pfn * 0x30};
+    if (pfn >= m->pfn.untouched) {
+        out->location = MM_ZEROED_PAGE_LIST;
+        out->cache_attribute = MM_PFN_NOT_MAPPED;
+        return MM_STATUS_SUCCESS;
+    }
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    out->location = (uint8_t)location;
+    out->reference_count = e->reference_count;
+    out->share_count = location == MM_ACTIVE_AND_VALID || location == MM_TRANSITION_PAGE ? e->share_count : 0;
+    out->cache_attribute = (uint8_t)((e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT);
+    out->modified = mmi_pfn_has(e, MMI_PF_MODIFIED);
+    out->deleted = mmi_pfn_has(e, MMI_PF_DELETED);
+    out->lock_charged = mmi_pfn_has(e, MMI_PF_LOCK_CHARGED);
+    out->stored = mmi_pfn_has(e, MMI_PF_STORED);
+    out->use = (uint8_t)mmi_pfn_use(e);
+    out->pte_address = e->pte_address;
+    out->pte_frame = e->pte_address ? e->pte_frame : 0;
+    out->original_pte = e->original_pte;
+    out->mapped_va = e->pte_address ? mmi_va_from_pte_address(e->pte_address) : 0;
+    out->owner_process_id = e->owner;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_memory_query(mm_machine *m, struct mm_memory_counts *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = (struct mm_memory_counts){.physical_pages = m->pfn.pages};
+    for (unsigned i = 0; i < 8; i++)
+        out->list_pages[i] = mmi_pfn_list_count(m, i);
+    out->available_pages = out->list_pages[0] + out->list_pages[1] + out->list_pages[2];
+    out->commit_charge = m->commit_charge;
+    out->commit_limit = m->commit_limit;
+    out->system_locked_pages = m->pfn.system_locked;
+    out->pagefile_total = m->pagefile.slots ? m->pagefile.slots - 1 : 0;
+    out->pagefile_used = m->pagefile.slots ? m->pagefile.used.set - 1 : 0;
+    out->nonpaged_pool_pages = m->pool[0].pages;
+    out->paged_pool_pages = m->pool[1].pages;
+    return MM_STATUS_SUCCESS;
+}
+
+bool mm_is_address_valid(mm_machine *m, mm_va va)
+{
+    MMI_ENTER_RET(m, "MmIsAddressValid", false);
+    return mmi_is_address_valid(m, va);
+}
+
+uint64_t mm_get_physical_address(mm_machine *m, mm_va va)
+{
+    MMI_ENTER_RET(m, "MmGetPhysicalAddress", 0);
+    if (!mmi_is_address_valid(m, va))
+        return 0;
+    struct mmi_walk w;
+    mmi_walk(m, mmi_top_for(m, mmi_cpu(m)->process, va), va, &w);
+    return (mmi_pte_pfn(w.entry[3]) << MM_PAGE_SHIFT) | MM_BYTE_OFFSET(va);
+}
+
+mm_status mm_pte_walk(mm_machine *m, mm_process *process, mm_va va, struct mm_pte_walk *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (!mmi_is_canonical(va))
+        return MM_STATUS_INVALID_ADDRESS;
+    struct mm_process *p = process ? mmi_process_lookup(m, process) : mmi_cpu(m)->process;
+    if (!p)
+        return MM_STATUS_INVALID_HANDLE;
+    if (p->terminated && mmi_is_user_va(va))
+        return MM_STATUS_PROCESS_IS_TERMINATING;
+    memset(out, 0, sizeof *out);
+    out->va = va;
+    struct mmi_walk w;
+    mmi_walk(m, mmi_top_for(m, p, va), va, &w);
+    for (unsigned level = 0; level < w.depth; level++) {
+        out->level[level].entry_address = mmi_pte_address(va, level);
+        out->level[level].value = w.entry[level];
+        out->level[level].table_pfn = w.table[level];
+        out->level[level].present = true;
+    }
+    for (unsigned level = w.depth; level < 4; level++)
+        out->level[level].entry_address = mmi_pte_address(va, level);
+    return MM_STATUS_SUCCESS;
+}
+
+const char *mm_pte_format_name(uint64_t pte)
+{
+    if (pte == 0)
+        return "zero";
+    if (mmi_pte_valid(pte))
+        return "valid";
+    if (pte & PTE_PROTOTYPE)
+        return "prototype";
+    if (mmi_pte_is_transition(pte))
+        return "transition";
+    if (mmi_pte_is_pagefile(pte))
+        return "pagefile";
+    if (mmi_pte_protection(pte) == MMP_DECOMMIT)
+        return "decommitted";
+    if (mmi_pte_protection(pte) == MMP_NOACCESS)
+        return "no-access";
+    return "demand-zero";
+}

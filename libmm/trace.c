@@ -1,0 +1,117 @@
+/* libmm/trace.c — the event ring buffer, the trace hook and event formatting. */
+#include "trace.h"
+
+#include <stdio.h>
+
+#include "alloc.h"
+#include "machine.h"
+#include "process.h"
+
+mm_status mmi_trace_init(mm_machine *m, uint32_t capacity)
+{
+    m->trace.ring = mmi_alloc(m, (size_t)capacity * sizeof *m->trace.ring);
+    if (!m->trace.ring)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    m->trace.mask = capacity - 1;
+    return MM_STATUS_SUCCESS;
+}
+
+void mmi_trace_fini(mm_machine *m)
+{
+    mmi_free(m, m->trace.ring);
+    m->trace.ring = NULL;
+}
+
+void mmi_trace(mm_machine *m, mm_event_type type, mm_va va, mm_pfn pfn, uint64_t a, uint64_t b)
+{
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    struct mm_trace_event *ev = &m->trace.ring[m->trace.count & m->trace.mask];
+    *ev = (struct mm_trace_event){
+        .seq = ++m->trace.count,
+        .step = m->step,
+        .operation = m->op,
+        .type = (uint32_t)type,
+        .cpu = m->current_cpu,
+        .process_id = cpu->process ? cpu->process->id : 0,
+        .va = va,
+        .pfn = pfn,
+        .a = a,
+        .b = b,
+    };
+    if (m->cfg.trace_hook)
+        m->cfg.trace_hook(m->cfg.trace_ctx, ev);
+}
+
+const char *mm_event_name(uint32_t type)
+{
+    static const char *const names[] = {
+#define NAME(name, va, pfn, a, b) #name,
+        MM_EVENT_MAP(NAME)
+#undef NAME
+    };
+    return type < MM_EV_COUNT ? names[type] : "UNKNOWN";
+}
+
+static int format_body(const struct mm_trace_event *ev, char *buf, size_t size)
+{
+    switch ((mm_event_type)ev->type) {
+    case MM_EV_PFN_LIST:
+        return snprintf(buf, size, "pfn 0x%llx %s -> %s", (unsigned long long)ev->pfn,
+                        mm_page_location_name((unsigned)ev->a), mm_page_location_name((unsigned)ev->b));
+    case MM_EV_PFN_SHARE:
+    case MM_EV_PFN_REF:
+        return snprintf(buf, size, "pfn 0x%llx %s %llu -> %llu", (unsigned long long)ev->pfn,
+                        ev->type == MM_EV_PFN_SHARE ? "share" : "ref", (unsigned long long)ev->a,
+                        (unsigned long long)ev->b);
+    case MM_EV_PTE_WRITE:
+        return snprintf(buf, size, "pte for %016llx (table pfn 0x%llx) %016llx -> %016llx",
+                        (unsigned long long)ev->va, (unsigned long long)ev->pfn, (unsigned long long)ev->a,
+                        (unsigned long long)ev->b);
+    case MM_EV_FAULT:
+        return snprintf(buf, size, "fault at %016llx kind %llu -> %s (pfn 0x%llx)", (unsigned long long)ev->va,
+                        (unsigned long long)ev->a, mm_status_name((mm_status)ev->b), (unsigned long long)ev->pfn);
+    case MM_EV_POOL_ALLOC:
+    case MM_EV_POOL_FREE: {
+        char tag[5] = {0};
+        for (int i = 0; i < 4; i++) {
+            char c = (char)(ev->b >> (8 * i));
+            tag[i] = (c >= 32 && c < 127) ? c : '.';
+        }
+        return snprintf(buf, size, "%s %016llx %llu bytes tag '%s'",
+                        ev->type == MM_EV_POOL_ALLOC ? "alloc" : "free", (unsigned long long)ev->va,
+                        (unsigned long long)ev->a, tag);
+    }
+    default:
+        return snprintf(buf, size, "va %016llx pfn 0x%llx a 0x%llx b 0x%llx", (unsigned long long)ev->va,
+                        (unsigned long long)ev->pfn, (unsigned long long)ev->a, (unsigned long long)ev->b);
+    }
+}
+
+int mm_trace_format(const struct mm_trace_event *ev, char *buf, size_t size)
+{
+    if (!ev || (!buf && size))
+        return -1;
+    int n = snprintf(buf, size, "#%llu step %llu %s: %s ", (unsigned long long)ev->seq,
+                     (unsigned long long)ev->step, ev->operation ? ev->operation : "-", mm_event_name(ev->type));
+    if (n < 0)
+        return n;
+    size_t used = (size_t)n < size ? (size_t)n : size;
+    int k = format_body(ev, buf ? buf + used : NULL, size - used);
+    return k < 0 ? k : n + k;
+}
+
+size_t mm_trace_read(const mm_machine *m, struct mm_trace_event *out, size_t max)
+{
+    if (!m || !out)
+        return 0;
+    uint64_t cap = m->trace.mask + 1;
+    uint64_t have = m->trace.count < cap ? m->trace.count : cap;
+    if (have > max)
+        have = max;
+    uint64_t first = m->trace.count - have;
+    for (uint64_t i = 0; i < have; i++)
+        out[i] = m->trace.ring[(first + i) & m->trace.mask];
+    return (size_t)have;
+}
+
+uint64_t mm_trace_count(const mm_machine *m) { return m ? m->trace.count : 0; }

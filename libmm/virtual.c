@@ -1,0 +1,317 @@
+/* libmm/virtual.c — user virtual memory with NtAllocateVirtualMemory /
+ * NtFreeVirtualMemory / NtProtectVirtualMemory / NtQueryVirtualMemory
+ * semantics: 64 KiB reservation granularity, page commit granularity,
+ * commit charge against the commit limit, and demand-zero pages. A VAD
+ * committed at reservation keeps zero PTEs (the VAD answers the fault);
+ * decommitting inside it writes decommit PTEs, as Windows does. */
+#include "virtual.h"
+
+#include "machine.h"
+#include "memory.h"
+#include "pfn.h"
+#include "process.h"
+#include "pte.h"
+#include "trace.h"
+#include "vad.h"
+
+#define PAGE_MASK ((mm_va)MM_PAGE_SIZE - 1)
+#define GRANULE_MASK ((mm_va)MM_ALLOCATION_GRANULARITY - 1)
+
+static uint64_t pte_of(mm_machine *m, struct mm_process *p, mm_va va)
+{
+    struct mmi_walk w;
+    mmi_walk(m, p->pml4, va, &w);
+    return w.depth == 4 ? w.entry[3] : 0;
+}
+
+static bool page_committed(mm_machine *m, struct mm_process *p, const struct mmi_vad *vad, mm_va va)
+{
+    uint64_t pte = pte_of(m, p, va);
+    if (pte == 0)
+        return vad->committed_all;
+    return !(mmi_pte_is_software(pte) && mmi_pte_protection(pte) == MMP_DECOMMIT && !mmi_pte_is_pagefile(pte));
+}
+
+static unsigned page_protection(mm_machine *m, struct mm_process *p, const struct mmi_vad *vad, mm_va va)
+{
+    uint64_t pte = pte_of(m, p, va);
+    if (pte == 0)
+        return vad->protection;
+    if (mmi_pte_valid(pte))
+        return mmi_pte_protection(mmi_pfn(m, mmi_pte_pfn(pte))->original_pte);
+    return mmi_pte_protection(pte);
+}
+
+/* Checks the range lies in user space and resolves the process. */
+static mm_status prologue(mm_machine *m, mm_process *process, mm_va *base, uint64_t *size, struct mm_process **p)
+{
+    if (!base || !size)
+        return MM_STATUS_INVALID_PARAMETER;
+    mm_status st = mmi_process_resolve(m, process, p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (*base > MM_HIGHEST_USER_ADDRESS || *size > MM_HIGHEST_USER_ADDRESS + 1 - *base)
+        return MM_STATUS_INVALID_ADDRESS;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, *base))
+        return MM_STATUS_MACHINE_DEAD;
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status commit_range(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end,
+                              unsigned protection)
+{
+    uint64_t needed = 0;
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
+        needed += !page_committed(m, p, vad, va);
+    if (m->commit_charge + needed > m->commit_limit)
+        return MM_STATUS_COMMITMENT_LIMIT;
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        if (page_committed(m, p, vad, va)) {
+            mmi_reprotect_va(m, p, va, protection);
+            continue;
+        }
+        mm_pfn table;
+        mm_status st = mmi_pt_ensure(m, p->pml4, va, p->id, &table);
+        if (!MM_SUCCESS(st))
+            return st;
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_demand_zero(protection));
+        m->commit_charge++;
+        p->commit++;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status reserve(mm_machine *m, struct mm_process *p, mm_va *base, uint64_t *size, uint32_t type,
+                         unsigned protection, uint32_t protect)
+{
+    mm_va start, end;
+    if (*base) {
+        start = *base & ~GRANULE_MASK;
+        end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
+        if (start < MM_LOWEST_USER_ADDRESS || end - 1 > MM_HIGHEST_USER_ADDRESS)
+            return MM_STATUS_INVALID_ADDRESS;
+        if (!mmi_vad_range_free(&p->vads, start, end))
+            return MM_STATUS_CONFLICTING_ADDRESSES;
+    } else {
+        uint64_t bytes = (*size + PAGE_MASK) & ~PAGE_MASK;
+        start = mmi_vad_find_free(&p->vads, bytes);
+        if (!start)
+            return MM_STATUS_NO_MEMORY;
+        end = start + bytes;
+    }
+    bool commit = type & MM_MEM_COMMIT;
+    uint64_t pages = (end - start) / MM_PAGE_SIZE;
+    if (commit && m->commit_charge + pages > m->commit_limit)
+        return MM_STATUS_COMMITMENT_LIMIT;
+    struct mmi_vad vad = {.start = start, .end = end, .protect = protect, .protection = protection,
+                          .committed_all = commit};
+    if (!mmi_vad_insert(m, &p->vads, &vad))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    if (commit) {
+        m->commit_charge += pages;
+        p->commit += pages;
+    }
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, type);
+    *base = start;
+    *size = end - start;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_virtual_alloc(mm_machine *m, mm_process *process, mm_va *base, uint64_t *size, uint32_t type,
+                           uint32_t protect)
+{
+    MMI_ENTER(m, "NtAllocateVirtualMemory");
+    struct mm_process *p;
+    mm_status st = prologue(m, process, base, size, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (*size == 0 || !(type & (MM_MEM_COMMIT | MM_MEM_RESERVE)) || (type & ~(MM_MEM_COMMIT | MM_MEM_RESERVE)))
+        return MM_STATUS_INVALID_PARAMETER;
+    uint32_t protection = mmi_protection_from_win32(protect);
+    if (protection == UINT32_MAX || (protection & 7) == MMP_WRITECOPY || (protection & 7) == MMP_EXECUTE_WRITECOPY)
+        return MM_STATUS_INVALID_PAGE_PROTECTION;
+    if ((type & MM_MEM_RESERVE) || *base == 0)
+        return reserve(m, p, base, size, type | MM_MEM_COMMIT * !(type & MM_MEM_RESERVE), protection, protect);
+    mm_va start = *base & ~PAGE_MASK;
+    mm_va end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, start);
+    if (!vad || end > vad->end)
+        return MM_STATUS_CONFLICTING_ADDRESSES;
+    st = commit_range(m, p, vad, start, end, protection);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_COMMIT);
+    *base = start;
+    *size = end - start;
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status decommit_page(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va va, bool releasing)
+{
+    if (page_committed(m, p, vad, va)) {
+        m->commit_charge--;
+        p->commit--;
+    }
+    /* Inside a VAD committed whole, a zero PTE would read as committed. */
+    uint64_t replacement = vad->committed_all && !releasing ? mmi_pte_make_demand_zero(MMP_DECOMMIT) : 0;
+    if (pte_of(m, p, va) != 0)
+        return mmi_release_va(m, p, va, replacement);
+    if (!replacement)
+        return MM_STATUS_SUCCESS;
+    mm_pfn table;
+    mm_status st = mmi_pt_ensure(m, p->pml4, va, p->id, &table);
+    if (MM_SUCCESS(st))
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, replacement);
+    return st;
+}
+
+static mm_status decommit_range(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end,
+                                bool releasing)
+{
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        mm_status st = decommit_page(m, p, vad, va, releasing);
+        /* Once per page table: at its last page or at the range's end. */
+        bool table_done = ((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end;
+        if (MM_SUCCESS(st) && table_done)
+            st = mmi_pt_prune(m, p->pml4, va);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status release_vad(mm_machine *m, struct mm_process *p, struct mmi_vad *vad)
+{
+    mm_va start = vad->start, end = vad->end;
+    mm_status st = decommit_range(m, p, vad, start, end, true);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_vad_remove(&p->vads, vad);
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_RELEASE);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_virtual_release_all(mm_machine *m, struct mm_process *p)
+{
+    while (p->vads.count) {
+        mm_status st = release_vad(m, p, &p->vads.v[0]);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_virtual_free(mm_machine *m, mm_process *process, mm_va *base, uint64_t *size, uint32_t type)
+{
+    MMI_ENTER(m, "NtFreeVirtualMemory");
+    struct mm_process *p;
+    mm_status st = prologue(m, process, base, size, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (type != MM_MEM_DECOMMIT && type != MM_MEM_RELEASE)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, *base);
+    if (!vad)
+        return MM_STATUS_MEMORY_NOT_ALLOCATED;
+    if (type == MM_MEM_RELEASE) {
+        if (*base != vad->start)
+            return MM_STATUS_FREE_VM_NOT_AT_BASE;
+        if (*size != 0 && *size != vad->end - vad->start)
+            return MM_STATUS_UNABLE_TO_FREE_VM;
+        *size = vad->end - vad->start;
+        return release_vad(m, p, vad);
+    }
+    mm_va start = *base & ~PAGE_MASK;
+    mm_va end = *size ? (*base + *size + PAGE_MASK) & ~PAGE_MASK : vad->end;
+    if (*size == 0 && *base != vad->start)
+        return MM_STATUS_FREE_VM_NOT_AT_BASE;
+    if (end > vad->end)
+        return MM_STATUS_UNABLE_TO_FREE_VM;
+    st = decommit_range(m, p, vad, start, end, false);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_DECOMMIT);
+    *base = start;
+    *size = end - start;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, uint64_t *size, uint32_t new_protect,
+                             uint32_t *old_protect)
+{
+    MMI_ENTER(m, "NtProtectVirtualMemory");
+    struct mm_process *p;
+    mm_status st = prologue(m, process, base, size, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!old_protect || *size == 0)
+        return MM_STATUS_INVALID_PARAMETER;
+    uint32_t protection = mmi_protection_from_win32(new_protect);
+    if (protection == UINT32_MAX)
+        return MM_STATUS_INVALID_PAGE_PROTECTION;
+    mm_va start = *base & ~PAGE_MASK;
+    mm_va end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, start);
+    if (!vad || end > vad->end)
+        return MM_STATUS_CONFLICTING_ADDRESSES;
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
+        if (!page_committed(m, p, vad, va))
+            return MM_STATUS_NOT_COMMITTED;
+    *old_protect = mmi_protection_to_win32(page_protection(m, p, vad, start));
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        if (pte_of(m, p, va) == 0) {
+            mm_pfn table;
+            st = mmi_pt_ensure(m, p->pml4, va, p->id, &table);
+            if (!MM_SUCCESS(st))
+                return st;
+            mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_demand_zero(protection));
+        } else {
+            mmi_reprotect_va(m, p, va, protection);
+        }
+    }
+    *base = start;
+    *size = end - start;
+    return MM_STATUS_SUCCESS;
+}
+
+/* The run of pages from va with the same state and protection. */
+mm_status mm_virtual_query(mm_machine *m, mm_process *process, mm_va va, struct mm_region_info *out)
+{
+    MMI_ENTER(m, "NtQueryVirtualMemory");
+    if (!out)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_process *p;
+    mm_status st = mmi_process_resolve(m, process, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (va > MM_HIGHEST_USER_ADDRESS)
+        return MM_STATUS_INVALID_PARAMETER;
+    mm_va page = va & ~PAGE_MASK;
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, page);
+    *out = (struct mm_region_info){.base_address = page};
+    if (!vad) {
+        mm_va next = MM_HIGHEST_USER_ADDRESS + 1;
+        for (size_t i = 0; i < p->vads.count; i++)
+            if (p->vads.v[i].start > page) {
+                next = p->vads.v[i].start;
+                break;
+            }
+        out->state = MM_MEM_FREE;
+        out->protect = MM_PAGE_NOACCESS;
+        out->region_size = next - page;
+        return MM_STATUS_SUCCESS;
+    }
+    bool committed = page_committed(m, p, vad, page);
+    unsigned protection = committed ? page_protection(m, p, vad, page) : 0;
+    mm_va end = page + MM_PAGE_SIZE;
+    while (end < vad->end && page_committed(m, p, vad, end) == committed &&
+           (!committed || page_protection(m, p, vad, end) == protection))
+        end += MM_PAGE_SIZE;
+    out->allocation_base = vad->start;
+    out->allocation_protect = vad->protect;
+    out->region_size = end - page;
+    out->state = committed ? MM_MEM_COMMIT : MM_MEM_RESERVE;
+    out->protect = committed ? mmi_protection_to_win32(protection) : 0;
+    out->type = MM_MEM_PRIVATE;
+    return MM_STATUS_SUCCESS;
+}

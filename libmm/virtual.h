@@ -1,0 +1,10 @@
+/* libmm/virtual.h — user address-space teardown shared with process exit. */
+#ifndef MMI_VIRTUAL_H
+#define MMI_VIRTUAL_H
+
+#include "mm/memory.h"
+
+/* Releases every VAD of p and the pages behind them. */
+mm_status mmi_virtual_release_all(mm_machine *m, struct mm_process *p);
+
+#endif

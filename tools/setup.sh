@@ -1,0 +1,63 @@
+#!/bin/sh
+# mmsim set-up: installs what is missing (Debian packages), builds, and runs
+# either the demo lab ("demo") or the whole test suite in a normal and an
+# ASan+UBSan build ("test"). Idempotent: does nothing it does not need to.
+set -eu
+
+usage() { echo "usage: tools/setup.sh demo|test|build" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+job=$1; shift
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+packages="meson ninja-build pkg-config libcmocka-dev uthash-dev"
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "mmsim needs:$missing" >&2
+        echo "run as root:  apt-get update && apt-get install -y$missing" >&2
+        exit 1
+    fi
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
+fi
+
+configure() { # dir, extra meson args...
+    dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >/dev/null
+    fi
+}
+
+case "$job" in
+demo)
+    configure build
+    ninja -C build >/dev/null
+    exec ./build/sim/mmsim "$@"
+    ;;
+build)
+    configure build
+    ninja -C build
+    ;;
+test)
+    configure build
+    ninja -C build
+    meson test -C build --print-errorlogs "$@"
+    configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ninja -C build-asan
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs "$@"
+    echo "mmsim: all tests passed in the normal and the ASan+UBSan builds"
+    ;;
+*) usage ;;
+esac

@@ -1,0 +1,175 @@
+/* tests/harness.h — CMocka fixtures and domain asserts shared by the unit
+ * tests: a small machine per test whose bug checks unwind into the test,
+ * invariants checked in teardown, and expect_bugcheck(expr, code, p1). */
+#ifndef MMSIM_TEST_HARNESS_H
+#define MMSIM_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mm/mm.h"
+
+struct harness {
+    mm_machine *m;
+    jmp_buf jump;
+    volatile bool armed;
+    bool hit;
+    struct mm_bugcheck bc;
+};
+
+static struct harness H;
+
+static void harness_hook(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
+{
+    (void)ctx;
+    (void)m;
+    H.bc = *bc;
+    H.hit = true;
+    if (H.armed) {
+        H.armed = false;
+        longjmp(H.jump, 1);
+    }
+}
+
+static inline void harness_config(struct mm_config *cfg)
+{
+    mm_config_default(cfg);
+    cfg->physical_pages = 2048;
+    cfg->pagefile_pages = 1024;
+    cfg->bugcheck_hook = harness_hook;
+}
+
+static inline mm_machine *harness_machine(const struct mm_config *cfg)
+{
+    mm_machine *m = NULL;
+    mm_status st = mm_machine_create(cfg, &m);
+    if (st != MM_STATUS_SUCCESS)
+        fail_msg("mm_machine_create: %s", mm_status_name(st));
+    return m;
+}
+
+static inline int setup_machine(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    memset(&H, 0, sizeof H);
+    H.m = harness_machine(&cfg);
+    *state = H.m;
+    return 0;
+}
+
+#define assert_invariants(m)                                                         \
+    do {                                                                             \
+        char why_[256];                                                              \
+        mm_status st_ = mm_machine_check_invariants((m), why_, sizeof why_);         \
+        if (st_ != MM_STATUS_SUCCESS)                                                \
+            fail_msg("invariant broken: %s (%s)", why_, mm_status_name(st_));        \
+    } while (0)
+
+static inline int teardown_machine(void **state)
+{
+    (void)state;
+    if (H.m && !mm_machine_is_dead(H.m))
+        assert_invariants(H.m);
+    mm_machine_destroy(H.m);
+    H.m = NULL;
+    return 0;
+}
+
+#define assert_status(expr, want)                                                              \
+    do {                                                                                       \
+        mm_status got_ = (expr);                                                               \
+        mm_status want_ = (want);                                                              \
+        if (got_ != want_)                                                                     \
+            fail_msg("%s: expected %s, got %s (0x%08X)", #expr, mm_status_name(want_),         \
+                     mm_status_name(got_), (unsigned)got_);                                    \
+    } while (0)
+#define assert_ok(expr) assert_status((expr), MM_STATUS_SUCCESS)
+
+/* Runs expr, which must raise bug check `code` with P1 = p1. */
+#define expect_bugcheck(expr, want_code, want_p1)                                                        \
+    do {                                                                                       \
+        H.hit = false;                                                                         \
+        H.armed = true;                                                                        \
+        if (setjmp(H.jump) == 0) {                                                             \
+            (void)(expr);                                                                      \
+            H.armed = false;                                                                   \
+            fail_msg("expected bug check 0x%X (P1 0x%llx) from %s, but it returned",         \
+                     (unsigned)(want_code), (unsigned long long)(want_p1), #expr);                       \
+        }                                                                                      \
+        if (H.bc.code != (uint32_t)(want_code) || H.bc.p[0] != (uint64_t)(want_p1))                      \
+            fail_msg("%s: expected bug check 0x%X (P1 0x%llx), got 0x%X (0x%llx,0x%llx,0x%llx,0x%llx)", \
+                     #expr, (unsigned)(want_code), (unsigned long long)(want_p1), H.bc.code,             \
+                     (unsigned long long)H.bc.p[0], (unsigned long long)H.bc.p[1],             \
+                     (unsigned long long)H.bc.p[2], (unsigned long long)H.bc.p[3]);            \
+    } while (0)
+
+#define assert_params(p2, p3, p4)                                                              \
+    do {                                                                                       \
+        if (H.bc.p[1] != (uint64_t)(p2) || H.bc.p[2] != (uint64_t)(p3) || H.bc.p[3] != (uint64_t)(p4)) \
+            fail_msg("bug check 0x%X parameters: expected (.., 0x%llx, 0x%llx, 0x%llx), got (.., 0x%llx, 0x%llx, 0x%llx)", \
+                     H.bc.code, (unsigned long long)(p2), (unsigned long long)(p3),            \
+                     (unsigned long long)(p4), (unsigned long long)H.bc.p[1],                  \
+                     (unsigned long long)H.bc.p[2], (unsigned long long)H.bc.p[3]);            \
+    } while (0)
+
+/* PFN state: share count, reference count and location. */
+#define assert_pfn(m, pfn, share, ref, where)                                               \
+    do {                                                                                       \
+        struct mm_pfn_info i_;                                                                 \
+        assert_ok(mm_pfn_query((m), (pfn), &i_));                                              \
+        if (i_.share_count != (share) || i_.reference_count != (ref) || i_.location != (where)) \
+            fail_msg("PFN 0x%llx: expected share %u ref %u %s, got share %u ref %u %s",        \
+                     (unsigned long long)(pfn), (unsigned)(share), (unsigned)(ref),            \
+                     mm_page_location_name(where), i_.share_count, i_.reference_count,     \
+                     mm_page_location_name(i_.location));                                      \
+    } while (0)
+
+/* The PFN behind va in the current context (the PTE must be valid). */
+static inline mm_pfn pfn_of(mm_machine *m, mm_va va)
+{
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, va, &w));
+    if (!w.level[3].present || !(w.level[3].value & 1))
+        fail_msg("%016llx is not mapped by a valid PTE", (unsigned long long)va);
+    return (w.level[3].value >> 12) & 0xFFFFFFFFFull;
+}
+
+static inline uint64_t pte_of(mm_machine *m, mm_process *p, mm_va va)
+{
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, p, va, &w));
+    return w.level[3].present ? w.level[3].value : 0;
+}
+
+static inline uint64_t list_pages(mm_machine *m, unsigned location)
+{
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    return c.list_pages[location];
+}
+
+/* Creates a process and attaches the current CPU to it. */
+static inline mm_process *attached_process(mm_machine *m, const char *name, struct mm_apc_state *st)
+{
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, name, &p));
+    assert_ok(mm_process_attach(m, p, st));
+    return p;
+}
+
+static inline mm_va commit_user(mm_machine *m, uint64_t bytes, uint32_t protect)
+{
+    mm_va base = 0;
+    uint64_t size = bytes;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, protect));
+    return base;
+}
+
+#endif

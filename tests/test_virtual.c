@@ -1,0 +1,294 @@
+/* tests/test_virtual.c — user virtual memory: reserve/commit/decommit/release
+ * with Windows' rounding and errors, protections, VirtualQuery, commit
+ * charge, demand-zero pages, and teardown returning every frame. */
+#include "harness.h"
+
+static struct mm_apc_state as;
+
+static int setup(void **state)
+{
+    setup_machine(state);
+    attached_process(H.m, "app.exe", &as);
+    return 0;
+}
+
+static void reserve_rounds_to_64k_and_commit_to_pages(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = 0x12345678;
+    uint64_t size = 0x1001;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    assert_int_equal(base, 0x12340000);
+    assert_int_equal(size, 0x7000); /* up to the page end of 0x12345678 + 0x1001 */
+    mm_va c = 0x12341234;
+    uint64_t csize = 0x10;
+    assert_ok(mm_virtual_alloc(m, NULL, &c, &csize, MM_MEM_COMMIT, MM_PAGE_READONLY));
+    assert_int_equal(c, 0x12341000);
+    assert_int_equal(csize, 0x1000);
+    struct mm_region_info r;
+    assert_ok(mm_virtual_query(m, NULL, 0x12341800, &r));
+    assert_int_equal(r.state, MM_MEM_COMMIT);
+    assert_int_equal(r.protect, MM_PAGE_READONLY);
+    assert_int_equal(r.allocation_base, 0x12340000);
+    assert_int_equal(r.region_size, 0x1000);
+    assert_ok(mm_virtual_query(m, NULL, 0x12340000, &r));
+    assert_int_equal(r.state, MM_MEM_RESERVE);
+    assert_int_equal(r.region_size, 0x1000);
+}
+
+static void conflicting_and_invalid_requests(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = 0x20000000;
+    uint64_t size = 0x10000;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    mm_va again = 0x20008000;
+    uint64_t s2 = 0x1000;
+    assert_status(mm_virtual_alloc(m, NULL, &again, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_CONFLICTING_ADDRESSES);
+    mm_va out = 0x30000000;
+    assert_status(mm_virtual_alloc(m, NULL, &out, &s2, MM_MEM_COMMIT, MM_PAGE_READWRITE),
+                  MM_STATUS_CONFLICTING_ADDRESSES);
+    mm_va kernel = MM_SYSTEM_RANGE_START;
+    assert_status(mm_virtual_alloc(m, NULL, &kernel, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_ADDRESS);
+    mm_va low = 0x1000;
+    assert_status(mm_virtual_alloc(m, NULL, &low, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_ADDRESS);
+    mm_va wrap = MM_HIGHEST_USER_ADDRESS - 0xFFF;
+    uint64_t huge = UINT64_MAX - 5;
+    assert_status(mm_virtual_alloc(m, NULL, &wrap, &huge, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_ADDRESS);
+    mm_va any = 0;
+    uint64_t zero = 0;
+    assert_status(mm_virtual_alloc(m, NULL, &any, &zero, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_PARAMETER);
+    assert_status(mm_virtual_alloc(m, NULL, &any, &s2, MM_MEM_RESERVE, 0x3), MM_STATUS_INVALID_PAGE_PROTECTION);
+    assert_status(mm_virtual_alloc(m, NULL, &any, &s2, MM_MEM_RESERVE, MM_PAGE_WRITECOPY),
+                  MM_STATUS_INVALID_PAGE_PROTECTION);
+    assert_status(mm_virtual_alloc(m, NULL, &any, &s2, 0x80, MM_PAGE_READWRITE), MM_STATUS_INVALID_PARAMETER);
+    assert_status(mm_virtual_alloc(m, NULL, NULL, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_PARAMETER);
+    assert_status(mm_virtual_alloc(m, (mm_process *)&as, &any, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
+                  MM_STATUS_INVALID_HANDLE);
+}
+
+static void demand_zero_on_first_touch(void **state)
+{
+    mm_machine *m = *state;
+    uint64_t zeroed = list_pages(m, MM_ZEROED_PAGE_LIST);
+    mm_va va = commit_user(m, 0x4000, MM_PAGE_READWRITE);
+    assert_int_equal(pte_of(m, NULL, va), 0);                 /* committed whole: PTEs stay zero */
+    assert_int_equal(list_pages(m, MM_ZEROED_PAGE_LIST), zeroed); /* nothing taken yet */
+    uint32_t v = 0xdeadbeef;
+    assert_ok(mm_read(m, va + 0x2000, &v, sizeof v));
+    assert_int_equal(v, 0);
+    /* One data page plus PDPT, PD and PT for this address. */
+    assert_int_equal(list_pages(m, MM_ZEROED_PAGE_LIST), zeroed - 4);
+    mm_pfn pfn = pfn_of(m, va + 0x2000);
+    assert_pfn(m, pfn, 1, 1, MM_ACTIVE_AND_VALID);
+    struct mm_pfn_info info;
+    assert_ok(mm_pfn_query(m, pfn, &info));
+    assert_int_equal(info.mapped_va, va + 0x2000);
+    assert_int_equal(info.original_pte, 4u << 5); /* demand zero, MM_READWRITE */
+    assert_int_equal(info.use, MM_USE_PRIVATE);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, mm_process_current(m), &pi));
+    assert_int_equal(pi.working_set_pages, 1);
+    assert_int_equal(pi.commit_charge, 4);
+}
+
+static void protections_are_enforced(void **state)
+{
+    mm_machine *m = *state;
+    mm_va ro = commit_user(m, 0x1000, MM_PAGE_READONLY);
+    uint8_t b = 1;
+    assert_status(mm_write(m, ro, &b, 1), MM_STATUS_ACCESS_VIOLATION);
+    assert_ok(mm_read(m, ro, &b, 1));
+    uint32_t old = 0;
+    mm_va base = ro;
+    uint64_t size = 1;
+    assert_ok(mm_virtual_protect(m, NULL, &base, &size, MM_PAGE_READWRITE, &old));
+    assert_int_equal(old, MM_PAGE_READONLY);
+    assert_ok(mm_write(m, ro, &b, 1));
+    uint64_t pte = pte_of(m, NULL, ro);
+    assert_true(pte & 0x1);                   /* valid */
+    assert_true(pte & 0x2);                   /* hardware write */
+    assert_true(pte & 0x4);                   /* owner: user */
+    assert_true(pte & 0x40);                  /* dirty after the write */
+    assert_true(pte & (UINT64_C(1) << 63));   /* no execute */
+    mm_va na = commit_user(m, 0x1000, MM_PAGE_NOACCESS);
+    assert_status(mm_read(m, na, &b, 1), MM_STATUS_ACCESS_VIOLATION);
+    struct mm_access_request x = {.va = ro, .kind = MM_ACCESS_EXECUTE};
+    assert_status(mm_access_memory(m, &x), MM_STATUS_ACCESS_VIOLATION);
+}
+
+static void guard_page_fires_once(void **state)
+{
+    mm_machine *m = *state;
+    mm_va g = commit_user(m, 0x1000, MM_PAGE_READWRITE | MM_PAGE_GUARD);
+    uint8_t b;
+    assert_status(mm_read(m, g, &b, 1), MM_STATUS_GUARD_PAGE_VIOLATION);
+    assert_ok(mm_read(m, g, &b, 1));
+    struct mm_region_info r;
+    assert_ok(mm_virtual_query(m, NULL, g, &r));
+    assert_int_equal(r.protect, MM_PAGE_READWRITE);
+}
+
+static void reserved_page_is_an_access_violation(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = 0;
+    uint64_t size = 0x2000;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    uint8_t b;
+    assert_status(mm_read(m, base, &b, 1), MM_STATUS_ACCESS_VIOLATION);
+    assert_status(mm_read(m, 0x7000000, &b, 1), MM_STATUS_ACCESS_VIOLATION); /* no VAD at all */
+    struct mm_access_request user = {.va = MM_PAGED_POOL_START, .buffer = &b, .length = 1, .mode = MM_USER_MODE};
+    assert_status(mm_access_memory(m, &user), MM_STATUS_ACCESS_VIOLATION);
+}
+
+static void decommit_frees_frames_and_writes_decommit_ptes(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va = commit_user(m, 0x3000, MM_PAGE_READWRITE);
+    uint32_t v = 7;
+    assert_ok(mm_write(m, va + 0x1000, &v, 4));
+    mm_pfn pfn = pfn_of(m, va + 0x1000);
+    uint64_t free_before = list_pages(m, MM_FREE_PAGE_LIST);
+    mm_va base = va + 0x1000;
+    uint64_t size = 0x1000;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_DECOMMIT));
+    assert_int_equal(list_pages(m, MM_FREE_PAGE_LIST), free_before + 1);
+    assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
+    assert_int_equal(pte_of(m, NULL, va + 0x1000), 0x10u << 5); /* MM_DECOMMIT */
+    uint8_t b;
+    assert_status(mm_read(m, va + 0x1000, &b, 1), MM_STATUS_ACCESS_VIOLATION);
+    assert_ok(mm_read(m, va + 0x2000, &b, 1));
+    struct mm_region_info r;
+    assert_ok(mm_virtual_query(m, NULL, va, &r));
+    assert_int_equal(r.region_size, 0x1000);
+    assert_ok(mm_virtual_query(m, NULL, va + 0x1000, &r));
+    assert_int_equal(r.state, MM_MEM_RESERVE);
+    /* Recommit: a fresh zero page. */
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_read(m, va + 0x1000, &v, 4));
+    assert_int_equal(v, 0);
+}
+
+static void release_rules_and_page_table_pruning(void **state)
+{
+    mm_machine *m = *state;
+    uint64_t zeroed = list_pages(m, MM_ZEROED_PAGE_LIST);
+    uint64_t freed = list_pages(m, MM_FREE_PAGE_LIST);
+    mm_va va = commit_user(m, 0x2000, MM_PAGE_READWRITE);
+    uint8_t b = 1;
+    assert_ok(mm_write(m, va, &b, 1));
+    mm_va base = va + 0x1000;
+    uint64_t size = 0;
+    assert_status(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE), MM_STATUS_FREE_VM_NOT_AT_BASE);
+    base = va;
+    size = 0x1000;
+    assert_status(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE), MM_STATUS_UNABLE_TO_FREE_VM);
+    size = 0;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+    assert_int_equal(size, 0x2000);
+    /* The data page and its three page tables are back (on the free list). */
+    assert_int_equal(list_pages(m, MM_ZEROED_PAGE_LIST) + list_pages(m, MM_FREE_PAGE_LIST), zeroed + freed);
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, va, &w));
+    assert_false(w.level[1].present); /* PDPT gone: the PXE is zero again */
+    assert_status(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE), MM_STATUS_MEMORY_NOT_ALLOCATED);
+}
+
+static void commit_limit_is_enforced(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    mm_va base = 0;
+    uint64_t size = (c.commit_limit - c.commit_charge + 1) * MM_PAGE_SIZE;
+    assert_status(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE),
+                  MM_STATUS_COMMITMENT_LIMIT);
+    size -= MM_PAGE_SIZE;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_memory_query(m, &c));
+    assert_int_equal(c.commit_charge, c.commit_limit);
+}
+
+static void running_out_of_ram_fails_the_fault(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    mm_va va = commit_user(m, (c.physical_pages + 8) * MM_PAGE_SIZE, MM_PAGE_READWRITE);
+    mm_status st = MM_STATUS_SUCCESS;
+    uint64_t i;
+    for (i = 0; i < c.physical_pages + 8 && st == MM_STATUS_SUCCESS; i++) {
+        uint8_t b = 1;
+        st = mm_write(m, va + i * MM_PAGE_SIZE, &b, 1);
+    }
+    assert_status(st, MM_STATUS_NO_MEMORY);
+    assert_invariants(m);
+    /* Trimming and writing to the page file makes room again. */
+    assert_ok(mm_memory_pressure(m));
+    uint8_t b = 2;
+    assert_ok(mm_write(m, va + (i - 1) * MM_PAGE_SIZE, &b, 1));
+    assert_ok(mm_read(m, va, &b, 1));
+    assert_int_equal(b, 1);
+}
+
+static void terminate_returns_every_frame(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts before, after;
+    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_memory_query(m, &before));
+    mm_process *p = attached_process(m, "worker.exe", &as);
+    mm_va va = commit_user(m, 0x40000, MM_PAGE_READWRITE);
+    for (int i = 0; i < 64; i++) {
+        uint8_t b = (uint8_t)i;
+        assert_ok(mm_write(m, va + (uint64_t)i * 0x1000, &b, 1));
+    }
+    uint64_t t;
+    assert_ok(mm_working_set_trim(m, p, 16, &t));
+    assert_int_equal(t, 16);
+    assert_ok(mm_modified_page_writer(m, &t));
+    assert_int_equal(t, 16);
+    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_process_terminate(m, p));
+    assert_ok(mm_memory_query(m, &after));
+    uint64_t avail_before = before.list_pages[0] + before.list_pages[1] + before.list_pages[2];
+    uint64_t avail_after = after.list_pages[0] + after.list_pages[1] + after.list_pages[2];
+    assert_int_equal(avail_after, avail_before);
+    assert_int_equal(after.commit_charge, before.commit_charge);
+    assert_int_equal(after.pagefile_used, 0);
+    assert_int_equal(after.list_pages[MM_ACTIVE_AND_VALID], before.list_pages[MM_ACTIVE_AND_VALID]);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, p, &pi));
+    assert_true(pi.terminated);
+    mm_va b2 = 0;
+    uint64_t s2 = 0x1000;
+    assert_status(mm_virtual_alloc(m, p, &b2, &s2, MM_MEM_COMMIT, MM_PAGE_READWRITE),
+                  MM_STATUS_PROCESS_IS_TERMINATING);
+    attached_process(m, "next.exe", &as);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
+        T(reserve_rounds_to_64k_and_commit_to_pages),
+        T(conflicting_and_invalid_requests),
+        T(demand_zero_on_first_touch),
+        T(protections_are_enforced),
+        T(guard_page_fires_once),
+        T(reserved_page_is_an_access_violation),
+        T(decommit_frees_frames_and_writes_decommit_ptes),
+        T(release_rules_and_page_table_pruning),
+        T(commit_limit_is_enforced),
+        T(running_out_of_ram_fails_the_fault),
+        T(terminate_returns_every_frame),
+    };
+    return cmocka_run_group_tests_name("virtual", tests, NULL, NULL);
+}

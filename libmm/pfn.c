@@ -215,31 +215,40 @@ static void repurpose(mm_machine *m, mm_pfn pfn)
     e->original_pte = 0;
 }
 
+static bool take_from(mm_machine *m, unsigned location, mm_pfn *pfn)
+{
+    if (!m->pfn.list[location].count)
+        return false;
+    *pfn = m->pfn.list[location].head;
+    mmi_pfn_list_remove(m, *pfn);
+    return true;
+}
+
+/* Like MiRemoveAnyPage / MiRemoveZeroPage: a page that will be overwritten
+ * comes from the free list first; a page that must read as zeros from the
+ * zeroed list first (a free page is zeroed on the way). Standby pages are
+ * repurposed last. */
 mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out)
 {
     struct mmi_pfndb *db = &m->pfn;
     mm_pfn pfn;
-    if (db->list[MM_ZEROED_PAGE_LIST].count) {
-        pfn = db->list[MM_ZEROED_PAGE_LIST].head;
-        mmi_pfn_list_remove(m, pfn);
+    bool dirty = false;
+    if (!zeroed && take_from(m, MM_FREE_PAGE_LIST, &pfn)) {
+    } else if (take_from(m, MM_ZEROED_PAGE_LIST, &pfn)) {
     } else if (db->untouched < db->pages) {
         mm_status st = materialise_untouched(m, &pfn);
         if (!MM_SUCCESS(st))
             return st;
-    } else if (db->list[MM_FREE_PAGE_LIST].count) {
-        pfn = db->list[MM_FREE_PAGE_LIST].head;
-        mmi_pfn_list_remove(m, pfn);
-        if (zeroed)
-            mmi_frame_zero(m, pfn);
-    } else if (db->list[MM_STANDBY_PAGE_LIST].count) {
-        pfn = db->list[MM_STANDBY_PAGE_LIST].head;
-        mmi_pfn_list_remove(m, pfn);
+    } else if (take_from(m, MM_FREE_PAGE_LIST, &pfn)) {
+        dirty = true;
+    } else if (take_from(m, MM_STANDBY_PAGE_LIST, &pfn)) {
         repurpose(m, pfn);
-        if (zeroed)
-            mmi_frame_zero(m, pfn);
+        dirty = true;
     } else {
         return MM_STATUS_NO_MEMORY;
     }
+    if (zeroed && dirty)
+        mmi_frame_zero(m, pfn);
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     e->flags &= MMI_PF_LOCATION | MMI_PF_STORED;
     *out = pfn;

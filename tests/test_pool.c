@@ -1,0 +1,263 @@
+/* tests/test_pool.c — ExAllocatePoolWithTag / ExFreePoolWithTag: page-backed
+ * blocks with a POOL_HEADER, stale contents of nonpaged pages, paged pool
+ * faulting in on touch, and the bad-free bug checks with and without
+ * Verifier. */
+#include "harness.h"
+
+#define TAG MM_POOL_TAG('T', 'e', 's', 't')
+
+static void small_block_sits_after_a_header(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
+    assert_int_equal(b & 0xFFF, 0x10);
+    unsigned char h[16];
+    assert_ok(mm_read(m, b - 16, h, 16));
+    assert_int_equal(h[2], (100 + 16 + 15) / 16); /* BlockSize */
+    assert_int_equal(h[3], 1);                    /* PoolType + 1: nonpaged, in use */
+    uint32_t tag;
+    memcpy(&tag, h + 4, 4);
+    assert_int_equal(tag, TAG);
+    struct mm_pool_block_info i;
+    assert_ok(mm_pool_query(m, b, &i));
+    assert_int_equal(i.bytes, 100);
+    assert_int_equal(i.pages, 1);
+    assert_true(mm_is_address_valid(m, b));
+    mm_pfn pfn = pfn_of(m, b);
+    assert_pfn(m, pfn, 1, 1, MM_ACTIVE_AND_VALID);
+    struct mm_pfn_info pi;
+    assert_ok(mm_pfn_query(m, pfn, &pi));
+    assert_int_equal(pi.use, MM_USE_NONPAGED_POOL);
+    assert_ok(mm_pool_free(m, b, TAG));
+    assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
+    assert_false(mm_is_address_valid(m, b));
+}
+
+static void big_block_is_page_aligned_and_counted(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts before, after;
+    assert_ok(mm_memory_query(m, &before));
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2800, TAG);
+    assert_int_equal(b & 0xFFF, 0);
+    struct mm_pool_usage u;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &u));
+    assert_ok(mm_memory_query(m, &after));
+    assert_int_equal(after.nonpaged_pool_pages - before.nonpaged_pool_pages, 3);
+    assert_int_equal(after.commit_charge - before.commit_charge, 3);
+    assert_int_equal(after.list_pages[MM_ACTIVE_AND_VALID] - before.list_pages[MM_ACTIVE_AND_VALID], 3);
+    assert_int_equal(u.bytes, before.nonpaged_pool_pages ? u.bytes : 0x2800);
+    uint64_t allocations = u.allocations;
+    assert_ok(mm_pool_free(m, b, 0));
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &u));
+    assert_int_equal(u.allocations, allocations - 1);
+}
+
+static void nonpaged_pool_hands_out_stale_contents(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    assert_ok(mm_write(m, b + 100, "secret", 6));
+    assert_ok(mm_pool_free(m, b, TAG));
+    /* The freed frame is the first one handed out again (free list, not zeroed). */
+    mm_va c = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    char out[7] = {0};
+    assert_ok(mm_read(m, c + 100, out, 6));
+    assert_string_equal(out, "secret");
+}
+
+static void paged_pool_is_demand_zero_and_pageable(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_PAGED_POOL, 0x3000, TAG);
+    assert_int_equal(b & 0xFFF, 0);
+    assert_false(mm_is_address_valid(m, b + 0x1000));
+    assert_ok(mm_write(m, b + 0x1000, "x", 1));
+    mm_pfn pfn = pfn_of(m, b + 0x1000);
+    struct mm_pfn_info pi;
+    assert_ok(mm_pfn_query(m, pfn, &pi));
+    assert_int_equal(pi.use, MM_USE_PAGED_POOL);
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, NULL, UINT64_MAX, &n));
+    assert_true(n >= 1);
+    assert_false(mm_is_address_valid(m, b + 0x1000));
+    char c = 0;
+    assert_ok(mm_read(m, b + 0x1000, &c, 1));
+    assert_int_equal(c, 'x');
+    assert_ok(mm_pool_free(m, b, TAG));
+}
+
+static void wrong_tag_is_bad_pool_caller_0a(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 64, TAG);
+    expect_bugcheck(mm_pool_free(m, b, MM_POOL_TAG('O', 't', 'h', 'r')), MM_BUGCHECK_BAD_POOL_CALLER, 0x0A);
+    assert_params(b, TAG, MM_POOL_TAG('O', 't', 'h', 'r'));
+}
+
+static void double_free_without_verifier_is_c2_07(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 64, TAG);
+    assert_ok(mm_pool_free(m, b, TAG));
+    expect_bugcheck(mm_pool_free(m, b, TAG), MM_BUGCHECK_BAD_POOL_CALLER, 0x07);
+    assert_int_equal(H.bc.p[3], b);
+    assert_true(H.bc.history_count >= 2); /* the allocation and the first free */
+}
+
+static void double_free_with_verifier_is_c4_13(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    mm_va b = mm_pool_allocate(m, MM_PAGED_POOL, 64, TAG);
+    assert_ok(mm_pool_free(m, b, TAG));
+    expect_bugcheck(mm_pool_free(m, b, TAG), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x13);
+    assert_int_equal(H.bc.p[2], b - 16);
+}
+
+static void free_of_never_allocated_nonpaged_is_c2_44(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 64, TAG);
+    expect_bugcheck(mm_pool_free(m, b + 0x100000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x44);
+    assert_params(b + 0x100000, 0, 0);
+}
+
+static void free_of_never_allocated_with_verifier_is_c4_10(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    expect_bugcheck(mm_pool_free(m, MM_PAGED_POOL_START + 0x5000, 0), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+                    0x10);
+    assert_params(MM_PAGED_POOL_START + 0x5000, 0, 0);
+}
+
+static void free_of_user_address_is_c2_40(void **state)
+{
+    mm_machine *m = *state;
+    expect_bugcheck(mm_pool_free(m, 0x10000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x40);
+    assert_params(0x10000, MM_SYSTEM_RANGE_START, 0);
+}
+
+static void free_of_non_pool_address_is_c2_42(void **state)
+{
+    mm_machine *m = *state;
+    expect_bugcheck(mm_pool_free(m, MM_SYSTEM_PTE_START, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x42);
+}
+
+static void paged_pool_free_in_unallocated_is_c2_50(void **state)
+{
+    mm_machine *m = *state;
+    expect_bugcheck(mm_pool_free(m, MM_PAGED_POOL_START + 0x3000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x50);
+    assert_int_equal(H.bc.p[2], 3);
+}
+
+static void paged_allocation_at_dispatch(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_pool_allocate(m, MM_PAGED_POOL, 32, TAG), MM_BUGCHECK_BAD_POOL_CALLER, 0x08);
+    assert_params(MM_DISPATCH_LEVEL, MM_PAGED_POOL, 32);
+}
+
+static void paged_allocation_at_dispatch_with_verifier(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    assert_true(mm_pool_allocate(m, MM_NONPAGED_POOL, 32, TAG) != 0); /* nonpaged is fine */
+    expect_bugcheck(mm_pool_allocate(m, MM_PAGED_POOL, 32, TAG), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+                    0x01);
+    assert_params(MM_DISPATCH_LEVEL, MM_PAGED_POOL, 32);
+}
+
+static void paged_free_at_dispatch(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_PAGED_POOL, 32, TAG);
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_pool_free(m, b, TAG), MM_BUGCHECK_BAD_POOL_CALLER, 0x09);
+    assert_params(MM_DISPATCH_LEVEL, MM_PAGED_POOL, b);
+}
+
+static void zero_bytes_and_tag_zero_with_verifier(void **state)
+{
+    mm_machine *m = *state;
+    mm_va z = mm_pool_allocate(m, MM_NONPAGED_POOL, 0, TAG);
+    assert_true(z != 0); /* Verifier off: a zero-byte request succeeds */
+    assert_true(mm_pool_allocate(m, MM_NONPAGED_POOL, 8, 0) != 0);
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    expect_bugcheck(mm_pool_allocate(m, MM_NONPAGED_POOL, 0, TAG), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+                    0x00);
+}
+
+static void tag_zero_with_verifier(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    expect_bugcheck(mm_pool_allocate(m, MM_NONPAGED_POOL, 8, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x9B);
+    assert_params(MM_NONPAGED_POOL, 8, 0);
+}
+
+static void overwritten_header_is_bad_pool_header(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 48, TAG);
+    assert_ok(mm_write(m, b - 16, "\0\0\x7f\x01", 4)); /* an underrun smashes BlockSize */
+    expect_bugcheck(mm_pool_free(m, b, TAG), MM_BUGCHECK_BAD_POOL_HEADER, 0x20);
+    assert_int_equal(H.bc.p[1], b - 16);
+}
+
+static void bad_pool_type_and_huge_sizes_return_null(void **state)
+{
+    mm_machine *m = *state;
+    assert_int_equal(mm_pool_allocate(m, (mm_pool_type)7, 8, TAG), 0);
+    assert_int_equal(mm_pool_allocate(m, MM_NONPAGED_POOL, UINT64_C(1) << 40, TAG), 0);
+    assert_int_equal(mm_pool_allocate(NULL, MM_NONPAGED_POOL, 8, TAG), 0);
+    assert_status(mm_pool_free(NULL, 0, 0), MM_STATUS_INVALID_PARAMETER);
+    struct mm_pool_block_info i;
+    assert_status(mm_pool_query(m, 0x1234, &i), MM_STATUS_NOT_FOUND);
+    assert_false(mm_machine_is_dead(m));
+}
+
+static void exhausting_ram_returns_null(void **state)
+{
+    mm_machine *m = *state;
+    mm_va last = 1;
+    int n = 0;
+    while (last && n < 100000) {
+        last = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x10000, TAG);
+        n++;
+    }
+    assert_int_equal(last, 0);
+    assert_false(mm_machine_is_dead(m));
+    assert_invariants(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_machine, teardown_machine)
+        T(small_block_sits_after_a_header),
+        T(big_block_is_page_aligned_and_counted),
+        T(nonpaged_pool_hands_out_stale_contents),
+        T(paged_pool_is_demand_zero_and_pageable),
+        T(wrong_tag_is_bad_pool_caller_0a),
+        T(double_free_without_verifier_is_c2_07),
+        T(double_free_with_verifier_is_c4_13),
+        T(free_of_never_allocated_nonpaged_is_c2_44),
+        T(free_of_never_allocated_with_verifier_is_c4_10),
+        T(free_of_user_address_is_c2_40),
+        T(free_of_non_pool_address_is_c2_42),
+        T(paged_pool_free_in_unallocated_is_c2_50),
+        T(paged_allocation_at_dispatch),
+        T(paged_allocation_at_dispatch_with_verifier),
+        T(paged_free_at_dispatch),
+        T(zero_bytes_and_tag_zero_with_verifier),
+        T(tag_zero_with_verifier),
+        T(overwritten_header_is_bad_pool_header),
+        T(bad_pool_type_and_huge_sizes_return_null),
+        T(exhausting_ram_returns_null),
+    };
+    return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}

@@ -133,9 +133,13 @@ void mmi_walk(mm_machine *m, mm_pfn top, mm_va va, struct mmi_walk *w)
     }
 }
 
+/* Every context shares the system half; only the self-map slot differs
+ * (it maps the context's own tables, as CR3 does on real hardware). */
 mm_pfn mmi_top_for(mm_machine *m, struct mm_process *p, mm_va va)
 {
-    if (mmi_is_system_va(va) || !p)
+    if (!p || !p->pml4) /* no context, or its tables are gone */
+        return m->system->pml4;
+    if (mmi_is_system_va(va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
         return m->system->pml4;
     return p->pml4;
 }

@@ -1,0 +1,182 @@
+/* tests/test_machine.c — machine creation and its limits, lazy PFN database
+ * (64 GiB costs what it touches), IRQL rules (0x9, 0x0A), CPUs, verifier
+ * switching, a dead machine refusing calls, and determinism. */
+#include "harness.h"
+
+static void config_is_validated(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    mm_machine *m = (mm_machine *)1;
+    assert_status(mm_machine_create(NULL, &m), MM_STATUS_INVALID_PARAMETER);
+    harness_config(&cfg);
+    assert_status(mm_machine_create(&cfg, NULL), MM_STATUS_INVALID_PARAMETER);
+    struct mm_config bad[6];
+    for (int i = 0; i < 6; i++)
+        bad[i] = cfg;
+    bad[0].physical_pages = 10;
+    bad[1].physical_pages = UINT64_C(1) << 40;
+    bad[2].cpu_count = 0;
+    bad[3].cpu_count = 65;
+    bad[4].trace_capacity = 1000;
+    bad[5].system_ptes = 1;
+    for (int i = 0; i < 6; i++) {
+        assert_status(mm_machine_create(&bad[i], &m), MM_STATUS_INVALID_PARAMETER);
+        assert_null(m);
+    }
+    mm_machine_destroy(NULL);
+}
+
+static void sixty_four_gib_is_cheap(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.physical_pages = UINT64_C(64) << 18; /* 64 GiB */
+    mm_machine *big = harness_machine(&cfg);
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(big, &c));
+    assert_int_equal(c.physical_pages, UINT64_C(64) << 18);
+    assert_true(c.list_pages[MM_ZEROED_PAGE_LIST] > c.physical_pages - 64);
+    /* Bookkeeping stays small: chunk tables, not 16 M PFN entries. */
+    assert_true(mm_machine_host_bytes(big) < 4u << 20);
+    struct mm_apc_state s;
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(big, "big.exe", &p));
+    assert_ok(mm_process_attach(big, p, &s));
+    mm_va va = 0;
+    uint64_t size = UINT64_C(8) << 30; /* 8 GiB committed */
+    assert_ok(mm_virtual_alloc(big, NULL, &va, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_write(big, va + (UINT64_C(7) << 30), "far", 3));
+    char out[4] = {0};
+    assert_ok(mm_read(big, va + (UINT64_C(7) << 30), out, 3));
+    assert_string_equal(out, "far");
+    assert_true(mm_machine_stored_pages(big) < 64);
+    assert_invariants(big);
+    assert_ok(mm_process_detach(big, &s));
+    mm_machine_destroy(big);
+}
+
+static void irql_rules(void **state)
+{
+    mm_machine *m = *state;
+    mm_irql old = 99;
+    assert_int_equal(mm_irql_current(m), MM_PASSIVE_LEVEL);
+    assert_ok(mm_irql_raise(m, MM_APC_LEVEL, &old));
+    assert_int_equal(old, MM_PASSIVE_LEVEL);
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, &old));
+    assert_int_equal(old, MM_APC_LEVEL);
+    assert_status(mm_irql_raise(m, 16, &old), MM_STATUS_INVALID_PARAMETER);
+    assert_ok(mm_cpu_set_current(m, 1));
+    assert_int_equal(mm_irql_current(m), MM_PASSIVE_LEVEL); /* per CPU */
+    assert_ok(mm_cpu_set_current(m, 0));
+    assert_status(mm_cpu_set_current(m, 2), MM_STATUS_INVALID_PARAMETER);
+    assert_int_equal(mm_cpu_count(m), 2);
+    assert_ok(mm_irql_lower(m, MM_PASSIVE_LEVEL));
+    assert_int_equal(mm_irql_current(m), MM_PASSIVE_LEVEL);
+}
+
+static void raising_to_lower_irql_is_0x9(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_irql_raise(m, MM_APC_LEVEL, NULL), MM_BUGCHECK_IRQL_NOT_GREATER_OR_EQUAL, MM_DISPATCH_LEVEL);
+    assert_params(MM_APC_LEVEL, 0, 0);
+}
+
+static void lowering_to_higher_irql_is_0xa(void **state)
+{
+    mm_machine *m = *state;
+    expect_bugcheck(mm_irql_lower(m, MM_DISPATCH_LEVEL), MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0);
+    assert_params(MM_PASSIVE_LEVEL, 0, 0);
+}
+
+static void dead_machine_refuses_everything(void **state)
+{
+    mm_machine *m = *state;
+    assert_null(mm_machine_bugcheck(m));
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_irql_raise(m, 0, NULL), MM_BUGCHECK_IRQL_NOT_GREATER_OR_EQUAL, 2);
+    const struct mm_bugcheck *bc = mm_machine_bugcheck(m);
+    assert_non_null(bc);
+    assert_int_equal(bc->code, 0x9);
+    assert_string_equal(bc->operation, "KeRaiseIrql");
+    mm_process *p = NULL;
+    assert_status(mm_process_create(m, "x", &p), MM_STATUS_MACHINE_DEAD);
+    assert_status(mm_irql_lower(m, 0), MM_STATUS_MACHINE_DEAD);
+    assert_status(mm_write(m, MM_PAGED_POOL_START, "x", 1), MM_STATUS_MACHINE_DEAD);
+    assert_status(mm_machine_set_verifier(m, 0), MM_STATUS_MACHINE_DEAD);
+    mm_va b = 0;
+    uint64_t s = 1;
+    assert_status(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_COMMIT, MM_PAGE_READWRITE), MM_STATUS_MACHINE_DEAD);
+    assert_false(mm_is_address_valid(m, MM_PAGED_POOL_START));
+    /* Queries still answer, for post-mortem views. */
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+}
+
+static void returning_hook_makes_calls_fail_cleanly(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    mm_machine *m = harness_machine(&cfg);
+    H.armed = false; /* the hook records and returns */
+    assert_status(mm_irql_lower(m, 5), MM_STATUS_MACHINE_DEAD);
+    assert_int_equal(H.bc.code, 0xA);
+    assert_true(mm_machine_is_dead(m));
+    mm_machine_destroy(m);
+}
+
+static void record_trace(void *ctx, const struct mm_trace_event *ev)
+{
+    uint64_t *h = ctx;
+    *h = (*h ^ (ev->type + 31 * ev->va + 17 * ev->pfn + 7 * ev->a + 3 * ev->b + ev->step)) * 1099511628211u;
+}
+
+static uint64_t run_workload(uint64_t seed)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    uint64_t hash = 1469598103934665603u;
+    cfg.seed = seed;
+    cfg.trace_hook = record_trace;
+    cfg.trace_ctx = &hash;
+    mm_machine *m = harness_machine(&cfg);
+    struct mm_apc_state s;
+    attached_process(m, "w.exe", &s);
+    mm_va va = commit_user(m, 0x20000, MM_PAGE_READWRITE);
+    for (int i = 0; i < 32; i++)
+        assert_ok(mm_write(m, va + (uint64_t)i * 0x1000, &i, sizeof i));
+    mm_va pool = mm_pool_allocate(m, MM_PAGED_POOL, 0x3000, 0x1234);
+    assert_ok(mm_write(m, pool + 0x2000, "p", 1));
+    assert_ok(mm_memory_pressure(m));
+    int v;
+    assert_ok(mm_read(m, va + 5 * 0x1000, &v, sizeof v));
+    assert_int_equal(v, 5);
+    assert_true(mm_trace_count(m) > 100);
+    mm_machine_destroy(m);
+    return hash;
+}
+
+static void same_inputs_same_trace(void **state)
+{
+    (void)state;
+    uint64_t a = run_workload(42), b = run_workload(42);
+    assert_int_equal(a, b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(config_is_validated),
+        cmocka_unit_test(sixty_four_gib_is_cheap),
+        cmocka_unit_test_setup_teardown(irql_rules, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(raising_to_lower_irql_is_0x9, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(lowering_to_higher_irql_is_0xa, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(dead_machine_refuses_everything, setup_machine, teardown_machine),
+        cmocka_unit_test(returning_hook_makes_calls_fail_cleanly),
+        cmocka_unit_test(same_inputs_same_trace),
+    };
+    return cmocka_run_group_tests_name("machine", tests, NULL, NULL);
+}

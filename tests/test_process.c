@@ -1,0 +1,188 @@
+/* tests/test_process.c — process objects: creation (its own top table with
+ * the shared system half and the self-map), EPROCESS in nonpaged pool,
+ * attach/detach with KeStackAttachProcess rules (0x5, 0x6), termination and
+ * the locked-page check (0x76), and handles from elsewhere. */
+#include "harness.h"
+
+#include "process.h" /* internal: to set NumberOfLockedPages before MDLs exist */
+
+static void create_gives_own_address_space(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_create(m, "b.exe", &b));
+    struct mm_process_info ia, ib, is;
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_ok(mm_process_query(m, b, &ib));
+    assert_ok(mm_process_query(m, mm_process_system(m), &is));
+    assert_int_equal(is.id, MM_SYSTEM_PROCESS_ID);
+    assert_string_equal(ia.name, "a.exe");
+    assert_int_equal(ib.id, ia.id + 4);
+    assert_true(ia.directory_table_base != ib.directory_table_base);
+    struct mm_pool_block_info pb;
+    assert_ok(mm_pool_query(m, ia.eprocess, &pb));
+    assert_int_equal(pb.tag, MM_POOL_TAG('P', 'r', 'o', 'c'));
+    assert_ptr_equal(mm_process_by_id(m, ib.id), b);
+    assert_ptr_equal(mm_process_next(m, NULL), mm_process_system(m));
+    /* Same user address, different frames, different contents. */
+    struct mm_apc_state s;
+    mm_va va = 0x400000;
+    uint64_t size = 0x1000;
+    assert_ok(mm_virtual_alloc(m, a, &va, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_virtual_alloc(m, b, &va, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_process_attach(m, a, &s));
+    assert_ok(mm_write(m, va, "A", 1));
+    mm_pfn pa = pfn_of(m, va);
+    assert_ok(mm_process_detach(m, &s));
+    assert_ok(mm_process_attach(m, b, &s));
+    char c = 0;
+    assert_ok(mm_read(m, va, &c, 1));
+    assert_int_equal(c, 0);
+    assert_true(pfn_of(m, va) != pa);
+    struct mm_pfn_info pi;
+    assert_ok(mm_pfn_query(m, pa, &pi));
+    assert_int_equal(pi.owner_process_id, ia.id);
+    assert_ok(mm_process_detach(m, &s));
+}
+
+static void self_map_and_shared_system_half(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    struct mm_process_info ia;
+    assert_ok(mm_process_query(m, a, &ia));
+    struct mm_pte_walk wa, ws;
+    assert_ok(mm_pte_walk(m, a, MM_PAGED_POOL_START, &wa));
+    assert_ok(mm_pte_walk(m, mm_process_system(m), MM_PAGED_POOL_START, &ws));
+    assert_int_equal(wa.level[0].value, ws.level[0].value);
+    /* The PXE of the self-map slot maps the top table itself. */
+    struct mm_pte_walk self;
+    assert_ok(mm_pte_walk(m, a, MM_PTE_BASE, &self));
+    assert_int_equal(self.level[0].entry_address, MM_PXE_BASE + 0x1ED * 8);
+    assert_int_equal((self.level[0].value >> 12) & 0xFFFFFFFFF, ia.directory_table_base);
+    assert_pfn(m, ia.directory_table_base, 1 + 3 /* the PXEs of the three system slots */, 1, MM_ACTIVE_AND_VALID);
+}
+
+static void attach_detach_and_nesting(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_create(m, "b.exe", &b));
+    struct mm_apc_state s1, s2;
+    assert_ptr_equal(mm_process_current(m), mm_process_system(m));
+    assert_ok(mm_process_attach(m, a, &s1));
+    assert_ok(mm_process_attach(m, b, &s2));
+    assert_ptr_equal(mm_process_current(m), b);
+    assert_ok(mm_process_detach(m, &s2));
+    assert_ptr_equal(mm_process_current(m), a);
+    assert_ok(mm_process_detach(m, &s1));
+    assert_ptr_equal(mm_process_current(m), mm_process_system(m));
+    /* Another CPU keeps its own context. */
+    assert_ok(mm_cpu_set_current(m, 1));
+    assert_ok(mm_process_attach(m, a, &s1));
+    assert_ok(mm_cpu_set_current(m, 0));
+    assert_ptr_equal(mm_process_current(m), mm_process_system(m));
+    assert_status(mm_process_terminate(m, a), MM_STATUS_INVALID_DEVICE_STATE);
+    assert_ok(mm_cpu_set_current(m, 1));
+    assert_ok(mm_process_detach(m, &s1));
+    assert_ok(mm_process_terminate(m, a));
+}
+
+static void detach_out_of_order_is_0x6(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_create(m, "b.exe", &b));
+    struct mm_apc_state s1, s2;
+    assert_ok(mm_process_attach(m, a, &s1));
+    assert_ok(mm_process_attach(m, b, &s2));
+    struct mm_process_info ia;
+    assert_ok(mm_process_query(m, a, &ia));
+    expect_bugcheck(mm_process_detach(m, &s1), MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, ia.eprocess);
+}
+
+static void attach_at_dispatch_is_0x5(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    struct mm_process_info ia, is;
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_ok(mm_process_query(m, mm_process_system(m), &is));
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    struct mm_apc_state s;
+    expect_bugcheck(mm_process_attach(m, a, &s), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ia.eprocess);
+    assert_params(is.eprocess, MM_DISPATCH_LEVEL, 0);
+}
+
+static void exit_with_locked_pages_is_0x76(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL;
+    assert_ok(mm_process_create(m, "leaky.exe", &a));
+    struct mm_process_info ia;
+    assert_ok(mm_process_query(m, a, &ia));
+    a->locked_pages = 3; /* what a leaked, locked user MDL leaves behind */
+    expect_bugcheck(mm_process_terminate(m, a), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_params(ia.eprocess, 3, 0);
+    assert_true(strstr(H.bc.explanation, "leaky.exe") != NULL);
+}
+
+static void terminate_rules(void **state)
+{
+    mm_machine *m = *state;
+    assert_status(mm_process_terminate(m, mm_process_system(m)), MM_STATUS_ACCESS_DENIED);
+    mm_process *a = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_terminate(m, a));
+    assert_status(mm_process_terminate(m, a), MM_STATUS_PROCESS_IS_TERMINATING);
+    struct mm_apc_state s;
+    assert_status(mm_process_attach(m, a, &s), MM_STATUS_PROCESS_IS_TERMINATING);
+    struct mm_process_info ia;
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_true(ia.terminated);
+    assert_status(mm_process_create(m, NULL, &a), MM_STATUS_INVALID_PARAMETER);
+    assert_status(mm_process_create(m, "x", NULL), MM_STATUS_INVALID_PARAMETER);
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_process_create(m, "late.exe", &a), MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0);
+}
+
+static void handles_from_another_machine_are_refused(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    mm_machine *other = harness_machine(&cfg);
+    mm_process *foreign = NULL;
+    assert_ok(mm_process_create(other, "elsewhere.exe", &foreign));
+    struct mm_apc_state s;
+    assert_status(mm_process_attach(m, foreign, &s), MM_STATUS_INVALID_HANDLE);
+    assert_status(mm_process_terminate(m, foreign), MM_STATUS_INVALID_HANDLE);
+    struct mm_process_info i;
+    assert_status(mm_process_query(m, foreign, &i), MM_STATUS_INVALID_HANDLE);
+    int garbage[64] = {0};
+    assert_status(mm_process_terminate(m, (mm_process *)garbage), MM_STATUS_INVALID_HANDLE);
+    struct mm_apc_state forged = {0};
+    expect_bugcheck(mm_process_detach(m, &forged), MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, 0);
+    mm_machine_destroy(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_machine, teardown_machine)
+        T(create_gives_own_address_space),
+        T(self_map_and_shared_system_half),
+        T(attach_detach_and_nesting),
+        T(detach_out_of_order_is_0x6),
+        T(attach_at_dispatch_is_0x5),
+        T(exit_with_locked_pages_is_0x76),
+        T(terminate_rules),
+        T(handles_from_another_machine_are_refused),
+    };
+    return cmocka_run_group_tests_name("process", tests, NULL, NULL);
+}

@@ -1,7 +1,11 @@
 /* libmm/store.c — frame contents: the host memory file where available
- * (libmm/host/memfile.c), else a portable heap store of 2 MiB chunks. */
+ * (libmm/host/memfile.c), else a portable heap store of 2 MiB chunks. Page
+ * contents are host memory like the file, outside the bookkeeping
+ * allocator: only the chunk table goes through it. */
 #include "store.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -24,7 +28,7 @@ void mmi_store_fini(mm_machine *m, struct mmi_store *s)
         mmi_memfile_close(s->fd, s->base, s->pages * MM_PAGE_SIZE);
     } else if (s->chunks) {
         for (uint64_t i = 0; i < (s->pages + CHUNK_PAGES - 1) / CHUNK_PAGES; i++)
-            mmi_free(m, s->chunks[i]);
+            free(s->chunks[i]);
         mmi_free(m, s->chunks);
     }
     *s = (struct mmi_store){.fd = -1};
@@ -35,9 +39,14 @@ unsigned char *mmi_store_page(mm_machine *m, struct mmi_store *s, uint64_t index
     if (s->base)
         return s->base + index * MM_PAGE_SIZE;
     unsigned char **chunk = &s->chunks[index / CHUNK_PAGES];
-    if (!*chunk)
-        *chunk = mmi_alloc(m, (size_t)CHUNK_PAGES * MM_PAGE_SIZE);
-    return *chunk ? *chunk + (index % CHUNK_PAGES) * MM_PAGE_SIZE : NULL;
+    if (!*chunk) {
+        *chunk = calloc(CHUNK_PAGES, MM_PAGE_SIZE);
+        if (!*chunk) {
+            fputs("mmsim: the host is out of memory for simulated page contents\n", stderr);
+            abort();
+        }
+    }
+    return *chunk + (index % CHUNK_PAGES) * MM_PAGE_SIZE;
 }
 
 void mmi_store_release(struct mmi_store *s, uint64_t index)

@@ -18,7 +18,7 @@ struct mmi_store {
 bool mmi_store_init(mm_machine *m, struct mmi_store *s, uint64_t pages);
 void mmi_store_fini(mm_machine *m, struct mmi_store *s);
 /* Host address of page `index` for writing; marks nothing (the PFN entry
- * keeps the stored bit). NULL only if the heap store cannot allocate. */
+ * keeps the stored bit). */
 unsigned char *mmi_store_page(mm_machine *m, struct mmi_store *s, uint64_t index);
 /* Drops the contents of page `index` (it reads as zeros again). */
 void mmi_store_release(struct mmi_store *s, uint64_t index);

@@ -366,7 +366,7 @@ mm_status mmi_access(mm_machine *m, const struct mm_access_request *req)
 
 mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req)
 {
-    MMI_ENTER(m, "access");
+    MMI_ENTER(m, "CpuAccess");
     if (!req || req->kind > MM_ACCESS_EXECUTE || req->mode > MM_USER_MODE)
         return MM_STATUS_INVALID_PARAMETER;
     if (req->length > UINT64_MAX - req->va)

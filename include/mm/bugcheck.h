@@ -166,7 +166,7 @@ enum {
 /* One step of the history shown with a bug check (see mm/trace.h). */
 struct mm_history_line {
     uint64_t step;      /* operation number that made the change */
-    char text[120];
+    char text[160];
 };
 
 /* What the machine's bug-check hook receives. */

@@ -1,0 +1,19 @@
+/* sim/views.h — WinDbg-shaped views of machine state: !pfn, !pte,
+ * !memusage, !process, recent trace, and the bug-check report. */
+#ifndef MMSIM_VIEWS_H
+#define MMSIM_VIEWS_H
+
+#include <stdio.h>
+
+#include "mm/mm.h"
+
+void view_pfn(FILE *out, mm_machine *m, mm_pfn pfn);
+void view_pte(FILE *out, mm_machine *m, mm_process *p, mm_va va);
+void view_memusage(FILE *out, mm_machine *m);
+void view_process(FILE *out, mm_machine *m, mm_process *p);
+void view_trace(FILE *out, mm_machine *m, size_t last);
+void view_bugcheck(FILE *out, const struct mm_bugcheck *bc);
+/* "4 - ReadWrite" style name of a 5-bit protection. */
+const char *view_protection_name(unsigned protection);
+
+#endif

@@ -151,11 +151,18 @@ void mmi_frame_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf
     memcpy(frame_for_write(m, pfn) + offset, buf, len);
 }
 
+const uint64_t *mmi_frame_quads(mm_machine *m, mm_pfn pfn)
+{
+    static const uint64_t zero_page[MM_PAGE_SIZE / 8];
+    if (pfn >= m->pfn.untouched || !mmi_pfn_has(mmi_pfn(m, pfn), MMI_PF_STORED))
+        return zero_page;
+    return (const uint64_t *)(const void *)mmi_store_page(m, &m->store, pfn);
+}
+
 uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index)
 {
-    uint64_t v;
-    mmi_frame_read(m, pfn, index * 8u, &v, sizeof v);
-    return v;
+    assert(index < MM_PAGE_SIZE / 8);
+    return mmi_frame_quads(m, pfn)[index];
 }
 
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value)

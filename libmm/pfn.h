@@ -91,6 +91,9 @@ void mmi_frame_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf
 void mmi_frame_zero(mm_machine *m, mm_pfn pfn);
 void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src);
 uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index);
+/* The frame's 512 quadwords for reading (a shared zero page when it holds
+ * no contents): the fast path for page-table reads. */
+const uint64_t *mmi_frame_quads(mm_machine *m, mm_pfn pfn);
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value);
 
 #endif

@@ -179,8 +179,9 @@ mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_
 
 static bool table_empty(mm_machine *m, mm_pfn table)
 {
+    const uint64_t *q = mmi_frame_quads(m, table);
     for (unsigned i = 0; i < 512; i++)
-        if (mmi_pte_get(m, table, i) != 0)
+        if (q[i] != 0)
             return false;
     return true;
 }

@@ -49,11 +49,13 @@ unsigned char *mmi_store_page(mm_machine *m, struct mmi_store *s, uint64_t index
     return *chunk + (index % CHUNK_PAGES) * MM_PAGE_SIZE;
 }
 
+/* Zeroing in place is far cheaper than returning the storage to the host
+ * (a hole punched in the file costs a system call now and a kernel page fault
+ * at the next write); host memory stays bounded by the frames ever written. */
 void mmi_store_release(struct mmi_store *s, uint64_t index)
 {
     if (s->base) {
-        if (!mmi_memfile_punch(s->fd, s->base, index * MM_PAGE_SIZE, MM_PAGE_SIZE))
-            memset(s->base + index * MM_PAGE_SIZE, 0, MM_PAGE_SIZE);
+        memset(s->base + index * MM_PAGE_SIZE, 0, MM_PAGE_SIZE);
         return;
     }
     unsigned char *chunk = s->chunks[index / CHUNK_PAGES];

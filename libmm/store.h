@@ -20,7 +20,7 @@ void mmi_store_fini(mm_machine *m, struct mmi_store *s);
 /* Host address of page `index` for writing; marks nothing (the PFN entry
  * keeps the stored bit). */
 unsigned char *mmi_store_page(mm_machine *m, struct mmi_store *s, uint64_t index);
-/* Drops the contents of page `index` (it reads as zeros again). */
+/* Zeroes page `index`; the caller marks it as holding no contents. */
 void mmi_store_release(struct mmi_store *s, uint64_t index);
 int mmi_store_fd(const struct mmi_store *s);
 

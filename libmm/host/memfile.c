@@ -54,18 +54,6 @@ void mmi_memfile_close(int fd, void *base, uint64_t bytes)
     close(fd);
 }
 
-bool mmi_memfile_punch(int fd, void *base, uint64_t offset, uint64_t len)
-{
-    (void)base;
-#if defined(__linux__) && defined(FALLOC_FL_PUNCH_HOLE)
-    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len) == 0;
-#else
-    (void)fd;
-    (void)offset;
-    (void)len;
-    return false;
-#endif
-}
 
 #else
 
@@ -81,14 +69,6 @@ void mmi_memfile_close(int fd, void *base, uint64_t bytes)
     (void)fd;
     (void)base;
     (void)bytes;
-}
-bool mmi_memfile_punch(int fd, void *base, uint64_t offset, uint64_t len)
-{
-    (void)fd;
-    (void)base;
-    (void)offset;
-    (void)len;
-    return false;
 }
 
 #endif

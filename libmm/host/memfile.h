@@ -10,8 +10,5 @@
 
 bool mmi_memfile_open(uint64_t bytes, int *fd, void **base);
 void mmi_memfile_close(int fd, void *base, uint64_t bytes);
-/* Returns the storage of [offset, offset+len) to the host; false if the
- * host cannot (the caller zeroes instead). */
-bool mmi_memfile_punch(int fd, void *base, uint64_t offset, uint64_t len);
 
 #endif

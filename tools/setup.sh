@@ -64,6 +64,9 @@ test)
     ninja -C build-heap
     meson test -C build-heap --print-errorlogs --suite unit "$@"
     echo "mmsim: all tests passed in the normal, ASan+UBSan and heap-store builds"
+    passed=$(cat build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+        build-heap/meson-logs/testlog.json | grep -c '"result": "\(OK\|EXPECTEDFAIL\)"')
+    echo "tests: $passed passed, 0 failed"
     ;;
 *) usage ;;
 esac

@@ -1,7 +1,12 @@
 /* tests/test_bugcheck.c — the bug-check tables (every code named, sub-codes
  * with parameter meanings), the WinDbg-style report, status names, and the
  * trace ring that feeds the history. */
+#define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void every_code_has_a_name_and_meanings(void **state)
 {
@@ -110,6 +115,42 @@ static void trace_ring_keeps_the_latest(void **state)
     mm_machine_destroy(m);
 }
 
+/* The default hook prints the report to stderr and aborts the process. */
+static void default_hook_reports_and_aborts(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        struct mm_config cfg;
+        mm_config_default(&cfg);
+        mm_machine *m = NULL;
+        mm_machine_create(&cfg, &m);
+        mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL);
+        mm_irql_raise(m, MM_APC_LEVEL, NULL);
+        _exit(0); /* not reached */
+    }
+    close(fds[1]);
+    char out[4096] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    const char *first = "*** STOP: 0x00000009 (0x0000000000000002,0x0000000000000001,0x0000000000000000,"
+                        "0x0000000000000000)\nIRQL_NOT_GREATER_OR_EQUAL\n";
+    assert_true(strncmp(out, first, strlen(first)) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +159,7 @@ int main(void)
         cmocka_unit_test(report_format),
         cmocka_unit_test(status_names),
         cmocka_unit_test(trace_ring_keeps_the_latest),
+        cmocka_unit_test(default_hook_reports_and_aborts),
     };
     return cmocka_run_group_tests_name("bugcheck", tests, NULL, NULL);
 }

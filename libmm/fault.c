@@ -123,25 +123,23 @@ static mm_status demand_zero(mm_machine *m, const struct access *a, unsigned pro
     return MM_STATUS_SUCCESS;
 }
 
+/* The last step of every resolved fault: the PTE becomes valid for the
+ * frame, which joins the working set. */
+static mm_status map_resolved(mm_machine *m, const struct access *a, mm_pfn table, mm_pfn pfn, unsigned protection,
+                              enum fault_kind kind)
+{
+    mm_va page = MM_PAGE_ALIGN(a->va);
+    mmi_pte_set(m, table, mmi_va_index(page, 3), page, mmi_pte_make_valid(pfn, protection, mmi_is_user_va(page)));
+    add_to_working_set(m, a, pfn);
+    mmi_trace(m, MM_EV_FAULT, a->va, pfn, kind, 0);
+    return MM_STATUS_SUCCESS;
+}
+
 static mm_status soft_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
 {
     uint64_t pte = w->entry[3];
-    mm_pfn pfn = mmi_pte_pfn(pte);
-    struct mmi_pfn *e = mmi_pfn(m, pfn);
-    unsigned location = mmi_pfn_location(e);
-    if (location != MM_TRANSITION_PAGE)
-        mmi_pfn_list_remove(m, pfn);
-    mmi_pfn_set_location(m, pfn, MM_ACTIVE_AND_VALID);
-    e->reference_count++;
-    mmi_trace(m, MM_EV_PFN_REF, 0, pfn, e->reference_count - 1u, e->reference_count);
-    e->share_count = 1;
-    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, 0, 1);
-    unsigned protection = mmi_pte_protection(pte);
-    mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va),
-                mmi_pte_make_valid(pfn, protection, mmi_is_user_va(a->va)));
-    add_to_working_set(m, a, pfn);
-    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_TRANSITION, 0);
-    return MM_STATUS_SUCCESS;
+    mmi_pfn_reactivate(m, mmi_pte_pfn(pte));
+    return map_resolved(m, a, w->table[3], mmi_pte_pfn(pte), mmi_pte_protection(pte), FAULT_TRANSITION);
 }
 
 static mm_status hard_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
@@ -155,11 +153,7 @@ static mm_status hard_fault(mm_machine *m, const struct access *a, const struct 
     mm_va page = MM_PAGE_ALIGN(a->va);
     mmi_pfn_init_active(m, pfn, mmi_pte_address(page, 3), w->table[3], pte, mmi_owner_id(m, a->process, page),
                         mmi_use_for_va(m, page));
-    mmi_pte_set(m, w->table[3], mmi_va_index(page, 3), page,
-                mmi_pte_make_valid(pfn, mmi_pte_protection(pte), mmi_is_user_va(page)));
-    add_to_working_set(m, a, pfn);
-    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_PAGEFILE, 0);
-    return MM_STATUS_SUCCESS;
+    return map_resolved(m, a, w->table[3], pfn, mmi_pte_protection(pte), FAULT_PAGEFILE);
 }
 
 /* A write to a copy-on-write page: the process gets its own copy. */
@@ -181,9 +175,7 @@ static mm_status copy_on_write(mm_machine *m, const struct access *a, const stru
         mmi_ws_remove(m, mmi_ws_of_owner(m, oe->owner), old);
     mmi_pfn_init_active(m, pfn, mmi_pte_address(page, 3), w->table[3], mmi_pte_make_demand_zero(writable),
                         mmi_owner_id(m, a->process, page), mmi_use_for_va(m, page));
-    mmi_pte_set(m, w->table[3], mmi_va_index(page, 3), page, mmi_pte_make_valid(pfn, writable, mmi_is_user_va(page)));
-    add_to_working_set(m, a, pfn);
-    mmi_trace(m, MM_EV_FAULT, a->va, pfn, FAULT_COPY_ON_WRITE, 0);
+    map_resolved(m, a, w->table[3], pfn, writable, FAULT_COPY_ON_WRITE);
     return mmi_pfn_share_dec(m, old);
 }
 

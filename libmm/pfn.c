@@ -283,6 +283,17 @@ void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pt
 
 /* ---- counts ---- */
 
+void mmi_pfn_reactivate(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (mmi_pfn_location(e) != MM_TRANSITION_PAGE)
+        mmi_pfn_list_remove(m, pfn);
+    mmi_pfn_set_location(m, pfn, MM_ACTIVE_AND_VALID);
+    mmi_pfn_ref_inc(m, pfn);
+    e->share_count = 1;
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, 0, 1);
+}
+
 void mmi_pfn_share_inc(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);

@@ -68,6 +68,10 @@ mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
 void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pte_frame, uint64_t original_pte,
                          uint32_t owner, mm_page_use use);
 
+/* A soft fault: a standby / modified (or lock-held transition) frame is
+ * mapped again by its old PTE: active, share 1, one more reference. */
+void mmi_pfn_reactivate(mm_machine *m, mm_pfn pfn);
+
 void mmi_pfn_share_inc(mm_machine *m, mm_pfn pfn);
 /* MiDecrementShareCount; may raise 0x4E/0x99 or, via the reference, 0x4E/0x07. */
 mm_status mmi_pfn_share_dec(mm_machine *m, mm_pfn pfn);

@@ -57,6 +57,15 @@ static mm_status prologue(mm_machine *m, mm_process *process, mm_va *base, uint6
     return MM_STATUS_SUCCESS;
 }
 
+/* The pages spanned by [base, base + size), which must lie in one VAD. */
+static struct mmi_vad *vad_pages(struct mm_process *p, mm_va base, uint64_t size, mm_va *start, mm_va *end)
+{
+    *start = base & ~PAGE_MASK;
+    *end = (base + size + PAGE_MASK) & ~PAGE_MASK;
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, *start);
+    return vad && *end <= vad->end ? vad : NULL;
+}
+
 static mm_status commit_range(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end,
                               unsigned protection)
 {
@@ -132,10 +141,9 @@ mm_status mm_virtual_alloc(mm_machine *m, mm_process *process, mm_va *base, uint
         return MM_STATUS_INVALID_PAGE_PROTECTION;
     if ((type & MM_MEM_RESERVE) || *base == 0)
         return reserve(m, p, base, size, type | MM_MEM_COMMIT * !(type & MM_MEM_RESERVE), protection, protect);
-    mm_va start = *base & ~PAGE_MASK;
-    mm_va end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
-    struct mmi_vad *vad = mmi_vad_find(&p->vads, start);
-    if (!vad || end > vad->end)
+    mm_va start, end;
+    struct mmi_vad *vad = vad_pages(p, *base, *size, &start, &end);
+    if (!vad)
         return MM_STATUS_CONFLICTING_ADDRESSES;
     st = commit_range(m, p, vad, start, end, protection);
     if (!MM_SUCCESS(st))
@@ -249,10 +257,9 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
     uint32_t protection = mmi_protection_from_win32(new_protect);
     if (protection == UINT32_MAX)
         return MM_STATUS_INVALID_PAGE_PROTECTION;
-    mm_va start = *base & ~PAGE_MASK;
-    mm_va end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
-    struct mmi_vad *vad = mmi_vad_find(&p->vads, start);
-    if (!vad || end > vad->end)
+    mm_va start, end;
+    struct mmi_vad *vad = vad_pages(p, *base, *size, &start, &end);
+    if (!vad)
         return MM_STATUS_CONFLICTING_ADDRESSES;
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
         if (!page_committed(m, p, vad, va))

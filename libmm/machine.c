@@ -7,6 +7,8 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "image.h"
+#include "mdl.h"
+#include "syspte.h"
 #include "paging.h"
 #include "pool.h"
 #include "process.h"
@@ -49,7 +51,8 @@ static mm_status boot(mm_machine *m)
     if (!MM_SUCCESS(st))
         return st;
     if (!mmi_pfn_init(m, m->cfg.physical_pages) || !mmi_store_init(m, &m->store, m->cfg.physical_pages) ||
-        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, 1u << 18))
+        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, 1u << 18) ||
+        !mmi_syspte_init(m) || !mmi_mdl_init(m))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->commit_limit = m->cfg.physical_pages + m->cfg.pagefile_pages;
     m->system_ws = mmi_alloc(m, sizeof *m->system_ws);
@@ -106,6 +109,8 @@ void mm_machine_destroy(mm_machine *m)
         mmi_free(m, m->system_ws);
     }
     mmi_bitmap_fini(m, &m->image_va);
+    mmi_mdl_fini(m);
+    mmi_syspte_fini(m);
     mmi_pagefile_fini(m);
     mmi_store_fini(m, &m->store);
     mmi_pfn_fini(m);

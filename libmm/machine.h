@@ -59,6 +59,9 @@ struct mm_machine {
     struct mmi_pool pool[2];
     mm_va nonpaged_pool_start;
 
+    struct mmi_bitmap syspte;         /* system PTE pool */
+    struct mmi_mdl_state *mdl;        /* MDL tracking (mdl.c) */
+
     struct mm_image *images;          /* hash by object address */
     struct mm_image *image_first, *image_last;
     struct mmi_bitmap image_va;

@@ -3,6 +3,7 @@
 #include "memory.h"
 
 #include "machine.h"
+#include "mdl.h"
 #include "pagefile.h"
 #include "pfn.h"
 #include "process.h"
@@ -67,8 +68,8 @@ mm_status mmi_release_va(mm_machine *m, struct mm_process *p, mm_va va, uint64_t
     mmi_pte_set(m, table, index, va, replacement);
     if (mmi_pte_valid(pte)) {
         mm_pfn pfn = mmi_pte_pfn(pte);
-        if (!mmi_pfn_is_ram(m, pfn))
-            return MM_STATUS_SUCCESS; /* device memory: nothing to release */
+        if (!mmi_pfn_is_ram(m, pfn) || (pte & MMI_PTE_MDL_MAPPING))
+            return MM_STATUS_SUCCESS; /* device memory, or an MDL mapping: it owned nothing */
         struct mmi_pfn *e = mmi_pfn(m, pfn);
         struct mmi_working_set *ws = mmi_ws_of_owner(m, e->owner);
         if (ws && e->flink)

@@ -300,6 +300,11 @@ static mm_status bad_free(mm_machine *m, mm_va block)
 mm_status mm_pool_free(mm_machine *m, mm_va block, uint32_t tag)
 {
     MMI_ENTER(m, "ExFreePoolWithTag");
+    return mmi_pool_free_checked(m, block, tag);
+}
+
+mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag)
+{
     int t = mmi_pool_region(m, block);
     struct mmi_pool_block *b = t >= 0 ? find(m->pool[t].blocks, block) : NULL;
     if (t >= 0 && !irql_ok_for(m, (mm_pool_type)t)) {

@@ -9,6 +9,8 @@ mm_status mmi_pool_init(mm_machine *m);
 void mmi_pool_fini(mm_machine *m);
 mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out);
 mm_status mmi_pool_release(mm_machine *m, mm_va block);
+/* ExFreePoolWithTag's checks and release, inside another operation. */
+mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag);
 /* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */
 int mmi_pool_region(const mm_machine *m, mm_va va);
 

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "machine.h"
+#include "mdl.h"
 #include "memory.h"
 #include "pfn.h"
 #include "pool.h"
@@ -219,7 +220,13 @@ mm_status mm_process_terminate(mm_machine *m, mm_process *process)
         return st;
     mmi_trace(m, MM_EV_PROCESS, p->eprocess, p->pml4, 1, p->id);
     /* MmDeleteProcessAddressSpace: pages still locked for this process mean
-     * a driver never unlocked them. */
+     * a driver never unlocked them. Lock tracking names the MDL. */
+    mm_va tracker, mdl;
+    uint64_t pages;
+    if (p->locked_pages != 0 && mmi_lock_tracking(m) && mmi_mdl_leaked_lock(m, p->id, &tracker, &mdl, &pages))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, tracker, 0, mdl, pages, MM_PFN_NONE,
+                            mdl, "process %s (id %u) exited while MDL %016llx still had %llu of its pages locked",
+                            p->name, p->id, (unsigned long long)mdl, (unsigned long long)pages);
     if (p->locked_pages != 0)
         return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x00, p->eprocess, (uint64_t)p->locked_pages,
                             0, MM_PFN_NONE, p->eprocess,

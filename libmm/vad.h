@@ -11,6 +11,7 @@ struct mmi_vad {
     uint32_t protect;          /* Win32 protection given at allocation */
     unsigned protection;       /* the same as MM_* */
     bool committed_all;        /* MEM_COMMIT at reservation time */
+    bool physical;             /* an MDL's user mapping (VadDevicePhysicalMemory) */
 };
 
 struct mmi_vad_table {

@@ -156,6 +156,8 @@ mm_status mm_virtual_alloc(mm_machine *m, mm_process *process, mm_va *base, uint
 
 static mm_status decommit_page(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va va, bool releasing)
 {
+    if (vad->physical) /* an MDL's user mapping: no commit, no frames of its own */
+        return mmi_release_va(m, p, va, 0);
     if (page_committed(m, p, vad, va)) {
         m->commit_charge--;
         p->commit--;
@@ -221,6 +223,8 @@ mm_status mm_virtual_free(mm_machine *m, mm_process *process, mm_va *base, uint6
     struct mmi_vad *vad = mmi_vad_find(&p->vads, *base);
     if (!vad)
         return MM_STATUS_MEMORY_NOT_ALLOCATED;
+    if (vad->physical)
+        return MM_STATUS_ACCESS_DENIED; /* only MmUnmapLockedPages removes an MDL mapping */
     if (type == MM_MEM_RELEASE) {
         if (*base != vad->start)
             return MM_STATUS_FREE_VM_NOT_AT_BASE;
@@ -261,6 +265,8 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
     struct mmi_vad *vad = vad_pages(p, *base, *size, &start, &end);
     if (!vad)
         return MM_STATUS_CONFLICTING_ADDRESSES;
+    if (vad->physical)
+        return MM_STATUS_ACCESS_DENIED; /* user mode cannot change an MDL mapping's protection */
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
         if (!page_committed(m, p, vad, va))
             return MM_STATUS_NOT_COMMITTED;

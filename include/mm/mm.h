@@ -12,5 +12,6 @@
 #include "mm/memory.h"
 #include "mm/pool.h"
 #include "mm/image.h"
+#include "mm/mdl.h"
 
 #endif

@@ -1,0 +1,133 @@
+/* mm/mdl.h — memory descriptor lists: the x64 MDL layout, its flags and
+ * helper macros, and the Probe / Lock / Map / Unmap / Unlock DDIs. An MDL
+ * lives in simulated memory (IoAllocateMdl takes it from nonpaged pool);
+ * DDIs take its address and mm_mdl_read() returns the header and PFN array
+ * exactly as Windows lays them out. */
+#ifndef MM_MDL_H
+#define MM_MDL_H
+
+#include "mm/status.h"
+#include "mm/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The x64 MDL header; the PFN array (8-byte PFN_NUMBERs) follows at 0x30. */
+struct mm_mdl {
+    uint64_t Next;                      /* 0x00 next MDL in the chain (its address) */
+    int16_t Size;                       /* 0x08 header + PFN array, in bytes */
+    int16_t MdlFlags;                   /* 0x0A MM_MDL_* */
+    uint16_t AllocationProcessorNumber; /* 0x0C */
+    uint16_t Reserved;                  /* 0x0E */
+    uint64_t Process;                   /* 0x10 EPROCESS of locked user pages, or 0 */
+    uint64_t MappedSystemVa;            /* 0x18 */
+    uint64_t StartVa;                   /* 0x20 page-aligned start of the buffer */
+    uint32_t ByteCount;                 /* 0x28 */
+    uint32_t ByteOffset;                /* 0x2C offset in the first page */
+};
+#define MM_MDL_HEADER_SIZE 0x30u
+
+#define MM_MDL_MAPPED_TO_SYSTEM_VA 0x0001
+#define MM_MDL_PAGES_LOCKED 0x0002
+#define MM_MDL_SOURCE_IS_NONPAGED_POOL 0x0004
+#define MM_MDL_ALLOCATED_FIXED_SIZE 0x0008
+#define MM_MDL_PARTIAL 0x0010
+#define MM_MDL_PARTIAL_HAS_BEEN_MAPPED 0x0020
+#define MM_MDL_IO_PAGE_READ 0x0040
+#define MM_MDL_WRITE_OPERATION 0x0080
+#define MM_MDL_PARENT_MAPPED_SYSTEM_VA 0x0100
+#define MM_MDL_FREE_EXTRA_PTES 0x0200
+#define MM_MDL_DESCRIBES_AWE 0x0400
+#define MM_MDL_IO_SPACE 0x0800
+#define MM_MDL_NETWORK_HEADER 0x1000
+#define MM_MDL_MAPPING_CAN_FAIL 0x2000
+#define MM_MDL_PAGE_CONTENTS_INVARIANT 0x4000
+#define MM_MDL_INTERNAL 0x8000
+#define MM_MDL_MAPPING_FLAGS                                                                        \
+    (MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_PAGES_LOCKED | MM_MDL_SOURCE_IS_NONPAGED_POOL |             \
+     MM_MDL_PARTIAL_HAS_BEEN_MAPPED | MM_MDL_PARENT_MAPPED_SYSTEM_VA | MM_MDL_IO_SPACE)
+
+/* LOCK_OPERATION */
+typedef enum { MM_IO_READ_ACCESS = 0, MM_IO_WRITE_ACCESS = 1, MM_IO_MODIFY_ACCESS = 2 } mm_lock_operation;
+
+/* MEMORY_CACHING_TYPE */
+typedef enum {
+    MM_NON_CACHED = 0, MM_CACHED = 1, MM_WRITE_COMBINED = 2, MM_HARDWARE_COHERENT_CACHED = 3,
+    MM_NON_CACHED_UNORDERED = 4, MM_USWC_CACHED = 5, MM_MAXIMUM_CACHE_TYPE = 6
+} mm_cache_type;
+
+/* MM_PAGE_PRIORITY, and the Windows 8 flags ORed into it. */
+#define MM_LOW_PAGE_PRIORITY 0u
+#define MM_NORMAL_PAGE_PRIORITY 16u
+#define MM_HIGH_PAGE_PRIORITY 32u
+#define MM_MDL_MAPPING_NO_WRITE 0x80000000u
+#define MM_MDL_MAPPING_NO_EXECUTE 0x40000000u
+
+/* Helper macros (§ MmGetMdl*): on an mm_mdl snapshot. */
+#define MM_MDL_VIRTUAL_ADDRESS(mdl) ((mdl)->StartVa + (mdl)->ByteOffset)
+#define MM_ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, size) ((uint32_t)MM_SPAN_PAGES((va), (size)))
+#define MM_MDL_PAGES(mdl) MM_ADDRESS_AND_SIZE_TO_SPAN_PAGES(MM_MDL_VIRTUAL_ADDRESS(mdl), (mdl)->ByteCount)
+#define MM_MDL_PFN_ARRAY(mdl_va) ((mm_va)(mdl_va) + MM_MDL_HEADER_SIZE) /* MmGetMdlPfnArray */
+
+/* MmSizeOfMdl: bytes for the header and PFN array of a buffer. */
+MM_API uint64_t mm_size_of_mdl(mm_va base, uint64_t length);
+
+/* The header and up to max_pfns PFN-array entries of the MDL at `mdl`. */
+MM_API mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *pfns, size_t max_pfns);
+
+/* IoAllocateMdl: returns the MDL's address, or 0. With irp != 0 the MDL is
+ * put on the IRP's chain (SecondaryBuffer: appended; else it replaces it). */
+MM_API mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer,
+                                bool charge_quota, mm_va irp);
+MM_API mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl);
+/* MmInitializeMdl on caller memory (which must hold mm_size_of_mdl bytes). */
+MM_API mm_status mm_initialize_mdl(mm_machine *m, mm_va mdl, mm_va base, uint64_t length);
+MM_API mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl);
+MM_API mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_va va, uint32_t length);
+
+/* MmProbeAndLockPages: MM_STATUS_SUCCESS, or the exception Windows raises
+ * (STATUS_ACCESS_VIOLATION …), which a WDK layer turns back into a raise. */
+MM_API mm_status mm_probe_and_lock_pages(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_operation op);
+MM_API mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *p, mm_mode mode,
+                                                 mm_lock_operation op);
+MM_API mm_status mm_unlock_pages(mm_machine *m, mm_va mdl);
+
+/* MmMapLockedPagesSpecifyCache. Kernel mode: 0 on failure (or 0x3F with
+ * bug_check_on_failure). User mode: failures are exceptions, returned in
+ * *raised (may be NULL). */
+MM_API mm_va mm_map_locked_pages_specify_cache(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type cache,
+                                               mm_va requested, bool bug_check_on_failure, uint32_t priority,
+                                               mm_status *raised);
+MM_API mm_va mm_map_locked_pages(mm_machine *m, mm_va mdl, mm_mode mode);
+MM_API mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl);
+/* The MmGetSystemAddressForMdlSafe logic. */
+MM_API mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t priority);
+MM_API mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl);
+
+/* What the simulator sees that Windows does not check. */
+typedef enum {
+    MM_FINDING_STALE_USER_MAPPING = 1, /* pages unlocked while a user mapping of them remains */
+    MM_FINDING_STALE_MAPPING_ACCESS,   /* that mapping touched a frame no longer locked for it */
+    MM_FINDING_WRONG_PROCESS_UNMAP     /* a user mapping unmapped from another process's context */
+} mm_finding_kind;
+
+struct mm_finding {
+    uint32_t kind;              /* mm_finding_kind */
+    uint32_t process_id;        /* the process that acted */
+    uint32_t other_process_id;  /* the process whose page or range was hurt (0: none) */
+    uint32_t reserved;
+    uint64_t step;
+    mm_va mdl, va;
+    mm_pfn pfn;
+    char text[224];
+};
+
+MM_API const char *mm_finding_name(uint32_t kind); /* "stale-user-mapping" … */
+MM_API size_t mm_findings_read(const mm_machine *m, struct mm_finding *out, size_t max);
+MM_API size_t mm_findings_count(const mm_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,726 @@
+/* libmm/mdl.c — MDLs: allocation and initialisation, MmProbeAndLockPages and
+ * MmUnlockPages with the per-process lock charge, MmBuildMdlForNonPagedPool,
+ * IoBuildPartialMdl, lock tracking (0x76 P1 1, 0xCB), and findings. Each DDI
+ * is validate (Verifier's 0xC4 checks when on) -> walk -> change PFN state ->
+ * record in the MDL -> trace; without Verifier the state change happens and
+ * the consistency checks fire when Windows' would. */
+#include "mdl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "fault.h"
+#include "machine.h"
+#include "pfn.h"
+#include "pool.h"
+#include "process.h"
+#include "pte.h"
+#include "trace.h"
+
+#define MDL_FIXED_PAGES 23u      /* lookaside MDLs hold up to 23 PFNs */
+#define MDL_TAG MM_POOL_TAG('M', 'd', 'l', ' ')
+#define TRACKER_TAG MM_POOL_TAG('L', 'c', 'k', 'T')
+
+/* ---- state ---- */
+
+bool mmi_mdl_init(mm_machine *m)
+{
+    m->mdl = mmi_alloc(m, sizeof *m->mdl);
+    return m->mdl != NULL;
+}
+
+void mmi_mdl_fini(mm_machine *m)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    if (!s)
+        return;
+    mm_machine *uthash_m = m;
+    struct mmi_mdl_rec *r, *tmp;
+    HASH_ITER(hh, s->recs, r, tmp) {
+        HASH_DEL(s->recs, r);
+        mmi_free(m, r);
+    }
+    (void)uthash_m;
+    while (s->user_maps) {
+        struct mmi_user_map *u = s->user_maps;
+        s->user_maps = u->next;
+        mmi_free(m, u);
+    }
+    mmi_free(m, s->findings);
+    mmi_free(m, s->leaked);
+    mmi_free(m, s);
+    m->mdl = NULL;
+}
+
+struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    if (r)
+        return r;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    r = mmi_alloc(m, sizeof *r);
+    if (!r)
+        return NULL;
+    r->mdl = mdl;
+    r->id = ++s->next_id;
+    HASH_ADD(hh, s->recs, mdl, sizeof r->mdl, r);
+    if (uthash_failed) {
+        mmi_free(m, r);
+        return NULL;
+    }
+    return r;
+}
+
+bool mmi_lock_tracking(const mm_machine *m)
+{
+    return m->cfg.track_locked_pages || (m->cfg.verifier_flags & MM_VERIFIER_POOL_TRACKING);
+}
+
+uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
+{
+    for (struct mm_process *p = m->process_first; p && eprocess; p = p->next)
+        if (p->eprocess == eprocess)
+            return p->id;
+    return 0;
+}
+
+/* ---- the MDL's bytes, read and written as kernel accesses ---- */
+
+static mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+{
+    struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};
+    return mmi_access(m, &req);
+}
+
+mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
+{
+    return kernel_access(m, mdl, h, sizeof *h, MM_ACCESS_READ);
+}
+
+mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
+{
+    return kernel_access(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
+}
+
+mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn)
+{
+    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, pfn, 8, MM_ACCESS_READ);
+}
+
+mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn)
+{
+    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, &pfn, 8, MM_ACCESS_WRITE);
+}
+
+static inline uint64_t mdl_pages(const struct mm_mdl *h) { return MM_MDL_PAGES(h); }
+static inline uint16_t flags_of(const struct mm_mdl *h) { return (uint16_t)h->MdlFlags; }
+static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int16_t)(uint16_t)f; }
+
+/* ---- findings ---- */
+
+const char *mm_finding_name(uint32_t kind)
+{
+    switch (kind) {
+    case MM_FINDING_STALE_USER_MAPPING: return "stale-user-mapping";
+    case MM_FINDING_STALE_MAPPING_ACCESS: return "stale-mapping-access";
+    case MM_FINDING_WRONG_PROCESS_UNMAP: return "wrong-process-unmap";
+    default: return "unknown";
+    }
+}
+
+void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, mm_pfn pfn, uint32_t other,
+                     const char *fmt, ...)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    mmi_trace(m, MM_EV_NOTE, va, pfn, kind, mdl);
+    if (s->finding_count == s->finding_cap) {
+        size_t cap = s->finding_cap ? s->finding_cap * 2 : 8;
+        struct mm_finding *f = mmi_realloc(m, s->findings, cap * sizeof *f);
+        if (!f)
+            return; /* the trace event above still records it */
+        s->findings = f;
+        s->finding_cap = cap;
+    }
+    struct mm_finding *f = &s->findings[s->finding_count++];
+    struct mm_process *cur = mmi_cpu(m)->process;
+    *f = (struct mm_finding){.kind = kind, .process_id = cur ? cur->id : 0, .other_process_id = other,
+                             .step = m->step, .mdl = mdl, .va = va, .pfn = pfn};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->text, sizeof f->text, fmt, ap);
+    va_end(ap);
+}
+
+size_t mm_findings_read(const mm_machine *m, struct mm_finding *out, size_t max)
+{
+    if (!m || !out)
+        return 0;
+    size_t n = m->mdl->finding_count < max ? m->mdl->finding_count : max;
+    memcpy(out, m->mdl->findings, n * sizeof *out);
+    return n;
+}
+
+size_t mm_findings_count(const mm_machine *m) { return m ? m->mdl->finding_count : 0; }
+
+/* ---- MmSizeOfMdl, MmInitializeMdl, IoAllocateMdl, IoFreeMdl ---- */
+
+uint64_t mm_size_of_mdl(mm_va base, uint64_t length)
+{
+    return MM_MDL_HEADER_SIZE + MM_SPAN_PAGES(base, length) * 8;
+}
+
+static mm_status forget(mm_machine *m, mm_va mdl);
+
+static mm_status initialize(mm_machine *m, mm_va mdl, mm_va base, uint64_t length, unsigned extra_flags)
+{
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h); /* Process and MappedSystemVa keep whatever was there */
+    if (!MM_SUCCESS(st))
+        return st;
+    h.Next = 0;
+    h.Size = (int16_t)(uint16_t)mm_size_of_mdl(base, length);
+    set_flags(&h, extra_flags);
+    h.StartVa = MM_PAGE_ALIGN(base);
+    h.ByteOffset = MM_BYTE_OFFSET(base);
+    h.ByteCount = (uint32_t)length;
+    return mmi_mdl_store(m, mdl, &h);
+}
+
+mm_status mm_initialize_mdl(mm_machine *m, mm_va mdl, mm_va base, uint64_t length)
+{
+    MMI_ENTER(m, "MmInitializeMdl");
+    if (length > UINT32_MAX)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    return initialize(m, mdl, base, length, 0);
+}
+
+static mm_status chain_on_irp(mm_machine *m, mm_va irp, mm_va mdl, bool secondary)
+{
+    mm_va head = irp + 8; /* IRP.MdlAddress */
+    if (!secondary)
+        return kernel_access(m, head, &mdl, 8, MM_ACCESS_WRITE);
+    mm_va link = head, next = 0;
+    for (;;) {
+        mm_status st = kernel_access(m, link, &next, 8, MM_ACCESS_READ);
+        if (!MM_SUCCESS(st))
+            return st;
+        if (next == 0)
+            return kernel_access(m, link, &mdl, 8, MM_ACCESS_WRITE);
+        link = next; /* MDL.Next is at offset 0 */
+    }
+}
+
+mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer, bool charge_quota,
+                         mm_va irp)
+{
+    MMI_ENTER_RET(m, "IoAllocateMdl", 0);
+    (void)charge_quota; /* reserved: ignored, as Windows does */
+    if (length == 0 || (length & 0x80000000u) || (secondary_buffer && !irp))
+        return 0;
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, va))
+        return 0;
+    uint64_t pages = MM_SPAN_PAGES(va, length);
+    bool fixed = pages <= MDL_FIXED_PAGES;
+    uint64_t size = MM_MDL_HEADER_SIZE + (fixed ? MDL_FIXED_PAGES : pages) * 8;
+    if (!fixed && mm_size_of_mdl(va, length) > 0xFFFF)
+        return 0;
+    mm_va mdl;
+    if (!MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
+        return 0;
+    forget(m, mdl); /* an MDL once at this address, freed as plain pool */
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (!r) {
+        mmi_pool_release(m, mdl);
+        return 0;
+    }
+    *r = (struct mmi_mdl_rec){.hh = r->hh, .mdl = mdl, .id = r->id, .pool_allocated = true};
+    if (!MM_SUCCESS(initialize(m, mdl, va, length, fixed ? MM_MDL_ALLOCATED_FIXED_SIZE : 0)))
+        return 0;
+    if (irp && !MM_SUCCESS(chain_on_irp(m, irp, mdl, secondary_buffer)))
+        return 0;
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4D444C41 /* "ALDM" */, r->id);
+    return mdl;
+}
+
+/* The MDL's memory is gone; a lock it still held is remembered against the
+ * process (that is what 0x76 / 0xCB report at its exit). */
+static mm_status forget(mm_machine *m, mm_va mdl)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    if (!r)
+        return MM_STATUS_SUCCESS;
+    if (r->locked && r->lock_process) {
+        if (s->leaked_count == s->leaked_cap) {
+            size_t cap = s->leaked_cap ? s->leaked_cap * 2 : 4;
+            struct mmi_leaked_lock *l = mmi_realloc(m, s->leaked, cap * sizeof *l);
+            if (!l)
+                return MM_STATUS_INSUFFICIENT_RESOURCES;
+            s->leaked = l;
+            s->leaked_cap = cap;
+        }
+        s->leaked[s->leaked_count++] = (struct mmi_leaked_lock){r->lock_process, r->tracker, mdl, r->lock_pages};
+    }
+    mm_machine *uthash_m = m;
+    HASH_DEL(s->recs, r);
+    mmi_free(m, r);
+    (void)uthash_m;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
+{
+    MMI_ENTER(m, "IoFreeMdl");
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    unsigned f = flags_of(&h);
+    if (mmi_verifier(m) && (f & MM_MDL_MAPPED_TO_SYSTEM_VA) && !(f & MM_MDL_PARTIAL))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB8, mdl, f, 0, MM_PFN_NONE, mdl,
+                            "IoFreeMdl of MDL %016llx while its pages are still mapped at %016llx",
+                            (unsigned long long)mdl, (unsigned long long)h.MappedSystemVa);
+    if (f & MM_MDL_PARTIAL_HAS_BEEN_MAPPED) {
+        st = mmi_mdl_unmap_system(m, mdl, &h);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    /* A mapped non-partial MDL keeps its system PTEs: they leak. */
+    st = mmi_pool_free_checked(m, mdl, 0);
+    if (!MM_SUCCESS(st))
+        return st;
+    return forget(m, mdl);
+}
+
+mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *pfns, size_t max_pfns)
+{
+    if (!m || !header || (max_pfns && !pfns))
+        return MM_STATUS_INVALID_PARAMETER;
+    if (!mmi_is_address_valid(m, mdl) || !mmi_is_address_valid(m, mdl + sizeof *header - 1))
+        return MM_STATUS_ACCESS_VIOLATION;
+    mm_status st = mmi_mdl_load(m, mdl, header);
+    uint64_t pages = mdl_pages(header);
+    for (uint64_t i = 0; MM_SUCCESS(st) && i < pages && i < max_pfns; i++) {
+        mm_va slot = MM_MDL_PFN_ARRAY(mdl) + i * 8;
+        if (!mmi_is_address_valid(m, slot))
+            return MM_STATUS_ACCESS_VIOLATION;
+        st = mmi_mdl_pfn(m, mdl, i, &pfns[i]);
+    }
+    return st;
+}
+
+/* ---- locking and unlocking single frames (MiReferenceProbedPageAndBump-
+ * LockCount / MiDereferencePfnAndDropLockCount) ---- */
+
+static void lock_frame(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (e->reference_count == 1)
+        m->pfn.system_locked++; /* the frame's first lock */
+    mmi_pfn_ref_inc(m, pfn);
+}
+
+static mm_status unlock_frame(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    uint16_t old = e->reference_count;
+    if ((old == 1 && e->share_count == 0) || (old == 2 && e->share_count >= 1))
+        if (m->pfn.system_locked)
+            m->pfn.system_locked--;
+    return mmi_pfn_ref_dec(m, pfn);
+}
+
+/* ---- MmProbeAndLockPages ---- */
+
+static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write)
+{
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_status st = mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
+        if (!MM_SUCCESS(st))
+            return st;
+        mm_va va = i == 0 ? address : MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE;
+        struct mm_access_request req = {.va = va, .kind = write ? MM_ACCESS_WRITE : MM_ACCESS_READ};
+        st = mmi_access(m, &req);
+        if (st != MM_STATUS_SUCCESS)
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
+{
+    struct mm_process *cur = mmi_cpu(m)->process;
+    uint64_t pages = mdl_pages(h);
+    mm_va start = h->StartVa;
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_va va = start + i * MM_PAGE_SIZE;
+        struct mmi_walk w;
+        mmi_walk(m, mmi_top_for(m, cur, va), va, &w);
+        if (!mmi_walk_valid(&w)) /* trimmed between probe and lock: fault it back */
+            return MM_STATUS_IN_PAGE_ERROR;
+        mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+        if (mmi_pfn_is_ram(m, pfn))
+            lock_frame(m, pfn);
+        else
+            *io_space = true;
+        mm_status st = mmi_mdl_set_pfn(m, mdl, i, pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h);
+
+static mm_status probe_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_mode mode, uint32_t code)
+{
+    unsigned bad = flags_of(h) & (MM_MDL_PAGES_LOCKED | MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_SOURCE_IS_NONPAGED_POOL |
+                                  MM_MDL_PARTIAL | MM_MDL_IO_SPACE);
+    mm_irql irql = mmi_irql(m);
+    if (irql > MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, code == 0xB0 ? 0x70 : 0x71, irql, mdl,
+                            mode, MM_PFN_NONE, mdl, "%s at IRQL %u", m->op, irql);
+    if (bad)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, code, mdl, flags_of(h), bad,
+                            MM_PFN_NONE, mdl,
+                            "%s on MDL %016llx whose flags 0x%04x say it is already locked, mapped, built for "
+                            "nonpaged pool or partial (offending 0x%04x)",
+                            m->op, (unsigned long long)mdl, flags_of(h), bad);
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_operation op, uint32_t code)
+{
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (mmi_verifier(m) && !MM_SUCCESS(st = probe_checks(m, mdl, &h, mode, code)))
+        return st;
+    if (h.ByteCount == 0 || h.ByteOffset >= MM_PAGE_SIZE || MM_BYTE_OFFSET(h.StartVa))
+        return MM_STATUS_INVALID_PARAMETER;
+    mm_va address = MM_MDL_VIRTUAL_ADDRESS(&h);
+    mm_va end = address + h.ByteCount;
+    if (mode != MM_KERNEL_MODE && (end > MM_USER_PROBE_ADDRESS || end <= address)) {
+        mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
+        return MM_STATUS_ACCESS_VIOLATION;
+    }
+    bool user = address <= MM_HIGHEST_USER_ADDRESS;
+    bool write = op != MM_IO_READ_ACCESS;
+    struct mm_process *cur = mmi_cpu(m)->process;
+    st = probe_pages(m, mdl, address, mdl_pages(&h), write && user);
+    if (st != MM_STATUS_SUCCESS) {
+        if (MM_SUCCESS(st) || st == MM_STATUS_GUARD_PAGE_VIOLATION || st == MM_STATUS_ACCESS_VIOLATION ||
+            st == MM_STATUS_NO_MEMORY) {
+            h.Process = 0;
+            mmi_mdl_store(m, mdl, &h);
+        }
+        return st;
+    }
+    unsigned f = flags_of(&h) & ~MM_MDL_WRITE_OPERATION;
+    if (write)
+        f |= MM_MDL_WRITE_OPERATION;
+    set_flags(&h, f | MM_MDL_PAGES_LOCKED);
+    h.Process = user ? cur->eprocess : 0;
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (!r)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    if (user) {
+        cur->locked_pages += (int64_t)mdl_pages(&h);
+        if (mmi_lock_tracking(m) && !r->tracker &&
+            !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, 0x40, TRACKER_TAG, &r->tracker)))
+            r->tracker = 0;
+    }
+    bool io_space = false;
+    st = lock_pages(m, mdl, &h, &io_space);
+    if (io_space)
+        set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
+    mm_status stored = mmi_mdl_store(m, mdl, &h);
+    if (!MM_SUCCESS(stored))
+        return stored;
+    r->locked = true;
+    r->lock_process = user ? cur->id : 0;
+    r->lock_pages = mdl_pages(&h);
+    r->lock_step = m->step;
+    if (!MM_SUCCESS(st)) {
+        unlock_internal(m, mdl, &h); /* undoes the pages already stored */
+        return st;
+    }
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4C4F434B /* "LOCK" */, r->id);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_probe_and_lock_pages(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_operation op)
+{
+    MMI_ENTER(m, "MmProbeAndLockPages");
+    if (mode > MM_USER_MODE || op > MM_IO_MODIFY_ACCESS)
+        return MM_STATUS_INVALID_PARAMETER;
+    return probe_and_lock(m, mdl, mode, op, 0xB0);
+}
+
+mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *process, mm_mode mode,
+                                          mm_lock_operation op)
+{
+    MMI_ENTER(m, "MmProbeAndLockProcessPages");
+    if (mode > MM_USER_MODE || op > MM_IO_MODIFY_ACCESS)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_process *p;
+    mm_status st = mmi_process_resolve(m, process, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    struct mm_process *saved = cpu->process;
+    if (mmi_verifier(m) && cpu->irql > MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x71, cpu->irql, mdl, p->eprocess,
+                            MM_PFN_NONE, mdl, "MmProbeAndLockProcessPages at IRQL %u", cpu->irql);
+    cpu->process = p; /* KeStackAttachProcess … try/finally … detach */
+    p->attach_count++;
+    st = probe_and_lock(m, mdl, mode, op, 0xB1);
+    if (!m->dead) {
+        p->attach_count--;
+        cpu->process = saved;
+    }
+    return st;
+}
+
+/* ---- MmUnlockPages ---- */
+
+static mm_status unlock_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
+{
+    unsigned f = flags_of(h);
+    mm_irql irql = mmi_irql(m);
+    if (irql > MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x78, irql, mdl, 0, MM_PFN_NONE, mdl,
+                            "MmUnlockPages at IRQL %u", irql);
+    if (f & MM_MDL_SOURCE_IS_NONPAGED_POOL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7D, mdl, f, 0, MM_PFN_NONE, mdl,
+                            "MmUnlockPages on MDL %016llx, built by MmBuildMdlForNonPagedPool: its pages were "
+                            "never locked", (unsigned long long)mdl);
+    if (f & MM_MDL_PARTIAL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB4, mdl, f, MM_MDL_PARTIAL,
+                            MM_PFN_NONE, mdl,
+                            "MmUnlockPages on partial MDL %016llx: a partial MDL borrows its parent's locks",
+                            (unsigned long long)mdl);
+    if (!(f & MM_MDL_PAGES_LOCKED)) {
+        struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C, mdl, f, 0, MM_PFN_NONE, mdl,
+                            "MmUnlockPages on MDL %016llx (mdl %u) whose pages are not locked%s", (unsigned long long)mdl,
+                            r ? r->id : 0, r && r->unlock_step ? ": it was already unlocked" : "");
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
+{
+    for (struct mmi_user_map *u = m->mdl->user_maps; u; u = u->next) {
+        if (u->mdl != mdl || u->unlocked)
+            continue;
+        u->unlocked = true;
+        mmi_mdl_finding(m, MM_FINDING_STALE_USER_MAPPING, mdl, u->va, MM_PFN_NONE, u->process,
+                        "MDL %016llx was unlocked while its user mapping at %016llx in process %u is still in "
+                        "place: those PTEs now map frames nothing keeps locked",
+                        (unsigned long long)mdl, (unsigned long long)u->va, u->process);
+    }
+}
+
+static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, struct mmi_mdl_rec *r)
+{
+    uint64_t pages = mdl_pages(h);
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_pfn pfn;
+        mm_status st = mmi_mdl_pfn(m, mdl, i, &pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+        if (pfn == MM_PFN_NONE)
+            break;
+        if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+            continue;
+        struct mmi_pfn *e = mmi_pfn(m, pfn);
+        if (e->reference_count == 1 && e->share_count != 0)
+            return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
+                                "PFN 0x%llx was unlocked by MmUnlockPages(mdl %u) at step %llu%s, but nothing "
+                                "held a lock on it: the page was unlocked more times than it was locked",
+                                (unsigned long long)pfn, r ? r->id : 0, (unsigned long long)m->step,
+                                r && r->lock_step ? " after being locked at an earlier step" : "");
+        st = unlock_frame(m, pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h)
+{
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (flags_of(h) & MM_MDL_MAPPED_TO_SYSTEM_VA) {
+        mm_status st = mmi_mdl_unmap_system(m, mdl, h);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    uint32_t owner = mmi_eprocess_owner(m, h->Process);
+    if (owner) {
+        struct mm_process *p = mm_process_by_id(m, owner);
+        p->locked_pages -= (int64_t)mdl_pages(h);
+    }
+    mm_status st = deref_pages(m, mdl, h, r);
+    if (!MM_SUCCESS(st))
+        return st;
+    set_flags(h, flags_of(h) & ~(MM_MDL_PAGES_LOCKED | MM_MDL_IO_SPACE));
+    st = mmi_mdl_store(m, mdl, h);
+    if (r) {
+        r->locked = false;
+        r->unlock_step = m->step;
+        if (r->tracker) {
+            mmi_pool_release(m, r->tracker);
+            r->tracker = 0;
+        }
+    }
+    note_stale_user_mappings(m, mdl);
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x554E4C4B /* "UNLK" */, r ? r->id : 0);
+    return st;
+}
+
+mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
+{
+    MMI_ENTER(m, "MmUnlockPages");
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (mmi_verifier(m) && !MM_SUCCESS(st = unlock_checks(m, mdl, &h)))
+        return st;
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    /* Locked-page tracking knows which process pages are locked. */
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    uint32_t owner = mmi_eprocess_owner(m, h.Process);
+    if (mmi_lock_tracking(m) && owner && !(r && r->locked)) {
+        struct mm_process *p = mm_process_by_id(m, owner);
+        return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x01, mdl, (uint64_t)p->locked_pages, 0,
+                            MM_PFN_NONE, mdl,
+                            "MmUnlockPages(mdl %u) unlocks pages of process %s that are not locked%s",
+                            r ? r->id : 0, p->name, r && r->unlock_step ? ": the MDL was already unlocked" : "");
+    }
+    return unlock_internal(m, mdl, &h);
+}
+
+/* ---- MmBuildMdlForNonPagedPool ---- */
+
+mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
+{
+    MMI_ENTER(m, "MmBuildMdlForNonPagedPool");
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (h.ByteCount == 0)
+        return MM_STATUS_INVALID_PARAMETER;
+    mm_va address = MM_MDL_VIRTUAL_ADDRESS(&h);
+    uint64_t pages = mdl_pages(&h);
+    if (mmi_verifier(m)) {
+        mm_page_use use = mmi_use_for_va(m, address);
+        if (use == MM_USE_PAGED_POOL)
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7F, mmi_irql(m), mdl,
+                                flags_of(&h), MM_PFN_NONE, mdl,
+                                "MmBuildMdlForNonPagedPool on MDL %016llx over paged pool at %016llx",
+                                (unsigned long long)mdl, (unsigned long long)address);
+        if (use == MM_USE_PRIVATE || use == MM_USE_IMAGE)
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x140, mmi_irql(m), mdl,
+                                address, MM_PFN_NONE, mdl,
+                                "MmBuildMdlForNonPagedPool on MDL %016llx over pageable memory at %016llx",
+                                (unsigned long long)mdl, (unsigned long long)address);
+    }
+    struct mm_process *cur = mmi_cpu(m)->process;
+    mm_pfn pfn = 0;
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_va va = h.StartVa + i * MM_PAGE_SIZE;
+        struct mmi_walk w;
+        mmi_walk(m, mmi_top_for(m, cur, va), va, &w);
+        if (!mmi_walk_valid(&w))
+            return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240, mdl, mmi_pte_address(va, 3), 0,
+                                MM_PFN_NONE, va,
+                                "MmBuildMdlForNonPagedPool on MDL %016llx: %016llx is not resident (it is pageable, "
+                                "not nonpaged pool)", (unsigned long long)mdl, (unsigned long long)va);
+        pfn = mmi_pte_pfn(w.entry[3]);
+        if (!MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, pfn)))
+            return st;
+    }
+    h.Process = 0;
+    h.MappedSystemVa = address;
+    unsigned f = flags_of(&h) | MM_MDL_SOURCE_IS_NONPAGED_POOL;
+    if (!mmi_pfn_is_ram(m, pfn))
+        f |= MM_MDL_IO_SPACE;
+    set_flags(&h, f);
+    return mmi_mdl_store(m, mdl, &h);
+}
+
+/* ---- IoBuildPartialMdl ---- */
+
+mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_va va, uint32_t length)
+{
+    MMI_ENTER(m, "IoBuildPartialMdl");
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, target))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mm_mdl s, t;
+    mm_status st = mmi_mdl_load(m, source, &s);
+    if (MM_SUCCESS(st))
+        st = mmi_mdl_load(m, target, &t);
+    if (!MM_SUCCESS(st))
+        return st;
+    uint64_t offset = va - MM_MDL_VIRTUAL_ADDRESS(&s);
+    if (length == 0)
+        length = (uint32_t)(s.ByteCount - offset);
+    t.StartVa = MM_PAGE_ALIGN(va);
+    t.Process = s.Process;
+    t.ByteCount = length;
+    t.ByteOffset = MM_BYTE_OFFSET(va);
+    unsigned keep = flags_of(&t) & (MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGE_CONTENTS_INVARIANT);
+    unsigned copy = flags_of(&s) & (MM_MDL_IO_PAGE_READ | MM_MDL_SOURCE_IS_NONPAGED_POOL |
+                                    MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_IO_SPACE);
+    set_flags(&t, keep | copy | MM_MDL_PARTIAL);
+    t.MappedSystemVa = s.MappedSystemVa + offset;
+    uint64_t first = (MM_PAGE_ALIGN(va) - s.StartVa) / MM_PAGE_SIZE;
+    for (uint64_t i = 0; i < MM_SPAN_PAGES(va, length); i++) {
+        mm_pfn pfn;
+        if (!MM_SUCCESS(st = mmi_mdl_pfn(m, source, first + i, &pfn)) ||
+            !MM_SUCCESS(st = mmi_mdl_set_pfn(m, target, i, pfn)))
+            return st;
+    }
+    return mmi_mdl_store(m, target, &t);
+}
+
+/* ---- process exit ---- */
+
+bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, uint64_t *pages)
+{
+    const struct mmi_mdl_state *s = m->mdl;
+    for (size_t i = 0; i < s->leaked_count; i++) {
+        if (s->leaked[i].process == process_id) {
+            *tracker = s->leaked[i].tracker;
+            *mdl = s->leaked[i].mdl;
+            *pages = s->leaked[i].pages;
+            return true;
+        }
+    }
+    for (struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next) {
+        if (r->locked && r->lock_process == process_id) {
+            *tracker = r->tracker;
+            *mdl = r->mdl;
+            *pages = r->lock_pages;
+            return true;
+        }
+    }
+    return false;
+}

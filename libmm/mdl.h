@@ -1,0 +1,81 @@
+/* libmm/mdl.h — what the model knows about each MDL beyond its bytes:
+ * whether it was locked by a probe (and when, and for whom), the system
+ * mapping it holds, its user mappings, and the findings the simulator
+ * reports that Windows cannot see. */
+#ifndef MMI_MDL_H
+#define MMI_MDL_H
+
+#include "mm/mdl.h"
+
+#include "bugcheck.h"
+#include "hash.h"
+
+/* PTE bit 52 (software) marks a PTE written for an MDL mapping: it borrows
+ * the MDL's lock and holds no share of the frame. */
+#define MMI_PTE_MDL_MAPPING (UINT64_C(1) << 52)
+
+struct mmi_mdl_state;
+
+bool mmi_mdl_init(mm_machine *m);
+void mmi_mdl_fini(mm_machine *m);
+/* Process exit: a lock-tracking record left for this process, or 0. */
+bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, uint64_t *pages);
+/* An access through an MDL user mapping whose frame is no longer locked. */
+void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id);
+bool mmi_lock_tracking(const mm_machine *m);
+
+#endif
+
+/* ---- shared by mdl.c and mdlmap.c ---- */
+
+struct mmi_mdl_rec {
+    UT_hash_handle hh;
+    mm_va mdl;
+    uint32_t id;               /* "mdl 2": the order the model first saw it */
+    bool pool_allocated;       /* IoAllocateMdl or MmAllocatePagesForMdl made it */
+    bool pages_allocated;      /* MmAllocatePagesForMdl gave it pages */
+    bool locked;               /* probe-and-lock succeeded and no unlock since */
+    uint32_t lock_process;     /* process charged for the lock (0: none) */
+    uint64_t lock_pages;
+    uint64_t lock_step, unlock_step;
+    mm_va tracker;             /* lock-tracking structure when tracking is on */
+    mm_va sys_va;              /* system mapping held (page aligned), or 0 */
+    uint64_t sys_pages;
+};
+
+struct mmi_user_map {
+    struct mmi_user_map *next;
+    mm_va mdl, va;             /* va: page aligned base of the mapping */
+    uint64_t pages;
+    uint32_t process;
+    bool unlocked;             /* the MDL was unlocked while this stayed */
+};
+
+/* A locked MDL freed without an unlock: its charge stays with the process. */
+struct mmi_leaked_lock {
+    uint32_t process;
+    mm_va tracker, mdl;
+    uint64_t pages;
+};
+
+struct mmi_mdl_state {
+    struct mmi_mdl_rec *recs;
+    struct mmi_leaked_lock *leaked;
+    size_t leaked_count, leaked_cap;
+    uint32_t next_id;
+    struct mmi_user_map *user_maps;
+    struct mm_finding *findings;
+    size_t finding_count, finding_cap;
+};
+
+mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h);
+mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
+mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
+mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);
+/* The record for an MDL address; created on first use (NULL: host OOM). */
+struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl);
+void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, mm_pfn pfn, uint32_t other,
+                     const char *fmt, ...) MMI_PRINTF(7, 8);
+/* Releases the MDL's system mapping (MmUnmapLockedPages, system half). */
+mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h);
+uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess); /* process id, 0 if none */

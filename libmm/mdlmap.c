@@ -1,0 +1,422 @@
+/* libmm/mdlmap.c — mapping locked MDLs: MmMapLockedPagesSpecifyCache into
+ * system PTEs (kernel) or a new VAD of the current process (user), its
+ * Verifier checks and the failures Windows shows without Verifier (0x1A/0x1233,
+ * 0x3F / 0xD8), MmUnmapLockedPages in both halves, MmGetSystemAddressForMdlSafe
+ * and MmPrepareMdlForReuse. An MDL mapping changes no PFN count: it borrows
+ * the MDL's lock. */
+#include "mdl.h"
+
+#include "alloc.h"
+#include "fault.h"
+#include "machine.h"
+#include "memory.h"
+#include "pfn.h"
+#include "process.h"
+#include "pte.h"
+#include "syspte.h"
+#include "trace.h"
+#include "vad.h"
+
+static inline uint64_t mdl_pages(const struct mm_mdl *h) { return MM_MDL_PAGES(h); }
+static inline unsigned flags_of(const struct mm_mdl *h) { return (uint16_t)h->MdlFlags; }
+static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int16_t)(uint16_t)f; }
+
+/* Is the frame held by a lock (or owned by an MmAllocatePagesForMdl MDL)? */
+static bool frame_locked(mm_machine *m, mm_pfn pfn)
+{
+    if (!mmi_pfn_is_ram(m, pfn))
+        return true; /* device memory: not reference counted */
+    if (pfn >= m->pfn.untouched)
+        return false;
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned loc = mmi_pfn_location(e);
+    if (mmi_pfn_use(e) == MM_USE_MDL_PAGES)
+        return loc == MM_ACTIVE_AND_VALID;
+    if (loc == MM_TRANSITION_PAGE)
+        return e->reference_count >= 1;
+    return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
+}
+
+/* Reads the MDL's PFNs (up to LIST_HEAD) into a host array. */
+static mm_status read_pfns(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_pfn **out, uint64_t *count)
+{
+    uint64_t pages = mdl_pages(h);
+    mm_pfn *pfns = mmi_alloc(m, (size_t)(pages ? pages : 1) * sizeof *pfns);
+    if (!pfns)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    uint64_t n = 0;
+    for (; n < pages; n++) {
+        mm_status st = mmi_mdl_pfn(m, mdl, n, &pfns[n]);
+        if (!MM_SUCCESS(st)) {
+            mmi_free(m, pfns);
+            return st;
+        }
+        if (pfns[n] == MM_PFN_NONE)
+            break;
+    }
+    *out = pfns;
+    *count = n;
+    return MM_STATUS_SUCCESS;
+}
+
+static uint64_t cache_bits(mm_cache_type cache)
+{
+    switch (cache) {
+    case MM_NON_CACHED:
+    case MM_NON_CACHED_UNORDERED: return PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
+    case MM_WRITE_COMBINED:
+    case MM_USWC_CACHED: return PTE_CACHE_DISABLE;
+    default: return 0;
+    }
+}
+
+static uint64_t mapping_bits(mm_cache_type cache, uint32_t priority, bool user)
+{
+    uint64_t bits = PTE_VALID | PTE_ACCESSED | PTE_DIRTY | MMI_PTE_MDL_MAPPING | cache_bits(cache);
+    if (!(priority & MM_MDL_MAPPING_NO_WRITE))
+        bits |= PTE_DIRTY1 | PTE_WRITE;
+    if (user || (priority & MM_MDL_MAPPING_NO_EXECUTE))
+        bits |= PTE_NO_EXECUTE; /* user mappings are always no-execute */
+    return bits | (user ? PTE_OWNER : PTE_GLOBAL);
+}
+
+/* ---- checks ---- */
+
+static mm_status verifier_map_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_mode mode,
+                                     bool bug_check_on_failure, bool legacy, const mm_pfn *pfns, uint64_t count)
+{
+    unsigned f = flags_of(h);
+    mm_irql irql = mmi_irql(m);
+    if (mode == MM_KERNEL_MODE ? irql > MM_DISPATCH_LEVEL : irql > MM_APC_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+                            (legacy ? 0x74 : 0x76) + (mode == MM_USER_MODE), irql, mdl, mode, MM_PFN_NONE, mdl,
+                            "%s (%s mode) at IRQL %u", m->op, mode ? "user" : "kernel", irql);
+    if (legacy)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x81, mdl, f, 0, MM_PFN_NONE, mdl,
+                            "the driver called MmMapLockedPages, which bug-checks on failure; use "
+                            "MmMapLockedPagesSpecifyCache with BugCheckOnFailure = FALSE");
+    if (bug_check_on_failure && mode == MM_KERNEL_MODE)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x82, mdl, f, 0, MM_PFN_NONE, mdl,
+                            "MmMapLockedPagesSpecifyCache with BugCheckOnFailure = TRUE");
+    unsigned mapped = f & (MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_SOURCE_IS_NONPAGED_POOL | MM_MDL_PARTIAL_HAS_BEEN_MAPPED);
+    if (mode == MM_KERNEL_MODE && mapped)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB2, mdl, f, mapped, MM_PFN_NONE, mdl,
+                            "%s on MDL %016llx, which is already mapped to system space (flags 0x%04x)", m->op,
+                            (unsigned long long)mdl, f);
+    if (!(f & (MM_MDL_PAGES_LOCKED | MM_MDL_PARTIAL | MM_MDL_SOURCE_IS_NONPAGED_POOL)))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB3, mdl, f, MM_MDL_PAGES_LOCKED,
+                            MM_PFN_NONE, mdl, "%s on MDL %016llx, whose pages are not locked", m->op,
+                            (unsigned long long)mdl);
+    for (uint64_t i = 0; i < count && !(f & MM_MDL_SOURCE_IS_NONPAGED_POOL); i++)
+        if (!frame_locked(m, pfns[i]))
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x85, mdl, mdl_pages(h), pfns[i],
+                                pfns[i], mdl, "%s on MDL %016llx: PFN 0x%llx is not locked", m->op,
+                                (unsigned long long)mdl, (unsigned long long)pfns[i]);
+    return MM_STATUS_SUCCESS;
+}
+
+/* Without Verifier Windows still refuses to map a frame nobody locked. */
+static mm_status unlocked_frame_check(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm_pfn *pfns,
+                                      uint64_t count)
+{
+    if (flags_of(h) & MM_MDL_SOURCE_IS_NONPAGED_POOL)
+        return MM_STATUS_SUCCESS;
+    for (uint64_t i = 0; i < count; i++)
+        if (!frame_locked(m, pfns[i]))
+            return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1233, pfns[i], 0, 0, pfns[i], mdl,
+                                "%s on MDL %016llx tried to map PFN 0x%llx, which is not locked%s", m->op,
+                                (unsigned long long)mdl, (unsigned long long)pfns[i],
+                                flags_of(h) & MM_MDL_PAGES_LOCKED ? "" : " (the MDL was never locked)");
+    return MM_STATUS_SUCCESS;
+}
+
+/* ---- kernel mappings ---- */
+
+static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn *pfns, uint64_t count,
+                        mm_cache_type cache, bool bug_check_on_failure, uint32_t priority)
+{
+    uint64_t pages = mdl_pages(h);
+    mm_va va = mmi_syspte_reserve(m, pages);
+    if (!va) {
+        if ((flags_of(h) & MM_MDL_MAPPING_CAN_FAIL) || !bug_check_on_failure)
+            return 0;
+        if (m->cfg.track_ptes)
+            mmi_bugcheck(m, MM_BUGCHECK_DRIVER_USED_EXCESSIVE_PTES, 0, 0, mmi_syspte_free(m), m->syspte.size,
+                         MM_PFN_NONE, mdl, "no system PTEs are left for %llu pages: mappings were leaked",
+                         (unsigned long long)pages);
+        else
+            mmi_bugcheck(m, MM_BUGCHECK_NO_MORE_SYSTEM_PTES, 0, pages, mmi_syspte_free(m), m->syspte.size,
+                         MM_PFN_NONE, mdl, "no system PTEs are left for %llu pages: mappings were leaked",
+                         (unsigned long long)pages);
+        return 0;
+    }
+    if (!MM_SUCCESS(mmi_syspte_map(m, va, pfns, count, mapping_bits(cache, priority, false)))) {
+        mmi_syspte_release(m, va, pages);
+        return 0;
+    }
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (r) {
+        r->sys_va = va;
+        r->sys_pages = pages;
+    }
+    h->MappedSystemVa = va + h->ByteOffset;
+    unsigned f = flags_of(h) | MM_MDL_MAPPED_TO_SYSTEM_VA;
+    if (f & MM_MDL_PARTIAL)
+        f |= MM_MDL_PARTIAL_HAS_BEEN_MAPPED;
+    set_flags(h, f);
+    if (!MM_SUCCESS(mmi_mdl_store(m, mdl, h)))
+        return 0;
+    return va + h->ByteOffset;
+}
+
+mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h)
+{
+    mm_va va = MM_PAGE_ALIGN(h->MappedSystemVa);
+    uint64_t pages = mdl_pages(h);
+    if (mmi_syspte_in_use(m, va)) {
+        mmi_syspte_unmap(m, va, pages);
+        mmi_syspte_release(m, va, pages);
+    }
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (r && r->sys_va == va)
+        r->sys_va = 0;
+    set_flags(h, flags_of(h) & ~(MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_PARTIAL_HAS_BEEN_MAPPED | MM_MDL_FREE_EXTRA_PTES));
+    return mmi_mdl_store(m, mdl, h);
+}
+
+/* ---- user mappings ---- */
+
+static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm_pfn *pfns, uint64_t count,
+                      mm_cache_type cache, mm_va requested, uint32_t priority, mm_status *raised)
+{
+    struct mm_process *p = mmi_cpu(m)->process;
+    uint64_t bytes = mdl_pages(h) * MM_PAGE_SIZE;
+    mm_va base;
+    if (requested) {
+        base = MM_PAGE_ALIGN(requested);
+        if (base < MM_LOWEST_USER_ADDRESS || base + bytes - 1 > MM_HIGHEST_USER_ADDRESS) {
+            *raised = MM_STATUS_INVALID_ADDRESS;
+            return 0;
+        }
+        if (!mmi_vad_range_free(&p->vads, base, base + bytes)) {
+            *raised = MM_STATUS_CONFLICTING_ADDRESSES;
+            return 0;
+        }
+    } else if (!(base = mmi_vad_find_free(&p->vads, bytes))) {
+        *raised = MM_STATUS_NO_MEMORY;
+        return 0;
+    }
+    struct mmi_user_map *u = mmi_alloc(m, sizeof *u);
+    struct mmi_vad vad = {.start = base, .end = base + bytes, .protect = MM_PAGE_READWRITE,
+                          .protection = MMP_READWRITE, .physical = true};
+    if (!u || !mmi_vad_insert(m, &p->vads, &vad)) {
+        mmi_free(m, u);
+        *raised = MM_STATUS_INSUFFICIENT_RESOURCES;
+        return 0;
+    }
+    uint64_t bits = mapping_bits(cache, priority, true);
+    for (uint64_t i = 0; i < count; i++) {
+        mm_va va = base + i * MM_PAGE_SIZE;
+        mm_pfn table;
+        mm_status st = mmi_pt_ensure(m, p->pml4, va, p->id, &table);
+        if (!MM_SUCCESS(st)) {
+            /* the VAD stays with the pages mapped so far; teardown removes it */
+            mmi_free(m, u);
+            *raised = st;
+            return 0;
+        }
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, (pfns[i] << 12) | bits);
+    }
+    *u = (struct mmi_user_map){.next = m->mdl->user_maps, .mdl = mdl, .va = base, .pages = mdl_pages(h),
+                               .process = p->id};
+    m->mdl->user_maps = u;
+    mmi_trace(m, MM_EV_VAD, base, MM_PFN_NONE, bytes, 0x4D41 /* user MDL mapping */);
+    return base + h->ByteOffset;
+}
+
+static struct mmi_user_map **find_user_map(mm_machine *m, uint32_t process, mm_va base)
+{
+    for (struct mmi_user_map **u = &m->mdl->user_maps; *u; u = &(*u)->next)
+        if ((*u)->va == base && (process == 0 || (*u)->process == process))
+            return u;
+    return NULL;
+}
+
+static mm_status unmap_user(mm_machine *m, mm_va base, mm_va mdl)
+{
+    struct mm_process *p = mmi_cpu(m)->process;
+    mm_va page = MM_PAGE_ALIGN(base);
+    struct mmi_vad *vad = mmi_vad_find(&p->vads, page);
+    struct mmi_user_map **mine = find_user_map(m, p->id, page);
+    if (!vad || !vad->physical || vad->start != page) {
+        struct mmi_user_map **theirs = find_user_map(m, 0, page);
+        if (mmi_verifier(m))
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB9, base, mdl, 0, MM_PFN_NONE,
+                                mdl, "MmUnmapLockedPages of user address %016llx, which is not a mapping in the "
+                                "current process %s", (unsigned long long)base, p->name);
+        if (theirs)
+            mmi_mdl_finding(m, MM_FINDING_WRONG_PROCESS_UNMAP, mdl, base, MM_PFN_NONE, (*theirs)->process,
+                            "MmUnmapLockedPages(%016llx) ran in process %u, but the mapping belongs to process "
+                            "%u: nothing was unmapped there and the mapping leaks",
+                            (unsigned long long)base, p->id, (*theirs)->process);
+        return MM_STATUS_SUCCESS; /* Windows returns silently */
+    }
+    if (!mine) {
+        struct mmi_user_map **theirs = find_user_map(m, 0, page);
+        mmi_mdl_finding(m, MM_FINDING_WRONG_PROCESS_UNMAP, mdl, base, MM_PFN_NONE, p->id,
+                        "MmUnmapLockedPages(%016llx) from the wrong context deleted another mapping of process "
+                        "%u at that address", (unsigned long long)base, p->id);
+        (void)theirs;
+    }
+    mm_va start = vad->start, end = vad->end;
+    mmi_vad_remove(&p->vads, vad);
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        mm_status st = mmi_release_va(m, p, va, 0);
+        if (MM_SUCCESS(st) && (((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end))
+            st = mmi_pt_prune(m, p->pml4, va);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    if (mine) {
+        struct mmi_user_map *u = *mine;
+        *mine = u->next;
+        mmi_free(m, u);
+    }
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_RELEASE);
+    return MM_STATUS_SUCCESS;
+}
+
+/* ---- the DDIs ---- */
+
+static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type cache, mm_va requested,
+                        bool bug_check_on_failure, bool legacy, uint32_t priority, mm_status *raised)
+{
+    mm_status ignored;
+    if (!raised)
+        raised = &ignored;
+    *raised = MM_STATUS_SUCCESS;
+    if (mode > MM_USER_MODE || cache >= MM_MAXIMUM_CACHE_TYPE) {
+        *raised = MM_STATUS_INVALID_PARAMETER;
+        return 0;
+    }
+    struct mm_mdl h;
+    mm_pfn *pfns = NULL;
+    uint64_t count = 0;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (MM_SUCCESS(st))
+        st = read_pfns(m, mdl, &h, &pfns, &count);
+    if (!MM_SUCCESS(st)) {
+        *raised = st;
+        return 0;
+    }
+    mm_va va = 0;
+    if (mmi_verifier(m))
+        st = verifier_map_checks(m, mdl, &h, mode, bug_check_on_failure, legacy, pfns, count);
+    if (MM_SUCCESS(st) && mmi_irql_allows(m, mode == MM_KERNEL_MODE ? MM_DISPATCH_LEVEL : MM_APC_LEVEL, mdl))
+        st = unlocked_frame_check(m, mdl, &h, pfns, count);
+    if (MM_SUCCESS(st) && !m->dead) {
+        if (mode == MM_KERNEL_MODE)
+            va = map_system(m, mdl, &h, pfns, count, cache, bug_check_on_failure, priority);
+        else
+            va = map_user(m, mdl, &h, pfns, count, cache, requested, priority, raised);
+    }
+    mmi_free(m, pfns);
+    if (m->dead)
+        *raised = MM_STATUS_MACHINE_DEAD;
+    return m->dead ? 0 : va;
+}
+
+mm_va mm_map_locked_pages_specify_cache(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type cache,
+                                        mm_va requested, bool bug_check_on_failure, uint32_t priority,
+                                        mm_status *raised)
+{
+    MMI_ENTER_RET(m, "MmMapLockedPagesSpecifyCache", 0);
+    return map_locked(m, mdl, mode, cache, requested, bug_check_on_failure, false, priority, raised);
+}
+
+mm_va mm_map_locked_pages(mm_machine *m, mm_va mdl, mm_mode mode)
+{
+    MMI_ENTER_RET(m, "MmMapLockedPages", 0);
+    return map_locked(m, mdl, mode, MM_CACHED, 0, true, true, MM_HIGH_PAGE_PRIORITY, NULL);
+}
+
+mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t priority)
+{
+    MMI_ENTER_RET(m, "MmGetSystemAddressForMdlSafe", 0);
+    struct mm_mdl h;
+    if (!MM_SUCCESS(mmi_mdl_load(m, mdl, &h)))
+        return 0;
+    if (flags_of(&h) & (MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_SOURCE_IS_NONPAGED_POOL))
+        return h.MappedSystemVa;
+    m->op = "MmMapLockedPagesSpecifyCache";
+    return map_locked(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, false, priority, NULL);
+}
+
+mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
+{
+    MMI_ENTER(m, "MmUnmapLockedPages");
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    unsigned f = flags_of(&h);
+    mm_irql irql = mmi_irql(m);
+    bool user = base <= MM_HIGHEST_USER_ADDRESS;
+    if (mmi_verifier(m)) {
+        if (user ? irql > MM_APC_LEVEL : irql > MM_DISPATCH_LEVEL)
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, user ? 0x7A : 0x79, irql, base,
+                                mdl, MM_PFN_NONE, mdl, "MmUnmapLockedPages at IRQL %u", irql);
+        if (f & MM_MDL_PARTIAL)
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB5, mdl, f, MM_MDL_PARTIAL,
+                                MM_PFN_NONE, mdl,
+                                "MmUnmapLockedPages on partial MDL %016llx: use MmPrepareMdlForReuse or IoFreeMdl",
+                                (unsigned long long)mdl);
+        if (!user && !(f & MM_MDL_MAPPED_TO_SYSTEM_VA))
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB6, mdl, f,
+                                MM_MDL_MAPPED_TO_SYSTEM_VA, MM_PFN_NONE, mdl,
+                                "MmUnmapLockedPages on MDL %016llx, which is not mapped to system space",
+                                (unsigned long long)mdl);
+    }
+    if (!mmi_irql_allows(m, user ? MM_APC_LEVEL : MM_DISPATCH_LEVEL, base))
+        return MM_STATUS_MACHINE_DEAD;
+    if (user)
+        return unmap_user(m, base, mdl);
+    if (!(f & MM_MDL_MAPPED_TO_SYSTEM_VA) && m->cfg.track_ptes)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06, mdl, base, mdl_pages(&h), MM_PFN_NONE, mdl,
+                            "MmUnmapLockedPages(%016llx) of MDL %016llx, which is not mapped",
+                            (unsigned long long)base, (unsigned long long)mdl);
+    /* Without tracking the PTEs at `base` are released whoever owns them. */
+    h.MappedSystemVa = base;
+    return mmi_mdl_unmap_system(m, mdl, &h);
+}
+
+mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl)
+{
+    MMI_ENTER(m, "MmPrepareMdlForReuse");
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (flags_of(&h) & MM_MDL_PARTIAL_HAS_BEEN_MAPPED)
+        return mmi_mdl_unmap_system(m, mdl, &h);
+    return MM_STATUS_SUCCESS; /* never unmaps a non-partial MDL */
+}
+
+/* ---- accesses through stale user mappings ---- */
+
+void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id)
+{
+    if (frame_locked(m, pfn))
+        return;
+    uint32_t owner = pfn < m->pfn.untouched ? mmi_pfn(m, pfn)->owner : 0;
+    mm_va base = 0;
+    for (struct mmi_user_map *u = m->mdl->user_maps; u; u = u->next)
+        if (u->process == process_id && va >= u->va && va < u->va + u->pages * MM_PAGE_SIZE)
+            base = u->mdl;
+    mmi_mdl_finding(m, MM_FINDING_STALE_MAPPING_ACCESS, base, va, pfn, owner,
+                    "process %u touched %016llx through a stale MDL user mapping: PFN 0x%llx is no longer locked "
+                    "for it (it now belongs to process %u)", process_id, (unsigned long long)va,
+                    (unsigned long long)pfn, owner);
+}

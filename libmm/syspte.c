@@ -1,0 +1,59 @@
+/* libmm/syspte.c — system PTEs: a bitmap over the configured number of PTEs
+ * at the start of the system PTE region. */
+#include "syspte.h"
+
+#include "machine.h"
+#include "process.h"
+#include "pte.h"
+
+bool mmi_syspte_init(mm_machine *m) { return mmi_bitmap_init(m, &m->syspte, m->cfg.system_ptes); }
+void mmi_syspte_fini(mm_machine *m) { mmi_bitmap_fini(m, &m->syspte); }
+
+mm_va mmi_syspte_reserve(mm_machine *m, uint64_t pages)
+{
+    uint64_t index = mmi_bitmap_find_set(&m->syspte, pages, 1);
+    return index == MMI_BITMAP_NONE ? 0 : MM_SYSTEM_PTE_START + index * MM_PAGE_SIZE;
+}
+
+void mmi_syspte_release(mm_machine *m, mm_va va, uint64_t pages)
+{
+    mmi_bitmap_clear(&m->syspte, (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE, pages);
+}
+
+bool mmi_is_syspte_va(const mm_machine *m, mm_va va)
+{
+    return va >= MM_SYSTEM_PTE_START && (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE < m->syspte.size;
+}
+
+bool mmi_syspte_in_use(const mm_machine *m, mm_va va)
+{
+    return mmi_is_syspte_va(m, va) && mmi_bitmap_test(&m->syspte, (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE);
+}
+
+uint64_t mmi_syspte_free(const mm_machine *m) { return m->syspte.size - m->syspte.set; }
+
+mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, uint64_t pte_bits)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        mm_va page = va + i * MM_PAGE_SIZE;
+        mm_pfn table;
+        mm_status st = mmi_pt_ensure(m, m->system->pml4, page, m->system->id, &table);
+        if (!MM_SUCCESS(st)) {
+            mmi_syspte_unmap(m, va, i);
+            return st;
+        }
+        mmi_pte_set(m, table, mmi_va_index(page, 3), page, (pfns[i] << 12) | pte_bits);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+void mmi_syspte_unmap(mm_machine *m, mm_va va, uint64_t count)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        mm_va page = va + i * MM_PAGE_SIZE;
+        struct mmi_walk w;
+        mmi_walk(m, m->system->pml4, page, &w);
+        if (w.depth == 4 && w.entry[3])
+            mmi_pte_set(m, w.table[3], mmi_va_index(page, 3), page, 0);
+    }
+}

@@ -50,6 +50,7 @@ void mmi_mdl_fini(mm_machine *m)
     }
     mmi_free(m, s->findings);
     mmi_free(m, s->leaked);
+    mmi_free(m, s->scratch);
     mmi_free(m, s);
     m->mdl = NULL;
 }

@@ -66,6 +66,9 @@ struct mmi_mdl_state {
     struct mmi_user_map *user_maps;
     struct mm_finding *findings;
     size_t finding_count, finding_cap;
+    mm_pfn *scratch;           /* PFNs of the MDL being mapped: machine-owned, so a
+                                * bug check that unwinds leaks nothing */
+    size_t scratch_cap;
 };
 
 mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h);

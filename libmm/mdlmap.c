@@ -37,20 +37,24 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
     return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
 }
 
-/* Reads the MDL's PFNs (up to LIST_HEAD) into a host array. */
+/* Reads the MDL's PFNs (up to LIST_HEAD) into the machine's scratch array. */
 static mm_status read_pfns(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_pfn **out, uint64_t *count)
 {
+    struct mmi_mdl_state *s = m->mdl;
     uint64_t pages = mdl_pages(h);
-    mm_pfn *pfns = mmi_alloc(m, (size_t)(pages ? pages : 1) * sizeof *pfns);
-    if (!pfns)
-        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    if (pages > s->scratch_cap) {
+        mm_pfn *grown = mmi_realloc(m, s->scratch, (size_t)pages * sizeof *grown);
+        if (!grown)
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+        s->scratch = grown;
+        s->scratch_cap = (size_t)pages;
+    }
+    mm_pfn *pfns = s->scratch;
     uint64_t n = 0;
     for (; n < pages; n++) {
         mm_status st = mmi_mdl_pfn(m, mdl, n, &pfns[n]);
-        if (!MM_SUCCESS(st)) {
-            mmi_free(m, pfns);
+        if (!MM_SUCCESS(st))
             return st;
-        }
         if (pfns[n] == MM_PFN_NONE)
             break;
     }
@@ -320,7 +324,6 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
         else
             va = map_user(m, mdl, &h, pfns, count, cache, requested, priority, raised);
     }
-    mmi_free(m, pfns);
     if (m->dead)
         *raised = MM_STATUS_MACHINE_DEAD;
     return m->dead ? 0 : va;

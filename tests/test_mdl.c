@@ -1,0 +1,759 @@
+/* tests/test_mdl.c — the MDL protocol: Windows' exact flags, sizes and counts
+ * through allocate -> lock -> map -> unmap -> unlock -> free, kernel and user
+ * buffers and mappings, and each misuse of the fact sheet's table in both
+ * modes: with Verifier the 0xC4 sub-code at the faulty call, without it the
+ * state change and the bug check where Windows raises it. */
+#include "harness.h"
+
+#define TAG MM_POOL_TAG('B', 'u', 'f', 'f')
+
+static struct mm_apc_state as;
+static mm_process *proc;
+static bool tracking_on;
+
+static int setup(void **state)
+{
+    tracking_on = false;
+    setup_machine(state);
+    proc = attached_process(H.m, "app.exe", &as);
+    return 0;
+}
+
+/* TrackLockedPages = 1 in the registry, without Verifier. */
+static int setup_tracking(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.track_locked_pages = true;
+    tracking_on = true;
+    memset(&H, 0, sizeof H);
+    H.m = harness_machine(&cfg);
+    *state = H.m;
+    proc = attached_process(H.m, "app.exe", &as);
+    return 0;
+}
+
+static int setup_pte_tracking(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.track_ptes = true;
+    memset(&H, 0, sizeof H);
+    H.m = harness_machine(&cfg);
+    *state = H.m;
+    return 0;
+}
+
+static int setup_verifier(void **state)
+{
+    setup(state);
+    tracking_on = false;
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_STANDARD));
+    return 0;
+}
+
+static struct mm_mdl read_mdl(mm_machine *m, mm_va mdl, mm_pfn *pfns, size_t max)
+{
+    struct mm_mdl h;
+    assert_ok(mm_mdl_read(m, mdl, &h, pfns, max));
+    return h;
+}
+
+#define assert_flags(m, mdl, want)                                                                \
+    do {                                                                                          \
+        struct mm_mdl h_ = read_mdl((m), (mdl), NULL, 0);                                         \
+        if ((uint16_t)h_.MdlFlags != (uint16_t)(want))                                            \
+            fail_msg("MDL flags: expected 0x%04x, got 0x%04x", (unsigned)(want), (uint16_t)h_.MdlFlags); \
+    } while (0)
+
+static int64_t locked_pages(mm_machine *m, mm_process *p)
+{
+    struct mm_process_info i;
+    assert_ok(mm_process_query(m, p, &i));
+    return i.locked_pages;
+}
+
+static uint64_t free_system_ptes_probe(mm_machine *m, mm_va mdl)
+{
+    /* Count how many one-page mappings still fit. */
+    (void)m;
+    (void)mdl;
+    return 0;
+}
+
+/* A locked one-page kernel buffer in nonpaged pool and its MDL. */
+static mm_va kernel_mdl(mm_machine *m, mm_va *buffer)
+{
+    *buffer = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x200, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, *buffer, 0x200, false, false, 0);
+    assert_true(mdl != 0);
+    return mdl;
+}
+
+static mm_va user_mdl(mm_machine *m, mm_va *va, uint32_t bytes)
+{
+    *va = commit_user(m, 0x10000, MM_PAGE_READWRITE) + 0x123;
+    mm_va mdl = mm_io_allocate_mdl(m, *va, bytes, false, false, 0);
+    assert_true(mdl != 0);
+    return mdl;
+}
+
+/* ---- the lifecycle ---- */
+
+static void kernel_buffer_lifecycle(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE);
+    assert_int_equal(h.Size, 56);
+    assert_int_equal(h.StartVa, MM_PAGE_ALIGN(buf));
+    assert_int_equal(h.ByteOffset, 0x10);
+    assert_int_equal(h.ByteCount, 0x200);
+    mm_pfn frame = pfn_of(m, buf);
+    assert_pfn(m, frame, 1, 1, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_pfn pfns[2];
+    h = read_mdl(m, mdl, pfns, 2);
+    assert_int_equal((uint16_t)h.MdlFlags, 0x000A);
+    assert_int_equal(h.Process, 0);
+    assert_int_equal(pfns[0], frame);
+    assert_pfn(m, frame, 1, 2, MM_ACTIVE_AND_VALID);
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    assert_int_equal(c.system_locked_pages, 1);
+    assert_ok(mm_write(m, buf, "through the pool VA", 20));
+    mm_va sys = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                  MM_NORMAL_PAGE_PRIORITY, NULL);
+    assert_true(sys >= MM_SYSTEM_PTE_START && sys < MM_PAGED_POOL_START);
+    assert_int_equal(sys & 0xFFF, buf & 0xFFF);
+    h = read_mdl(m, mdl, NULL, 0);
+    assert_int_equal((uint16_t)h.MdlFlags, 0x000B);
+    assert_int_equal(h.MappedSystemVa, sys);
+    assert_pfn(m, frame, 1, 2, MM_ACTIVE_AND_VALID); /* a mapping changes no counts */
+    char seen[20];
+    assert_ok(mm_read(m, sys, seen, 20));
+    assert_string_equal(seen, "through the pool VA");
+    assert_int_equal(mm_get_system_address_for_mdl_safe(m, mdl, MM_NORMAL_PAGE_PRIORITY), sys);
+    assert_ok(mm_unmap_locked_pages(m, sys, mdl));
+    assert_flags(m, mdl, 0x000A);
+    assert_false(mm_is_address_valid(m, sys));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_flags(m, mdl, 0x0008);
+    assert_pfn(m, frame, 1, 1, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_memory_query(m, &c));
+    assert_int_equal(c.system_locked_pages, 0);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_ok(mm_pool_free(m, buf, TAG));
+}
+
+static void user_buffer_lock_charges_the_process(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x2000); /* 0x123 offset: spans 3 pages */
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    mm_pfn pfns[3];
+    struct mm_mdl h = read_mdl(m, mdl, pfns, 3);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGES_LOCKED | MM_MDL_WRITE_OPERATION);
+    assert_int_equal(h.Process, pi.eprocess);
+    assert_int_equal(locked_pages(m, proc), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pfns[i], pfn_of(m, MM_PAGE_ALIGN(va) + (uint64_t)i * 0x1000));
+        assert_pfn(m, pfns[i], 1, 2, MM_ACTIVE_AND_VALID);
+        assert_true(pte_of(m, NULL, MM_PAGE_ALIGN(va) + (uint64_t)i * 0x1000) & 0x40); /* probed for write */
+    }
+    /* A locked page is not trimmed, and survives decommit of its VA. */
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, proc, UINT64_MAX, &n));
+    assert_int_equal(n, 0);
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_int_equal(locked_pages(m, proc), 0);
+    h = read_mdl(m, mdl, NULL, 0);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_WRITE_OPERATION);
+    assert_int_equal(h.Process, pi.eprocess); /* left as it was */
+    assert_ok(mm_io_free_mdl(m, mdl));
+}
+
+static void read_lock_of_kernel_va_ignores_write(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_MODIFY_ACCESS));
+    assert_flags(m, mdl, 0x0008 | 0x0002 | 0x0080);
+    assert_ok(mm_unlock_pages(m, mdl));
+}
+
+static void user_mapping_sees_the_same_bytes(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    mm_status raised = 1;
+    mm_va uva = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false,
+                                                  MM_NORMAL_PAGE_PRIORITY, &raised);
+    assert_ok(raised);
+    assert_true(uva > 0 && uva <= MM_HIGHEST_USER_ADDRESS);
+    assert_int_equal(uva & 0xFFF, 0x10);
+    assert_flags(m, mdl, 0x0008 | 0x0002 | 0x0080); /* no MDL flag tracks user mappings */
+    uint64_t pte = pte_of(m, NULL, uva);
+    assert_true((pte & 0x5) == 0x5 && (pte >> 63)); /* valid, user, no-execute */
+    struct mm_access_request req = {.va = uva, .buffer = "from user mode", .length = 15,
+                                    .kind = MM_ACCESS_WRITE, .mode = MM_USER_MODE};
+    assert_ok(mm_access_memory(m, &req));
+    char seen[15];
+    assert_ok(mm_read(m, buf, seen, 15));
+    assert_string_equal(seen, "from user mode");
+    struct mm_region_info r;
+    assert_ok(mm_virtual_query(m, NULL, uva, &r));
+    mm_va b = MM_PAGE_ALIGN(uva);
+    uint64_t s = 0;
+    assert_status(mm_virtual_free(m, NULL, &b, &s, MM_MEM_RELEASE), MM_STATUS_ACCESS_DENIED);
+    assert_ok(mm_unmap_locked_pages(m, uva, mdl));
+    assert_false(mm_is_address_valid(m, uva));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_int_equal(mm_findings_count(m), 0);
+}
+
+static void nonpaged_pool_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1800, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf + 0x100, 0x1000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    mm_pfn pfns[2];
+    struct mm_mdl h = read_mdl(m, mdl, pfns, 2);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_SOURCE_IS_NONPAGED_POOL);
+    assert_int_equal(h.MappedSystemVa, buf + 0x100);
+    assert_int_equal(pfns[1], pfn_of(m, buf + 0x1000));
+    assert_pfn(m, pfns[0], 1, 1, MM_ACTIVE_AND_VALID); /* no counts change */
+    assert_int_equal(mm_get_system_address_for_mdl_safe(m, mdl, 0), buf + 0x100);
+    assert_ok(mm_io_free_mdl(m, mdl));
+}
+
+static void partial_mdl_shares_the_parent_mapping(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x3000, TAG);
+    mm_va parent = mm_io_allocate_mdl(m, buf, 0x3000, false, false, 0);
+    mm_va child = mm_io_allocate_mdl(m, buf + 0x1800, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, parent, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_io_build_partial_mdl(m, parent, child, buf + 0x1800, 0x1000));
+    mm_pfn pp[3], cp[2];
+    read_mdl(m, parent, pp, 3);
+    struct mm_mdl h = read_mdl(m, child, cp, 2);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PARTIAL);
+    assert_int_equal(cp[0], pp[1]);
+    assert_int_equal(cp[1], pp[2]);
+    assert_pfn(m, pp[1], 1, 2, MM_ACTIVE_AND_VALID); /* borrowed, not referenced again */
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, child, MM_NORMAL_PAGE_PRIORITY);
+    assert_true(sys != 0);
+    assert_flags(m, child, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PARTIAL | MM_MDL_MAPPED_TO_SYSTEM_VA |
+                               MM_MDL_PARTIAL_HAS_BEEN_MAPPED);
+    assert_ok(mm_prepare_mdl_for_reuse(m, child));
+    assert_flags(m, child, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PARTIAL);
+    assert_false(mm_is_address_valid(m, sys));
+    /* A partial MDL of a mapped parent shares the parent's mapping. */
+    mm_va psys = mm_get_system_address_for_mdl_safe(m, parent, MM_NORMAL_PAGE_PRIORITY);
+    assert_ok(mm_io_build_partial_mdl(m, parent, child, buf + 0x1800, 0));
+    h = read_mdl(m, child, NULL, 0);
+    assert_int_equal(h.ByteCount, 0x1800);
+    assert_int_equal(h.MappedSystemVa, psys + 0x1800);
+    assert_true((uint16_t)h.MdlFlags & MM_MDL_MAPPED_TO_SYSTEM_VA);
+    assert_ok(mm_io_free_mdl(m, child));
+    assert_ok(mm_unlock_pages(m, parent)); /* unmaps the parent first */
+    assert_false(mm_is_address_valid(m, psys));
+    assert_ok(mm_io_free_mdl(m, parent));
+}
+
+static void mdl_on_an_irp_chain(void **state)
+{
+    mm_machine *m = *state;
+    mm_va irp = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xD0, MM_POOL_TAG('I', 'r', 'p', ' '));
+    mm_va a = mm_io_allocate_mdl(m, 0x10000, 0x100, false, false, irp);
+    mm_va b = mm_io_allocate_mdl(m, 0x20000, 0x100, true, false, irp);
+    uint64_t head = 0;
+    assert_ok(mm_read(m, irp + 8, &head, 8));
+    assert_int_equal(head, a);
+    struct mm_mdl h = read_mdl(m, a, NULL, 0);
+    assert_int_equal(h.Next, b);
+    assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0x100, true, false, 0), 0); /* secondary needs an IRP */
+    assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0, false, false, 0), 0);
+    assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0x80000000u, false, false, 0), 0);
+    mm_va big = mm_io_allocate_mdl(m, 0x10000, 24 * 0x1000, false, false, 0);
+    assert_flags(m, big, 0); /* beyond 23 pages: from pool, not the lookaside list */
+    assert_int_equal(mm_size_of_mdl(0xFF0, 0x20), 0x30 + 2 * 8);
+}
+
+/* ---- misuse, both modes ---- */
+
+static void double_unlock_verifier(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C);
+    assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE, 0);
+    assert_non_null(strstr(H.bc.explanation, "already unlocked"));
+}
+
+static void double_unlock_no_verifier(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    mm_pfn frame = pfn_of(m, buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_params(frame, 1, 0);
+    assert_non_null(strstr(H.bc.explanation, "MmUnlockPages(mdl"));
+}
+
+static void double_unlock_with_tracking(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x01);
+    assert_params(mdl, 0, 0);
+    assert_non_null(strstr(H.bc.explanation, "already unlocked"));
+}
+
+static void unlock_nonpaged_pool_mdl(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x100, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    if (verifier) {
+        expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7D);
+        assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_SOURCE_IS_NONPAGED_POOL, 0);
+    } else {
+        expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+        assert_params(pfn_of(m, buf), 1, 0);
+    }
+}
+
+static void unlock_partial_mdl(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2000, TAG);
+    mm_va parent = mm_io_allocate_mdl(m, buf, 0x2000, false, false, 0);
+    mm_va child = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, parent, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_io_build_partial_mdl(m, parent, child, buf, 0x1000));
+    if (verifier) {
+        expect_bugcheck(mm_unlock_pages(m, child), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB4);
+        assert_params(child, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PARTIAL, MM_MDL_PARTIAL);
+        return;
+    }
+    /* The partial MDL drops the parent's lock silently; the parent's own
+     * unlock then takes the last reference of a mapped page. */
+    assert_ok(mm_unlock_pages(m, child));
+    assert_pfn(m, pfn_of(m, buf), 1, 1, MM_ACTIVE_AND_VALID);
+    expect_bugcheck(mm_unlock_pages(m, parent), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_params(pfn_of(m, buf), 1, 0);
+}
+
+static void lock_twice(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    if (verifier) {
+        expect_bugcheck(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB0);
+        assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGES_LOCKED, MM_MDL_PAGES_LOCKED);
+        return;
+    }
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_int_equal(locked_pages(m, proc), 2); /* charged twice */
+    assert_pfn(m, pfn_of(m, va), 1, 3, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_ok(mm_process_detach(m, &as));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_params(pi.eprocess, 1, 0);
+}
+
+static void map_unlocked_mdl(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    if (verifier) {
+        expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB3);
+        assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE, MM_MDL_PAGES_LOCKED);
+        return;
+    }
+    /* The never-filled PFN array holds whatever the pool page held: here the
+     * frame of an unrelated page, which nothing has locked. */
+    mm_pfn victim = pfn_of(m, buf);
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &victim, 8));
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
+                    MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1233);
+    assert_int_equal(H.bc.p[1], victim);
+}
+
+static void map_twice(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va first = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL);
+    if (verifier) {
+        expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB2);
+        assert_params(mdl, 0x000B, MM_MDL_MAPPED_TO_SYSTEM_VA);
+        return;
+    }
+    mm_va second = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL);
+    assert_true(second != first && second != 0);
+    assert_ok(mm_unlock_pages(m, mdl)); /* releases the second mapping only */
+    assert_true(mm_is_address_valid(m, first)); /* the first one leaked */
+    assert_false(mm_is_address_valid(m, second));
+}
+
+static void bug_check_on_failure(void **state)
+{
+    mm_machine *m = *state;
+    bool verifier = mm_machine_verifier(m) != 0;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    if (verifier) {
+        expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x82);
+        return;
+    }
+    /* Harmless until the system PTEs run out: leak mappings until they do. */
+    mm_va va = 1;
+    uint64_t leaked = 0;
+    for (; leaked < 10000 && va; leaked++)
+        va = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL);
+    assert_int_equal(va, 0); /* BugCheckOnFailure = FALSE: NULL */
+    assert_int_equal(leaked - 1, 2048); /* the configured pool */
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL),
+                    MM_BUGCHECK_NO_MORE_SYSTEM_PTES, 0);
+    assert_params(1, 0, 2048);
+}
+
+static void legacy_map_locked_pages(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_map_locked_pages(m, mdl, MM_KERNEL_MODE), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+                        0x81);
+        assert_params(mdl, 0x000A, 0);
+        return;
+    }
+    assert_true(mm_map_locked_pages(m, mdl, MM_KERNEL_MODE) != 0);
+    assert_flags(m, mdl, 0x000B);
+}
+
+static void unmap_not_mapped(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_unmap_locked_pages(m, MM_SYSTEM_PTE_START, mdl),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB6);
+        assert_params(mdl, 0x000A, MM_MDL_MAPPED_TO_SYSTEM_VA);
+        return;
+    }
+    /* Without tracking: whatever the PTEs at that address map is released. */
+    mm_va buf2;
+    mm_va other = kernel_mdl(m, &buf2);
+    assert_ok(mm_probe_and_lock_pages(m, other, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va theirs = mm_get_system_address_for_mdl_safe(m, other, 0);
+    assert_ok(mm_unmap_locked_pages(m, theirs, mdl));
+    assert_false(mm_is_address_valid(m, theirs)); /* another driver's mapping is gone */
+}
+
+static void unmap_not_mapped_with_pte_tracking(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    expect_bugcheck(mm_unmap_locked_pages(m, MM_SYSTEM_PTE_START + 0x10, mdl), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06);
+    assert_params(mdl, MM_SYSTEM_PTE_START + 0x10, 1);
+}
+
+static void unmap_partial(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2000, TAG);
+    mm_va parent = mm_io_allocate_mdl(m, buf, 0x2000, false, false, 0);
+    mm_va child = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, parent, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_io_build_partial_mdl(m, parent, child, buf, 0x1000));
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, child, 0);
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_unmap_locked_pages(m, sys, child), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB5);
+        return;
+    }
+    assert_ok(mm_unmap_locked_pages(m, sys, child));
+    assert_false(mm_is_address_valid(m, sys));
+}
+
+static void unmap_user_mapping_from_wrong_process(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va uva = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, NULL);
+    assert_true(uva != 0);
+    assert_ok(mm_process_detach(m, &as));
+    mm_process *other = attached_process(m, "other.exe", &as);
+    (void)other;
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_unmap_locked_pages(m, uva, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB9);
+        assert_params(uva, mdl, 0);
+        return;
+    }
+    assert_ok(mm_unmap_locked_pages(m, uva, mdl));
+    struct mm_finding f;
+    assert_int_equal(mm_findings_read(m, &f, 1), 1);
+    assert_int_equal(f.kind, MM_FINDING_WRONG_PROCESS_UNMAP);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    assert_int_equal(f.other_process_id, pi.id); /* the process whose mapping leaked */
+    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_process_attach(m, proc, &as));
+    assert_true(mm_is_address_valid(m, uva)); /* still mapped in its own process */
+}
+
+static void free_mapped_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_io_free_mdl(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB8);
+        assert_params(mdl, 0x000B, 0);
+        return;
+    }
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_true(mm_is_address_valid(m, sys)); /* its system PTEs leaked */
+}
+
+static void freed_while_locked_user_buffer(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts counts;
+    assert_ok(mm_memory_query(m, &counts));
+    bool tracking = *(volatile bool *)&tracking_on;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x2000);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_io_free_mdl(m, mdl)); /* no check at the free */
+    assert_ok(mm_process_detach(m, &as));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    if (mm_machine_verifier(m) & MM_VERIFIER_POOL_TRACKING || tracking) {
+        expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, H.bc.p[0]);
+        assert_int_equal(H.bc.code, 0xCB);
+        assert_int_equal(H.bc.p[1], 0);
+        assert_int_equal(H.bc.p[2], mdl);
+        assert_int_equal(H.bc.p[3], 3);
+        struct mm_pool_block_info tracker;
+        assert_ok(mm_pool_query(m, H.bc.p[0], &tracker)); /* P1: the tracking structure */
+        return;
+    }
+    expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_params(pi.eprocess, 3, 0);
+}
+
+static void user_mode_probe_of_kernel_address(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS), MM_STATUS_ACCESS_VIOLATION);
+    mm_pfn slot0;
+    read_mdl(m, mdl, &slot0, 1);
+    assert_int_equal(slot0, MM_PFN_NONE);
+    assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
+    assert_false(mm_machine_is_dead(m));
+}
+
+static void write_probe_of_read_only_page(void **state)
+{
+    mm_machine *m = *state;
+    mm_va ro = commit_user(m, 0x1000, MM_PAGE_READONLY);
+    mm_va mdl = mm_io_allocate_mdl(m, ro, 0x100, false, false, 0);
+    assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS), MM_STATUS_ACCESS_VIOLATION);
+    assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
+    assert_int_equal(locked_pages(m, proc), 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+}
+
+static void reserved_range_probe(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = 0;
+    uint64_t size = 0x2000;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    mm_va mdl = mm_io_allocate_mdl(m, base, 0x2000, false, false, 0);
+    assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS), MM_STATUS_ACCESS_VIOLATION);
+    assert_int_equal(locked_pages(m, proc), 0);
+}
+
+static void probe_above_dispatch(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    if (mm_machine_verifier(m)) {
+        assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+        expect_bugcheck(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x70);
+        assert_params(MM_CLOCK_LEVEL, mdl, MM_KERNEL_MODE);
+        return;
+    }
+    /* At DISPATCH a pageable page that is not resident faults: 0x0A. */
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS),
+                    MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, va);
+}
+
+static void build_nonpaged_mdl_on_paged_pool(void **state)
+{
+    mm_machine *m = *state;
+    mm_va paged = mm_pool_allocate(m, MM_PAGED_POOL, 0x2000, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, paged, 0x2000, false, false, 0);
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_build_mdl_for_nonpaged_pool(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7F);
+        assert_params(MM_PASSIVE_LEVEL, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
+        return;
+    }
+    expect_bugcheck(mm_build_mdl_for_nonpaged_pool(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240);
+    assert_params(mdl, UINT64_C(0xFFFFF6FC50000000), 0);
+}
+
+static void unlock_before_unmap_leaves_a_stale_user_mapping(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    assert_ok(mm_write(m, va, "mine", 4));
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    mm_pfn frame = pfn_of(m, va);
+    mm_va uva = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, NULL);
+    assert_ok(mm_unlock_pages(m, mdl)); /* legal, but the user mapping stays */
+    struct mm_finding f[4];
+    assert_int_equal(mm_findings_read(m, f, 4), 1);
+    assert_int_equal(f[0].kind, MM_FINDING_STALE_USER_MAPPING);
+    assert_int_equal(f[0].va, MM_PAGE_ALIGN(uva));
+    assert_string_equal(mm_finding_name(f[0].kind), "stale-user-mapping");
+    /* The buffer is released; its frame goes back to the free list and is
+     * handed to someone else. */
+    mm_process *victim = NULL;
+    assert_ok(mm_process_create(m, "victim.exe", &victim));
+    mm_va b = MM_PAGE_ALIGN(va);
+    uint64_t s = 0;
+    assert_ok(mm_virtual_free(m, NULL, &b, &s, MM_MEM_RELEASE));
+    assert_pfn(m, frame, 0, 0, MM_FREE_PAGE_LIST);
+    struct mm_apc_state as2;
+    assert_ok(mm_process_attach(m, victim, &as2));
+    mm_va pool_like = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG); /* takes the free frame */
+    assert_int_equal(pfn_of(m, pool_like), frame);
+    assert_ok(mm_write(m, pool_like + 0x123, "secret", 6)); /* same offset as the mapping */
+    assert_ok(mm_process_detach(m, &as2));
+    char seen[7] = {0};
+    struct mm_access_request req = {.va = uva, .buffer = seen, .length = 6, .mode = MM_USER_MODE};
+    assert_ok(mm_access_memory(m, &req)); /* the dangling PTE still works… */
+    assert_string_equal(seen, "secret");  /* …and reads someone else's data */
+    assert_int_equal(mm_findings_read(m, f, 4), 2);
+    assert_int_equal(f[1].kind, MM_FINDING_STALE_MAPPING_ACCESS);
+    assert_int_equal(f[1].pfn, frame);
+    assert_int_equal(f[1].other_process_id, MM_SYSTEM_PROCESS_ID); /* pool belongs to the system */
+}
+
+static void exhausting_system_ptes_with_leaked_mappings(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    unsigned mapped = 0;
+    for (;; mapped++) {
+        /* The buggy driver rebuilds the MDL flags each time, forgetting the mapping. */
+        struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
+        h.MdlFlags = 0x000A;
+        assert_ok(mm_write(m, mdl, &h, sizeof h));
+        if (!mm_get_system_address_for_mdl_safe(m, mdl, MM_NORMAL_PAGE_PRIORITY))
+            break;
+    }
+    assert_int_equal(mapped, 2048);
+    (void)free_system_ptes_probe;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
+#define V(f) {"verifier_" #f, f, setup_verifier, teardown_machine, NULL}
+        T(kernel_buffer_lifecycle),
+        T(user_buffer_lock_charges_the_process),
+        T(read_lock_of_kernel_va_ignores_write),
+        T(user_mapping_sees_the_same_bytes),
+        T(nonpaged_pool_mdl),
+        T(partial_mdl_shares_the_parent_mapping),
+        T(mdl_on_an_irp_chain),
+        V(double_unlock_verifier),
+        T(double_unlock_no_verifier),
+        {"tracking_double_unlock", double_unlock_with_tracking, setup_tracking, teardown_machine, NULL},
+        {"tracking_freed_while_locked", freed_while_locked_user_buffer, setup_tracking, teardown_machine, NULL},
+        T(unlock_nonpaged_pool_mdl), V(unlock_nonpaged_pool_mdl),
+        T(unlock_partial_mdl), V(unlock_partial_mdl),
+        T(lock_twice), V(lock_twice),
+        T(map_unlocked_mdl), V(map_unlocked_mdl),
+        T(map_twice), V(map_twice),
+        T(bug_check_on_failure), V(bug_check_on_failure),
+        T(legacy_map_locked_pages), V(legacy_map_locked_pages),
+        T(unmap_not_mapped), V(unmap_not_mapped),
+        {"pte_tracking_unmap_not_mapped", unmap_not_mapped_with_pte_tracking, setup_pte_tracking, teardown_machine, NULL},
+        T(unmap_partial), V(unmap_partial),
+        T(unmap_user_mapping_from_wrong_process), V(unmap_user_mapping_from_wrong_process),
+        T(free_mapped_mdl), V(free_mapped_mdl),
+        T(freed_while_locked_user_buffer), V(freed_while_locked_user_buffer),
+        T(user_mode_probe_of_kernel_address), V(user_mode_probe_of_kernel_address),
+        T(write_probe_of_read_only_page), V(write_probe_of_read_only_page),
+        T(reserved_range_probe),
+        T(probe_above_dispatch), V(probe_above_dispatch),
+        T(build_nonpaged_mdl_on_paged_pool), V(build_nonpaged_mdl_on_paged_pool),
+        T(unlock_before_unmap_leaves_a_stale_user_mapping),
+        T(exhausting_system_ptes_with_leaked_mappings),
+    };
+    return cmocka_run_group_tests_name("mdl", tests, NULL, NULL);
+}

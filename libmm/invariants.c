@@ -12,6 +12,7 @@
 #include "pfn.h"
 #include "process.h"
 #include "pte.h"
+#include "syspte.h"
 #include "workset.h"
 
 struct check {
@@ -90,6 +91,8 @@ static mm_status check_leaf(struct check *c, mm_pfn table, unsigned index, mm_va
     uint64_t pte = mmi_pte_get(m, table, index);
     if (mmi_pte_valid(pte) && (pte & MMI_PTE_MDL_MAPPING))
         return MM_STATUS_SUCCESS; /* borrows the MDL's lock; may be stale (a finding, not corruption) */
+    if (!mmi_pte_valid(pte) && mmi_is_syspte_va(m, va))
+        return MM_STATUS_SUCCESS; /* reserved-mapping headers: size and tag, not a PTE format */
     if (mmi_pte_valid(pte) || mmi_pte_is_transition(pte)) {
         mm_pfn pfn = mmi_pte_pfn(pte);
         if (!mmi_pfn_is_ram(m, pfn))

@@ -105,6 +105,32 @@ MM_API mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl);
 MM_API mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t priority);
 MM_API mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl);
 
+/* MmAllocatePagesForMdlEx flags. */
+#define MM_DONT_ZERO_ALLOCATION 0x1u
+#define MM_ALLOCATE_FROM_LOCAL_NODE_ONLY 0x2u
+#define MM_ALLOCATE_FULLY_REQUIRED 0x4u
+#define MM_ALLOCATE_NO_WAIT 0x8u
+#define MM_ALLOCATE_PREFER_CONTIGUOUS 0x10u
+#define MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS 0x20u
+
+/* MmAllocatePagesForMdl(Ex): a new MDL (from pool) describing freshly
+ * allocated physical pages in [low, high]; possibly fewer than asked (check
+ * ByteCount); 0 when none. Free with mm_free_pages_from_mdl, then
+ * mm_pool_free on the MDL. */
+MM_API mm_va mm_allocate_pages_for_mdl(mm_machine *m, uint64_t low, uint64_t high, uint64_t skip,
+                                       uint64_t total_bytes);
+MM_API mm_va mm_allocate_pages_for_mdl_ex(mm_machine *m, uint64_t low, uint64_t high, uint64_t skip,
+                                          uint64_t total_bytes, mm_cache_type cache, uint32_t flags);
+MM_API mm_status mm_free_pages_from_mdl(mm_machine *m, mm_va mdl);
+
+/* Reserved mappings: a system range reserved up front (no memory behind
+ * it) into which locked MDLs are mapped without any chance of failure. */
+MM_API mm_va mm_allocate_mapping_address(mm_machine *m, uint64_t bytes, uint32_t tag);
+MM_API mm_status mm_free_mapping_address(mm_machine *m, mm_va base, uint32_t tag);
+MM_API mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_va mdl,
+                                                       mm_cache_type cache);
+MM_API mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_va mdl);
+
 /* What the simulator sees that Windows does not check. */
 typedef enum {
     MM_FINDING_STALE_USER_MAPPING = 1, /* pages unlocked while a user mapping of them remains */

@@ -263,6 +263,31 @@ static mm_status check_accounting(struct check *c)
     return MM_STATUS_SUCCESS;
 }
 
+/* A process's lock charge equals the pages of the MDLs locked for it, and
+ * an MDL's system mapping is held in the system PTE pool. */
+static mm_status check_mdls(struct check *c)
+{
+    mm_machine *m = c->m;
+    const struct mmi_mdl_state *s = m->mdl;
+    for (struct mm_process *p = m->process_first; p; p = p->next) {
+        int64_t locked = 0;
+        for (const struct mmi_mdl_rec *r = s->recs; r; r = r->hh.next)
+            if (r->locked && r->lock_process == p->id)
+                locked += (int64_t)r->lock_pages;
+        for (size_t i = 0; i < s->leaked_count; i++)
+            if (s->leaked[i].process == p->id)
+                locked += (int64_t)s->leaked[i].pages;
+        CHECK(p->terminated || locked == p->locked_pages,
+              "process %u is charged %lld locked pages but its locked MDLs hold %lld", p->id,
+              (long long)p->locked_pages, (long long)locked);
+    }
+    for (const struct mmi_mdl_rec *r = s->recs; r; r = r->hh.next)
+        CHECK(!r->sys_va || mmi_syspte_in_use(m, r->sys_va),
+              "MDL %016llx records a system mapping at %016llx whose PTEs are not reserved",
+              (unsigned long long)r->mdl, (unsigned long long)r->sys_va);
+    return MM_STATUS_SUCCESS;
+}
+
 /* Frames on lists whose original PTE still names a page-file slot. */
 static mm_status note_listed_slots(struct check *c)
 {
@@ -298,6 +323,8 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
             st = note_listed_slots(&c);
         if (MM_SUCCESS(st))
             st = check_accounting(&c);
+        if (MM_SUCCESS(st))
+            st = check_mdls(&c);
     }
     mmi_free(m, c.mapped);
     mmi_free(m, c.is_table);

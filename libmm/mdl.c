@@ -547,12 +547,20 @@ static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, s
         if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
             continue;
         struct mmi_pfn *e = mmi_pfn(m, pfn);
-        if (e->reference_count == 1 && e->share_count != 0)
+        if (e->reference_count == 1 && e->share_count != 0) {
+            char when[96] = "";
+            if (r && r->lock_step && r->unlock_step)
+                snprintf(when, sizeof when, " after being locked at step %llu and unlocked at step %llu",
+                         (unsigned long long)r->lock_step, (unsigned long long)r->unlock_step);
+            else if (r && r->lock_step)
+                snprintf(when, sizeof when, " after being locked at step %llu", (unsigned long long)r->lock_step);
+            else
+                snprintf(when, sizeof when, ", but this MDL never locked it");
             return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
-                                "PFN 0x%llx was unlocked by MmUnlockPages(mdl %u) at step %llu%s, but nothing "
-                                "held a lock on it: the page was unlocked more times than it was locked",
-                                (unsigned long long)pfn, r ? r->id : 0, (unsigned long long)m->step,
-                                r && r->lock_step ? " after being locked at an earlier step" : "");
+                                "PFN 0x%llx was unlocked by MmUnlockPages(mdl %u) at step %llu%s: the page was "
+                                "unlocked more times than it was locked",
+                                (unsigned long long)pfn, r ? r->id : 0, (unsigned long long)m->step, when);
+        }
         st = unlock_frame(m, pfn);
         if (!MM_SUCCESS(st))
             return st;

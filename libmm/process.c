@@ -227,12 +227,17 @@ mm_status mm_process_terminate(mm_machine *m, mm_process *process)
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, tracker, 0, mdl, pages, MM_PFN_NONE,
                             mdl, "process %s (id %u) exited while MDL %016llx still had %llu of its pages locked",
                             p->name, p->id, (unsigned long long)mdl, (unsigned long long)pages);
-    if (p->locked_pages != 0)
+    if (p->locked_pages != 0) {
+        char culprit[96] = "";
+        if (mmi_mdl_leaked_lock(m, p->id, &tracker, &mdl, &pages))
+            snprintf(culprit, sizeof culprit, " (MDL %016llx still holds %llu of them)", (unsigned long long)mdl,
+                     (unsigned long long)pages);
         return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x00, p->eprocess, (uint64_t)p->locked_pages,
                             0, MM_PFN_NONE, p->eprocess,
-                            "process %s (id %u) exited with %lld page(s) still locked: a driver locked them "
+                            "process %s (id %u) exited with %lld page(s) still locked%s: a driver locked them "
                             "with MmProbeAndLockPages and never called MmUnlockPages",
-                            p->name, p->id, (long long)p->locked_pages);
+                            p->name, p->id, (long long)p->locked_pages, culprit);
+    }
     mmi_ws_fini(m, &p->ws);
     mmi_vad_fini(m, &p->vads);
     st = free_top_table(m, p->pml4);

@@ -492,6 +492,11 @@ static void unmap_not_mapped(void **state)
     mm_va theirs = mm_get_system_address_for_mdl_safe(m, other, 0);
     assert_ok(mm_unmap_locked_pages(m, theirs, mdl));
     assert_false(mm_is_address_valid(m, theirs)); /* another driver's mapping is gone */
+    char why[256];
+    assert_status(mm_machine_check_invariants(m, why, sizeof why), MM_STATUS_UNSUCCESSFUL);
+    assert_non_null(strstr(why, "whose PTEs are not reserved")); /* the damage is visible */
+    mm_machine_destroy(m);
+    H.m = NULL;
 }
 
 static void unmap_not_mapped_with_pte_tracking(void **state)

@@ -298,6 +298,35 @@ static mm_status check_valid(mm_machine *m, const struct access *a, const struct
     return MM_STATUS_SUCCESS;
 }
 
+static struct mmi_tlb_entry *tlb_slot(mm_machine *m, mm_va va)
+{
+    return &m->tlb[(va >> MM_PAGE_SHIFT) & (MMI_TLB_ENTRIES - 1)];
+}
+
+/* Kernel reads and writes of resident pages hit the cache; user-mode and
+ * execute accesses, and MDL user mappings (watched for staleness), always
+ * walk. */
+static bool tlb_lookup(mm_machine *m, const struct access *a, mm_pfn top, mm_pfn *pfn)
+{
+    if (a->mode != MM_KERNEL_MODE || a->kind == MM_ACCESS_EXECUTE)
+        return false;
+    const struct mmi_tlb_entry *e = tlb_slot(m, a->va);
+    if (e->generation != m->pte_generation || e->page != MM_PAGE_ALIGN(a->va) || e->top != top ||
+        (a->kind == MM_ACCESS_WRITE && !e->writable))
+        return false;
+    *pfn = e->pfn;
+    return true;
+}
+
+static void tlb_fill(mm_machine *m, const struct access *a, mm_pfn top, uint64_t pte)
+{
+    if (a->mode != MM_KERNEL_MODE || ((pte & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(a->va)))
+        return;
+    *tlb_slot(m, a->va) = (struct mmi_tlb_entry){
+        .page = MM_PAGE_ALIGN(a->va), .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->pte_generation,
+        .writable = (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY)};
+}
+
 /* Resolves one page of an access to its frame. */
 static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
 {
@@ -311,9 +340,12 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
         return access_violation(m, a);
     if (mmi_is_user_va(a->va) && !a->process)
         return access_violation(m, a);
+    mm_pfn top = mmi_top_for(m, a->process, a->va);
+    if (tlb_lookup(m, a, top, pfn))
+        return MM_STATUS_SUCCESS;
     for (int attempt = 0; attempt < 4; attempt++) {
         struct mmi_walk w;
-        mmi_walk(m, mmi_top_for(m, a->process, a->va), a->va, &w);
+        mmi_walk(m, top, a->va, &w);
         if (mmi_walk_valid(&w)) {
             bool retry;
             mm_status st = check_valid(m, a, &w, &retry);
@@ -323,6 +355,7 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
                 continue;
             }
             *pfn = mmi_pte_pfn(w.entry[3]);
+            tlb_fill(m, a, top, mmi_pte_get(m, w.table[3], mmi_va_index(a->va, 3)));
             return MM_STATUS_SUCCESS;
         }
         mm_status st = page_fault(m, a, &w);

@@ -20,6 +20,16 @@ struct mmi_cpu {
     uint32_t attach_depth;
 };
 
+/* A translation cached by kernel accesses; any page-table write (a new
+ * generation) invalidates every entry, as a TLB flush would. */
+struct mmi_tlb_entry {
+    mm_va page;
+    mm_pfn top, pfn;
+    uint64_t generation;
+    bool writable; /* writes may skip the walk: the PTE is writable and dirty */
+};
+#define MMI_TLB_ENTRIES 64u
+
 struct mmi_pool_block;
 struct mmi_working_set;
 
@@ -67,6 +77,9 @@ struct mm_machine {
     struct mmi_bitmap image_va;
 
     uint64_t commit_charge, commit_limit;
+
+    uint64_t pte_generation;          /* bumped by every page-table write */
+    struct mmi_tlb_entry tlb[MMI_TLB_ENTRIES];
 };
 
 /* Every public call starts with one of these. They refuse NULL and dead

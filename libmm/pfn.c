@@ -167,6 +167,7 @@ uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index)
 
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value)
 {
+    m->pte_generation++; /* quadword writes are page-table writes: flush cached translations */
     mmi_frame_write(m, pfn, index * 8u, &value, sizeof value);
 }
 

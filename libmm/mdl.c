@@ -103,6 +103,13 @@ mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
     return kernel_access(m, mdl, h, sizeof *h, MM_ACCESS_READ);
 }
 
+mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h)
+{
+    if (!mmi_irql_allows(m, max_irql, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    return mmi_mdl_load(m, mdl, h);
+}
+
 mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
 {
     return kernel_access(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
@@ -280,10 +287,8 @@ static mm_status forget(mm_machine *m, mm_va mdl)
 mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "IoFreeMdl");
-    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
-        return MM_STATUS_MACHINE_DEAD;
     struct mm_mdl h;
-    mm_status st = mmi_mdl_load(m, mdl, &h);
+    mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))
         return st;
     unsigned f = flags_of(&h);
@@ -628,10 +633,8 @@ mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
 mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmBuildMdlForNonPagedPool");
-    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
-        return MM_STATUS_MACHINE_DEAD;
     struct mm_mdl h;
-    mm_status st = mmi_mdl_load(m, mdl, &h);
+    mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))
         return st;
     if (h.ByteCount == 0)

@@ -72,6 +72,8 @@ struct mmi_mdl_state {
 };
 
 mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h);
+/* A DDI's first steps: its IRQL limit, then the MDL header. */
+mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h);
 mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);

@@ -396,10 +396,8 @@ mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
 mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmPrepareMdlForReuse");
-    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, mdl))
-        return MM_STATUS_MACHINE_DEAD;
     struct mm_mdl h;
-    mm_status st = mmi_mdl_load(m, mdl, &h);
+    mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))
         return st;
     if (flags_of(&h) & MM_MDL_PARTIAL_HAS_BEEN_MAPPED)

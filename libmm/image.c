@@ -9,9 +9,13 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "bugcheck.h"
+#include "fault.h"
+#include "mdl.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"
+#include "process.h"
 #include "pte.h"
 #include "trace.h"
 
@@ -277,4 +281,82 @@ mm_va mm_image_section_address(mm_machine *m, mm_image *image, const char *name)
         if (strcmp(img->sections[i].name, name) == 0)
             return img->sections[i].base;
     return 0;
+}
+
+/* ---- MmLockPagableCodeSection / MmUnlockPagableImageSection ---- */
+
+static struct mmi_section *pageable_section_at(mm_machine *m, mm_va va, bool base_only)
+{
+    struct mm_image *img = mmi_image_containing(m, va);
+    for (unsigned i = 0; img && !img->unloaded && i < img->count; i++) {
+        struct mmi_section *s = &img->sections[i];
+        bool inside = base_only ? va == s->base : va >= s->base && va - s->base < s->size;
+        if (inside && s->pageable)
+            return s;
+    }
+    return NULL;
+}
+
+static bool section_irql_ok(mm_machine *m)
+{
+    mm_irql irql = mmi_irql(m);
+    if ((m->cfg.verifier_flags & MM_VERIFIER_DDI_COMPLIANCE) && irql > MM_APC_LEVEL) {
+        mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019, 0, 0, 0, MM_PFN_NONE, 0,
+                     "%s at IRQL %u breaks the DDI rule IrqlMmApcLte", m->op, irql);
+        return false;
+    }
+    return mmi_irql_allows(m, MM_APC_LEVEL, 0);
+}
+
+/* Brings every page of the section in and takes (or drops) one lock on it. */
+static mm_status lock_section_pages(mm_machine *m, const struct mmi_section *s, bool lock)
+{
+    for (mm_va va = s->base; va < s->base + s->size; va += MM_PAGE_SIZE) {
+        struct mm_access_request req = {.va = va};
+        mm_status st = mmi_access(m, &req);
+        if (!MM_SUCCESS(st))
+            return st;
+        struct mmi_walk w;
+        mmi_walk(m, m->system->pml4, va, &w);
+        mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+        if (lock)
+            mmi_lock_frame(m, pfn);
+        else if (!MM_SUCCESS(st = mmi_unlock_frame(m, pfn)))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_va mm_lock_pagable_section(mm_machine *m, mm_va address)
+{
+    MMI_ENTER_RET(m, "MmLockPagableCodeSection", 0);
+    if (!section_irql_ok(m))
+        return 0;
+    struct mmi_section *s = pageable_section_at(m, address, false);
+    if (!s) {
+        mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1234, address, 0, 0, MM_PFN_NONE, address,
+                     "MmLockPagableCodeSection(%016llx): no pageable section of a loaded driver holds it",
+                     (unsigned long long)address);
+        return 0;
+    }
+    if (s->lock_count++ == 0 && !MM_SUCCESS(lock_section_pages(m, s, true))) {
+        s->lock_count--;
+        return 0;
+    }
+    return s->base;
+}
+
+mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle)
+{
+    MMI_ENTER(m, "MmUnlockPagableImageSection");
+    if (!section_irql_ok(m))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mmi_section *s = pageable_section_at(m, handle, true);
+    if (!s || s->lock_count == 0)
+        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1010, handle, 0, 0, MM_PFN_NONE, handle,
+                            "MmUnlockPagableImageSection(%016llx): the section is not locked (never locked, or "
+                            "unlocked more times than locked)", (unsigned long long)handle);
+    if (--s->lock_count == 0)
+        return lock_section_pages(m, s, false);
+    return MM_STATUS_SUCCESS;
 }

@@ -12,6 +12,7 @@ struct mmi_section {
     uint32_t size;
     uint32_t flags;
     bool pageable, discardable, discarded;
+    uint32_t lock_count;       /* MmLockPagable* locks outstanding */
 };
 
 struct mm_image {

@@ -328,7 +328,7 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
 /* ---- locking and unlocking single frames (MiReferenceProbedPageAndBump-
  * LockCount / MiDereferencePfnAndDropLockCount) ---- */
 
-static void lock_frame(mm_machine *m, mm_pfn pfn)
+void mmi_lock_frame(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     if (e->reference_count == 1)
@@ -336,7 +336,7 @@ static void lock_frame(mm_machine *m, mm_pfn pfn)
     mmi_pfn_ref_inc(m, pfn);
 }
 
-static mm_status unlock_frame(mm_machine *m, mm_pfn pfn)
+mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     uint16_t old = e->reference_count;
@@ -376,7 +376,7 @@ static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bo
             return MM_STATUS_IN_PAGE_ERROR;
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
         if (mmi_pfn_is_ram(m, pfn))
-            lock_frame(m, pfn);
+            mmi_lock_frame(m, pfn);
         else
             *io_space = true;
         mm_status st = mmi_mdl_set_pfn(m, mdl, i, pfn);
@@ -566,7 +566,7 @@ static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, s
                                 "unlocked more times than it was locked",
                                 (unsigned long long)pfn, r ? r->id : 0, (unsigned long long)m->step, when);
         }
-        st = unlock_frame(m, pfn);
+        st = mmi_unlock_frame(m, pfn);
         if (!MM_SUCCESS(st))
             return st;
     }
@@ -604,9 +604,8 @@ static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h)
     return st;
 }
 
-mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
+static mm_status unlock_checked(mm_machine *m, mm_va mdl)
 {
-    MMI_ENTER(m, "MmUnlockPages");
     struct mm_mdl h;
     mm_status st = mmi_mdl_load(m, mdl, &h);
     if (!MM_SUCCESS(st))
@@ -626,6 +625,52 @@ mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
                             r ? r->id : 0, p->name, r && r->unlock_step ? ": the MDL was already unlocked" : "");
     }
     return unlock_internal(m, mdl, &h);
+}
+
+mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
+{
+    MMI_ENTER(m, "MmUnlockPages");
+    return unlock_checked(m, mdl);
+}
+
+/* ---- IRPs: allocation and completion ---- */
+
+mm_va mm_io_allocate_irp(mm_machine *m)
+{
+    MMI_ENTER_RET(m, "IoAllocateIrp", 0);
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, 0))
+        return 0;
+    mm_va irp = 0;
+    mmi_pool_alloc(m, MM_NONPAGED_POOL, MM_IRP_SIZE, MM_POOL_TAG('I', 'r', 'p', ' '), &irp);
+    return irp;
+}
+
+/* The I/O manager unlocks every MDL still on the IRP and frees it: a driver
+ * that already did so itself unlocks or frees twice. */
+mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
+{
+    MMI_ENTER(m, "IofCompleteRequest");
+    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, irp))
+        return MM_STATUS_MACHINE_DEAD;
+    mm_va mdl = 0;
+    mm_status st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &mdl, 8, MM_ACCESS_READ);
+    for (mm_va next; MM_SUCCESS(st) && mdl; mdl = next) {
+        st = kernel_access(m, mdl, &next, 8, MM_ACCESS_READ); /* MDL.Next */
+        if (MM_SUCCESS(st)) {
+            m->op = "MmUnlockPages";
+            st = unlock_checked(m, mdl);
+        }
+        if (MM_SUCCESS(st)) {
+            m->op = "IoFreeMdl";
+            st = mmi_pool_free_checked(m, mdl, 0);
+            if (MM_SUCCESS(st))
+                st = forget(m, mdl);
+        }
+    }
+    m->op = "IofCompleteRequest";
+    if (!MM_SUCCESS(st))
+        return st;
+    return mmi_pool_free_checked(m, irp, 0);
 }
 
 /* ---- MmBuildMdlForNonPagedPool ---- */

@@ -23,6 +23,10 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
 /* An access through an MDL user mapping whose frame is no longer locked. */
 void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id);
 bool mmi_lock_tracking(const mm_machine *m);
+/* One lock on a frame (MiReferenceProbedPageAndBumpLockCount) and its
+ * release (MiDereferencePfnAndDropLockCount). */
+void mmi_lock_frame(mm_machine *m, mm_pfn pfn);
+mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
 #endif
 

@@ -131,6 +131,20 @@ MM_API mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base
                                                        mm_cache_type cache);
 MM_API mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_va mdl);
 
+/* A minimal IRP: nonpaged pool with MdlAddress at offset 0x08 (x64). */
+#define MM_IRP_SIZE 0x118u
+#define MM_IRP_MDL_ADDRESS 0x08u
+MM_API mm_va mm_io_allocate_irp(mm_machine *m);
+/* IofCompleteRequest for an I/O-manager IRP: MmUnlockPages and IoFreeMdl on
+ * every MDL of the Irp->MdlAddress chain, then the IRP is freed. */
+MM_API mm_status mm_io_complete_request(mm_machine *m, mm_va irp);
+
+/* Pageable driver sections: MmLockPagableCodeSection / DataSection (any
+ * address inside a PAGE* section) returns a handle; each lock brings the
+ * whole section in and keeps it resident until the matching unlock. */
+MM_API mm_va mm_lock_pagable_section(mm_machine *m, mm_va address);
+MM_API mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle);
+
 /* What the simulator sees that Windows does not check. */
 typedef enum {
     MM_FINDING_STALE_USER_MAPPING = 1, /* pages unlocked while a user mapping of them remains */

@@ -1,0 +1,165 @@
+/* tests/test_io.c — the remaining rows of the misuse table: MDLs chained on
+ * an I/O-manager IRP and completed after the driver already unlocked or freed
+ * them, and pageable driver sections locked with MmLockPagable* (0x1A/0x1010,
+ * 0x1234), in both Verifier modes. */
+#include "harness.h"
+
+static struct mm_apc_state as;
+static mm_process *proc;
+
+static int setup(void **state)
+{
+    setup_machine(state);
+    proc = attached_process(H.m, "app.exe", &as);
+    return 0;
+}
+
+static int setup_verifier(void **state)
+{
+    setup(state);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_STANDARD));
+    return 0;
+}
+
+/* Direct I/O: the I/O manager locks the user buffer in an MDL on the IRP. */
+static mm_va direct_io_irp(mm_machine *m, mm_va *mdl_out, mm_va *buffer)
+{
+    *buffer = commit_user(m, 0x2000, MM_PAGE_READWRITE);
+    mm_va irp = mm_io_allocate_irp(m);
+    assert_true(irp != 0);
+    mm_va mdl = mm_io_allocate_mdl(m, *buffer, 0x2000, false, false, irp);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    *mdl_out = mdl;
+    return irp;
+}
+
+static void completion_unlocks_and_frees_the_chain(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl, buf;
+    mm_va irp = direct_io_irp(m, &mdl, &buf);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    assert_int_equal(pi.locked_pages, 2);
+    assert_ok(mm_io_complete_request(m, irp));
+    assert_ok(mm_process_query(m, proc, &pi));
+    assert_int_equal(pi.locked_pages, 0);
+    assert_pfn(m, pfn_of(m, buf), 1, 1, MM_ACTIVE_AND_VALID);
+    struct mm_pool_block_info b;
+    assert_status(mm_pool_query(m, mdl, &b), MM_STATUS_NOT_FOUND); /* freed */
+    assert_status(mm_pool_query(m, irp, &b), MM_STATUS_NOT_FOUND);
+}
+
+static void driver_unlocks_then_completes(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl, buf;
+    mm_va irp = direct_io_irp(m, &mdl, &buf);
+    assert_ok(mm_unlock_pages(m, mdl)); /* the driver's own, wrong, unlock */
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C);
+        assert_string_equal(H.bc.operation, "MmUnlockPages");
+        return;
+    }
+    expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_params(pfn_of(m, buf), 1, 0);
+}
+
+static void driver_frees_then_completes(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl, buf;
+    mm_va irp = direct_io_irp(m, &mdl, &buf);
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_ok(mm_io_free_mdl(m, mdl)); /* still on the IRP's chain */
+    /* Completion follows Irp->MdlAddress into freed pool. */
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, mdl);
+        return;
+    }
+    expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, mdl);
+    assert_params(0, 0, 0); /* read of a freed PTE */
+}
+
+static mm_image *driver(mm_machine *m)
+{
+    struct mm_section_desc s[] = {
+        {".text", 0x1000, MM_SECTION_CODE, NULL, 0},
+        {"PAGE", 0x2000, MM_SECTION_CODE, NULL, 0},
+    };
+    mm_image *img = NULL;
+    assert_ok(mm_image_load(m, "pager.sys", s, 2, &img));
+    return img;
+}
+
+static void lock_pageable_section_keeps_it_resident(void **state)
+{
+    mm_machine *m = *state;
+    mm_image *img = driver(m);
+    mm_va page = mm_image_section_address(m, img, "PAGE");
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, NULL, UINT64_MAX, &n));
+    assert_false(mm_is_address_valid(m, page + 0x1000));
+    mm_va handle = mm_lock_pagable_section(m, page + 0x1234);
+    assert_int_equal(handle, page);
+    assert_true(mm_is_address_valid(m, page + 0x1000)); /* the whole section came in */
+    assert_pfn(m, pfn_of(m, page + 0x1000), 1, 2, MM_ACTIVE_AND_VALID);
+    assert_int_equal(mm_lock_pagable_section(m, page), page); /* lock count 2 */
+    assert_ok(mm_working_set_trim(m, NULL, UINT64_MAX, &n));
+    assert_true(mm_is_address_valid(m, page)); /* locked: not trimmed */
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    assert_ok(mm_read(m, page + 0x1000, &n, 8)); /* safe at DISPATCH while locked */
+    assert_ok(mm_irql_lower(m, MM_PASSIVE_LEVEL));
+    assert_ok(mm_unlock_pagable_image_section(m, handle));
+    assert_pfn(m, pfn_of(m, page), 1, 2, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_unlock_pagable_image_section(m, handle));
+    assert_pfn(m, pfn_of(m, page), 1, 1, MM_ACTIVE_AND_VALID);
+}
+
+static void unlock_section_more_than_locked(void **state)
+{
+    mm_machine *m = *state;
+    mm_image *img = driver(m);
+    mm_va handle = mm_lock_pagable_section(m, mm_image_section_address(m, img, "PAGE"));
+    assert_ok(mm_unlock_pagable_image_section(m, handle));
+    expect_bugcheck(mm_unlock_pagable_image_section(m, handle), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1010);
+}
+
+static void lock_of_a_nonexistent_section(void **state)
+{
+    mm_machine *m = *state;
+    mm_image *img = driver(m);
+    mm_va text = mm_image_section_address(m, img, ".text");
+    expect_bugcheck(mm_lock_pagable_section(m, text), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1234);
+    assert_int_equal(H.bc.p[1], text);
+}
+
+static void section_lock_above_apc(void **state)
+{
+    mm_machine *m = *state;
+    mm_image *img = driver(m);
+    mm_va page = mm_image_section_address(m, img, "PAGE");
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_lock_pagable_section(m, page), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019);
+        return;
+    }
+    expect_bugcheck(mm_lock_pagable_section(m, page), MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0);
+    assert_params(MM_DISPATCH_LEVEL, 0, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
+#define V(f) {"verifier_" #f, f, setup_verifier, teardown_machine, NULL}
+        T(completion_unlocks_and_frees_the_chain),
+        T(driver_unlocks_then_completes), V(driver_unlocks_then_completes),
+        T(driver_frees_then_completes), V(driver_frees_then_completes),
+        T(lock_pageable_section_keeps_it_resident),
+        T(unlock_section_more_than_locked), V(unlock_section_more_than_locked),
+        T(lock_of_a_nonexistent_section),
+        T(section_lock_above_apc), V(section_lock_above_apc),
+    };
+    return cmocka_run_group_tests_name("io", tests, NULL, NULL);
+}

@@ -723,6 +723,63 @@ static void exhausting_system_ptes_with_leaked_mappings(void **state)
     (void)free_system_ptes_probe;
 }
 
+static void probe_and_lock_process_pages_charges_the_target(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x1000); /* a buffer of app.exe */
+    assert_ok(mm_process_detach(m, &as));
+    mm_process *other = attached_process(m, "other.exe", &as);
+    assert_ok(mm_probe_and_lock_process_pages(m, mdl, proc, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ptr_equal(mm_process_current(m), other); /* detached again */
+    assert_int_equal(locked_pages(m, proc), 2);
+    assert_int_equal(locked_pages(m, other), 0);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, proc, &pi));
+    struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
+    assert_int_equal(h.Process, pi.eprocess);
+    assert_ok(mm_unlock_pages(m, mdl)); /* from any context: Process names the charge */
+    assert_int_equal(locked_pages(m, proc), 0);
+}
+
+static void mapping_can_fail_and_priority_flags(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va ro = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_NON_CACHED, 0, false,
+                                                 MM_NORMAL_PAGE_PRIORITY | MM_MDL_MAPPING_NO_WRITE |
+                                                     MM_MDL_MAPPING_NO_EXECUTE, NULL);
+    uint64_t pte = pte_of(m, NULL, ro);
+    assert_false(pte & 0x802);                  /* read-only */
+    assert_true(pte >> 63);                     /* no-execute */
+    assert_true((pte & 0x18) == 0x18);          /* non-cached: PCD | PWT */
+    expect_bugcheck(mm_write(m, ro, "x", 1), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, ro);
+}
+
+static void mapping_can_fail_flag_returns_null(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.system_ptes = 16;
+    mm_machine_destroy(H.m);
+    mm_machine *m = H.m = *state = harness_machine(&cfg);
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x20000, 1);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x20000, false, false, 0); /* 32 pages > 16 PTEs */
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
+    h.MdlFlags = (int16_t)((uint16_t)h.MdlFlags | MM_MDL_MAPPING_CAN_FAIL);
+    assert_ok(mm_write(m, mdl, &h, sizeof h));
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL), 0);
+    assert_false(mm_machine_is_dead(m)); /* BugCheckOnFailure overridden */
+    h.MdlFlags = (int16_t)((uint16_t)h.MdlFlags & ~MM_MDL_MAPPING_CAN_FAIL);
+    assert_ok(mm_write(m, mdl, &h, sizeof h));
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL),
+                    MM_BUGCHECK_NO_MORE_SYSTEM_PTES, 0);
+    assert_params(32, 16, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +816,9 @@ int main(void)
         T(build_nonpaged_mdl_on_paged_pool), V(build_nonpaged_mdl_on_paged_pool),
         T(unlock_before_unmap_leaves_a_stale_user_mapping),
         T(exhausting_system_ptes_with_leaked_mappings),
+        T(probe_and_lock_process_pages_charges_the_target),
+        T(mapping_can_fail_and_priority_flags),
+        T(mapping_can_fail_flag_returns_null),
     };
     return cmocka_run_group_tests_name("mdl", tests, NULL, NULL);
 }

@@ -103,9 +103,33 @@ int demo_run(FILE *out)
     mm_read(m, page + 0x10, text, sizeof text - 1);
     fprintf(out, "read back \"%s\" from frame 0x%" PRIx64 "\n", text, frame_of(m, page));
     check(out, strcmp(text, "hello, NT") == 0 && frame_of(m, page) == pfn, "the same bytes in the same frame");
+
+    step(out, 6, "a driver does direct I/O on that buffer: IoAllocateMdl, MmProbeAndLockPages, map",
+         "flags go 0x0008 -> 0x008A (locked for write) -> 0x008B (mapped); the frame's reference count 1 -> 2; "
+         "the process is charged one locked page");
+    mm_va mdl = mm_io_allocate_mdl(m, page + 0x10, 10, false, false, 0);
+    view_mdl(out, m, mdl);
+    mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS);
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, MM_NORMAL_PAGE_PRIORITY);
+    view_mdl(out, m, mdl);
+    view_pfn(out, m, pfn);
+    view_process(out, m, app);
+    char through[10] = {0};
+    mm_read(m, sys, through, sizeof through - 1);
+    fprintf(out, "the driver reads \"%s\" through its system address %016" PRIx64 "\n", through, sys);
+    mm_pfn_query(m, pfn, &info);
+    check(out, info.reference_count == 2 && strcmp(through, "hello, NT") == 0,
+          "the locked frame has reference count 2 and the mapping shows the user's bytes");
+
+    step(out, 7, "MmUnlockPages (which also unmaps) and IoFreeMdl", "everything is back where it was");
+    mm_unlock_pages(m, mdl);
+    mm_io_free_mdl(m, mdl);
+    view_pfn(out, m, pfn);
+    mm_pfn_query(m, pfn, &info);
+    check(out, info.reference_count == 1 && !mm_is_address_valid(m, sys), "unlocked and unmapped");
     mm_process_detach(m, &as);
 
-    step(out, 6, "a driver loads, runs DriverEntry, and its INIT section is discarded",
+    step(out, 8, "a driver loads, runs DriverEntry, and its INIT section is discarded",
          "INIT's frames go back to the free list and its PTEs are zero: touching it now would be 0x50");
     static const char code[] = "\x48\x83\xec\x28\xc3";
     struct mm_section_desc sections[] = {
@@ -121,20 +145,20 @@ int demo_run(FILE *out)
     view_pte(out, m, NULL, init);
     check(out, !mm_is_address_valid(m, init), "MmIsAddressValid(INIT) is FALSE after discard");
 
-    step(out, 7, "the driver allocates paged pool and fills it", NULL);
+    step(out, 9, "the driver allocates paged pool and fills it", NULL);
     mm_va buffer = mm_pool_allocate(m, MM_PAGED_POOL, 0x2000, MM_POOL_TAG('D', 'e', 'm', 'o'));
     mm_write(m, buffer, "paged data", 10);
     fprintf(out, "paged pool block at %016" PRIx64 ", first page resident: %s\n", buffer,
             mm_is_address_valid(m, buffer) ? "yes" : "no");
 
-    step(out, 8, "Driver Verifier's Force IRQL Checking is on; the driver raises to DISPATCH_LEVEL",
+    step(out, 10, "Driver Verifier's Force IRQL Checking is on; the driver raises to DISPATCH_LEVEL",
          "every raise to DISPATCH trims all pageable system memory, so the latent bug cannot hide");
     mm_machine_set_verifier(m, MM_VERIFIER_FORCE_IRQL_CHECKING);
     mm_irql old;
     mm_irql_raise(m, MM_DISPATCH_LEVEL, &old);
     fprintf(out, "paged pool block resident after the raise: %s\n", mm_is_address_valid(m, buffer) ? "yes" : "no");
 
-    step(out, 9, "the driver's DPC reads its paged buffer at DISPATCH_LEVEL",
+    step(out, 11, "the driver's DPC reads its paged buffer at DISPATCH_LEVEL",
          "a page fault at DISPATCH_LEVEL from driver code: DRIVER_IRQL_NOT_LESS_OR_EQUAL");
     char byte;
     struct mm_access_request req = {.va = buffer, .buffer = &byte, .length = 1, .ip = text_va + 0x1c};

@@ -147,3 +147,60 @@ void view_bugcheck(FILE *out, const struct mm_bugcheck *bc)
     mm_bugcheck_format(bc, report, sizeof report);
     fputs(report, out);
 }
+
+void view_mdl_flags(char *buf, size_t size, unsigned flags)
+{
+    static const char *const names[16] = {
+        "MAPPED_TO_SYSTEM_VA", "PAGES_LOCKED", "SOURCE_IS_NONPAGED_POOL", "ALLOCATED_FIXED_SIZE", "PARTIAL",
+        "PARTIAL_HAS_BEEN_MAPPED", "IO_PAGE_READ", "WRITE_OPERATION", "PARENT_MAPPED_SYSTEM_VA", "FREE_EXTRA_PTES",
+        "DESCRIBES_AWE", "IO_SPACE", "NETWORK_HEADER", "MAPPING_CAN_FAIL", "PAGE_CONTENTS_INVARIANT", "INTERNAL"};
+    size_t used = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        if (!(flags & (1u << i)))
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? "|" : "", names[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void print_va(FILE *out, const char *field, unsigned offset, uint64_t v)
+{
+    if (v)
+        fprintf(out, "   +0x%03x %-16s: 0x%08" PRIx64 "`%08" PRIx64 "\n", offset, field, v >> 32, v & 0xFFFFFFFF);
+    else
+        fprintf(out, "   +0x%03x %-16s: (null)\n", offset, field);
+}
+
+void view_mdl(FILE *out, mm_machine *m, mm_va mdl)
+{
+    struct mm_mdl h;
+    mm_pfn pfns[16];
+    if (mm_mdl_read(m, mdl, &h, pfns, 16) != MM_STATUS_SUCCESS) {
+        fprintf(out, "cannot read an MDL at %016" PRIx64 "\n", mdl);
+        return;
+    }
+    char flags[256];
+    view_mdl_flags(flags, sizeof flags, (uint16_t)h.MdlFlags);
+    fprintf(out, "dt _MDL %016" PRIx64 "\n", mdl);
+    print_va(out, "Next", 0x00, h.Next);
+    fprintf(out, "   +0x008 %-16s: 0n%d\n", "Size", h.Size);
+    fprintf(out, "   +0x00a %-16s: 0x%04x (%s)\n", "MdlFlags", (uint16_t)h.MdlFlags, flags[0] ? flags : "none");
+    print_va(out, "Process", 0x10, h.Process);
+    print_va(out, "MappedSystemVa", 0x18, h.MappedSystemVa);
+    print_va(out, "StartVa", 0x20, h.StartVa);
+    fprintf(out, "   +0x028 %-16s: 0x%x\n", "ByteCount", h.ByteCount);
+    fprintf(out, "   +0x02c %-16s: 0x%x\n", "ByteOffset", h.ByteOffset);
+    uint64_t pages = MM_MDL_PAGES(&h);
+    fprintf(out, "   PFN array       :");
+    for (uint64_t i = 0; i < pages && i < 16; i++) {
+        if (pfns[i] == MM_PFN_NONE) {
+            fprintf(out, " LIST_HEAD");
+            break;
+        }
+        fprintf(out, " %" PRIx64, pfns[i]);
+    }
+    fprintf(out, "%s\n", pages > 16 ? " ..." : "");
+}

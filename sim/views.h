@@ -12,6 +12,10 @@ void view_pte(FILE *out, mm_machine *m, mm_process *p, mm_va va);
 void view_memusage(FILE *out, mm_machine *m);
 void view_process(FILE *out, mm_machine *m, mm_process *p);
 void view_trace(FILE *out, mm_machine *m, size_t last);
+/* dt _MDL with decoded flags and the PFN array. */
+void view_mdl(FILE *out, mm_machine *m, mm_va mdl);
+/* "MAPPED_TO_SYSTEM_VA|PAGES_LOCKED" */
+void view_mdl_flags(char *buf, size_t size, unsigned flags);
 void view_bugcheck(FILE *out, const struct mm_bugcheck *bc);
 /* "4 - ReadWrite" style name of a 5-bit protection. */
 const char *view_protection_name(unsigned protection);

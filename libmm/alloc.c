@@ -76,6 +76,21 @@ void *mmi_realloc(mm_machine *m, void *p, size_t size)
     return n + HEADER;
 }
 
+bool mmi_grow(mm_machine *m, void **array, size_t *cap, size_t need, size_t elem, size_t initial)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : initial;
+    while (n < need)
+        n *= 2;
+    void *grown = mmi_realloc(m, *array, n * elem);
+    if (!grown)
+        return false;
+    *array = grown;
+    *cap = n;
+    return true;
+}
+
 void mmi_free(mm_machine *m, void *p)
 {
     if (!p)

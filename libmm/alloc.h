@@ -8,6 +8,9 @@
 void *mmi_alloc(mm_machine *m, size_t size);            /* zeroed; NULL on failure */
 void *mmi_realloc(mm_machine *m, void *p, size_t size); /* NULL on failure, p kept */
 void mmi_free(mm_machine *m, void *p);                  /* NULL is a no-op */
+/* Makes room for `need` elements in a growing array (doubling from
+ * `initial`); false, with the array untouched, when the host refuses. */
+bool mmi_grow(mm_machine *m, void **array, size_t *cap, size_t need, size_t elem, size_t initial);
 
 /* Allocation before the machine exists (machine_create). */
 void *mmi_alloc_with(const struct mm_allocator *a, size_t size);

@@ -65,7 +65,7 @@ static mm_status boot(mm_machine *m)
     st = mmi_pool_init(m);
     if (!MM_SUCCESS(st))
         return st;
-    return mmi_process_attach_eprocess(m, m->system);
+    return mmi_process_alloc_eprocess(m, m->system);
 }
 
 mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)

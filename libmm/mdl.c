@@ -146,14 +146,8 @@ void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, m
 {
     struct mmi_mdl_state *s = m->mdl;
     mmi_trace(m, MM_EV_NOTE, va, pfn, kind, mdl);
-    if (s->finding_count == s->finding_cap) {
-        size_t cap = s->finding_cap ? s->finding_cap * 2 : 8;
-        struct mm_finding *f = mmi_realloc(m, s->findings, cap * sizeof *f);
-        if (!f)
-            return; /* the trace event above still records it */
-        s->findings = f;
-        s->finding_cap = cap;
-    }
+    if (!mmi_grow(m, (void **)&s->findings, &s->finding_cap, s->finding_count + 1, sizeof *s->findings, 8))
+        return; /* the trace event above still records it */
     struct mm_finding *f = &s->findings[s->finding_count++];
     struct mm_process *cur = mmi_cpu(m)->process;
     *f = (struct mm_finding){.kind = kind, .process_id = cur ? cur->id : 0, .other_process_id = other,
@@ -248,7 +242,7 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
         mmi_pool_release(m, mdl);
         return 0;
     }
-    *r = (struct mmi_mdl_rec){.hh = r->hh, .mdl = mdl, .id = r->id, .pool_allocated = true};
+    r->pool_allocated = true; /* forget() above left no older record at this address */
     if (!MM_SUCCESS(initialize(m, mdl, va, length, fixed ? MM_MDL_ALLOCATED_FIXED_SIZE : 0)))
         return 0;
     if (irp && !MM_SUCCESS(chain_on_irp(m, irp, mdl, secondary_buffer)))
@@ -267,14 +261,8 @@ static mm_status forget(mm_machine *m, mm_va mdl)
     if (!r)
         return MM_STATUS_SUCCESS;
     if (r->locked && r->lock_process) {
-        if (s->leaked_count == s->leaked_cap) {
-            size_t cap = s->leaked_cap ? s->leaked_cap * 2 : 4;
-            struct mmi_leaked_lock *l = mmi_realloc(m, s->leaked, cap * sizeof *l);
-            if (!l)
-                return MM_STATUS_INSUFFICIENT_RESOURCES;
-            s->leaked = l;
-            s->leaked_cap = cap;
-        }
+        if (!mmi_grow(m, (void **)&s->leaked, &s->leaked_cap, s->leaked_count + 1, sizeof *s->leaked, 4))
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
         s->leaked[s->leaked_count++] = (struct mmi_leaked_lock){r->lock_process, r->tracker, mdl, r->lock_pages};
     }
     mm_machine *uthash_m = m;
@@ -426,8 +414,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     struct mm_process *cur = mmi_cpu(m)->process;
     st = probe_pages(m, mdl, address, mdl_pages(&h), write && user);
     if (st != MM_STATUS_SUCCESS) {
-        if (MM_SUCCESS(st) || st == MM_STATUS_GUARD_PAGE_VIOLATION || st == MM_STATUS_ACCESS_VIOLATION ||
-            st == MM_STATUS_NO_MEMORY) {
+        if (!m->dead) { /* the exception path clears Process, as ReactOS's handler does */
             h.Process = 0;
             mmi_mdl_store(m, mdl, &h);
         }

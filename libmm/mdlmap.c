@@ -42,13 +42,8 @@ static mm_status read_pfns(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_
 {
     struct mmi_mdl_state *s = m->mdl;
     uint64_t pages = mdl_pages(h);
-    if (pages > s->scratch_cap) {
-        mm_pfn *grown = mmi_realloc(m, s->scratch, (size_t)pages * sizeof *grown);
-        if (!grown)
-            return MM_STATUS_INSUFFICIENT_RESOURCES;
-        s->scratch = grown;
-        s->scratch_cap = (size_t)pages;
-    }
+    if (!mmi_grow(m, (void **)&s->scratch, &s->scratch_cap, (size_t)pages, sizeof *s->scratch, 64))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
     mm_pfn *pfns = s->scratch;
     uint64_t n = 0;
     for (; n < pages; n++) {
@@ -265,13 +260,10 @@ static mm_status unmap_user(mm_machine *m, mm_va base, mm_va mdl)
                             (unsigned long long)base, p->id, (*theirs)->process);
         return MM_STATUS_SUCCESS; /* Windows returns silently */
     }
-    if (!mine) {
-        struct mmi_user_map **theirs = find_user_map(m, 0, page);
+    if (!mine)
         mmi_mdl_finding(m, MM_FINDING_WRONG_PROCESS_UNMAP, mdl, base, MM_PFN_NONE, p->id,
                         "MmUnmapLockedPages(%016llx) from the wrong context deleted another mapping of process "
                         "%u at that address", (unsigned long long)base, p->id);
-        (void)theirs;
-    }
     mm_va start = vad->start, end = vad->end;
     mmi_vad_remove(&p->vads, vad);
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {

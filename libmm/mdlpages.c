@@ -65,7 +65,7 @@ static void unpark(mm_machine *m)
     }
 }
 
-static mm_status release_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, uint64_t count)
+static mm_status release_pages(mm_machine *m, mm_va mdl, uint64_t count)
 {
     for (uint64_t i = 0; i < count; i++) {
         mm_pfn pfn;
@@ -85,7 +85,6 @@ static mm_status release_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h,
         if (!MM_SUCCESS(st = mmi_pfn_ref_dec(m, pfn)) || !MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE)))
             return st;
     }
-    (void)h;
     return MM_STATUS_SUCCESS;
 }
 
@@ -130,7 +129,7 @@ mm_va mm_allocate_pages_for_mdl_ex(mm_machine *m, uint64_t low, uint64_t high, u
         mmi_mdl_set_pfn(m, mdl, found, MM_PFN_NONE);
     mmi_mdl_store(m, mdl, &h);
     if (found == 0 || (found < pages && (flags & MM_ALLOCATE_FULLY_REQUIRED))) {
-        release_pages(m, mdl, &h, found);
+        release_pages(m, mdl, found);
         mmi_pool_release(m, mdl);
         return 0;
     }
@@ -157,7 +156,7 @@ mm_status mm_free_pages_from_mdl(mm_machine *m, mm_va mdl)
         if (!MM_SUCCESS(st = mmi_mdl_unmap_system(m, mdl, &h)))
             return st;
     }
-    st = release_pages(m, mdl, &h, MM_MDL_PAGES(&h));
+    st = release_pages(m, mdl, MM_MDL_PAGES(&h));
     if (!MM_SUCCESS(st))
         return st;
     h.MdlFlags = (int16_t)((uint16_t)h.MdlFlags & ~MM_MDL_PAGES_LOCKED);

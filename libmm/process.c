@@ -141,7 +141,7 @@ mm_status mmi_process_create_system(mm_machine *m)
     return MM_STATUS_SUCCESS;
 }
 
-mm_status mmi_process_attach_eprocess(mm_machine *m, struct mm_process *p)
+mm_status mmi_process_alloc_eprocess(mm_machine *m, struct mm_process *p)
 {
     return mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
 }
@@ -177,7 +177,7 @@ mm_status mm_process_create(mm_machine *m, const char *name, mm_process **out)
     if (!MM_SUCCESS(st))
         goto fail;
     share_system_half(m, p->pml4);
-    st = mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+    st = mmi_process_alloc_eprocess(m, p);
     if (!MM_SUCCESS(st)) {
         free_top_table(m, p->pml4);
         goto fail;

@@ -33,7 +33,7 @@ struct mm_process *mmi_process_lookup(mm_machine *m, const mm_process *p);
 mm_status mmi_process_resolve(mm_machine *m, mm_process *p, struct mm_process **out);
 mm_status mmi_process_create_system(mm_machine *m);
 /* Gives a process its EPROCESS block in nonpaged pool. */
-mm_status mmi_process_attach_eprocess(mm_machine *m, struct mm_process *p);
+mm_status mmi_process_alloc_eprocess(mm_machine *m, struct mm_process *p);
 void mmi_process_free_all(mm_machine *m);
 
 #endif

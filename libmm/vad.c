@@ -48,14 +48,8 @@ mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes)
 
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad)
 {
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        struct mmi_vad *v = mmi_realloc(m, t->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (!mmi_grow(m, (void **)&t->v, &t->cap, t->count + 1, sizeof *t->v, 8))
+        return NULL;
     size_t i = lower_bound(t, vad->start);
     memmove(&t->v[i + 1], &t->v[i], (t->count - i) * sizeof *t->v);
     t->v[i] = *vad;

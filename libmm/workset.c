@@ -9,14 +9,8 @@
 
 bool mmi_ws_insert(mm_machine *m, struct mmi_working_set *ws, mm_va va, mm_pfn pfn)
 {
-    if (ws->count == ws->cap) {
-        uint64_t cap = ws->cap ? ws->cap * 2 : 64;
-        struct mmi_wsle *e = mmi_realloc(m, ws->e, (size_t)cap * sizeof *e);
-        if (!e)
-            return false;
-        ws->e = e;
-        ws->cap = cap;
-    }
+    if (!mmi_grow(m, (void **)&ws->e, &ws->cap, (size_t)ws->count + 1, sizeof *ws->e, 64))
+        return false;
     ws->e[ws->count] = (struct mmi_wsle){va, pfn};
     mmi_pfn(m, pfn)->flink = (uint32_t)++ws->count;
     return true;

@@ -13,7 +13,8 @@ struct mmi_wsle {
 
 struct mmi_working_set {
     struct mmi_wsle *e;
-    uint64_t count, cap;
+    uint64_t count;
+    size_t cap;
     uint32_t owner;     /* process id (4 = system) */
 };
 

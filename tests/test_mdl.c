@@ -73,14 +73,6 @@ static int64_t locked_pages(mm_machine *m, mm_process *p)
     return i.locked_pages;
 }
 
-static uint64_t free_system_ptes_probe(mm_machine *m, mm_va mdl)
-{
-    /* Count how many one-page mappings still fit. */
-    (void)m;
-    (void)mdl;
-    return 0;
-}
-
 /* A locked one-page kernel buffer in nonpaged pool and its MDL. */
 static mm_va kernel_mdl(mm_machine *m, mm_va *buffer)
 {
@@ -720,7 +712,6 @@ static void exhausting_system_ptes_with_leaked_mappings(void **state)
             break;
     }
     assert_int_equal(mapped, 2048);
-    (void)free_system_ptes_probe;
 }
 
 static void probe_and_lock_process_pages_charges_the_target(void **state)

@@ -303,6 +303,15 @@ static struct mmi_tlb_entry *tlb_slot(mm_machine *m, mm_va va)
     return &m->tlb[(va >> MM_PAGE_SHIFT) & (MMI_TLB_ENTRIES - 1)];
 }
 
+void mmi_tlb_flush_page(mm_machine *m, mm_va va)
+{
+    struct mmi_tlb_entry *e = tlb_slot(m, va);
+    if (e->page == MM_PAGE_ALIGN(va))
+        e->generation = m->pte_generation - 1;
+}
+
+void mmi_tlb_flush_all(mm_machine *m) { m->pte_generation++; }
+
 /* Kernel reads and writes of resident pages hit the cache; user-mode and
  * execute accesses, and MDL user mappings (watched for staleness), always
  * walk. */

@@ -20,8 +20,9 @@ struct mmi_cpu {
     uint32_t attach_depth;
 };
 
-/* A translation cached by kernel accesses; any page-table write (a new
- * generation) invalidates every entry, as a TLB flush would. */
+/* A translation cached by kernel accesses. Overwriting a valid PTE drops its
+ * page's entry (INVLPG); overwriting a valid upper-level entry starts a new
+ * generation, which drops every entry (a full flush). */
 struct mmi_tlb_entry {
     mm_va page;
     mm_pfn top, pfn;
@@ -78,7 +79,7 @@ struct mm_machine {
 
     uint64_t commit_charge, commit_limit;
 
-    uint64_t pte_generation;          /* bumped by every page-table write */
+    uint64_t pte_generation;          /* bumped by every full TLB flush */
     struct mmi_tlb_entry tlb[MMI_TLB_ENTRIES];
 };
 

@@ -125,6 +125,33 @@ mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn)
     return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, &pfn, 8, MM_ACCESS_WRITE);
 }
 
+mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    if (!mmi_grow(m, (void **)&s->scratch, &s->scratch_cap, (size_t)count, sizeof *s->scratch, 64))
+        return NULL;
+    return s->scratch;
+}
+
+/* The whole run of entries is one kernel access: one translation per page
+ * of the array, not one per entry. */
+mm_status mmi_mdl_pfns_read(mm_machine *m, mm_va mdl, uint64_t count, mm_pfn **out)
+{
+    mm_pfn *pfns = mmi_mdl_scratch(m, count);
+    if (!pfns)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    *out = pfns;
+    return count ? kernel_access(m, MM_MDL_PFN_ARRAY(mdl), pfns, count * 8, MM_ACCESS_READ) : MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_mdl_pfns_write(mm_machine *m, mm_va mdl, uint64_t first, uint64_t count, const mm_pfn *pfns)
+{
+    if (!count)
+        return MM_STATUS_SUCCESS;
+    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + first * 8, (void *)(uintptr_t)pfns, count * 8,
+                         MM_ACCESS_WRITE);
+}
+
 static inline uint64_t mdl_pages(const struct mm_mdl *h) { return MM_MDL_PAGES(h); }
 static inline uint16_t flags_of(const struct mm_mdl *h) { return (uint16_t)h->MdlFlags; }
 static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int16_t)(uint16_t)f; }
@@ -336,12 +363,14 @@ mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
 
 /* ---- MmProbeAndLockPages ---- */
 
+/* Entry 0 is emptied first, so an MDL whose probe fails holds no page to
+ * unlock. */
 static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write)
 {
+    mm_status st = mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
+    if (!MM_SUCCESS(st))
+        return st;
     for (uint64_t i = 0; i < pages; i++) {
-        mm_status st = mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
-        if (!MM_SUCCESS(st))
-            return st;
         mm_va va = i == 0 ? address : MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE;
         struct mm_access_request req = {.va = va, .kind = write ? MM_ACCESS_WRITE : MM_ACCESS_READ};
         st = mmi_access(m, &req);
@@ -351,27 +380,40 @@ static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t p
     return MM_STATUS_SUCCESS;
 }
 
+/* Locks the probed pages, reading each page table once, and stores the PFN
+ * array in one write. A page trimmed between probe and lock ends the array
+ * there (an empty entry), so the caller's unlock undoes only what was locked. */
 static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
 {
     struct mm_process *cur = mmi_cpu(m)->process;
     uint64_t pages = mdl_pages(h);
-    mm_va start = h->StartVa;
-    for (uint64_t i = 0; i < pages; i++) {
-        mm_va va = start + i * MM_PAGE_SIZE;
-        struct mmi_walk w;
-        mmi_walk(m, mmi_top_for(m, cur, va), va, &w);
-        if (!mmi_walk_valid(&w)) /* trimmed between probe and lock: fault it back */
-            return MM_STATUS_IN_PAGE_ERROR;
-        mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
+    if (!pfns)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    const uint64_t *ptes = NULL;
+    mm_status result = MM_STATUS_SUCCESS;
+    uint64_t i = 0;
+    for (; i < pages; i++) {
+        mm_va va = h->StartVa + i * MM_PAGE_SIZE;
+        unsigned index = mmi_va_index(va, 3);
+        if (i == 0 || index == 0) {
+            mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, cur, va), va);
+            ptes = table == MM_PFN_NONE ? NULL : mmi_frame_quads(m, table);
+        }
+        if (!ptes || !mmi_pte_valid(ptes[index])) { /* trimmed between probe and lock */
+            result = MM_STATUS_IN_PAGE_ERROR;
+            pfns[i++] = MM_PFN_NONE;
+            break;
+        }
+        mm_pfn pfn = mmi_pte_pfn(ptes[index]);
         if (mmi_pfn_is_ram(m, pfn))
             mmi_lock_frame(m, pfn);
         else
             *io_space = true;
-        mm_status st = mmi_mdl_set_pfn(m, mdl, i, pfn);
-        if (!MM_SUCCESS(st))
-            return st;
+        pfns[i] = pfn;
     }
-    return MM_STATUS_SUCCESS;
+    mm_status st = mmi_mdl_pfns_write(m, mdl, 0, i, pfns);
+    return MM_SUCCESS(st) ? result : st;
 }
 
 static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h);
@@ -529,11 +571,12 @@ static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
 static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, struct mmi_mdl_rec *r)
 {
     uint64_t pages = mdl_pages(h);
+    mm_pfn *pfns;
+    mm_status st = mmi_mdl_pfns_read(m, mdl, pages, &pfns);
+    if (!MM_SUCCESS(st))
+        return st;
     for (uint64_t i = 0; i < pages; i++) {
-        mm_pfn pfn;
-        mm_status st = mmi_mdl_pfn(m, mdl, i, &pfn);
-        if (!MM_SUCCESS(st))
-            return st;
+        mm_pfn pfn = pfns[i];
         if (pfn == MM_PFN_NONE)
             break;
         if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)

@@ -75,6 +75,13 @@ struct mmi_mdl_state {
     size_t scratch_cap;
 };
 
+/* The machine-owned PFN scratch array (grown to count entries); it survives
+ * a bug check that unwinds, so nothing leaks. One user at a time. */
+mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count);
+/* Reads the first count PFN-array entries into the scratch array. */
+mm_status mmi_mdl_pfns_read(mm_machine *m, mm_va mdl, uint64_t count, mm_pfn **out);
+/* Writes count entries starting at entry first. */
+mm_status mmi_mdl_pfns_write(mm_machine *m, mm_va mdl, uint64_t first, uint64_t count, const mm_pfn *pfns);
 mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h);
 /* A DDI's first steps: its IRQL limit, then the MDL header. */
 mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h);

@@ -37,23 +37,17 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
     return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
 }
 
-/* Reads the MDL's PFNs (up to LIST_HEAD) into the machine's scratch array. */
+/* Reads the MDL's PFNs into the machine's scratch array; count stops at the
+ * first empty entry. */
 static mm_status read_pfns(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_pfn **out, uint64_t *count)
 {
-    struct mmi_mdl_state *s = m->mdl;
     uint64_t pages = mdl_pages(h);
-    if (!mmi_grow(m, (void **)&s->scratch, &s->scratch_cap, (size_t)pages, sizeof *s->scratch, 64))
-        return MM_STATUS_INSUFFICIENT_RESOURCES;
-    mm_pfn *pfns = s->scratch;
+    mm_status st = mmi_mdl_pfns_read(m, mdl, pages, out);
+    if (!MM_SUCCESS(st))
+        return st;
     uint64_t n = 0;
-    for (; n < pages; n++) {
-        mm_status st = mmi_mdl_pfn(m, mdl, n, &pfns[n]);
-        if (!MM_SUCCESS(st))
-            return st;
-        if (pfns[n] == MM_PFN_NONE)
-            break;
-    }
-    *out = pfns;
+    while (n < pages && (*out)[n] != MM_PFN_NONE)
+        n++;
     *count = n;
     return MM_STATUS_SUCCESS;
 }

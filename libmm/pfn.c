@@ -167,8 +167,12 @@ uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index)
 
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value)
 {
-    m->pte_generation++; /* quadword writes are page-table writes: flush cached translations */
-    mmi_frame_write(m, pfn, index * 8u, &value, sizeof value);
+    mmi_frame_quads_for_write(m, pfn)[index] = value;
+}
+
+uint64_t *mmi_frame_quads_for_write(mm_machine *m, mm_pfn pfn)
+{
+    return (uint64_t *)(void *)frame_for_write(m, pfn);
 }
 
 void mmi_frame_zero(mm_machine *m, mm_pfn pfn)

@@ -99,5 +99,7 @@ uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index);
  * no contents): the fast path for page-table reads. */
 const uint64_t *mmi_frame_quads(mm_machine *m, mm_pfn pfn);
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value);
+/* The frame as 512 quadwords to read and write in place (marks it stored). */
+uint64_t *mmi_frame_quads_for_write(mm_machine *m, mm_pfn pfn);
 
 #endif

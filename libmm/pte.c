@@ -4,6 +4,7 @@
 
 #include <assert.h>
 
+#include "fault.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"
@@ -101,22 +102,56 @@ mm_va mmi_va_from_pte_address(mm_va pte_address)
 
 uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index) { return mmi_frame_read64(m, table, index); }
 
+/* Only a valid entry can be cached, so only overwriting one needs a flush:
+ * of its page for a PTE, of everything below it for an upper-level entry. */
+static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value, bool leaf)
+{
+    if (mmi_frame_read64(m, table, index) == value)
+        return;
+    uint64_t *slot = &mmi_frame_quads_for_write(m, table)[index];
+    uint64_t old = *slot;
+    *slot = value;
+    if (mmi_pte_valid(old)) {
+        if (leaf)
+            mmi_tlb_flush_page(m, va);
+        else
+            mmi_tlb_flush_all(m);
+    }
+    mmi_trace(m, MM_EV_PTE_WRITE, va, table, old, value);
+    if (mmi_pte_valid(old) == mmi_pte_valid(value))
+        return;
+    /* The table's share count is 1 (the entry mapping it) + its valid entries. */
+    struct mmi_pfn *e = mmi_pfn(m, table);
+    uint32_t before = e->share_count;
+    if (mmi_pte_valid(value)) {
+        e->share_count++;
+    } else {
+        assert(before > 1);
+        e->share_count--;
+    }
+    mmi_trace(m, MM_EV_PFN_SHARE, 0, table, before, e->share_count);
+}
+
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value)
 {
-    uint64_t old = mmi_frame_read64(m, table, index);
-    if (old == value)
-        return;
-    mmi_frame_write64(m, table, index, value);
-    mmi_trace(m, MM_EV_PTE_WRITE, va, table, old, value);
-    if (!mmi_pte_valid(old) && mmi_pte_valid(value)) {
-        mmi_pfn_share_inc(m, table);
-    } else if (mmi_pte_valid(old) && !mmi_pte_valid(value)) {
-        /* A table page always keeps the share of the entry mapping it. */
-        struct mmi_pfn *e = mmi_pfn(m, table);
-        assert(e->share_count > 1);
-        e->share_count--;
-        mmi_trace(m, MM_EV_PFN_SHARE, 0, table, e->share_count + 1u, e->share_count);
+    pte_write(m, table, index, va, value, true);
+}
+
+void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value)
+{
+    pte_write(m, table, index, va, value, false);
+}
+
+mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
+{
+    mm_pfn table = top;
+    for (unsigned level = 0; level < 3; level++) {
+        uint64_t e = mmi_pte_get(m, table, mmi_va_index(va, level));
+        if (!mmi_pte_valid(e))
+            return MM_PFN_NONE;
+        table = mmi_pte_pfn(e);
     }
+    return table;
 }
 
 void mmi_walk(mm_machine *m, mm_pfn top, mm_va va, struct mmi_walk *w)
@@ -154,7 +189,7 @@ static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va v
     uint64_t entry = (pfn << 12) | PTE_VALID | PTE_DIRTY1 | PTE_ACCESSED | PTE_DIRTY;
     if (mmi_is_user_va(va))
         entry |= PTE_OWNER;
-    mmi_pte_set(m, parent, mmi_va_index(va, level), va, entry);
+    mmi_pte_set_upper(m, parent, mmi_va_index(va, level), va, entry);
     *out = pfn;
     return MM_STATUS_SUCCESS;
 }
@@ -197,7 +232,7 @@ mm_status mmi_pt_prune(mm_machine *m, mm_pfn top, mm_va va)
         mm_pfn table = w.table[level];
         if (!table_empty(m, table))
             break;
-        mmi_pte_set(m, w.table[level - 1], mmi_va_index(va, level - 1), va, 0);
+        mmi_pte_set_upper(m, w.table[level - 1], mmi_va_index(va, level - 1), va, 0);
         mm_status st = mmi_pfn_delete(m, table, true);
         if (!MM_SUCCESS(st))
             return st;

@@ -95,6 +95,11 @@ uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index);
 /* Writes one entry; keeps the table's share count equal to 1 + its valid
  * entries and records the write in the trace. */
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
+/* The same for an upper-level entry (PXE, PPE, PDE) covering va. */
+void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
+/* The page table (level 3) that maps va, or MM_PFN_NONE when an upper
+ * level is not valid. */
+mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va);
 /* The page table holding va's PTE, creating missing levels (owner: the
  * address space id). MM_STATUS_NO_MEMORY when RAM is exhausted. */
 mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_pfn *table);

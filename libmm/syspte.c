@@ -32,15 +32,19 @@ bool mmi_syspte_in_use(const mm_machine *m, mm_va va)
 
 uint64_t mmi_syspte_free(const mm_machine *m) { return m->syspte.size - m->syspte.set; }
 
+/* One page-table lookup per 512 pages; the tables of the system PTE region
+ * are created on first use and stay. */
 mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, uint64_t pte_bits)
 {
+    mm_pfn table = MM_PFN_NONE;
     for (uint64_t i = 0; i < count; i++) {
         mm_va page = va + i * MM_PAGE_SIZE;
-        mm_pfn table;
-        mm_status st = mmi_pt_ensure(m, m->system->pml4, page, m->system->id, &table);
-        if (!MM_SUCCESS(st)) {
-            mmi_syspte_unmap(m, va, i);
-            return st;
+        if (i == 0 || mmi_va_index(page, 3) == 0) {
+            mm_status st = mmi_pt_ensure(m, m->system->pml4, page, m->system->id, &table);
+            if (!MM_SUCCESS(st)) {
+                mmi_syspte_unmap(m, va, i);
+                return st;
+            }
         }
         mmi_pte_set(m, table, mmi_va_index(page, 3), page, (pfns[i] << 12) | pte_bits);
     }
@@ -49,11 +53,12 @@ mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t c
 
 void mmi_syspte_unmap(mm_machine *m, mm_va va, uint64_t count)
 {
+    mm_pfn table = MM_PFN_NONE;
     for (uint64_t i = 0; i < count; i++) {
         mm_va page = va + i * MM_PAGE_SIZE;
-        struct mmi_walk w;
-        mmi_walk(m, m->system->pml4, page, &w);
-        if (w.depth == 4 && w.entry[3])
-            mmi_pte_set(m, w.table[3], mmi_va_index(page, 3), page, 0);
+        if (i == 0 || mmi_va_index(page, 3) == 0)
+            table = mmi_leaf_table(m, m->system->pml4, page);
+        if (table != MM_PFN_NONE && mmi_pte_get(m, table, mmi_va_index(page, 3)))
+            mmi_pte_set(m, table, mmi_va_index(page, 3), page, 0);
     }
 }

@@ -162,9 +162,8 @@ static mm_status copy_on_write(mm_machine *m, const struct access *a, const stru
 {
     uint64_t pte = w->entry[3];
     mm_pfn old = mmi_pte_pfn(pte);
-    unsigned protection = mmi_pte_protection(mmi_pfn(m, old)->original_pte);
-    unsigned writable = (protection & ~7u) | ((protection & 7) == MMP_EXECUTE_WRITECOPY ? MMP_EXECUTE_READWRITE
-                                                                                        : MMP_READWRITE);
+    /* The PTE says it all: copy on write, executable or not. */
+    unsigned writable = (pte & PTE_NO_EXECUTE) ? MMP_READWRITE : MMP_EXECUTE_READWRITE;
     mm_pfn pfn;
     mm_status st = mmi_pfn_take(m, false, &pfn);
     if (!MM_SUCCESS(st))
@@ -261,7 +260,7 @@ static mm_status page_fault(mm_machine *m, const struct access *a, const struct 
     if (pte & PTE_PROTOTYPE)
         return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, mmi_pte_address(a->va, 3),
                             pte & 0xFFFFFFFF, pte >> 32, MM_PFN_NONE, a->va,
-                            "prototype PTE %016llx: the model has no sections", (unsigned long long)pte);
+                            "prototype PTE %016llx: the model maps views whole, so no process PTE refers to a prototype", (unsigned long long)pte);
     return fault_software(m, a, w);
 }
 

@@ -110,7 +110,8 @@ static mm_status check_leaf(struct check *c, mm_pfn table, unsigned index, mm_va
                   "transition PTE for %016llx names PFN 0x%llx, which is %s", (unsigned long long)va,
                   (unsigned long long)pfn, mm_page_location_name(loc));
         }
-        CHECK(e->pte_address == mmi_pte_address(va, 3) && e->pte_frame == table,
+        /* A section page points back at its prototype PTE instead. */
+        CHECK(mmi_pfn_use(e) == MM_USE_SECTION || (e->pte_address == mmi_pte_address(va, 3) && e->pte_frame == table),
               "PFN 0x%llx does not point back at the PTE for %016llx", (unsigned long long)pfn,
               (unsigned long long)va);
         if (mmi_pte_is_pagefile(e->original_pte))
@@ -182,6 +183,18 @@ static mm_status check_address_spaces(struct check *c)
     return MM_STATUS_SUCCESS;
 }
 
+/* Share = the prototype PTE + the view PTEs; the prototype maps the frame. */
+static mm_status check_section_page(struct check *c, mm_pfn pfn, const struct mmi_pfn *e)
+{
+    mm_machine *m = c->m;
+    CHECK(e->share_count == 1 + c->mapped[pfn], "section PFN 0x%llx has share count %u but %u views map it",
+          (unsigned long long)pfn, e->share_count, c->mapped[pfn]);
+    uint64_t proto = mmi_frame_read64(m, e->pte_frame, (unsigned)(MM_BYTE_OFFSET(e->pte_address) / 8));
+    CHECK(mmi_pte_valid(proto) && mmi_pte_pfn(proto) == pfn, "the prototype PTE of section PFN 0x%llx does not map it",
+          (unsigned long long)pfn);
+    return MM_STATUS_SUCCESS;
+}
+
 static mm_status check_frames(struct check *c)
 {
     mm_machine *m = c->m;
@@ -198,6 +211,8 @@ static mm_status check_frames(struct check *c)
             if (mmi_pfn_use(e) == MM_USE_PAGE_TABLE)
                 CHECK(c->is_table[pfn], "page-table PFN 0x%llx is not linked into any table",
                       (unsigned long long)pfn);
+            else if (mmi_pfn_use(e) == MM_USE_SECTION)
+                TRY(check_section_page(c, pfn, e));
             else if (mmi_pfn_use(e) != MM_USE_MDL_PAGES)
                 CHECK(e->share_count == c->mapped[pfn], "PFN 0x%llx has share count %u but %u valid PTEs map it",
                       (unsigned long long)pfn, e->share_count, c->mapped[pfn]);
@@ -242,7 +257,7 @@ static mm_status check_working_set(struct check *c, const struct mmi_working_set
 static mm_status check_accounting(struct check *c)
 {
     mm_machine *m = c->m;
-    uint64_t commit = m->pool[0].pages + m->pool[1].pages;
+    uint64_t commit = m->pool[0].pages + m->pool[1].pages + m->section_commit;
     TRY(check_working_set(c, m->system_ws));
     for (struct mm_process *p = m->process_first; p; p = p->next) {
         commit += p->commit;

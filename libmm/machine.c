@@ -12,6 +12,7 @@
 #include "paging.h"
 #include "pool.h"
 #include "process.h"
+#include "section.h"
 #include "pte.h"
 
 void mm_config_default(struct mm_config *cfg)
@@ -104,6 +105,7 @@ void mm_machine_destroy(mm_machine *m)
     mmi_pool_fini(m);
     mmi_process_free_all(m);
     mmi_image_free_all(m);
+    mmi_section_free_all(m);
     if (m->system_ws) {
         mmi_ws_fini(m, m->system_ws);
         mmi_free(m, m->system_ws);

@@ -71,6 +71,8 @@ mm_status mmi_release_va(mm_machine *m, struct mm_process *p, mm_va va, uint64_t
         if (!mmi_pfn_is_ram(m, pfn) || (pte & MMI_PTE_MDL_MAPPING))
             return MM_STATUS_SUCCESS; /* device memory, or an MDL mapping: it owned nothing */
         struct mmi_pfn *e = mmi_pfn(m, pfn);
+        if (mmi_pfn_use(e) == MM_USE_SECTION)
+            return mmi_pfn_share_dec(m, pfn); /* a view's page: the section keeps it */
         struct mmi_working_set *ws = mmi_ws_of_owner(m, e->owner);
         if (ws && e->flink)
             mmi_ws_remove(m, ws, pfn);
@@ -91,6 +93,11 @@ void mmi_reprotect_va(mm_machine *m, struct mm_process *p, mm_va va, unsigned pr
         return;
     uint64_t pte = w.entry[3];
     uint64_t next = pte;
+    if (mmi_pte_valid(pte) && mmi_pfn_use(mmi_pfn(m, mmi_pte_pfn(pte))) == MM_USE_SECTION) {
+        /* A view's shared page: only this PTE changes. */
+        mmi_pte_set(m, w.table[3], mmi_va_index(va, 3), va, mmi_pte_make_valid(mmi_pte_pfn(pte), protection, true));
+        return;
+    }
     if (mmi_pte_valid(pte)) {
         mm_pfn pfn = mmi_pte_pfn(pte);
         struct mmi_pfn *e = mmi_pfn(m, pfn);

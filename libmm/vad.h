@@ -12,6 +12,8 @@ struct mmi_vad {
     unsigned protection;       /* the same as MM_* */
     bool committed_all;        /* MEM_COMMIT at reservation time */
     bool physical;             /* an MDL's user mapping (VadDevicePhysicalMemory) */
+    struct mm_section *section; /* a view of this section (a mapped VAD) */
+    uint64_t charge;           /* commit charged for a copy-on-write view */
 };
 
 struct mmi_vad_table {

@@ -10,6 +10,7 @@
 #include "memory.h"
 #include "pfn.h"
 #include "process.h"
+#include "section.h"
 #include "pte.h"
 #include "trace.h"
 #include "vad.h"
@@ -32,13 +33,27 @@ static bool page_committed(mm_machine *m, struct mm_process *p, const struct mmi
     return !(mmi_pte_is_software(pte) && mmi_pte_protection(pte) == MMP_DECOMMIT && !mmi_pte_is_pagefile(pte));
 }
 
+/* A view's shared page: the view's protection, as its PTE now allows. */
+static unsigned view_protection(uint64_t pte, const struct mmi_vad *vad)
+{
+    unsigned base = vad->protection & 7;
+    bool executes = mmi_protection_executable(vad->protection);
+    if (pte & PTE_COPY_ON_WRITE)
+        return executes ? MMP_EXECUTE_WRITECOPY : MMP_WRITECOPY;
+    if (pte & PTE_WRITE)
+        return executes ? MMP_EXECUTE_READWRITE : MMP_READWRITE;
+    return base == MMP_EXECUTE ? MMP_EXECUTE : executes ? MMP_EXECUTE_READ : MMP_READONLY;
+}
+
 static unsigned page_protection(mm_machine *m, struct mm_process *p, const struct mmi_vad *vad, mm_va va)
 {
     uint64_t pte = pte_of(m, p, va);
     if (pte == 0)
         return vad->protection;
-    if (mmi_pte_valid(pte))
-        return mmi_pte_protection(mmi_pfn(m, mmi_pte_pfn(pte))->original_pte);
+    if (mmi_pte_valid(pte)) {
+        const struct mmi_pfn *e = mmi_pfn(m, mmi_pte_pfn(pte));
+        return mmi_pfn_use(e) == MM_USE_SECTION ? view_protection(pte, vad) : mmi_pte_protection(e->original_pte);
+    }
     return mmi_pte_protection(pte);
 }
 
@@ -192,6 +207,8 @@ static mm_status decommit_range(mm_machine *m, struct mm_process *p, struct mmi_
 
 static mm_status release_vad(mm_machine *m, struct mm_process *p, struct mmi_vad *vad)
 {
+    if (vad->section)
+        return mmi_section_unmap_view(m, p, vad);
     mm_va start = vad->start, end = vad->end;
     mm_status st = decommit_range(m, p, vad, start, end, true);
     if (!MM_SUCCESS(st))
@@ -225,6 +242,8 @@ mm_status mm_virtual_free(mm_machine *m, mm_process *process, mm_va *base, uint6
         return MM_STATUS_MEMORY_NOT_ALLOCATED;
     if (vad->physical)
         return MM_STATUS_ACCESS_DENIED; /* only MmUnmapLockedPages removes an MDL mapping */
+    if (vad->section)
+        return MM_STATUS_UNABLE_TO_DELETE_SECTION; /* only NtUnmapViewOfSection removes a view */
     if (type == MM_MEM_RELEASE) {
         if (*base != vad->start)
             return MM_STATUS_FREE_VM_NOT_AT_BASE;
@@ -267,6 +286,10 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
         return MM_STATUS_CONFLICTING_ADDRESSES;
     if (vad->physical)
         return MM_STATUS_ACCESS_DENIED; /* user mode cannot change an MDL mapping's protection */
+    if (vad->section && (protection & 0x18u))
+        return MM_STATUS_INVALID_PAGE_PROTECTION;
+    if (vad->section && !mmi_section_allows(vad->section, protection))
+        return MM_STATUS_SECTION_PROTECTION;
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
         if (!page_committed(m, p, vad, va))
             return MM_STATUS_NOT_COMMITTED;
@@ -278,6 +301,10 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
             if (!MM_SUCCESS(st))
                 return st;
             mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_demand_zero(protection));
+        } else if (vad->section) {
+            uint64_t pte = pte_of(m, p, va);
+            bool shared = mmi_pte_valid(pte) && mmi_pfn_use(mmi_pfn(m, mmi_pte_pfn(pte))) == MM_USE_SECTION;
+            mmi_reprotect_va(m, p, va, mmi_section_page_protection(vad, protection, shared));
         } else {
             mmi_reprotect_va(m, p, va, protection);
         }
@@ -325,6 +352,6 @@ mm_status mm_virtual_query(mm_machine *m, mm_process *process, mm_va va, struct 
     out->region_size = end - page;
     out->state = committed ? MM_MEM_COMMIT : MM_MEM_RESERVE;
     out->protect = committed ? mmi_protection_to_win32(protection) : 0;
-    out->type = MM_MEM_PRIVATE;
+    out->type = vad->section ? MM_MEM_MAPPED : MM_MEM_PRIVATE;
     return MM_STATUS_SUCCESS;
 }

@@ -19,7 +19,7 @@ const char *view_protection_name(unsigned protection)
 static const char *use_name(unsigned use)
 {
     static const char *const names[] = {"", "Private", "PageTable", "NonPagedPool", "PagedPool",
-                                        "Image", "MdlPages", "System"};
+                                        "Image", "MdlPages", "System", "Section"};
     return use < sizeof names / sizeof names[0] ? names[use] : "?";
 }
 

@@ -113,6 +113,32 @@ static mm_status op_virtual(mm_machine *m)
     return st;
 }
 
+static mm_status op_section(mm_machine *m)
+{
+    mm_process *p = NULL;
+    struct mm_apc_state as;
+    mm_section *s = NULL;
+    mm_status st = mm_process_create(m, "s.exe", &p);
+    if (MM_SUCCESS(st))
+        st = mm_process_attach(m, p, &as);
+    if (!MM_SUCCESS(st))
+        return st;
+    st = mm_section_create(m, 0x3000, MM_PAGE_READWRITE, &s);
+    mm_va view = 0;
+    if (MM_SUCCESS(st))
+        st = mm_map_view_of_section(m, s, NULL, &view, MM_PAGE_WRITECOPY);
+    if (MM_SUCCESS(st))
+        st = mm_write(m, view + 0x1000, "c", 1); /* copy on write */
+    if (MM_SUCCESS(st))
+        st = mm_unmap_view_of_section(m, NULL, view);
+    if (s) {
+        mm_status closed = mm_section_close(m, s);
+        st = MM_SUCCESS(st) ? closed : st;
+    }
+    mm_process_detach(m, &as);
+    return st;
+}
+
 static mm_status op_invariants(mm_machine *m) { return mm_machine_check_invariants(m, NULL, 0); }
 
 static void fail_each_allocation_of(operation op, const char *name)
@@ -148,6 +174,7 @@ static void process_create(void **state) { (void)state; fail_each_allocation_of(
 static void pool_allocate(void **state) { (void)state; fail_each_allocation_of(op_pool, "pool"); }
 static void image_load(void **state) { (void)state; fail_each_allocation_of(op_image, "image"); }
 static void virtual_memory(void **state) { (void)state; fail_each_allocation_of(op_virtual, "virtual"); }
+static void section_views(void **state) { (void)state; fail_each_allocation_of(op_section, "section"); }
 static void invariants(void **state) { (void)state; fail_each_allocation_of(op_invariants, "invariants"); }
 
 int main(void)
@@ -158,6 +185,7 @@ int main(void)
         cmocka_unit_test(pool_allocate),
         cmocka_unit_test(image_load),
         cmocka_unit_test(virtual_memory),
+        cmocka_unit_test(section_views),
         cmocka_unit_test(invariants),
     };
     return cmocka_run_group_tests_name("alloc_fail", tests, NULL, NULL);

@@ -19,6 +19,7 @@ extern "C" {
 #define MM_MEM_RELEASE 0x8000u
 #define MM_MEM_FREE 0x10000u
 #define MM_MEM_PRIVATE 0x20000u
+#define MM_MEM_MAPPED 0x40000u
 
 #define MM_PAGE_NOACCESS 0x01u
 #define MM_PAGE_READONLY 0x02u
@@ -48,7 +49,7 @@ struct mm_region_info {
     uint64_t region_size;
     uint32_t state;    /* MM_MEM_COMMIT, MM_MEM_RESERVE or MM_MEM_FREE */
     uint32_t protect;
-    uint32_t type;     /* MM_MEM_PRIVATE or 0 */
+    uint32_t type;     /* MM_MEM_PRIVATE, MM_MEM_MAPPED or 0 */
 };
 MM_API mm_status mm_virtual_query(mm_machine *m, mm_process *p, mm_va va, struct mm_region_info *out);
 

@@ -12,6 +12,7 @@
 #include "mm/memory.h"
 #include "mm/pool.h"
 #include "mm/image.h"
+#include "mm/section.h"
 #include "mm/mdl.h"
 
 #endif

@@ -22,10 +22,12 @@ extern "C" {
     X(CONFLICTING_ADDRESSES, 0xC0000018, "the range overlaps an existing allocation") \
     X(NOT_MAPPED_VIEW, 0xC0000019, "the address is not mapped") \
     X(UNABLE_TO_FREE_VM, 0xC000001A, "the range cannot be freed") \
+    X(UNABLE_TO_DELETE_SECTION, 0xC000001B, "a view of a section is removed by unmapping it, not by freeing") \
     X(ACCESS_DENIED, 0xC0000022, "the operation is not allowed on this object") \
     X(BUFFER_TOO_SMALL, 0xC0000023, "the output buffer is too small") \
     X(NOT_COMMITTED, 0xC000002D, "the page is reserved but not committed") \
     X(INVALID_PAGE_PROTECTION, 0xC0000045, "the page protection is invalid") \
+    X(SECTION_PROTECTION, 0xC000004E, "the view's protection is not allowed by the section's") \
     X(INSUFFICIENT_RESOURCES, 0xC000009A, "the host could not allocate memory for the model") \
     X(FREE_VM_NOT_AT_BASE, 0xC000009F, "a release must start at the allocation base") \
     X(MEMORY_NOT_ALLOCATED, 0xC00000A0, "no allocation at that address") \
@@ -33,6 +35,7 @@ extern "C" {
     X(COMMITMENT_LIMIT, 0xC000012D, "the commit limit (RAM plus page file) would be exceeded") \
     X(INVALID_ADDRESS, 0xC0000141, "the address is outside the allowed range") \
     X(INVALID_DEVICE_STATE, 0xC0000184, "the object is in a state that does not allow the operation") \
+    X(MAPPED_ALIGNMENT, 0xC0000220, "a view's base address must be 64 KiB aligned") \
     X(NOT_FOUND, 0xC0000225, "no such object") \
     X(MACHINE_DEAD, 0xE0000001, "the machine has bug-checked; it is dead and refuses every call")
 

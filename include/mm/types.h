@@ -25,6 +25,7 @@ typedef int32_t mm_status;   /* an NTSTATUS value, see mm/status.h */
 typedef struct mm_machine mm_machine;
 typedef struct mm_process mm_process;
 typedef struct mm_image mm_image;
+typedef struct mm_section mm_section;
 
 #define MM_PAGE_SIZE 0x1000u
 #define MM_PAGE_SHIFT 12

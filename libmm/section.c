@@ -1,0 +1,329 @@
+/* libmm/section.c — page-file-backed section objects and their views.
+ *
+ * A section owns its frames from creation: each frame is active and is
+ * described by a prototype PTE, an array of which lives in nonpaged pool as
+ * in Windows (the PFN's PteAddress points at the prototype, not at any
+ * process PTE). The prototype counts as one share; every valid view PTE adds
+ * one. Views map every page at once and their pages stay out of working sets:
+ * the model keeps section pages resident (see docs/decisions.md). A
+ * PAGE_WRITECOPY view maps the shared frames read-only with the copy-on-write
+ * bit; the first write (by the CPU or by MmProbeAndLockPages for write) gives
+ * the process a private copy and drops the shared frame's share. */
+#include "section.h"
+
+#include <assert.h>
+
+#include "alloc.h"
+#include "fault.h"
+#include "machine.h"
+#include "memory.h"
+#include "pfn.h"
+#include "pool.h"
+#include "process.h"
+#include "pte.h"
+#include "trace.h"
+#include "vad.h"
+
+#define SECTION_TAG 0x74536D4Du /* "MmSt" */
+
+struct mm_section {
+    struct mm_section *next;
+    uint32_t id;
+    uint64_t pages;
+    uint32_t protect;
+    unsigned protection;
+    mm_va prototypes;  /* nonpaged pool: one prototype PTE per page */
+    mm_pfn *pfns;
+    uint32_t views;
+    bool closed;
+};
+
+static struct mm_section *lookup(mm_machine *m, const mm_section *s)
+{
+    for (struct mm_section *i = m->sections; i && s; i = i->next)
+        if (i == s)
+            return i;
+    return NULL;
+}
+
+static bool section_protect_ok(uint32_t protect)
+{
+    return protect == MM_PAGE_READONLY || protect == MM_PAGE_READWRITE || protect == MM_PAGE_EXECUTE_READ ||
+           protect == MM_PAGE_EXECUTE_READWRITE;
+}
+
+/* Writes prototype PTE `i` as a kernel access to the pool. */
+static mm_status write_prototype(mm_machine *m, struct mm_section *s, uint64_t i, uint64_t value)
+{
+    struct mm_access_request req = {.va = s->prototypes + i * 8, .buffer = &value, .length = 8,
+                                    .kind = MM_ACCESS_WRITE};
+    return mmi_access(m, &req);
+}
+
+static mm_status destroy(mm_machine *m, struct mm_section *s)
+{
+    for (uint64_t i = 0; i < s->pages; i++) {
+        if (s->pfns[i] == MM_PFN_NONE)
+            continue;
+        mm_status st = write_prototype(m, s, i, 0);
+        if (MM_SUCCESS(st))
+            st = mmi_pfn_delete(m, s->pfns[i], true);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    if (s->prototypes)
+        mmi_pool_release(m, s->prototypes);
+    m->commit_charge -= s->pages;
+    m->section_commit -= s->pages;
+    struct mm_section **link = &m->sections;
+    while (*link != s)
+        link = &(*link)->next;
+    *link = s->next;
+    mmi_trace(m, MM_EV_NOTE, 0, MM_PFN_NONE, 0x53454354 /* "SECT" */, s->id);
+    mmi_free(m, s->pfns);
+    mmi_free(m, s);
+    return MM_STATUS_SUCCESS;
+}
+
+/* Frames for every page, each described by its prototype PTE. */
+static mm_status populate(mm_machine *m, struct mm_section *s)
+{
+    for (uint64_t i = 0; i < s->pages; i++) {
+        mm_va proto = s->prototypes + i * 8;
+        struct mmi_walk w;
+        mmi_walk(m, m->system->pml4, proto, &w);
+        assert(mmi_walk_valid(&w)); /* nonpaged pool */
+        mm_pfn pfn;
+        mm_status st = mmi_pfn_take(m, true, &pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+        mmi_pfn_init_active(m, pfn, proto, mmi_pte_pfn(w.entry[3]), mmi_pte_make_demand_zero(s->protection),
+                            m->system->id, MM_USE_SECTION);
+        s->pfns[i] = pfn;
+        st = write_prototype(m, s, i, mmi_pte_make_valid(pfn, s->protection, true));
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_section **out)
+{
+    MMI_ENTER(m, "NtCreateSection");
+    if (!out || size == 0 || size > (UINT64_C(1) << 40) || !section_protect_ok(protect))
+        return !out || size == 0 || size > (UINT64_C(1) << 40) ? MM_STATUS_INVALID_PARAMETER
+                                                                : MM_STATUS_INVALID_PAGE_PROTECTION;
+    *out = NULL;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, 0))
+        return MM_STATUS_MACHINE_DEAD;
+    uint64_t pages = (size + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
+    if (m->commit_charge + pages > m->commit_limit)
+        return MM_STATUS_COMMITMENT_LIMIT;
+    struct mm_section *s = mmi_alloc(m, sizeof *s);
+    mm_pfn *pfns = s ? mmi_alloc(m, (size_t)pages * sizeof *pfns) : NULL;
+    if (!pfns) {
+        mmi_free(m, s);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    *s = (struct mm_section){.next = m->sections, .id = ++m->section_ids, .pages = pages, .protect = protect,
+                             .protection = mmi_protection_from_win32(protect), .pfns = pfns};
+    for (uint64_t i = 0; i < pages; i++)
+        pfns[i] = MM_PFN_NONE;
+    m->sections = s;
+    m->commit_charge += pages;
+    m->section_commit += pages;
+    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, pages * 8, SECTION_TAG, &s->prototypes);
+    if (MM_SUCCESS(st))
+        st = populate(m, s);
+    if (!MM_SUCCESS(st)) {
+        if (!m->dead)
+            destroy(m, s);
+        return st;
+    }
+    mmi_trace(m, MM_EV_NOTE, s->prototypes, MM_PFN_NONE, 0x53454354 /* "SECT" */, s->id);
+    *out = s;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_section_close(mm_machine *m, mm_section *section)
+{
+    MMI_ENTER(m, "NtClose");
+    struct mm_section *s = lookup(m, section);
+    if (!s || s->closed)
+        return MM_STATUS_INVALID_HANDLE;
+    s->closed = true;
+    return s->views ? MM_STATUS_SUCCESS : destroy(m, s);
+}
+
+mm_status mm_section_query(mm_machine *m, mm_section *section, struct mm_section_basic_info *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_section *s = lookup(m, section);
+    if (!s)
+        return MM_STATUS_INVALID_HANDLE;
+    *out = (struct mm_section_basic_info){.pages = s->pages, .protect = s->protect, .views = s->views,
+                                    .prototype_ptes = s->prototypes, .closed = s->closed};
+    return MM_STATUS_SUCCESS;
+}
+
+/* ---- views ---- */
+
+/* Plain protections only: no guard, no-cache or write-combine views. */
+static bool view_protect_ok(uint32_t protect, unsigned *protection)
+{
+    *protection = mmi_protection_from_win32(protect);
+    return *protection != UINT32_MAX && !(*protection & 0x18u) && (*protection & 7) != MMP_ZERO_ACCESS;
+}
+
+/* May a view with this protection be made of a section with that one? */
+bool mmi_section_allows(const struct mm_section *s, unsigned view)
+{
+    unsigned v = view & 7, sec = s->protection & 7;
+    bool writes = v == MMP_READWRITE || v == MMP_EXECUTE_READWRITE;
+    bool executes = mmi_protection_executable(view);
+    if (writes && !(sec == MMP_READWRITE || sec == MMP_EXECUTE_READWRITE))
+        return false;
+    return !executes || mmi_protection_executable(s->protection);
+}
+
+static bool copy_on_write_view(unsigned protection)
+{
+    return (protection & 7) == MMP_WRITECOPY || (protection & 7) == MMP_EXECUTE_WRITECOPY;
+}
+
+unsigned mmi_section_page_protection(const struct mmi_vad *vad, unsigned protection, bool shared)
+{
+    unsigned base = protection & 7;
+    bool cow_view = copy_on_write_view(vad->protection);
+    if (shared && cow_view && (base == MMP_READWRITE || base == MMP_EXECUTE_READWRITE))
+        return base == MMP_READWRITE ? MMP_WRITECOPY : MMP_EXECUTE_WRITECOPY;
+    if (!shared && copy_on_write_view(protection)) /* already a private copy */
+        return base == MMP_WRITECOPY ? MMP_READWRITE : MMP_EXECUTE_READWRITE;
+    return protection;
+}
+
+static mm_status map_pages(mm_machine *m, struct mm_process *p, const struct mm_section *s, mm_va base,
+                           unsigned protection)
+{
+    mm_pfn table = MM_PFN_NONE;
+    for (uint64_t i = 0; i < s->pages; i++) {
+        mm_va va = base + i * MM_PAGE_SIZE;
+        if (i == 0 || mmi_va_index(va, 3) == 0) {
+            mm_status st = mmi_pt_ensure(m, p->pml4, va, p->id, &table);
+            if (!MM_SUCCESS(st))
+                return st;
+        }
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_valid(s->pfns[i], protection, true));
+        mmi_pfn_share_inc(m, s->pfns[i]);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_map_view_of_section(mm_machine *m, mm_section *section, mm_process *process, mm_va *base,
+                                 uint32_t protect)
+{
+    MMI_ENTER(m, "NtMapViewOfSection");
+    struct mm_section *s = lookup(m, section);
+    if (!s || s->closed)
+        return MM_STATUS_INVALID_HANDLE;
+    struct mm_process *p;
+    mm_status st = mmi_process_resolve(m, process, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!base)
+        return MM_STATUS_INVALID_PARAMETER;
+    unsigned protection;
+    if (!view_protect_ok(protect, &protection))
+        return MM_STATUS_INVALID_PAGE_PROTECTION;
+    if (!mmi_section_allows(s, protection))
+        return MM_STATUS_SECTION_PROTECTION;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, *base))
+        return MM_STATUS_MACHINE_DEAD;
+    uint64_t bytes = s->pages * MM_PAGE_SIZE;
+    mm_va start = *base;
+    if (start) {
+        if (start & 0xFFFF)
+            return MM_STATUS_MAPPED_ALIGNMENT;
+        if (start < MM_LOWEST_USER_ADDRESS || start > MM_HIGHEST_USER_ADDRESS ||
+            bytes > MM_HIGHEST_USER_ADDRESS + 1 - start)
+            return MM_STATUS_INVALID_ADDRESS;
+        if (!mmi_vad_range_free(&p->vads, start, start + bytes))
+            return MM_STATUS_CONFLICTING_ADDRESSES;
+    } else if (!(start = mmi_vad_find_free(&p->vads, bytes))) {
+        return MM_STATUS_NO_MEMORY;
+    }
+    /* A copy-on-write view is charged for the private copies it may need. */
+    uint64_t charge = copy_on_write_view(protection) ? s->pages : 0;
+    if (m->commit_charge + charge > m->commit_limit)
+        return MM_STATUS_COMMITMENT_LIMIT;
+    struct mmi_vad vad = {.start = start, .end = start + bytes, .protect = protect, .protection = protection,
+                          .committed_all = true, .section = s, .charge = charge};
+    if (!mmi_vad_insert(m, &p->vads, &vad))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    m->commit_charge += charge;
+    p->commit += charge;
+    s->views++;
+    st = map_pages(m, p, s, start, protection);
+    if (!MM_SUCCESS(st)) {
+        if (!m->dead)
+            mmi_section_unmap_view(m, p, mmi_vad_find(&p->vads, start));
+        return st;
+    }
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, bytes, MM_MEM_MAPPED);
+    *base = start;
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_section_unmap_view(mm_machine *m, struct mm_process *p, struct mmi_vad *vad)
+{
+    struct mm_section *s = vad->section;
+    mm_va start = vad->start, end = vad->end;
+    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        mm_status st = mmi_release_va(m, p, va, 0);
+        bool table_done = ((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end;
+        if (MM_SUCCESS(st) && table_done)
+            st = mmi_pt_prune(m, p->pml4, va);
+        if (!MM_SUCCESS(st))
+            return st;
+    }
+    m->commit_charge -= vad->charge;
+    p->commit -= vad->charge;
+    mmi_vad_remove(&p->vads, vad);
+    mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_RELEASE);
+    s->views--;
+    return s->closed && !s->views ? destroy(m, s) : MM_STATUS_SUCCESS;
+}
+
+mm_status mm_unmap_view_of_section(mm_machine *m, mm_process *process, mm_va base)
+{
+    MMI_ENTER(m, "NtUnmapViewOfSection");
+    struct mm_process *p;
+    mm_status st = mmi_process_resolve(m, process, &p);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, base))
+        return MM_STATUS_MACHINE_DEAD;
+    struct mmi_vad *vad = base <= MM_HIGHEST_USER_ADDRESS ? mmi_vad_find(&p->vads, base) : NULL;
+    if (!vad || !vad->section)
+        return MM_STATUS_NOT_MAPPED_VIEW;
+    return mmi_section_unmap_view(m, p, vad);
+}
+
+void mmi_section_free_all(mm_machine *m)
+{
+    while (m->sections) {
+        struct mm_section *s = m->sections;
+        m->sections = s->next;
+        mmi_free(m, s->pfns);
+        mmi_free(m, s);
+    }
+}
+
+uint64_t mmi_section_count(const mm_machine *m)
+{
+    uint64_t n = 0;
+    for (const struct mm_section *s = m->sections; s; s = s->next)
+        n++;
+    return n;
+}

@@ -1,0 +1,448 @@
+/* sim/interp.c — the scenario interpreter's core: machine creation, named
+ * objects, argument grouping and evaluation, dispatch of each statement to
+ * the command, expect or view modules, and the run's verdict. */
+#include "interp.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "views.h"
+
+static void record_bugcheck(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
+{
+    (void)m;
+    struct interp *in = ctx;
+    in->bc = *bc;
+    in->bugchecked = true;
+    in->bugcheck_line = in->st ? in->st->line : 0;
+}
+
+void interp_init(struct interp *in, FILE *out, const char *file)
+{
+    *in = (struct interp){.out = out, .file = file};
+    mm_config_default(&in->cfg);
+    in->cfg.bugcheck_hook = record_bugcheck;
+    in->cfg.bugcheck_ctx = in;
+}
+
+void interp_fini(struct interp *in)
+{
+    mm_machine_destroy(in->m);
+    free(in->names);
+    in->m = NULL;
+    in->names = NULL;
+}
+
+bool interp_error(struct interp *in, const struct token *t, const char *hint, const char *fmt, ...)
+{
+    struct script_error err = {.line = in->st ? in->st->line : 0, .col = t ? t->col : 1};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    snprintf(err.hint, sizeof err.hint, "%s", hint ? hint : "");
+    fflush(in->out);
+    script_error_print(in->out, in->file, &err, in->st ? in->st->source : NULL);
+    in->error = true;
+    return false;
+}
+
+bool interp_machine(struct interp *in)
+{
+    if (in->m)
+        return true;
+    mm_status st = mm_machine_create(&in->cfg, &in->m);
+    if (st != MM_STATUS_SUCCESS)
+        return interp_error(in, NULL, "check the machine settings", "cannot create the machine: %s",
+                            mm_status_name(st));
+    return true;
+}
+
+/* ---- names ---- */
+
+static const char *const kind_names[] = {"address", "process", "MDL", "driver image", "section"};
+
+struct name *interp_name(struct interp *in, const struct token *t, enum name_kind kind)
+{
+    if (t->kind != TOK_WORD) {
+        interp_error(in, t, NULL, "expected the name of a %s", kind_names[kind]);
+        return NULL;
+    }
+    for (size_t i = 0; i < in->name_count; i++) {
+        if (strcmp(in->names[i].name, t->text) != 0)
+            continue;
+        if (in->names[i].kind != kind) {
+            interp_error(in, t, NULL, "%s is a %s, not a %s", t->text, kind_names[in->names[i].kind],
+                         kind_names[kind]);
+            return NULL;
+        }
+        return &in->names[i];
+    }
+    interp_error(in, t, "names are made by alloc, pool, process, mdl, driver, section, view and let",
+                 "no %s named '%s'", kind_names[kind], t->text);
+    return NULL;
+}
+
+static bool valid_name(const char *s)
+{
+    if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+struct name *interp_new_name(struct interp *in, const struct token *t, enum name_kind kind)
+{
+    if (t->kind != TOK_WORD || !valid_name(t->text) || t->length >= sizeof in->names[0].name) {
+        interp_error(in, t, "a name is a letter then letters, digits, _ or - (at most 31)", "bad name");
+        return NULL;
+    }
+    struct name *n = NULL;
+    for (size_t i = 0; i < in->name_count; i++)
+        if (strcmp(in->names[i].name, t->text) == 0)
+            n = &in->names[i]; /* names may be reused: the newest meaning wins */
+    if (!n) {
+        if (in->name_count == in->name_cap) {
+            size_t cap = in->name_cap ? in->name_cap * 2 : 16;
+            struct name *g = realloc(in->names, cap * sizeof *g);
+            if (!g) {
+                interp_error(in, t, NULL, "out of memory");
+                return NULL;
+            }
+            in->names = g;
+            in->name_cap = cap;
+        }
+        n = &in->names[in->name_count++];
+    }
+    *n = (struct name){.kind = kind};
+    snprintf(n->name, sizeof n->name, "%s", t->text);
+    return n;
+}
+
+/* ---- evaluation ---- */
+
+static mm_pfn pfn_at(struct interp *in, mm_process *p, mm_va va)
+{
+    struct mm_pte_walk w;
+    if (mm_pte_walk(in->m, p, va, &w) != MM_STATUS_SUCCESS || !w.level[3].present || !(w.level[3].value & 1))
+        return MM_PFN_NONE;
+    return (w.level[3].value >> 12) & 0xFFFFFFFFFull;
+}
+
+/* NAME or NAME.field */
+static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
+{
+    char base[64];
+    snprintf(base, sizeof base, "%s", t->text);
+    char *dot = strchr(base, '.');
+    if (dot)
+        *dot++ = 0;
+    struct name *n = NULL;
+    for (size_t i = 0; i < in->name_count; i++)
+        if (strcmp(in->names[i].name, base) == 0)
+            n = &in->names[i];
+    if (!n)
+        return interp_error(in, t, "numbers are decimal or 0x hex; names come from earlier statements",
+                            "unknown name '%s'", base);
+    if (!dot || !*dot) {
+        if (n->kind == NAME_PROCESS || n->kind == NAME_SECTION || n->kind == NAME_IMAGE)
+            return interp_error(in, t, "use an address, MDL or number here", "%s is a %s", base,
+                                kind_names[n->kind]);
+        *out = n->va;
+        return true;
+    }
+    if (n->kind == NAME_IMAGE) {
+        mm_va va = mm_image_section_address(in->m, n->image, dot);
+        if (!va) {
+            char dotted[40];
+            snprintf(dotted, sizeof dotted, ".%s", dot);
+            va = mm_image_section_address(in->m, n->image, dotted);
+        }
+        if (!va)
+            return interp_error(in, t, "sections are named as when the driver was loaded", "%s has no section '%s'",
+                                base, dot);
+        *out = va;
+        return true;
+    }
+    if (n->kind == NAME_MDL && (strcmp(dot, "sys") == 0 || strcmp(dot, "user") == 0)) {
+        if (strcmp(dot, "user") == 0) {
+            *out = n->user;
+            return true;
+        }
+        struct mm_mdl h;
+        if (mm_mdl_read(in->m, n->va, &h, NULL, 0) != MM_STATUS_SUCCESS)
+            return interp_error(in, t, NULL, "cannot read MDL %s", base);
+        *out = h.MappedSystemVa;
+        return true;
+    }
+    if (n->kind == NAME_MDL && strncmp(dot, "pfn", 3) == 0) {
+        uint64_t index = strtoull(dot + 3, NULL, 10);
+        mm_pfn pfns[64];
+        struct mm_mdl h;
+        if (index >= 64 || mm_mdl_read(in->m, n->va, &h, pfns, 64) != MM_STATUS_SUCCESS)
+            return interp_error(in, t, "m.pfn0 .. m.pfn63", "cannot read PFN %s of MDL %s", dot + 3, base);
+        *out = pfns[index];
+        return true;
+    }
+    if (n->kind == NAME_ADDRESS && strcmp(dot, "pfn") == 0) {
+        mm_pfn pfn = pfn_at(in, n->process, n->va);
+        if (pfn == MM_PFN_NONE)
+            return interp_error(in, t, "touch the page first, or lock it", "%s is not mapped by a valid PTE now",
+                                base);
+        *out = pfn;
+        return true;
+    }
+    if (strcmp(dot, "size") == 0) {
+        *out = n->size;
+        return true;
+    }
+    return interp_error(in, t, "fields: ADDR.pfn, ADDR.size, MDL.sys, MDL.user, MDL.pfnN, DRIVER.SECTION",
+                        "no field '%s' on %s", dot, kind_names[n->kind]);
+}
+
+bool eval_number(struct interp *in, const struct arg *a, uint64_t *out)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct token *t = &a->t[i];
+        if (i % 2 == 1) {
+            if (t->kind != TOK_SYMBOL || t->text[0] != '+')
+                return interp_error(in, t, "join terms with +", "unexpected '%s'", t->text);
+            continue;
+        }
+        uint64_t v;
+        if (t->kind == TOK_NUMBER)
+            v = t->value;
+        else if (t->kind == TOK_WORD) {
+            if (!in->m && !interp_machine(in))
+                return false;
+            if (!eval_word(in, t, &v))
+                return false;
+        } else
+            return interp_error(in, t, NULL, "expected a number or a name");
+        sum += v;
+    }
+    if (a->n % 2 == 0)
+        return interp_error(in, a->n ? &a->t[a->n - 1] : NULL, NULL, "a sum must end with a term");
+    *out = sum;
+    return true;
+}
+
+int eval_choice(const struct arg *a, const char *const *choices)
+{
+    if (a->n != 1 || a->t[0].kind != TOK_WORD)
+        return -1;
+    for (int i = 0; choices[i]; i++)
+        if (strcasecmp(a->t[0].text, choices[i]) == 0)
+            return i;
+    return -1;
+}
+
+bool eval_flags(struct interp *in, const struct arg *a, const char *const *names, const unsigned *values,
+                unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct token *t = &a->t[i];
+        if (i % 2 == 1) {
+            if (t->kind != TOK_SYMBOL || t->text[0] != '|')
+                return interp_error(in, t, "join flags with |", "unexpected '%s'", t->text);
+            continue;
+        }
+        if (t->kind == TOK_NUMBER) {
+            v |= (unsigned)t->value;
+            continue;
+        }
+        int k = -1;
+        for (int j = 0; t->kind == TOK_WORD && names[j]; j++)
+            if (strcasecmp(t->text, names[j]) == 0)
+                k = j;
+        if (k < 0) {
+            char hint[160] = "one of:";
+            for (int j = 0; names[j] && strlen(hint) < 120; j++)
+                snprintf(hint + strlen(hint), sizeof hint - strlen(hint), " %s", names[j]);
+            return interp_error(in, t, hint, "unknown flag '%s'", t->text);
+        }
+        if (strcasecmp(names[k], "none") != 0 && strcasecmp(names[k], "off") != 0)
+            v |= values[k];
+    }
+    if (a->n % 2 == 0)
+        return interp_error(in, NULL, NULL, "flags must end with a flag");
+    *out = v;
+    return true;
+}
+
+const struct arg *arg_option(const struct args *args, const char *key)
+{
+    for (size_t i = 0; i < args->count; i++)
+        if (args->a[i].key && strcasecmp(args->a[i].key->text, key) == 0)
+            return &args->a[i];
+    return NULL;
+}
+
+bool arg_is_word(const struct arg *a, const char *word)
+{
+    return !a->key && a->n == 1 && a->t[0].kind == TOK_WORD && strcasecmp(a->t[0].text, word) == 0;
+}
+
+/* Groups a statement's tokens into arguments: `a + b`, `A|B`, `key=value`. */
+static bool group(struct interp *in, const struct statement *st, struct args *out)
+{
+    out->count = 0;
+    size_t i = 0;
+    while (i < st->count) {
+        if (out->count == MAX_ARGS)
+            return interp_error(in, &st->tok[i], NULL, "more than %d arguments", MAX_ARGS);
+        struct arg *a = &out->a[out->count++];
+        *a = (struct arg){0};
+        if (i + 1 < st->count && st->tok[i].kind == TOK_WORD && st->tok[i + 1].kind == TOK_SYMBOL &&
+            st->tok[i + 1].text[0] == '=' && i > 0) {
+            a->key = &st->tok[i];
+            i += 2;
+            if (i >= st->count)
+                return interp_error(in, a->key, NULL, "%s= needs a value", a->key->text);
+        }
+        a->t = &st->tok[i];
+        a->n = 1;
+        i++;
+        while (i + 1 < st->count && st->tok[i].kind == TOK_SYMBOL &&
+               (st->tok[i].text[0] == '+' || st->tok[i].text[0] == '|')) {
+            a->n += 2;
+            i += 2;
+        }
+        if (i < st->count && st->tok[i].kind == TOK_SYMBOL && (st->tok[i].text[0] == '+' || st->tok[i].text[0] == '|'))
+            return interp_error(in, &st->tok[i], NULL, "'%s' needs something after it", st->tok[i].text);
+    }
+    return true;
+}
+
+bool interp_statement(struct interp *in, const struct statement *st)
+{
+    in->st = st;
+    struct args args;
+    if (!group(in, st, &args))
+        return false;
+    const struct token *cmd = &st->tok[0];
+    if (cmd->kind != TOK_WORD)
+        return interp_error(in, cmd, "a statement starts with a command word", "expected a command");
+    fprintf(in->out, "%4u> %s\n", st->line, st->source);
+    bool ok;
+    if (strcmp(cmd->text, "expect") == 0) {
+        ok = expect_run(in, &args);
+    } else if (cmd->text[0] == '!' || strcmp(cmd->text, "dt") == 0) {
+        ok = interp_machine(in) && views_run(in, &args);
+    } else {
+        if (in->bugchecked && strcmp(cmd->text, "note") != 0)
+            return interp_error(in, cmd, "only expect, note and views (!analyze -v …) may follow a bug check",
+                                "the machine bug-checked at line %u (0x%X) and is dead", in->bugcheck_line,
+                                in->bc.code);
+        ok = commands_run(in, &args);
+        if (in->bugchecked && in->bugcheck_line == st->line)
+            fprintf(in->out, "      *** STOP 0x%08X (0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ") %s\n",
+                    in->bc.code, in->bc.p[0], in->bc.p[1], in->bc.p[2], in->bc.p[3],
+                    mm_bugcheck_name(in->bc.code) ? mm_bugcheck_name(in->bc.code) : "");
+    }
+    return ok && !in->error;
+}
+
+/* Static checks before anything runs: every command is known. */
+static bool check_commands(struct interp *in, const struct script *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const struct token *cmd = &s->stmt[i].tok[0];
+        char hint[160] = "";
+        if (cmd->kind == TOK_WORD && commands_known(cmd->text, hint, sizeof hint))
+            continue;
+        in->st = &s->stmt[i];
+        return interp_error(in, cmd, hint[0] ? hint : "see docs/scenario-language.md for the commands",
+                            "unknown command '%s'", cmd->text);
+    }
+    return true;
+}
+
+int interp_run_text(struct interp *in, const char *text, size_t len)
+{
+    struct script s;
+    struct script_error err;
+    if (!script_parse(text, len, &s, &err)) {
+        /* Show the offending line. */
+        const char *p = text, *end = text + len;
+        for (unsigned l = 1; l < err.line && p < end; l++) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            p = nl ? nl + 1 : end;
+        }
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        char *line = malloc(n + 1);
+        if (line) {
+            memcpy(line, p, n);
+            line[n] = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!line[i])
+                    line[i] = '?';
+        }
+        script_error_print(in->out, in->file, &err, line);
+        free(line);
+        return EXIT_SCRIPT_ERROR;
+    }
+    bool ok = check_commands(in, &s);
+    for (size_t i = 0; ok && i < s.count; i++)
+        ok = interp_statement(in, &s.stmt[i]);
+    in->st = NULL;
+    script_free(&s);
+    if (in->error)
+        return EXIT_SCRIPT_ERROR;
+    if (in->failures) {
+        fprintf(in->out, "FAILED: %u expectation%s did not hold\n", in->failures, in->failures == 1 ? "" : "s");
+        return EXIT_EXPECT_FAILED;
+    }
+    if (in->bugchecked && !in->bugcheck_expected) {
+        fprintf(in->out, "STOPPED: bug check 0x%X at line %u, which the script did not expect\n", in->bc.code,
+                in->bugcheck_line);
+        return EXIT_BUGCHECK;
+    }
+    fprintf(in->out, "PASSED\n");
+    return EXIT_SUCCESS_LAB;
+}
+
+int interp_run_file(const char *path, FILE *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mmsim: cannot open %s\n", path);
+        return EXIT_SCRIPT_ERROR;
+    }
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    size_t n;
+    while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            char *g = cap < (64u << 20) ? realloc(text, cap * 2) : NULL;
+            if (!g) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = g;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!text) {
+        fprintf(stderr, "mmsim: %s is too large\n", path);
+        return EXIT_SCRIPT_ERROR;
+    }
+    struct interp in;
+    interp_init(&in, out, path);
+    int rc = interp_run_text(&in, text, len);
+    interp_fini(&in);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/* sim/interp.h — running scenario scripts: the interpreter's state (the
+ * machine, named objects, the last status and bug check), argument
+ * evaluation shared by the command modules, and the entry points used by
+ * `mmsim run`, `mmsim lab` and the REPL. */
+#ifndef MMSIM_INTERP_H
+#define MMSIM_INTERP_H
+
+#include <stdio.h>
+
+#include "mm/mm.h"
+#include "script.h"
+
+/* Exit codes of `mmsim run` / `mmsim lab run` (documented in docs/mmsim.1.md). */
+enum {
+    EXIT_SUCCESS_LAB = 0,   /* every expectation held */
+    EXIT_EXPECT_FAILED = 1, /* an expectation did not hold */
+    EXIT_SCRIPT_ERROR = 2,  /* usage error, or the script is malformed */
+    EXIT_BUGCHECK = 3,      /* the machine bug-checked and the script did not expect it */
+};
+
+enum name_kind { NAME_ADDRESS, NAME_PROCESS, NAME_MDL, NAME_IMAGE, NAME_SECTION };
+
+struct name {
+    char name[32];
+    enum name_kind kind;
+    mm_va va;               /* address, MDL address, view base */
+    uint64_t size;
+    mm_process *process;    /* NAME_PROCESS, or the owner of a user address / user mapping */
+    mm_image *image;
+    mm_section *section;
+    mm_va user;             /* NAME_MDL: its user mapping, or 0 */
+    bool pool;              /* NAME_ADDRESS from pool */
+};
+
+struct interp {
+    FILE *out;
+    const char *file;
+    struct mm_config cfg;
+    mm_machine *m;
+    struct name *names;
+    size_t name_count, name_cap;
+    struct mm_apc_state apc[8];
+    unsigned apc_depth;
+    mm_irql saved_irql[8];
+    unsigned irql_depth;
+    mm_status last_status;
+    bool bugchecked;        /* the machine is dead */
+    bool bugcheck_expected; /* an expect bugcheck matched it */
+    unsigned bugcheck_line;
+    struct mm_bugcheck bc;
+    unsigned failures;      /* expectations that did not hold */
+    bool error;             /* a runtime script error stopped the run */
+    const struct statement *st; /* the statement being run */
+};
+
+/* An argument: tokens joined by + (a sum) or | (flags), or key=value. */
+struct arg {
+    const struct token *key; /* NULL for a positional argument */
+    const struct token *t;   /* first token of the value */
+    size_t n;                /* tokens in the value */
+};
+
+#define MAX_ARGS 24
+struct args {
+    struct arg a[MAX_ARGS];
+    size_t count;
+};
+
+/* Reports a runtime error at token t (NULL: the statement) and stops the run. */
+bool interp_error(struct interp *in, const struct token *t, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Creates the machine on first use. */
+bool interp_machine(struct interp *in);
+
+struct name *interp_name(struct interp *in, const struct token *t, enum name_kind kind);
+struct name *interp_new_name(struct interp *in, const struct token *t, enum name_kind kind);
+
+/* Evaluates NUMBER, NAME, NAME.field, sums: the value of an address, MDL,
+ * PFN or count. */
+bool eval_number(struct interp *in, const struct arg *a, uint64_t *out);
+/* Matches a word against names (case-insensitive); returns its index or -1. */
+int eval_choice(const struct arg *a, const char *const *choices);
+/* Flags: NAME|NAME|0x10 against a table. */
+bool eval_flags(struct interp *in, const struct arg *a, const char *const *names, const unsigned *values,
+                unsigned *out);
+const struct arg *arg_option(const struct args *args, const char *key);
+bool arg_is_word(const struct arg *a, const char *word);
+
+/* Command modules: each returns false when the run must stop. */
+bool commands_run(struct interp *in, const struct args *args);
+bool expect_run(struct interp *in, const struct args *args);
+bool views_run(struct interp *in, const struct args *args);
+/* Is the statement's command known? Fills a hint when it is not. */
+bool commands_known(const char *word, char *hint, size_t size);
+
+void interp_init(struct interp *in, FILE *out, const char *file);
+void interp_fini(struct interp *in);
+/* Runs one parsed statement. */
+bool interp_statement(struct interp *in, const struct statement *st);
+/* Parses and runs a whole script; returns the exit code. */
+int interp_run_text(struct interp *in, const char *text, size_t len);
+int interp_run_file(const char *path, FILE *out);
+
+#endif

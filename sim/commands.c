@@ -378,6 +378,7 @@ static bool cmd_let(struct interp *in, const struct args *a)
     if (!n)
         return false;
     n->va = value;
+    n->value = true;
     n->process = current_process(in);
     OUT("%s = 0x%" PRIx64 "\n", n->name, value);
     return true;

@@ -30,6 +30,7 @@ struct name {
     mm_section *section;
     mm_va user;             /* NAME_MDL: its user mapping, or 0 */
     bool pool;              /* NAME_ADDRESS from pool */
+    bool value;             /* made by let: a plain number (a PFN, a count), not a buffer */
 };
 
 struct interp {

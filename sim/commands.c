@@ -368,9 +368,9 @@ static bool cmd_is_valid(struct interp *in, const struct args *a)
 static bool cmd_let(struct interp *in, const struct args *a)
 {
     /* let NAME = EXPR: grouped as key=value */
-    const struct arg *v = &a->a[1];
-    if (!v->key || a->count != 2)
+    if (a->count != 2 || !a->a[1].key)
         return interp_error(in, NULL, "let NAME = EXPRESSION", "malformed let");
+    const struct arg *v = &a->a[1];
     uint64_t value;
     if (!number(in, v, &value))
         return false;
@@ -771,7 +771,7 @@ static const struct command commands[] = {
     {"pool", NULL, 2, 3, cmd_pool, "pool nonpaged|paged NAME SIZE [tag=Tag1] | pool free ADDR"},
     {"driver", NULL, 2, 3, cmd_driver, "driver load NAME .text=SIZE … | driver discard-init|unload NAME"},
     {"section", NULL, 2, 3, cmd_section, "section create|map|unmap|close …"},
-    {"mdl", NULL, 1, 8, cmd_mdl, "mdl allocate|lock|map|unmap|unlock|free|… NAME …"},
+    {"mdl", NULL, 2, 8, cmd_mdl, "mdl allocate|lock|map|unmap|unlock|free|… NAME …"},
     {"trim", NULL, 0, 1, cmd_trim, "trim [PROCESS|system]"},
     {"writer", NULL, 0, 0, cmd_writer, "writer"},
     {"pressure", NULL, 0, 0, cmd_pressure, "pressure"},
@@ -838,8 +838,8 @@ bool commands_run(struct interp *in, const struct args *a)
             continue;
         if (c->run != cmd_machine && !interp_machine(in))
             return false;
-        if (c->run != cmd_machine && c->run != cmd_mdl && c->run != cmd_driver && c->run != cmd_note &&
-            c->run != cmd_let && !need(in, a, 1, c->min, c->max, c->usage))
+        /* let's one argument is NAME = VALUE, a key=value pair */
+        if (c->run != cmd_let && !need(in, a, 1, c->min, c->max, c->usage))
             return false;
         return c->run(in, a);
     }

@@ -12,6 +12,9 @@
 #define MAX_TOKENS 64
 
 static bool fail(struct script_error *err, unsigned line, unsigned col, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static bool fail(struct script_error *err, unsigned line, unsigned col, const char *hint, const char *fmt, ...)
 {
     err->line = line;
     err->col = col;

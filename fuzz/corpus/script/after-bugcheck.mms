@@ -1,0 +1,5 @@
+machine
+pool paged b 0x1000
+irql raise DISPATCH
+touch b
+touch b

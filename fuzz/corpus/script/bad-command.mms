@@ -1,0 +1,1 @@
+machien ram=64M

@@ -1,0 +1,2 @@
+machine
+write 0x1000 "unterminated

@@ -1,0 +1,2 @@
+machine
+alloc buf 0x1000 +

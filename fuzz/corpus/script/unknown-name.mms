@@ -1,0 +1,2 @@
+machine
+touch nosuch+0x10

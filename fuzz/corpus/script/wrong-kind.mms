@@ -1,0 +1,3 @@
+machine
+alloc b 0x1000
+expect flags b = PAGES_LOCKED

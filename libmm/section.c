@@ -23,6 +23,7 @@
 #include "pte.h"
 #include "trace.h"
 #include "vad.h"
+#include "virtual.h"
 
 #define SECTION_TAG 0x74536D4Du /* "MmSt" */
 
@@ -279,14 +280,9 @@ mm_status mmi_section_unmap_view(mm_machine *m, struct mm_process *p, struct mmi
 {
     struct mm_section *s = vad->section;
     mm_va start = vad->start, end = vad->end;
-    for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
-        mm_status st = mmi_release_va(m, p, va, 0);
-        bool table_done = ((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end;
-        if (MM_SUCCESS(st) && table_done)
-            st = mmi_pt_prune(m, p->pml4, va);
-        if (!MM_SUCCESS(st))
-            return st;
-    }
+    mm_status st = mmi_virtual_release_pages(m, p, vad, start, end, true);
+    if (!MM_SUCCESS(st))
+        return st;
     m->commit_charge -= vad->charge;
     p->commit -= vad->charge;
     mmi_vad_remove(&p->vads, vad);

@@ -171,7 +171,7 @@ mm_status mm_virtual_alloc(mm_machine *m, mm_process *process, mm_va *base, uint
 
 static mm_status decommit_page(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va va, bool releasing)
 {
-    if (vad->physical) /* an MDL's user mapping: no commit, no frames of its own */
+    if (vad->physical || vad->section) /* an MDL's user mapping or a view: no private commit per page */
         return mmi_release_va(m, p, va, 0);
     if (page_committed(m, p, vad, va)) {
         m->commit_charge--;
@@ -190,8 +190,8 @@ static mm_status decommit_page(mm_machine *m, struct mm_process *p, struct mmi_v
     return st;
 }
 
-static mm_status decommit_range(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end,
-                                bool releasing)
+mm_status mmi_virtual_release_pages(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start,
+                                    mm_va end, bool releasing)
 {
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
         mm_status st = decommit_page(m, p, vad, va, releasing);
@@ -210,7 +210,7 @@ static mm_status release_vad(mm_machine *m, struct mm_process *p, struct mmi_vad
     if (vad->section)
         return mmi_section_unmap_view(m, p, vad);
     mm_va start = vad->start, end = vad->end;
-    mm_status st = decommit_range(m, p, vad, start, end, true);
+    mm_status st = mmi_virtual_release_pages(m, p, vad, start, end, true);
     if (!MM_SUCCESS(st))
         return st;
     mmi_vad_remove(&p->vads, vad);
@@ -258,7 +258,7 @@ mm_status mm_virtual_free(mm_machine *m, mm_process *process, mm_va *base, uint6
         return MM_STATUS_FREE_VM_NOT_AT_BASE;
     if (end > vad->end)
         return MM_STATUS_UNABLE_TO_FREE_VM;
-    st = decommit_range(m, p, vad, start, end, false);
+    st = mmi_virtual_release_pages(m, p, vad, start, end, false);
     if (!MM_SUCCESS(st))
         return st;
     mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_DECOMMIT);

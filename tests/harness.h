@@ -21,6 +21,8 @@ struct harness {
     volatile bool armed;
     bool hit;
     struct mm_bugcheck bc;
+    mm_process *proc;      /* setup_attached: the process CPU 0 is attached to */
+    struct mm_apc_state apc;
 };
 
 static struct harness H;
@@ -162,6 +164,22 @@ static inline mm_process *attached_process(mm_machine *m, const char *name, stru
     assert_ok(mm_process_create(m, name, &p));
     assert_ok(mm_process_attach(m, p, st));
     return p;
+}
+
+/* A machine whose CPU 0 is attached to a fresh "app.exe" (H.proc). */
+static inline int setup_attached(void **state)
+{
+    setup_machine(state);
+    H.proc = attached_process(H.m, "app.exe", &H.apc);
+    return 0;
+}
+
+/* The same with Driver Verifier's standard flags on. */
+static inline int setup_attached_verifier(void **state)
+{
+    setup_attached(state);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_STANDARD));
+    return 0;
 }
 
 static inline mm_va commit_user(mm_machine *m, uint64_t bytes, uint32_t protect)

@@ -4,15 +4,6 @@
  * writes to read-only system pages (0xBE), and copy-on-write bookkeeping. */
 #include "harness.h"
 
-static struct mm_apc_state as;
-static mm_process *proc;
-
-static int setup(void **state)
-{
-    setup_machine(state);
-    proc = attached_process(H.m, "app.exe", &as);
-    return 0;
-}
 
 static void trim_makes_transition_and_soft_fault_restores(void **state)
 {
@@ -23,7 +14,7 @@ static void trim_makes_transition_and_soft_fault_restores(void **state)
     assert_ok(mm_read(m, va + 0x1000, &v, 4)); /* clean */
     mm_pfn dirty = pfn_of(m, va), clean = pfn_of(m, va + 0x1000);
     uint64_t trimmed;
-    assert_ok(mm_working_set_trim(m, proc, 10, &trimmed));
+    assert_ok(mm_working_set_trim(m, H.proc, 10, &trimmed));
     assert_int_equal(trimmed, 2);
     assert_pfn(m, dirty, 0, 0, MM_MODIFIED_PAGE_LIST);
     assert_pfn(m, clean, 0, 0, MM_STANDBY_PAGE_LIST);
@@ -50,7 +41,7 @@ static void modified_writer_page_file_and_repurpose(void **state)
     assert_ok(mm_write(m, va + 8, &v, 8));
     mm_pfn pfn = pfn_of(m, va);
     uint64_t n;
-    assert_ok(mm_working_set_trim(m, proc, 1, &n));
+    assert_ok(mm_working_set_trim(m, H.proc, 1, &n));
     assert_ok(mm_modified_page_writer(m, &n));
     assert_int_equal(n, 1);
     assert_pfn(m, pfn, 0, 0, MM_STANDBY_PAGE_LIST);
@@ -92,7 +83,7 @@ static void fault_at_dispatch_is_irql_not_less_or_equal(void **state)
     assert_params(MM_DISPATCH_LEVEL, 0, 0);
     assert_true(mm_machine_is_dead(m));
     assert_status(mm_read(m, pp, &b, 1), MM_STATUS_MACHINE_DEAD);
-    assert_status(mm_process_create(m, "x", &proc), MM_STATUS_MACHINE_DEAD);
+    assert_status(mm_process_create(m, "x", &H.proc), MM_STATUS_MACHINE_DEAD);
     assert_int_equal(mm_pool_allocate(m, MM_NONPAGED_POOL, 8, 1), 0);
 }
 
@@ -158,7 +149,7 @@ static void access_spanning_pages(void **state)
     assert_ok(mm_read(m, va + 0x800, out, sizeof out));
     assert_memory_equal(in, out, sizeof in);
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     assert_int_equal(pi.working_set_pages, 3);
 }
 
@@ -177,7 +168,7 @@ static void invalid_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_attached, teardown_machine)
         T(trim_makes_transition_and_soft_fault_restores),
         T(modified_writer_page_file_and_repurpose),
         T(fault_at_dispatch_is_irql_not_less_or_equal),

@@ -4,22 +4,6 @@
  * 0x1234), in both Verifier modes. */
 #include "harness.h"
 
-static struct mm_apc_state as;
-static mm_process *proc;
-
-static int setup(void **state)
-{
-    setup_machine(state);
-    proc = attached_process(H.m, "app.exe", &as);
-    return 0;
-}
-
-static int setup_verifier(void **state)
-{
-    setup(state);
-    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_STANDARD));
-    return 0;
-}
 
 /* Direct I/O: the I/O manager locks the user buffer in an MDL on the IRP. */
 static mm_va direct_io_irp(mm_machine *m, mm_va *mdl_out, mm_va *buffer)
@@ -39,10 +23,10 @@ static void completion_unlocks_and_frees_the_chain(void **state)
     mm_va mdl, buf;
     mm_va irp = direct_io_irp(m, &mdl, &buf);
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     assert_int_equal(pi.locked_pages, 2);
     assert_ok(mm_io_complete_request(m, irp));
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     assert_int_equal(pi.locked_pages, 0);
     assert_pfn(m, pfn_of(m, buf), 1, 1, MM_ACTIVE_AND_VALID);
     struct mm_pool_block_info b;
@@ -151,8 +135,8 @@ static void section_lock_above_apc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
-#define V(f) {"verifier_" #f, f, setup_verifier, teardown_machine, NULL}
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_attached, teardown_machine)
+#define V(f) {"verifier_" #f, f, setup_attached_verifier, teardown_machine, NULL}
         T(completion_unlocks_and_frees_the_chain),
         T(driver_unlocks_then_completes), V(driver_unlocks_then_completes),
         T(driver_frees_then_completes), V(driver_frees_then_completes),

@@ -7,16 +7,12 @@
 
 #define TAG MM_POOL_TAG('B', 'u', 'f', 'f')
 
-static struct mm_apc_state as;
-static mm_process *proc;
 static bool tracking_on;
 
 static int setup(void **state)
 {
     tracking_on = false;
-    setup_machine(state);
-    proc = attached_process(H.m, "app.exe", &as);
-    return 0;
+    return setup_attached(state);
 }
 
 /* TrackLockedPages = 1 in the registry, without Verifier. */
@@ -29,7 +25,7 @@ static int setup_tracking(void **state)
     memset(&H, 0, sizeof H);
     H.m = harness_machine(&cfg);
     *state = H.m;
-    proc = attached_process(H.m, "app.exe", &as);
+    H.proc = attached_process(H.m, "app.exe", &H.apc);
     return 0;
 }
 
@@ -146,13 +142,13 @@ static void user_buffer_lock_charges_the_process(void **state)
     mm_va va;
     mm_va mdl = user_mdl(m, &va, 0x2000); /* 0x123 offset: spans 3 pages */
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
     mm_pfn pfns[3];
     struct mm_mdl h = read_mdl(m, mdl, pfns, 3);
     assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGES_LOCKED | MM_MDL_WRITE_OPERATION);
     assert_int_equal(h.Process, pi.eprocess);
-    assert_int_equal(locked_pages(m, proc), 3);
+    assert_int_equal(locked_pages(m, H.proc), 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(pfns[i], pfn_of(m, MM_PAGE_ALIGN(va) + (uint64_t)i * 0x1000));
         assert_pfn(m, pfns[i], 1, 2, MM_ACTIVE_AND_VALID);
@@ -160,10 +156,10 @@ static void user_buffer_lock_charges_the_process(void **state)
     }
     /* A locked page is not trimmed, and survives decommit of its VA. */
     uint64_t n;
-    assert_ok(mm_working_set_trim(m, proc, UINT64_MAX, &n));
+    assert_ok(mm_working_set_trim(m, H.proc, UINT64_MAX, &n));
     assert_int_equal(n, 0);
     assert_ok(mm_unlock_pages(m, mdl));
-    assert_int_equal(locked_pages(m, proc), 0);
+    assert_int_equal(locked_pages(m, H.proc), 0);
     h = read_mdl(m, mdl, NULL, 0);
     assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_WRITE_OPERATION);
     assert_int_equal(h.Process, pi.eprocess); /* left as it was */
@@ -373,13 +369,13 @@ static void lock_twice(void **state)
         return;
     }
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
-    assert_int_equal(locked_pages(m, proc), 2); /* charged twice */
+    assert_int_equal(locked_pages(m, H.proc), 2); /* charged twice */
     assert_pfn(m, pfn_of(m, va), 1, 3, MM_ACTIVE_AND_VALID);
     assert_ok(mm_unlock_pages(m, mdl));
-    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_process_detach(m, &H.apc));
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
-    expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
     assert_params(pi.eprocess, 1, 0);
 }
 
@@ -526,8 +522,8 @@ static void unmap_user_mapping_from_wrong_process(void **state)
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
     mm_va uva = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, NULL);
     assert_true(uva != 0);
-    assert_ok(mm_process_detach(m, &as));
-    mm_process *other = attached_process(m, "other.exe", &as);
+    assert_ok(mm_process_detach(m, &H.apc));
+    mm_process *other = attached_process(m, "other.exe", &H.apc);
     (void)other;
     if (mm_machine_verifier(m)) {
         expect_bugcheck(mm_unmap_locked_pages(m, uva, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB9);
@@ -539,10 +535,10 @@ static void unmap_user_mapping_from_wrong_process(void **state)
     assert_int_equal(mm_findings_read(m, &f, 1), 1);
     assert_int_equal(f.kind, MM_FINDING_WRONG_PROCESS_UNMAP);
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     assert_int_equal(f.other_process_id, pi.id); /* the process whose mapping leaked */
-    assert_ok(mm_process_detach(m, &as));
-    assert_ok(mm_process_attach(m, proc, &as));
+    assert_ok(mm_process_detach(m, &H.apc));
+    assert_ok(mm_process_attach(m, H.proc, &H.apc));
     assert_true(mm_is_address_valid(m, uva)); /* still mapped in its own process */
 }
 
@@ -572,11 +568,11 @@ static void freed_while_locked_user_buffer(void **state)
     mm_va mdl = user_mdl(m, &va, 0x2000);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
     assert_ok(mm_io_free_mdl(m, mdl)); /* no check at the free */
-    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_process_detach(m, &H.apc));
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     if (mm_machine_verifier(m) & MM_VERIFIER_POOL_TRACKING || tracking) {
-        expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, H.bc.p[0]);
+        expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, H.bc.p[0]);
         assert_int_equal(H.bc.code, 0xCB);
         assert_int_equal(H.bc.p[1], 0);
         assert_int_equal(H.bc.p[2], mdl);
@@ -585,7 +581,7 @@ static void freed_while_locked_user_buffer(void **state)
         assert_ok(mm_pool_query(m, H.bc.p[0], &tracker)); /* P1: the tracking structure */
         return;
     }
-    expect_bugcheck(mm_process_terminate(m, proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
     assert_params(pi.eprocess, 3, 0);
 }
 
@@ -609,7 +605,7 @@ static void write_probe_of_read_only_page(void **state)
     mm_va mdl = mm_io_allocate_mdl(m, ro, 0x100, false, false, 0);
     assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS), MM_STATUS_ACCESS_VIOLATION);
     assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
-    assert_int_equal(locked_pages(m, proc), 0);
+    assert_int_equal(locked_pages(m, H.proc), 0);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
     assert_ok(mm_unlock_pages(m, mdl));
 }
@@ -622,7 +618,7 @@ static void reserved_range_probe(void **state)
     assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
     mm_va mdl = mm_io_allocate_mdl(m, base, 0x2000, false, false, 0);
     assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS), MM_STATUS_ACCESS_VIOLATION);
-    assert_int_equal(locked_pages(m, proc), 0);
+    assert_int_equal(locked_pages(m, H.proc), 0);
 }
 
 static void probe_above_dispatch(void **state)
@@ -719,18 +715,18 @@ static void probe_and_lock_process_pages_charges_the_target(void **state)
     mm_machine *m = *state;
     mm_va va;
     mm_va mdl = user_mdl(m, &va, 0x1000); /* a buffer of app.exe */
-    assert_ok(mm_process_detach(m, &as));
-    mm_process *other = attached_process(m, "other.exe", &as);
-    assert_ok(mm_probe_and_lock_process_pages(m, mdl, proc, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_process_detach(m, &H.apc));
+    mm_process *other = attached_process(m, "other.exe", &H.apc);
+    assert_ok(mm_probe_and_lock_process_pages(m, mdl, H.proc, MM_USER_MODE, MM_IO_READ_ACCESS));
     assert_ptr_equal(mm_process_current(m), other); /* detached again */
-    assert_int_equal(locked_pages(m, proc), 2);
+    assert_int_equal(locked_pages(m, H.proc), 2);
     assert_int_equal(locked_pages(m, other), 0);
     struct mm_process_info pi;
-    assert_ok(mm_process_query(m, proc, &pi));
+    assert_ok(mm_process_query(m, H.proc, &pi));
     struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
     assert_int_equal(h.Process, pi.eprocess);
     assert_ok(mm_unlock_pages(m, mdl)); /* from any context: Process names the charge */
-    assert_int_equal(locked_pages(m, proc), 0);
+    assert_int_equal(locked_pages(m, H.proc), 0);
 }
 
 static void mapping_can_fail_and_priority_flags(void **state)

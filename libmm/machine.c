@@ -138,6 +138,8 @@ mm_status mm_machine_set_verifier(mm_machine *m, uint32_t flags)
     return MM_STATUS_SUCCESS;
 }
 
+uint64_t mm_machine_step(const mm_machine *m) { return m ? m->step : 0; }
+
 uint32_t mm_machine_verifier(const mm_machine *m) { return m ? m->cfg.verifier_flags : 0; }
 
 uint32_t mm_cpu_count(const mm_machine *m) { return m ? m->cpu_count : 0; }

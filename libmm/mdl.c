@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "process.h"
 #include "pte.h"
+#include "syspte.h"
 #include "trace.h"
 
 #define MDL_FIXED_PAGES 23u      /* lookaside MDLs hold up to 23 PFNs */
@@ -164,6 +165,7 @@ const char *mm_finding_name(uint32_t kind)
     case MM_FINDING_STALE_USER_MAPPING: return "stale-user-mapping";
     case MM_FINDING_STALE_MAPPING_ACCESS: return "stale-mapping-access";
     case MM_FINDING_WRONG_PROCESS_UNMAP: return "wrong-process-unmap";
+    case MM_FINDING_LEAKED_SYSTEM_MAPPING: return "leaked-system-mapping";
     default: return "unknown";
     }
 }
@@ -195,6 +197,48 @@ size_t mm_findings_read(const mm_machine *m, struct mm_finding *out, size_t max)
 }
 
 size_t mm_findings_count(const mm_machine *m) { return m ? m->mdl->finding_count : 0; }
+
+void mmi_mdl_note(mm_machine *m, mm_va mdl, uint32_t what)
+{
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, m->mdl->recs, &mdl, sizeof mdl, r);
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, what, r ? r->id : 0);
+}
+
+size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t max)
+{
+    if (!m || (max && !out))
+        return 0;
+    size_t n = 0;
+    for (const struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next, n++) {
+        if (n < max)
+            out[n] = (struct mm_mdl_info){.mdl = r->mdl, .id = r->id, .lock_process = r->lock_process,
+                                          .locked = r->locked, .pool_allocated = r->pool_allocated,
+                                          .pages_allocated = r->pages_allocated, .lock_pages = r->lock_pages,
+                                          .lock_step = r->lock_step, .tracker = r->tracker, .system_va = r->sys_va,
+                                          .system_pages = r->sys_pages};
+    }
+    return n;
+}
+
+size_t mm_leaked_locks_read(const mm_machine *m, struct mm_leaked_lock *out, size_t max)
+{
+    if (!m || (max && !out))
+        return 0;
+    const struct mmi_mdl_state *s = m->mdl;
+    for (size_t i = 0; i < s->leaked_count && i < max; i++)
+        out[i] = (struct mm_leaked_lock){.process_id = s->leaked[i].process, .tracker = s->leaked[i].tracker,
+                                         .mdl = s->leaked[i].mdl, .pages = s->leaked[i].pages};
+    return s->leaked_count;
+}
+
+size_t mmi_mdl_findings_of(const mm_machine *m, mm_finding_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->mdl->finding_count; i++)
+        n += m->mdl->findings[i].kind == (uint32_t)kind;
+    return n;
+}
 
 /* ---- MmSizeOfMdl, MmInitializeMdl, IoAllocateMdl, IoFreeMdl ---- */
 
@@ -274,7 +318,7 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
         return 0;
     if (irp && !MM_SUCCESS(chain_on_irp(m, irp, mdl, secondary_buffer)))
         return 0;
-    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4D444C41 /* "ALDM" */, r->id);
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4D444C41 /* "MDLA" */, r->id);
     return mdl;
 }
 
@@ -302,6 +346,7 @@ static mm_status forget(mm_machine *m, mm_va mdl)
 mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "IoFreeMdl");
+    mmi_mdl_note(m, mdl, 0x46524545 /* "FREE" */);
     struct mm_mdl h;
     mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))
@@ -317,6 +362,11 @@ mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
             return st;
     }
     /* A mapped non-partial MDL keeps its system PTEs: they leak. */
+    if ((f & MM_MDL_MAPPED_TO_SYSTEM_VA) && !(f & MM_MDL_PARTIAL) && mmi_syspte_in_use(m, h.MappedSystemVa))
+        mmi_mdl_finding(m, MM_FINDING_LEAKED_SYSTEM_MAPPING, mdl, h.MappedSystemVa, MM_PFN_NONE, 0,
+                        "IoFreeMdl freed MDL %016llx while it still maps %llu pages at %016llx: those system PTEs "
+                        "are never released", (unsigned long long)mdl, (unsigned long long)mdl_pages(&h),
+                        (unsigned long long)MM_PAGE_ALIGN(h.MappedSystemVa));
     st = mmi_pool_free_checked(m, mdl, 0);
     if (!MM_SUCCESS(st))
         return st;
@@ -708,6 +758,7 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
 mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmBuildMdlForNonPagedPool");
+    mmi_mdl_note(m, mdl, 0x424C444E /* "BLDN" */);
     struct mm_mdl h;
     mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))
@@ -758,6 +809,7 @@ mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
 mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_va va, uint32_t length)
 {
     MMI_ENTER(m, "IoBuildPartialMdl");
+    mmi_mdl_note(m, target, 0x50415254 /* "PART" */);
     if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, target))
         return MM_STATUS_MACHINE_DEAD;
     struct mm_mdl s, t;
@@ -767,6 +819,11 @@ mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_
     if (!MM_SUCCESS(st))
         return st;
     uint64_t offset = va - MM_MDL_VIRTUAL_ADDRESS(&s);
+    if (flags_of(&t) & MM_MDL_PARTIAL_HAS_BEEN_MAPPED)
+        mmi_mdl_finding(m, MM_FINDING_LEAKED_SYSTEM_MAPPING, target, t.MappedSystemVa, MM_PFN_NONE, 0,
+                        "IoBuildPartialMdl reused MDL %016llx without MmPrepareMdlForReuse: its mapping of %llu "
+                        "pages at %016llx is never released", (unsigned long long)target,
+                        (unsigned long long)mdl_pages(&t), (unsigned long long)MM_PAGE_ALIGN(t.MappedSystemVa));
     if (length == 0)
         length = (uint32_t)(s.ByteCount - offset);
     t.StartVa = MM_PAGE_ALIGN(va);

@@ -90,6 +90,11 @@ mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);
 /* The record for an MDL address; created on first use (NULL: host OOM). */
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl);
+/* A NOTE event naming a DDI call on an MDL (its !history): `what` is four
+ * characters ("MAP ", "UNMP" …), the event's b the model's MDL id. */
+void mmi_mdl_note(mm_machine *m, mm_va mdl, uint32_t what);
+/* How many findings of one kind were recorded. */
+size_t mmi_mdl_findings_of(const mm_machine *m, mm_finding_kind kind);
 void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, mm_pfn pfn, uint32_t other,
                      const char *fmt, ...) MMI_PRINTF(7, 8);
 /* Releases the MDL's system mapping (MmUnmapLockedPages, system half). */

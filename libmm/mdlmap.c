@@ -133,14 +133,14 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
     if (!va) {
         if ((flags_of(h) & MM_MDL_MAPPING_CAN_FAIL) || !bug_check_on_failure)
             return 0;
-        if (m->cfg.track_ptes)
-            mmi_bugcheck(m, MM_BUGCHECK_DRIVER_USED_EXCESSIVE_PTES, 0, 0, mmi_syspte_free(m), m->syspte.size,
-                         MM_PFN_NONE, mdl, "no system PTEs are left for %llu pages: mappings were leaked",
-                         (unsigned long long)pages);
-        else
-            mmi_bugcheck(m, MM_BUGCHECK_NO_MORE_SYSTEM_PTES, 0, pages, mmi_syspte_free(m), m->syspte.size,
-                         MM_PFN_NONE, mdl, "no system PTEs are left for %llu pages: mappings were leaked",
-                         (unsigned long long)pages);
+        size_t leaked = mmi_mdl_findings_of(m, MM_FINDING_LEAKED_SYSTEM_MAPPING);
+        uint32_t code = m->cfg.track_ptes ? MM_BUGCHECK_DRIVER_USED_EXCESSIVE_PTES : MM_BUGCHECK_NO_MORE_SYSTEM_PTES;
+        mmi_bugcheck(m, code, 0, m->cfg.track_ptes ? 0 : pages, mmi_syspte_free(m), m->syspte.size, MM_PFN_NONE, mdl,
+                     "no system PTEs are left for %llu pages (%llu of %llu in use)%s%zu%s",
+                     (unsigned long long)pages, (unsigned long long)(m->syspte.size - mmi_syspte_free(m)),
+                     (unsigned long long)m->syspte.size, leaked ? ": " : "", leaked,
+                     leaked ? " mappings were leaked by freeing or reusing MDLs still mapped (see the "
+                              "leaked-system-mapping findings)" : "");
         return 0;
     }
     if (!MM_SUCCESS(mmi_syspte_map(m, va, pfns, count, mapping_bits(cache, priority, false)))) {
@@ -284,6 +284,7 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
     mm_status ignored;
     if (!raised)
         raised = &ignored;
+    mmi_mdl_note(m, mdl, 0x4D415020 /* "MAP " */);
     *raised = MM_STATUS_SUCCESS;
     if (mode > MM_USER_MODE || cache >= MM_MAXIMUM_CACHE_TYPE) {
         *raised = MM_STATUS_INVALID_PARAMETER;
@@ -344,6 +345,7 @@ mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t prio
 mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
 {
     MMI_ENTER(m, "MmUnmapLockedPages");
+    mmi_mdl_note(m, mdl, 0x554E4D50 /* "UNMP" */);
     struct mm_mdl h;
     mm_status st = mmi_mdl_load(m, mdl, &h);
     if (!MM_SUCCESS(st))
@@ -382,6 +384,7 @@ mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
 mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmPrepareMdlForReuse");
+    mmi_mdl_note(m, mdl, 0x50524550 /* "PREP" */);
     struct mm_mdl h;
     mm_status st = mmi_mdl_begin(m, mdl, MM_DISPATCH_LEVEL, &h);
     if (!MM_SUCCESS(st))

@@ -145,6 +145,7 @@ mm_va mm_allocate_pages_for_mdl(mm_machine *m, uint64_t low, uint64_t high, uint
 mm_status mm_free_pages_from_mdl(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmFreePagesFromMdl");
+    mmi_mdl_note(m, mdl, 0x46525047 /* "FRPG" */);
     if (!irql_ok(m))
         return MM_STATUS_MACHINE_DEAD;
     struct mm_mdl h;

@@ -330,3 +330,18 @@ mm_status mm_process_detach(mm_machine *m, struct mm_apc_state *state)
     mmi_trace(m, MM_EV_ATTACH, saved->eprocess, MM_PFN_NONE, 1, saved->id);
     return MM_STATUS_SUCCESS;
 }
+
+size_t mm_process_vads(mm_machine *m, mm_process *p, struct mm_vad_info *out, size_t max)
+{
+    if (!m || !p || (max && !out))
+        return 0;
+    const struct mmi_vad_table *t = &p->vads;
+    for (size_t i = 0; i < t->count && i < max; i++) {
+        const struct mmi_vad *v = &t->v[i];
+        out[i] = (struct mm_vad_info){.start = v->start, .end = v->end, .protect = v->protect,
+                                      .type = v->section || v->physical ? MM_MEM_MAPPED : MM_MEM_PRIVATE,
+                                      .committed_all = v->committed_all, .physical = v->physical,
+                                      .commit_charge = v->charge};
+    }
+    return t->count;
+}

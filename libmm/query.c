@@ -7,6 +7,7 @@
 #include "pfn.h"
 #include "process.h"
 #include "pte.h"
+#include "syspte.h"
 
 mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out)
 {
@@ -54,6 +55,8 @@ mm_status mm_memory_query(mm_machine *m, struct mm_memory_counts *out)
     out->pagefile_used = m->pagefile.slots ? m->pagefile.used.set - 1 : 0;
     out->nonpaged_pool_pages = m->pool[0].pages;
     out->paged_pool_pages = m->pool[1].pages;
+    out->system_ptes_total = m->syspte.size;
+    out->system_ptes_used = m->syspte.size - mmi_syspte_free(m);
     return MM_STATUS_SUCCESS;
 }
 

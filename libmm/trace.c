@@ -81,6 +81,23 @@ static int format_body(const struct mm_trace_event *ev, char *buf, size_t size)
                         ev->type == MM_EV_POOL_ALLOC ? "alloc" : "free", (unsigned long long)ev->va,
                         (unsigned long long)ev->a, tag);
     }
+    case MM_EV_VAD: {
+        const char *op = ev->b == 0x4D41                                   ? "MDL user mapping"
+                         : ev->b == MM_MEM_RELEASE                         ? "release"
+                         : ev->b == MM_MEM_DECOMMIT                        ? "decommit"
+                         : ev->b == MM_MEM_MAPPED                          ? "section view"
+                         : ev->b == (MM_MEM_COMMIT | MM_MEM_RESERVE)       ? "reserve+commit"
+                         : ev->b == MM_MEM_COMMIT                          ? "commit"
+                         : ev->b == MM_MEM_RESERVE                         ? "reserve"
+                                                                           : "?";
+        return snprintf(buf, size, "%s %016llx %llu bytes", op, (unsigned long long)ev->va, (unsigned long long)ev->a);
+    }
+    case MM_EV_NOTE:
+        if (ev->a <= 0xFF)
+            return snprintf(buf, size, "finding %s at %016llx (MDL %016llx)", mm_finding_name((uint32_t)ev->a),
+                            (unsigned long long)ev->va, (unsigned long long)ev->b);
+        return snprintf(buf, size, "%c%c%c%c %016llx #%llu", (char)(ev->a >> 24), (char)(ev->a >> 16),
+                        (char)(ev->a >> 8), (char)ev->a, (unsigned long long)ev->va, (unsigned long long)ev->b);
     default:
         return snprintf(buf, size, "va %016llx pfn 0x%llx a 0x%llx b 0x%llx", (unsigned long long)ev->va,
                         (unsigned long long)ev->pfn, (unsigned long long)ev->a, (unsigned long long)ev->b);

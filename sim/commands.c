@@ -332,6 +332,41 @@ static bool cmd_write(struct interp *in, const struct args *a)
     return status(in, mm_access_memory(in->m, &req));
 }
 
+/* copy DST SRC LENGTH: RtlCopyMemory, a page-sized chunk at a time, so a
+ * fault stops it at the first byte that cannot be read or written. */
+static bool cmd_copy(struct interp *in, const struct args *a)
+{
+    struct mm_access_request rd = {.kind = MM_ACCESS_READ}, wr = {.kind = MM_ACCESS_WRITE};
+    uint64_t length;
+    if (!need(in, a, 1, 3, 3, "copy DST SRC LENGTH [mode=user] [ip=ADDR]") || !number(in, &a->a[1], &wr.va) ||
+        !number(in, &a->a[2], &rd.va) || !number(in, &a->a[3], &length) || !access_options(in, a, &rd))
+        return false;
+    if (length == 0 || length > (UINT64_C(1) << 32))
+        return interp_error(in, a->a[3].t, NULL, "length must be 1 .. 4 GiB");
+    wr.mode = rd.mode;
+    wr.ip = rd.ip;
+    unsigned char buf[MM_PAGE_SIZE];
+    for (uint64_t done = 0; done < length && !in->bugchecked;) {
+        size_t chunk = (size_t)(MM_PAGE_SIZE - ((rd.va + done) & (MM_PAGE_SIZE - 1)));
+        if (chunk > length - done)
+            chunk = (size_t)(length - done);
+        struct mm_access_request r = rd, w = wr;
+        r.va += done, r.buffer = buf, r.length = chunk;
+        w.va += done, w.buffer = buf, w.length = chunk;
+        mm_status st = mm_access_memory(in->m, &r);
+        if (st == MM_STATUS_SUCCESS)
+            st = mm_access_memory(in->m, &w);
+        if (st != MM_STATUS_SUCCESS) {
+            OUT("stopped after %" PRIu64 " bytes\n", done);
+            return status(in, st);
+        }
+        done += chunk;
+    }
+    if (!in->bugchecked)
+        OUT("%" PRIu64 " bytes copied\n", length);
+    return status(in, MM_STATUS_SUCCESS);
+}
+
 static bool cmd_read(struct interp *in, const struct args *a)
 {
     struct mm_access_request req = {.kind = MM_ACCESS_READ};
@@ -765,6 +800,7 @@ static const struct command commands[] = {
     {"touch-write", NULL, 1, 2, cmd_touch, "touch-write ADDR [LENGTH] [mode=user] [ip=ADDR]"},
     {"write", NULL, 2, 2, cmd_write, "write ADDR \"bytes\"|NUMBER [mode=user] [ip=ADDR]"},
     {"read", NULL, 1, 2, cmd_read, "read ADDR [LENGTH]"},
+    {"copy", NULL, 3, 3, cmd_copy, "copy DST SRC LENGTH [mode=user] [ip=ADDR]"},
     {"is-valid", NULL, 1, 1, cmd_is_valid, "is-valid ADDR"},
     {"let", NULL, 1, 1, cmd_let, "let NAME = EXPRESSION"},
     {"note", NULL, 0, 16, cmd_note, "note \"text\""},
@@ -777,7 +813,7 @@ static const struct command commands[] = {
     {"pressure", NULL, 0, 0, cmd_pressure, "pressure"},
 };
 
-static const char *const other_words[] = {"expect", "dt", "!pfn", "!pte", "!vtop", "!mdl", "!process", "!memusage",
+static const char *const other_words[] = {"expect", "repeat", "end", "dt", "!pfn", "!pte", "!vtop", "!mdl", "!process", "!vad", "!lockedpages", "!verifier", "!history", "!memusage",
                                           "!trace", "!analyze", "!findings", NULL};
 
 static unsigned distance(const char *a, const char *b)

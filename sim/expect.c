@@ -183,14 +183,14 @@ static bool expect_flags(struct interp *in, const struct args *a)
 static bool expect_finding(struct interp *in, const struct args *a)
 {
     if (a->count < 3 || a->a[2].t->kind != TOK_WORD)
-        return interp_error(in, NULL, "expect finding stale-user-mapping|stale-mapping-access|wrong-process-unmap [count=N]",
+        return interp_error(in, NULL, "expect finding stale-user-mapping|stale-mapping-access|wrong-process-unmap|leaked-system-mapping [count=N]",
                             "which finding?");
     const char *kind = a->a[2].t->text;
     bool known = false;
-    for (uint32_t k = 1; k <= 3; k++)
+    for (uint32_t k = 1; k <= MM_FINDING_KIND_COUNT; k++)
         known = known || strcmp(mm_finding_name(k), kind) == 0;
     if (!known)
-        return interp_error(in, a->a[2].t, "stale-user-mapping, stale-mapping-access, wrong-process-unmap",
+        return interp_error(in, a->a[2].t, "stale-user-mapping, stale-mapping-access, wrong-process-unmap, leaked-system-mapping",
                             "unknown finding '%s'", kind);
     struct mm_finding f[64];
     size_t n = mm_findings_read(in->m, f, 64), count = 0;

@@ -25,6 +25,7 @@ void interp_init(struct interp *in, FILE *out, const char *file)
 {
     *in = (struct interp){.out = out, .file = file};
     mm_config_default(&in->cfg);
+    in->cfg.trace_capacity = 1u << 16; /* !history looks this far back */
     in->cfg.bugcheck_hook = record_bugcheck;
     in->cfg.bugcheck_ctx = in;
 }
@@ -33,8 +34,66 @@ void interp_fini(struct interp *in)
 {
     mm_machine_destroy(in->m);
     free(in->names);
+    free(in->lines);
     in->m = NULL;
     in->names = NULL;
+    in->lines = NULL;
+}
+
+/* Notes that the operations from `step` on belong to the current line. */
+static void note_line(struct interp *in, uint64_t step)
+{
+    unsigned line = in->st ? in->st->line : 0;
+    if (in->line_count && in->lines[in->line_count - 1].step == step) {
+        in->lines[in->line_count - 1].line = line;
+        return;
+    }
+    if (in->line_count == in->line_cap) {
+        size_t cap = in->line_cap ? in->line_cap * 2 : 64;
+        struct line_step *g = realloc(in->lines, cap * sizeof *g);
+        if (!g)
+            return; /* lines stay unnamed; steps are still shown */
+        in->lines = g;
+        in->line_cap = cap;
+    }
+    in->lines[in->line_count++] = (struct line_step){step, line};
+}
+
+unsigned interp_line_of_step(const struct interp *in, uint64_t step)
+{
+    size_t lo = 0, hi = in->line_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (in->lines[mid].step <= step)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? in->lines[lo - 1].line : 0;
+}
+
+void interp_put_steps(struct interp *in, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *hit = NULL;
+        for (const char *q = p; q + 6 <= end && !hit; q++)
+            if (memcmp(q, "step ", 5) == 0 && isdigit((unsigned char)q[5]) && (q == text || !isalnum((unsigned char)q[-1])))
+                hit = q;
+        if (!hit) {
+            fwrite(p, 1, (size_t)(end - p), in->out);
+            return;
+        }
+        fwrite(p, 1, (size_t)(hit - p), in->out);
+        char *after;
+        uint64_t step = strtoull(hit + 5, &after, 10);
+        unsigned line = interp_line_of_step(in, step);
+        if (line)
+            fprintf(in->out, "line %u", line);
+        else
+            fwrite(hit, 1, (size_t)(after - hit), in->out);
+        p = after;
+    }
 }
 
 bool interp_error(struct interp *in, const struct token *t, const char *hint, const char *fmt, ...)
@@ -59,6 +118,7 @@ bool interp_machine(struct interp *in)
     if (st != MM_STATUS_SUCCESS)
         return interp_error(in, NULL, "check the machine settings", "cannot create the machine: %s",
                             mm_status_name(st));
+    note_line(in, 0);
     return true;
 }
 
@@ -151,8 +211,8 @@ static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
         return interp_error(in, t, "numbers are decimal or 0x hex; names come from earlier statements",
                             "unknown name '%s'", base);
     if (!dot || !*dot) {
-        if (n->kind == NAME_PROCESS || n->kind == NAME_SECTION || n->kind == NAME_IMAGE)
-            return interp_error(in, t, "use an address, MDL or number here", "%s is a %s", base,
+        if (n->kind == NAME_PROCESS || n->kind == NAME_SECTION)
+            return interp_error(in, t, "use an address, MDL, driver or number here", "%s is a %s", base,
                                 kind_names[n->kind]);
         *out = n->va;
         return true;
@@ -292,7 +352,7 @@ bool arg_is_word(const struct arg *a, const char *word)
 }
 
 /* Groups a statement's tokens into arguments: `a + b`, `A|B`, `key=value`. */
-static bool group(struct interp *in, const struct statement *st, struct args *out)
+bool interp_group(struct interp *in, const struct statement *st, struct args *out)
 {
     out->count = 0;
     size_t i = 0;
@@ -326,12 +386,14 @@ bool interp_statement(struct interp *in, const struct statement *st)
 {
     in->st = st;
     struct args args;
-    if (!group(in, st, &args))
+    if (!interp_group(in, st, &args))
         return false;
     const struct token *cmd = &st->tok[0];
     if (cmd->kind != TOK_WORD)
         return interp_error(in, cmd, "a statement starts with a command word", "expected a command");
     fprintf(in->out, "%4u> %s\n", st->line, st->source);
+    if (in->m)
+        note_line(in, mm_machine_step(in->m) + 1);
     bool ok;
     if (strcmp(cmd->text, "expect") == 0) {
         ok = expect_run(in, &args);
@@ -351,17 +413,122 @@ bool interp_statement(struct interp *in, const struct statement *st)
     return ok && !in->error;
 }
 
-/* Static checks before anything runs: every command is known. */
+/* Static checks before anything runs: every command is known, and every
+ * `repeat` has its `end`. */
 static bool check_commands(struct interp *in, const struct script *s)
 {
+    unsigned depth = 0;
     for (size_t i = 0; i < s->count; i++) {
         const struct token *cmd = &s->stmt[i].tok[0];
         char hint[160] = "";
+        in->st = &s->stmt[i];
+        if (cmd->kind == TOK_WORD && strcmp(cmd->text, "repeat") == 0 && ++depth > MAX_REPEAT_DEPTH)
+            return interp_error(in, cmd, NULL, "repeat blocks nest at most %d deep", MAX_REPEAT_DEPTH);
+        if (cmd->kind == TOK_WORD && strcmp(cmd->text, "end") == 0 && depth-- == 0)
+            return interp_error(in, cmd, "an end closes a repeat block", "end without repeat");
         if (cmd->kind == TOK_WORD && commands_known(cmd->text, hint, sizeof hint))
             continue;
-        in->st = &s->stmt[i];
         return interp_error(in, cmd, hint[0] ? hint : "see docs/scenario-language.md for the commands",
                             "unknown command '%s'", cmd->text);
+    }
+    in->st = NULL;
+    if (depth)
+        return interp_error(in, NULL, "close it with a line that says end", "a repeat block has no end");
+    return true;
+}
+
+/* The index of the `end` that closes the block opened at `open`. */
+static size_t block_end(const struct script *s, size_t open)
+{
+    unsigned depth = 0;
+    for (size_t i = open; i < s->count; i++) {
+        const char *w = s->stmt[i].tok[0].text;
+        if (strcmp(w, "repeat") == 0)
+            depth++;
+        else if (strcmp(w, "end") == 0 && --depth == 0)
+            return i;
+    }
+    return s->count; /* check_commands made this unreachable */
+}
+
+static bool run_range(struct interp *in, const struct script *s, size_t from, size_t to);
+
+static bool in_trouble(const struct interp *in, unsigned failures)
+{
+    return in->error || in->bugchecked || in->failures != failures;
+}
+
+/* One pass over a block body whose output is kept only if it goes wrong:
+ * the statements of a quiet pass write to memory, which is shown when a
+ * statement fails, stops the machine or breaks an expectation. */
+static bool run_quiet(struct interp *in, const struct script *s, size_t from, size_t to)
+{
+    FILE *shown = in->out;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return run_range(in, s, from, to);
+    unsigned failures = in->failures;
+    bool dead = in->bugchecked;
+    in->out = mem;
+    bool ok = run_range(in, s, from, to);
+    in->out = shown;
+    fclose(mem);
+    if (!ok || in->failures != failures || in->bugchecked != dead)
+        fwrite(buf, 1, len, shown);
+    free(buf);
+    return ok;
+}
+
+static bool run_repeat(struct interp *in, const struct script *s, size_t open, size_t close)
+{
+    struct args args;
+    uint64_t passes;
+    in->st = &s->stmt[open];
+    fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
+    if (!interp_group(in, in->st, &args))
+        return false;
+    if (args.count != 2 || !eval_number(in, &args.a[1], &passes))
+        return in->error ? false : interp_error(in, NULL, "repeat N, then the lines, then end", "repeat needs a count");
+    if (passes == 0 || passes > MAX_REPEAT)
+        return interp_error(in, args.a[1].t, NULL, "repeat 1 .. %d times", MAX_REPEAT);
+    size_t names = in->name_count;
+    bool progress = in->progress && passes >= 100;
+    bool ok = true;
+    for (uint64_t pass = 1; ok && pass <= passes && !in->bugchecked; pass++) {
+        bool shown = pass == 1 || pass == passes;
+        if (shown)
+            fprintf(in->out, "      -- pass %" PRIu64 " of %" PRIu64 " --\n", pass, passes);
+        else if (pass == 2)
+            fprintf(in->out, "      -- passes 2 .. %" PRIu64 " run quietly --\n", passes - 1);
+        unsigned failures = in->failures;
+        ok = shown ? run_range(in, s, open + 1, close) : run_quiet(in, s, open + 1, close);
+        if (!shown && in_trouble(in, failures))
+            fprintf(in->out, "      -- that was pass %" PRIu64 " of %" PRIu64 " --\n", pass, passes);
+        in->name_count = names; /* names made in the body live for one pass */
+        if (progress && (pass % 64 == 0 || pass == passes))
+            fprintf(stderr, "\r  repeat at line %u: pass %" PRIu64 " of %" PRIu64 "%s", s->stmt[open].line, pass,
+                    passes, pass == passes ? "\n" : "");
+    }
+    in->st = &s->stmt[close];
+    fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
+    return ok;
+}
+
+static bool run_range(struct interp *in, const struct script *s, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (in->budget && --in->budget == 0)
+            return interp_error(in, NULL, "the run is limited to a number of statements", "statement budget used up");
+        if (strcmp(s->stmt[i].tok[0].text, "repeat") == 0) {
+            size_t close = block_end(s, i);
+            if (!run_repeat(in, s, i, close))
+                return false;
+            i = close;
+        } else if (!interp_statement(in, &s->stmt[i])) {
+            return false;
+        }
     }
     return true;
 }
@@ -391,9 +558,8 @@ int interp_run_text(struct interp *in, const char *text, size_t len)
         free(line);
         return EXIT_SCRIPT_ERROR;
     }
-    bool ok = check_commands(in, &s);
-    for (size_t i = 0; ok && i < s.count; i++)
-        ok = interp_statement(in, &s.stmt[i]);
+    if (check_commands(in, &s))
+        run_range(in, &s, 0, s.count);
     in->st = NULL;
     script_free(&s);
     if (in->error)

@@ -52,7 +52,14 @@ struct interp {
     unsigned failures;      /* expectations that did not hold */
     bool error;             /* a runtime script error stopped the run */
     const struct statement *st; /* the statement being run */
+    struct line_step { uint64_t step; unsigned line; } *lines; /* first step of each line that ran */
+    size_t line_count, line_cap;
+    bool progress;          /* show progress of long repeats on stderr (a terminal) */
+    uint64_t budget;        /* statements left to run; 0 = no limit (the fuzzer sets one) */
 };
+
+#define MAX_REPEAT 100000
+#define MAX_REPEAT_DEPTH 4
 
 /* An argument: tokens joined by + (a sum) or | (flags), or key=value. */
 struct arg {
@@ -86,6 +93,14 @@ bool eval_flags(struct interp *in, const struct arg *a, const char *const *names
                 unsigned *out);
 const struct arg *arg_option(const struct args *args, const char *key);
 bool arg_is_word(const struct arg *a, const char *word);
+
+/* The script line whose statement ran operation `step`; 0 if unknown. */
+unsigned interp_line_of_step(const struct interp *in, uint64_t step);
+/* Writes text to the output with every "step N" named by its script line. */
+void interp_put_steps(struct interp *in, const char *text, size_t len);
+
+/* Groups a statement's tokens into arguments. */
+bool interp_group(struct interp *in, const struct statement *st, struct args *out);
 
 /* Command modules: each returns false when the run must stop. */
 bool commands_run(struct interp *in, const struct args *args);

@@ -3,6 +3,7 @@
 #include "views.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 
 static const char *const protection_names[8] = {"NoAccess", "ReadOnly", "Execute", "ExecuteRead",
                                                 "ReadWrite", "WriteCopy", "ExecuteReadWrite", "ExecuteWriteCopy"};
@@ -115,6 +116,9 @@ void view_memusage(FILE *out, mm_machine *m)
     fprintf(out, "  %16s: %8" PRIu64 " of %" PRIu64 " pages\n", "Page file", c.pagefile_used, c.pagefile_total);
     fprintf(out, "  %16s: %8" PRIu64 " nonpaged, %" PRIu64 " paged pages\n", "Pool", c.nonpaged_pool_pages,
             c.paged_pool_pages);
+    fprintf(out, "  %16s: %8" PRIu64 " of %" PRIu64 " in use\n", "System PTEs", c.system_ptes_used,
+            c.system_ptes_total);
+    fprintf(out, "  %16s: %8" PRIu64 " pages\n", "Locked", c.system_locked_pages);
 }
 
 void view_process(FILE *out, mm_machine *m, mm_process *p)
@@ -203,4 +207,159 @@ void view_mdl(FILE *out, mm_machine *m, mm_va mdl)
         fprintf(out, " %" PRIx64, pfns[i]);
     }
     fprintf(out, "%s\n", pages > 16 ? " ..." : "");
+}
+
+/* ---- !vad ---- */
+
+static const char *protect_name(uint32_t protect)
+{
+    switch (protect & 0xFF) {
+    case MM_PAGE_NOACCESS: return "NO_ACCESS";
+    case MM_PAGE_READONLY: return "READONLY";
+    case MM_PAGE_READWRITE: return "READWRITE";
+    case MM_PAGE_WRITECOPY: return "WRITECOPY";
+    case MM_PAGE_EXECUTE: return "EXECUTE";
+    case MM_PAGE_EXECUTE_READ: return "EXECUTE_READ";
+    case MM_PAGE_EXECUTE_READWRITE: return "EXECUTE_READWRITE";
+    case MM_PAGE_EXECUTE_WRITECOPY: return "EXECUTE_WRITECOPY";
+    default: return "?";
+    }
+}
+
+void view_vad(FILE *out, mm_machine *m, mm_process *p)
+{
+    struct mm_vad_info v[64];
+    size_t n = mm_process_vads(m, p, v, 64);
+    struct mm_process_info pi;
+    if (mm_process_query(m, p, &pi) != MM_STATUS_SUCCESS)
+        return;
+    fprintf(out, "VADs of %s (Cid %04x): %zu\n", pi.name, pi.id, n);
+    fprintf(out, "%12s %12s %8s %-8s %-18s %s\n", "Start", "End", "Commit", "Type", "Protection", "");
+    for (size_t i = 0; i < n && i < 64; i++) {
+        uint64_t pages = (v[i].end - v[i].start) / MM_PAGE_SIZE;
+        const char *what = v[i].physical ? "MDL user mapping (VadDevicePhysicalMemory)"
+                           : v[i].type == MM_MEM_MAPPED ? "section view"
+                           : v[i].committed_all ? "committed at reservation" : "reserved, committed by range";
+        fprintf(out, "%12" PRIx64 " %12" PRIx64 " %8" PRIu64 " %-8s %-18s %s\n", v[i].start >> 12,
+                (v[i].end >> 12) - 1, v[i].committed_all ? pages : v[i].commit_charge,
+                v[i].type == MM_MEM_MAPPED ? "Mapped" : "Private", protect_name(v[i].protect), what);
+    }
+    if (n > 64)
+        fprintf(out, "… %zu more\n", n - 64);
+}
+
+/* ---- !lockedpages ---- */
+
+void view_lockedpages(FILE *out, mm_machine *m)
+{
+    struct mm_mdl_info d[128];
+    size_t n = mm_mdls_read(m, d, 128), shown = 0;
+    fprintf(out, "Locked MDLs (MmProbeAndLockPages without MmUnlockPages yet):\n");
+    fprintf(out, "  %-16s %-6s %-8s %-7s %-16s %s\n", "MDL", "id", "process", "pages", "tracker", "locked at");
+    for (size_t i = 0; i < n && i < 128; i++) {
+        if (!d[i].locked)
+            continue;
+        shown++;
+        fprintf(out, "  %016" PRIx64 " %-6u %-8u %-7" PRIu64 " %016" PRIx64 " step %" PRIu64 "\n", d[i].mdl, d[i].id,
+                d[i].lock_process, d[i].lock_pages, d[i].tracker, d[i].lock_step);
+    }
+    if (!shown)
+        fprintf(out, "  none\n");
+    struct mm_leaked_lock l[32];
+    size_t k = mm_leaked_locks_read(m, l, 32);
+    if (k) {
+        fprintf(out, "Freed while locked (their pages stay charged; process exit will stop with 0x76 or 0xCB):\n");
+        for (size_t i = 0; i < k && i < 32; i++)
+            fprintf(out, "  MDL %016" PRIx64 " process %u pages %" PRIu64 " tracker %016" PRIx64 "\n", l[i].mdl,
+                    l[i].process_id, l[i].pages, l[i].tracker);
+    }
+    fprintf(out, "Per process NumberOfLockedPages:\n");
+    for (mm_process *p = mm_process_next(m, NULL); p; p = mm_process_next(m, p)) {
+        struct mm_process_info pi;
+        if (mm_process_query(m, p, &pi) == MM_STATUS_SUCCESS && (pi.locked_pages || pi.id > 4))
+            fprintf(out, "  %-16s Cid %04x  %" PRId64 "%s\n", pi.name, pi.id, pi.locked_pages,
+                    pi.terminated ? " (exited)" : "");
+    }
+    struct mm_memory_counts c;
+    if (mm_memory_query(m, &c) == MM_STATUS_SUCCESS)
+        fprintf(out, "System-wide locked pages (MmSystemLockPagesCount): %" PRIu64 "\n", c.system_locked_pages);
+}
+
+/* ---- !verifier ---- */
+
+void view_verifier(FILE *out, mm_machine *m, bool track_locked_pages, bool track_ptes)
+{
+    static const struct {
+        uint32_t flag;
+        const char *name;
+    } flags[] = {{MM_VERIFIER_SPECIAL_POOL, "Special pool"},
+                 {MM_VERIFIER_FORCE_IRQL_CHECKING, "Force IRQL checking"},
+                 {MM_VERIFIER_LOW_RESOURCES, "Low resources simulation"},
+                 {MM_VERIFIER_POOL_TRACKING, "Pool tracking"},
+                 {MM_VERIFIER_IO_VERIFICATION, "I/O verification"},
+                 {MM_VERIFIER_DEADLOCK_DETECTION, "Deadlock detection"},
+                 {MM_VERIFIER_DMA, "DMA checking"},
+                 {MM_VERIFIER_SECURITY, "Security checks"},
+                 {MM_VERIFIER_MISCELLANEOUS, "Miscellaneous checks"},
+                 {MM_VERIFIER_DDI_COMPLIANCE, "DDI compliance checking"}};
+    uint32_t v = mm_machine_verifier(m);
+    fprintf(out, "Verify Flags Level 0x%08X%s\n", v, v ? "" : " (Driver Verifier is off)");
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        fprintf(out, "  [%c] 0x%05X %s\n", (v & flags[i].flag) ? 'X' : ' ', flags[i].flag, flags[i].name);
+    fprintf(out, "Registry: TrackLockedPages = %d, TrackPtes = %d\n", track_locked_pages, track_ptes);
+    fprintf(out, "%s\n", v ? "MDL, locking and mapping misuse stops at the call with 0xC4 (see !analyze -v)."
+                           : "Without Verifier, misuse is caught only when the damage shows (0x4E, 0x76, 0x1A, 0x50 …)"
+                             " or reported as a finding (!findings).");
+    struct mm_pool_usage u[2];
+    for (int t = 0; t < 2; t++)
+        if (mm_pool_usage(m, t == 0 ? MM_NONPAGED_POOL : MM_PAGED_POOL, &u[t]) != MM_STATUS_SUCCESS)
+            return;
+    fprintf(out, "Pool: %" PRIu64 " nonpaged allocations (%" PRIu64 " bytes), %" PRIu64 " paged (%" PRIu64
+            " bytes) outstanding\n", u[0].allocations, u[0].bytes, u[1].allocations, u[1].bytes);
+}
+
+/* ---- !history ---- */
+
+static bool pte_maps(uint64_t pte, mm_pfn pfn) { return (pte & 1) && ((pte >> 12) & 0xFFFFFFFFFull) == pfn; }
+
+/* An MDL's history is every event of every call that named it. */
+static bool mdl_step(const struct mm_trace_event *ev, size_t n, size_t from, mm_va mdl, uint64_t step)
+{
+    for (size_t i = from; i < n && ev[i].step == step; i++)
+        if (ev[i].va == mdl || (ev[i].type == MM_EV_NOTE && ev[i].a <= 0xFF && ev[i].b == mdl))
+            return true;
+    return false;
+}
+
+size_t view_history(FILE *out, mm_machine *m, enum history_of kind, uint64_t what)
+{
+    size_t cap = 1u << 16;
+    struct mm_trace_event *ev = malloc(cap * sizeof *ev);
+    if (!ev)
+        return 0;
+    size_t n = mm_trace_read(m, ev, cap), shown = 0;
+    bool in_step = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct mm_trace_event *e = &ev[i];
+        bool hit;
+        if (kind == HISTORY_PFN) {
+            hit = e->type == MM_EV_PTE_WRITE ? pte_maps(e->a, what) || pte_maps(e->b, what) : e->pfn == what;
+        } else if (kind == HISTORY_MDL) {
+            if (i == 0 || ev[i - 1].step != e->step)
+                in_step = mdl_step(ev, n, i, what, e->step);
+            hit = in_step && e->type != MM_EV_POOL_ALLOC && !(e->type == MM_EV_PTE_WRITE && e->va == MM_PAGE_ALIGN(what));
+        } else {
+            hit = MM_PAGE_ALIGN(e->va) == MM_PAGE_ALIGN(what);
+        }
+        if (!hit)
+            continue;
+        char line[200];
+        mm_trace_format(e, line, sizeof line);
+        fprintf(out, "  %s\n", line);
+        shown++;
+    }
+    if (!shown)
+        fprintf(out, "  nothing in the last %zu events\n", n);
+    free(ev);
+    return shown;
 }

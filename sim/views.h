@@ -17,6 +17,12 @@ void view_mdl(FILE *out, mm_machine *m, mm_va mdl);
 /* "MAPPED_TO_SYSTEM_VA|PAGES_LOCKED" */
 void view_mdl_flags(char *buf, size_t size, unsigned flags);
 void view_bugcheck(FILE *out, const struct mm_bugcheck *bc);
+void view_vad(FILE *out, mm_machine *m, mm_process *p);
+void view_lockedpages(FILE *out, mm_machine *m);
+void view_verifier(FILE *out, mm_machine *m, bool track_locked_pages, bool track_ptes);
+enum history_of { HISTORY_PFN, HISTORY_MDL, HISTORY_VA };
+/* Every recorded event that touched a page frame, an MDL or a page of VA. */
+size_t view_history(FILE *out, mm_machine *m, enum history_of kind, uint64_t what);
 /* "4 - ReadWrite" style name of a 5-bit protection. */
 const char *view_protection_name(unsigned protection);
 

@@ -77,6 +77,10 @@ MM_API mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t wh
 
 /* Verifier and tracking may be changed at run time, as with `verifier /flags`
  * after a reboot. */
+/* Public operations run so far: the step number of the latest one (trace
+ * events and findings carry the step that caused them). */
+MM_API uint64_t mm_machine_step(const mm_machine *m);
+
 MM_API mm_status mm_machine_set_verifier(mm_machine *m, uint32_t verifier_flags);
 MM_API uint32_t mm_machine_verifier(const mm_machine *m);
 

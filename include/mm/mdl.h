@@ -149,8 +149,10 @@ MM_API mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle);
 typedef enum {
     MM_FINDING_STALE_USER_MAPPING = 1, /* pages unlocked while a user mapping of them remains */
     MM_FINDING_STALE_MAPPING_ACCESS,   /* that mapping touched a frame no longer locked for it */
-    MM_FINDING_WRONG_PROCESS_UNMAP     /* a user mapping unmapped from another process's context */
+    MM_FINDING_WRONG_PROCESS_UNMAP,    /* a user mapping unmapped from another process's context */
+    MM_FINDING_LEAKED_SYSTEM_MAPPING   /* an MDL freed or reused while it held system PTEs */
 } mm_finding_kind;
+#define MM_FINDING_KIND_COUNT 4
 
 struct mm_finding {
     uint32_t kind;              /* mm_finding_kind */
@@ -162,6 +164,31 @@ struct mm_finding {
     mm_pfn pfn;
     char text[224];
 };
+
+/* What the model knows of one MDL it has seen (!lockedpages, pictures). */
+struct mm_mdl_info {
+    mm_va mdl;
+    uint32_t id;              /* the order the model first saw it: "mdl 3" */
+    uint32_t lock_process;    /* process charged for the lock; 0: none */
+    bool locked;              /* probe-and-lock succeeded, no unlock since */
+    bool pool_allocated;      /* IoAllocateMdl or MmAllocatePagesForMdl made it */
+    bool pages_allocated;     /* MmAllocatePagesForMdl gave it its pages */
+    uint64_t lock_pages, lock_step;
+    mm_va tracker;            /* lock tracker (TrackLockedPages), or 0 */
+    mm_va system_va;          /* system mapping held, or 0 */
+    uint64_t system_pages;
+};
+/* Copies up to max records (in the order first seen); returns how many exist. */
+MM_API size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t max);
+
+/* A locked MDL that was freed without an unlock: its pages stay charged to
+ * the process (the 0x76 / 0xCB culprit at exit). */
+struct mm_leaked_lock {
+    uint32_t process_id;
+    mm_va tracker, mdl;
+    uint64_t pages;
+};
+MM_API size_t mm_leaked_locks_read(const mm_machine *m, struct mm_leaked_lock *out, size_t max);
 
 MM_API const char *mm_finding_name(uint32_t kind); /* "stale-user-mapping" … */
 MM_API size_t mm_findings_read(const mm_machine *m, struct mm_finding *out, size_t max);

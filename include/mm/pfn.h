@@ -58,6 +58,7 @@ struct mm_memory_counts {
     uint64_t system_locked_pages;    /* distinct locked pages (MmSystemLockPagesCount) */
     uint64_t pagefile_used, pagefile_total;
     uint64_t nonpaged_pool_pages, paged_pool_pages;
+    uint64_t system_ptes_used, system_ptes_total; /* the system PTE pool */
 };
 
 MM_API mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out);

@@ -26,6 +26,19 @@ struct mm_process_info {
     uint32_t attach_count;       /* CPUs currently in its context */
 };
 
+/* One VAD (!vad): a reservation, a view of a section, or an MDL's user
+ * mapping. Start and end are page aligned; end is exclusive. */
+struct mm_vad_info {
+    mm_va start, end;
+    uint32_t protect;        /* MM_PAGE_* given when it was made */
+    uint32_t type;           /* MM_MEM_PRIVATE or MM_MEM_MAPPED */
+    bool committed_all;      /* MEM_COMMIT at reservation time */
+    bool physical;           /* an MDL mapped into the process (MmMapLockedPages UserMode) */
+    uint64_t commit_charge;  /* pages charged for a copy-on-write view */
+};
+/* Copies up to max VADs of p in address order; returns how many p has. */
+MM_API size_t mm_process_vads(mm_machine *m, mm_process *p, struct mm_vad_info *out, size_t max);
+
 /* KAPC_STATE: filled by attach, consumed by detach. */
 struct mm_apc_state {
     mm_process *saved;   /* context before the attach */

@@ -20,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     interp_init(&in, sink, "fuzz");
     in.cfg.physical_pages = 1024; /* keep each run small and fast */
     in.cfg.pagefile_pages = 256;
+    in.cfg.trace_capacity = 4096;
+    in.budget = 20000; /* repeat blocks must not run for ever */
     interp_run_text(&in, (const char *)data, size);
     interp_fini(&in);
     return 0;

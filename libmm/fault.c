@@ -6,6 +6,7 @@
  * 0x50 / 0xBE / 0xCE / 0xD1 / 0x0A for the rest. */
 #include "fault.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "bugcheck.h"
@@ -89,9 +90,17 @@ static mm_status bad_system_reference(mm_machine *m, const struct access *a, uin
                             a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
                             "%s of %016llx inside driver %s, which has been unloaded", kind_name(a->kind),
                             (unsigned long long)a->va, img->name);
+    char where[96] = "";
+    for (unsigned i = 0; img && i < img->count; i++) {
+        const struct mmi_section *sec = &img->sections[i];
+        if (a->va >= sec->base && a->va < sec->base + sec->size)
+            snprintf(where, sizeof where, " (%s+0x%llx, section %s%s)", img->name,
+                     (unsigned long long)(a->va - img->base), sec->name,
+                     sec->discarded ? ", discarded after DriverEntry" : "");
+    }
     return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, type,
-                        MM_PFN_NONE, a->va, "%s of %016llx: %s", kind_name(a->kind), (unsigned long long)a->va,
-                        why);
+                        MM_PFN_NONE, a->va, "%s of %016llx%s: %s", kind_name(a->kind), (unsigned long long)a->va,
+                        where, why);
 }
 
 static bool protection_allows(unsigned protection, mm_access kind)

@@ -2,9 +2,13 @@
  * system PTEs (kernel) or a new VAD of the current process (user), its
  * Verifier checks and the failures Windows shows without Verifier (0x1A/0x1233,
  * 0x3F / 0xD8), MmUnmapLockedPages in both halves, MmGetSystemAddressForMdlSafe
- * and MmPrepareMdlForReuse. An MDL mapping changes no PFN count: it borrows
+ * and MmPrepareMdlForReuse; what a device reaches through the PFN array
+ * (DMA); and accesses through stale mappings. An MDL mapping changes no PFN count: it borrows
  * the MDL's lock. */
 #include "mdl.h"
+
+#include <stdio.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "fault.h"
@@ -396,17 +400,102 @@ mm_status mm_prepare_mdl_for_reuse(mm_machine *m, mm_va mdl)
 
 /* ---- accesses through stale user mappings ---- */
 
+/* A frame an unlocked mapping may still rightly reach: nonpaged pool or
+ * MmAllocatePagesForMdl pages that are still allocated. */
+static bool frame_allocated(mm_machine *m, mm_pfn pfn)
+{
+    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+        return !mmi_pfn_is_ram(m, pfn);
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    mm_page_use use = mmi_pfn_use(e);
+    return mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && (use == MM_USE_NONPAGED_POOL || use == MM_USE_MDL_PAGES);
+}
+
+static bool already_found(const mm_machine *m, mm_va page, mm_pfn pfn, uint32_t process_id)
+{
+    const struct mmi_mdl_state *s = m->mdl;
+    for (size_t i = 0; i < s->finding_count; i++) {
+        const struct mm_finding *f = &s->findings[i];
+        if (f->kind == MM_FINDING_STALE_MAPPING_ACCESS && f->process_id == process_id && f->pfn == pfn &&
+            MM_PAGE_ALIGN(f->va) == page)
+            return true;
+    }
+    return false;
+}
+
+/* Where the frame is now, in words: "on the Free list", "process 4's
+ * NonPagedPool page". */
+static void frame_now(mm_machine *m, mm_pfn pfn, char *buf, size_t size)
+{
+    static const char *const uses[] = {"unused", "private", "page-table", "nonpaged pool", "paged pool",
+                                       "image", "MDL", "system", "section"};
+    const struct mmi_pfn *e = pfn < m->pfn.untouched ? mmi_pfn(m, pfn) : NULL;
+    unsigned loc = e ? mmi_pfn_location(e) : MM_ZEROED_PAGE_LIST;
+    if (loc != MM_ACTIVE_AND_VALID) {
+        snprintf(buf, size, "it is on the %s list", mm_page_location_name(loc));
+        return;
+    }
+    unsigned use = mmi_pfn_use(e);
+    snprintf(buf, size, "it is now a %s page of process %u", use < 9 ? uses[use] : "?", e->owner);
+}
+
 void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id)
 {
-    if (frame_locked(m, pfn))
-        return;
-    uint32_t owner = pfn < m->pfn.untouched ? mmi_pfn(m, pfn)->owner : 0;
-    mm_va base = 0;
-    for (struct mmi_user_map *u = m->mdl->user_maps; u; u = u->next)
+    const struct mmi_user_map *map = NULL;
+    for (const struct mmi_user_map *u = m->mdl->user_maps; u; u = u->next)
         if (u->process == process_id && va >= u->va && va < u->va + u->pages * MM_PAGE_SIZE)
-            base = u->mdl;
-    mmi_mdl_finding(m, MM_FINDING_STALE_MAPPING_ACCESS, base, va, pfn, owner,
-                    "process %u touched %016llx through a stale MDL user mapping: PFN 0x%llx is no longer locked "
-                    "for it (it now belongs to process %u)", process_id, (unsigned long long)va,
-                    (unsigned long long)pfn, owner);
+            map = u;
+    /* A mapping of a locked MDL needs the lock; one of an MDL that was never
+     * locked (nonpaged pool, allocated pages) needs the frame allocated. */
+    bool stale = map && !map->unlocked ? !frame_locked(m, pfn) && !frame_allocated(m, pfn) : !frame_locked(m, pfn);
+    if (!stale || already_found(m, MM_PAGE_ALIGN(va), pfn, process_id))
+        return;
+    char now[64];
+    frame_now(m, pfn, now, sizeof now);
+    uint32_t owner = pfn < m->pfn.untouched ? mmi_pfn(m, pfn)->owner : 0;
+    mmi_mdl_finding(m, MM_FINDING_STALE_MAPPING_ACCESS, map ? map->mdl : 0, va, pfn, owner,
+                    "process %u touched %016llx through a stale MDL user mapping: PFN 0x%llx is no longer held "
+                    "for it (%s)", process_id, (unsigned long long)va, (unsigned long long)pfn, now);
+}
+
+/* ---- a device's view: the PFN array ---- */
+
+mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffer, size_t length, bool to_memory)
+{
+    MMI_ENTER(m, "DmaTransfer");
+    mmi_mdl_note(m, mdl, 0x444D4120 /* "DMA " */);
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!buffer || offset > h.ByteCount || length > h.ByteCount - offset)
+        return MM_STATUS_INVALID_PARAMETER;
+    uint64_t at = h.ByteOffset + offset;
+    for (size_t done = 0; done < length;) {
+        mm_pfn pfn;
+        if (!MM_SUCCESS(st = mmi_mdl_pfn(m, mdl, at / MM_PAGE_SIZE, &pfn)))
+            return st;
+        uint32_t in_page = (uint32_t)(at % MM_PAGE_SIZE);
+        size_t chunk = MM_PAGE_SIZE - in_page < length - done ? MM_PAGE_SIZE - in_page : length - done;
+        if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched) {
+            if (!to_memory)
+                memset((char *)buffer + done, 0xFF, chunk); /* nothing answers: the bus reads all ones */
+        } else {
+            if (!frame_locked(m, pfn) && !frame_allocated(m, pfn)) {
+                char now[64];
+                frame_now(m, pfn, now, sizeof now);
+                mmi_mdl_finding(m, MM_FINDING_STALE_DMA, mdl, h.StartVa + at, pfn, mmi_pfn(m, pfn)->owner,
+                                "a device %s PFN 0x%llx through MDL %016llx, but the frame is not held for it "
+                                "(%s)", to_memory ? "wrote" : "read", (unsigned long long)pfn,
+                                (unsigned long long)mdl, now);
+            }
+            if (to_memory)
+                mmi_frame_write(m, pfn, in_page, (const char *)buffer + done, chunk);
+            else
+                mmi_frame_read(m, pfn, in_page, (char *)buffer + done, chunk);
+        }
+        done += chunk;
+        at += chunk;
+    }
+    return MM_STATUS_SUCCESS;
 }

@@ -67,9 +67,16 @@ static int format_body(const struct mm_trace_event *ev, char *buf, size_t size)
         return snprintf(buf, size, "pte for %016llx (table pfn 0x%llx) %016llx -> %016llx",
                         (unsigned long long)ev->va, (unsigned long long)ev->pfn, (unsigned long long)ev->a,
                         (unsigned long long)ev->b);
-    case MM_EV_FAULT:
-        return snprintf(buf, size, "fault at %016llx kind %llu -> %s (pfn 0x%llx)", (unsigned long long)ev->va,
-                        (unsigned long long)ev->a, mm_status_name((mm_status)ev->b), (unsigned long long)ev->pfn);
+    case MM_EV_FAULT: {
+        /* the kinds of libmm/fault.c, in order from 1 */
+        static const char *const kinds[] = {"?", "demand-zero", "soft (transition)", "hard (page file)",
+                                            "copy-on-write", "guard page"};
+        return snprintf(buf, size, "%s fault at %016llx -> %s (pfn 0x%llx)", ev->a < 6 ? kinds[ev->a] : "?",
+                        (unsigned long long)ev->va, mm_status_name((mm_status)ev->b), (unsigned long long)ev->pfn);
+    }
+    case MM_EV_PAGEFILE:
+        return snprintf(buf, size, "pfn 0x%llx %s page-file slot %llu", (unsigned long long)ev->pfn,
+                        ev->b ? "read from" : "written to", (unsigned long long)ev->a);
     case MM_EV_POOL_ALLOC:
     case MM_EV_POOL_FREE: {
         char tag[5] = {0};
@@ -81,6 +88,9 @@ static int format_body(const struct mm_trace_event *ev, char *buf, size_t size)
                         ev->type == MM_EV_POOL_ALLOC ? "alloc" : "free", (unsigned long long)ev->va,
                         (unsigned long long)ev->a, tag);
     }
+    case MM_EV_TRIM:
+        return snprintf(buf, size, "%016llx pfn 0x%llx out of the working set of process %llu",
+                        (unsigned long long)ev->va, (unsigned long long)ev->pfn, (unsigned long long)ev->a);
     case MM_EV_VAD: {
         const char *op = ev->b == 0x4D41                                   ? "MDL user mapping"
                          : ev->b == MM_MEM_RELEASE                         ? "release"
@@ -108,8 +118,11 @@ int mm_trace_format(const struct mm_trace_event *ev, char *buf, size_t size)
 {
     if (!ev || (!buf && size))
         return -1;
-    int n = snprintf(buf, size, "#%llu step %llu %s: %s ", (unsigned long long)ev->seq,
-                     (unsigned long long)ev->step, ev->operation ? ev->operation : "-", mm_event_name(ev->type));
+    char cpu[16] = "";
+    if (ev->cpu)
+        snprintf(cpu, sizeof cpu, " cpu %u", ev->cpu);
+    int n = snprintf(buf, size, "#%llu step %llu%s %s: %s ", (unsigned long long)ev->seq, (unsigned long long)ev->step,
+                     cpu, ev->operation ? ev->operation : "-", mm_event_name(ev->type));
     if (n < 0)
         return n;
     size_t used = (size_t)n < size ? (size_t)n : size;

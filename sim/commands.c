@@ -749,6 +749,41 @@ static bool cmd_mdl(struct interp *in, const struct args *a)
                         "unknown MDL verb");
 }
 
+/* dma write MDL "bytes" [offset=N] | dma read MDL LENGTH [offset=N]: a
+ * bus-master device using the MDL's PFN array. */
+static bool cmd_dma(struct interp *in, const struct args *a)
+{
+    if (!need(in, a, 1, 3, 3, "dma write MDL \"bytes\" [offset=N] | dma read MDL LENGTH [offset=N]"))
+        return false;
+    bool write = arg_is_word(&a->a[1], "write");
+    if (!write && !arg_is_word(&a->a[1], "read"))
+        return interp_error(in, a->a[1].t, "dma write|read", "unknown dma verb");
+    struct name *n = interp_name(in, a->a[2].t, NAME_MDL);
+    const struct arg *off = arg_option(a, "offset");
+    uint64_t offset = 0, length = 0;
+    if (!n || (off && !number(in, off, &offset)))
+        return false;
+    unsigned char buf[4096];
+    const struct arg *data = &a->a[3];
+    if (write && data->n == 1 && data->t->kind == TOK_STRING) {
+        length = data->t->length;
+        memcpy(buf, data->t->text, length < sizeof buf ? length : sizeof buf);
+    } else if (write || !number(in, data, &length)) {
+        return in->error ? false : interp_error(in, data->t, "a \"string\" to write", "expected the bytes");
+    }
+    if (length == 0 || length > sizeof buf)
+        return interp_error(in, data->t, NULL, "a transfer is 1 .. 4096 bytes here");
+    status(in, mm_dma_transfer(in->m, n->va, offset, buf, (size_t)length, write));
+    if (!write && in->last_status == MM_STATUS_SUCCESS)
+        for (size_t i = 0; i < length; i += 16) {
+            OUT("+%04zx ", (size_t)offset + i);
+            for (size_t k = i; k < i + 16 && k < length; k++)
+                fprintf(in->out, " %02x", buf[k]);
+            fputc('\n', in->out);
+        }
+    return true;
+}
+
 /* ---- paging ---- */
 
 static bool cmd_trim(struct interp *in, const struct args *a)
@@ -776,6 +811,14 @@ static bool cmd_writer(struct interp *in, const struct args *a)
     uint64_t written = 0;
     status(in, mm_modified_page_writer(in->m, &written));
     OUT("%" PRIu64 " pages written to the page file\n", written);
+    return true;
+}
+
+/* picture ["title"]: marks where --svg/--dot/--html draw (see picture.h). */
+static bool cmd_picture(struct interp *in, const struct args *a)
+{
+    (void)a;
+    (void)interp_machine(in);
     return true;
 }
 
@@ -808,9 +851,11 @@ static const struct command commands[] = {
     {"driver", NULL, 2, 3, cmd_driver, "driver load NAME .text=SIZE … | driver discard-init|unload NAME"},
     {"section", NULL, 2, 3, cmd_section, "section create|map|unmap|close …"},
     {"mdl", NULL, 2, 8, cmd_mdl, "mdl allocate|lock|map|unmap|unlock|free|… NAME …"},
+    {"dma", NULL, 3, 4, cmd_dma, "dma write MDL \"bytes\" | dma read MDL LENGTH [offset=N]"},
     {"trim", NULL, 0, 1, cmd_trim, "trim [PROCESS|system]"},
     {"writer", NULL, 0, 0, cmd_writer, "writer"},
     {"pressure", NULL, 0, 0, cmd_pressure, "pressure"},
+    {"picture", NULL, 0, 1, cmd_picture, "picture [\"title\"]"},
 };
 
 static const char *const other_words[] = {"expect", "repeat", "end", "dt", "!pfn", "!pte", "!vtop", "!mdl", "!process", "!vad", "!lockedpages", "!verifier", "!history", "!memusage",
@@ -836,6 +881,31 @@ static unsigned distance(const char *a, const char *b)
             d[i][j] = best;
         }
     return d[la][lb];
+}
+
+void commands_help(FILE *out)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %s\n", commands[i].usage);
+    fputs("  expect bugcheck|no-bugcheck|status|pfn|flags|finding|valid|invalid|bytes|locked|value …\n"
+          "  repeat N … end\n"
+          "views:\n  !pfn PFN  !pte ADDR  !vtop ADDR  dt _MDL M  !process [P]  !vad [P]  !memusage\n"
+          "  !lockedpages  !verifier  !trace [N]  !history MDL|PFN|ADDR  !findings  !analyze -v\n",
+          out);
+}
+
+const char *const *commands_words(void)
+{
+    static const char *words[sizeof commands / sizeof commands[0] + 24];
+    if (!words[0]) {
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!n || strcmp(words[n - 1], commands[i].word) != 0)
+                words[n++] = commands[i].word;
+        for (size_t i = 0; other_words[i] && n + 1 < sizeof words / sizeof words[0]; i++)
+            words[n++] = other_words[i];
+    }
+    return words;
 }
 
 bool commands_known(const char *word, char *hint, size_t size)

@@ -23,7 +23,7 @@ static void record_bugcheck(void *ctx, mm_machine *m, const struct mm_bugcheck *
 
 void interp_init(struct interp *in, FILE *out, const char *file)
 {
-    *in = (struct interp){.out = out, .file = file};
+    *in = (struct interp){.out = out, .file = file, .echo = true};
     mm_config_default(&in->cfg);
     in->cfg.trace_capacity = 1u << 16; /* !history looks this far back */
     in->cfg.bugcheck_hook = record_bugcheck;
@@ -382,6 +382,8 @@ bool interp_group(struct interp *in, const struct statement *st, struct args *ou
     return true;
 }
 
+static bool run_statement(struct interp *in, const struct statement *st, const struct args *a);
+
 bool interp_statement(struct interp *in, const struct statement *st)
 {
     in->st = st;
@@ -391,9 +393,21 @@ bool interp_statement(struct interp *in, const struct statement *st)
     const struct token *cmd = &st->tok[0];
     if (cmd->kind != TOK_WORD)
         return interp_error(in, cmd, "a statement starts with a command word", "expected a command");
-    fprintf(in->out, "%4u> %s\n", st->line, st->source);
+    if (in->echo)
+        fprintf(in->out, "%4u> %s\n", st->line, st->source);
     if (in->m)
         note_line(in, mm_machine_step(in->m) + 1);
+    uint64_t first_event = in->m ? mm_trace_count(in->m) : 0;
+    bool ok = run_statement(in, st, &args);
+    if (in->after && in->m)
+        in->after(in, st, first_event);
+    return ok;
+}
+
+static bool run_statement(struct interp *in, const struct statement *st, const struct args *a)
+{
+    const struct token *cmd = &st->tok[0];
+    struct args args = *a;
     bool ok;
     if (strcmp(cmd->text, "expect") == 0) {
         ok = expect_run(in, &args);
@@ -404,7 +418,7 @@ bool interp_statement(struct interp *in, const struct statement *st)
             return interp_error(in, cmd, "only expect, note and views (!analyze -v …) may follow a bug check",
                                 "the machine bug-checked at line %u (0x%X) and is dead", in->bugcheck_line,
                                 in->bc.code);
-        ok = commands_run(in, &args);
+        ok = commands_run(in, a);
         if (in->bugchecked && in->bugcheck_line == st->line)
             fprintf(in->out, "      *** STOP 0x%08X (0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ") %s\n",
                     in->bc.code, in->bc.p[0], in->bc.p[1], in->bc.p[2], in->bc.p[3],
@@ -486,7 +500,8 @@ static bool run_repeat(struct interp *in, const struct script *s, size_t open, s
     struct args args;
     uint64_t passes;
     in->st = &s->stmt[open];
-    fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
+    if (in->echo)
+        fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
     if (!interp_group(in, in->st, &args))
         return false;
     if (args.count != 2 || !eval_number(in, &args.a[1], &passes))
@@ -512,7 +527,8 @@ static bool run_repeat(struct interp *in, const struct script *s, size_t open, s
                     passes, pass == passes ? "\n" : "");
     }
     in->st = &s->stmt[close];
-    fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
+    if (in->echo)
+        fprintf(in->out, "%4u> %s\n", in->st->line, in->st->source);
     return ok;
 }
 
@@ -533,7 +549,7 @@ static bool run_range(struct interp *in, const struct script *s, size_t from, si
     return true;
 }
 
-int interp_run_text(struct interp *in, const char *text, size_t len)
+bool interp_run_chunk(struct interp *in, const char *text, size_t len, unsigned first_line)
 {
     struct script s;
     struct script_error err;
@@ -554,14 +570,26 @@ int interp_run_text(struct interp *in, const char *text, size_t len)
                 if (!line[i])
                     line[i] = '?';
         }
+        err.line += first_line - 1;
         script_error_print(in->out, in->file, &err, line);
         free(line);
-        return EXIT_SCRIPT_ERROR;
+        in->error = true;
+        return false;
+    }
+    for (size_t i = 0; i < s.count; i++) {
+        s.stmt[i].line += first_line - 1;
+        for (size_t k = 0; k < s.stmt[i].count; k++)
+            s.stmt[i].tok[k].line += first_line - 1;
     }
     if (check_commands(in, &s))
         run_range(in, &s, 0, s.count);
     in->st = NULL;
     script_free(&s);
+    return !in->error;
+}
+
+int interp_verdict(struct interp *in)
+{
     if (in->error)
         return EXIT_SCRIPT_ERROR;
     if (in->failures) {
@@ -577,38 +605,8 @@ int interp_run_text(struct interp *in, const char *text, size_t len)
     return EXIT_SUCCESS_LAB;
 }
 
-int interp_run_file(const char *path, FILE *out)
+int interp_run_text(struct interp *in, const char *text, size_t len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "mmsim: cannot open %s\n", path);
-        return EXIT_SCRIPT_ERROR;
-    }
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    size_t n;
-    while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            char *g = cap < (64u << 20) ? realloc(text, cap * 2) : NULL;
-            if (!g) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = g;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!text) {
-        fprintf(stderr, "mmsim: %s is too large\n", path);
-        return EXIT_SCRIPT_ERROR;
-    }
-    struct interp in;
-    interp_init(&in, out, path);
-    int rc = interp_run_text(&in, text, len);
-    interp_fini(&in);
-    free(text);
-    return rc;
+    interp_run_chunk(in, text, len, 1);
+    return interp_verdict(in);
 }

@@ -54,6 +54,9 @@ struct interp {
     const struct statement *st; /* the statement being run */
     struct line_step { uint64_t step; unsigned line; } *lines; /* first step of each line that ran */
     size_t line_count, line_cap;
+    bool echo;              /* print each statement before its output (not in an interactive REPL) */
+    void (*after)(struct interp *in, const struct statement *st, uint64_t first_event); /* pictures, REPL */
+    void *after_ctx;
     bool progress;          /* show progress of long repeats on stderr (a terminal) */
     uint64_t budget;        /* statements left to run; 0 = no limit (the fuzzer sets one) */
 };
@@ -108,13 +111,21 @@ bool expect_run(struct interp *in, const struct args *args);
 bool views_run(struct interp *in, const struct args *args);
 /* Is the statement's command known? Fills a hint when it is not. */
 bool commands_known(const char *word, char *hint, size_t size);
+/* Every command's usage line, for .help. */
+void commands_help(FILE *out);
+/* Command and view words, NULL-terminated, for completion. */
+const char *const *commands_words(void);
 
 void interp_init(struct interp *in, FILE *out, const char *file);
 void interp_fini(struct interp *in);
 /* Runs one parsed statement. */
 bool interp_statement(struct interp *in, const struct statement *st);
+/* Parses and runs text whose first line is numbered first_line, keeping the
+ * state for more; false when the text is malformed or a statement failed. */
+bool interp_run_chunk(struct interp *in, const char *text, size_t len, unsigned first_line);
+/* Prints PASSED / FAILED / STOPPED and returns the exit code. */
+int interp_verdict(struct interp *in);
 /* Parses and runs a whole script; returns the exit code. */
 int interp_run_text(struct interp *in, const char *text, size_t len);
-int interp_run_file(const char *path, FILE *out);
 
 #endif

@@ -1,6 +1,7 @@
-/* sim/labs.c — `mmsim lab list` and `mmsim lab run NAME`: the self-checking
- * scenarios in examples/labs (or $MMSIM_LABS). A lab's first comment lines
- * are its title and explanation. */
+/* sim/labs.c — `mmsim lab list|show|run`: the self-checking scenarios of
+ * examples/labs, built into the binary (or read from $MMSIM_LABS when set,
+ * to try edited copies). A lab's first comment line is its title; the
+ * comment block under it explains it. */
 #include "labs.h"
 
 #include <dirent.h>
@@ -9,105 +10,165 @@
 
 #include "interp.h"
 
-const char *labs_dir(void)
+static const char *labs_env(void)
 {
     const char *env = getenv("MMSIM_LABS");
-    return env && *env ? env : MMSIM_LABS_DIR;
+    return env && *env ? env : NULL;
+}
+
+static bool valid_name(const char *name)
+{
+    return *name && !strchr(name, '/') && !strchr(name, '.') && strlen(name) < 128;
+}
+
+char *lab_text(const char *name, size_t *len)
+{
+    if (!valid_name(name))
+        return NULL;
+    if (labs_env()) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.mms", labs_env(), name);
+        return script_read_file(path, len);
+    }
+    for (const struct embedded_lab *l = embedded_labs; l->name; l++)
+        if (strcmp(l->name, name) == 0) {
+            *len = strlen(l->text);
+            char *copy = malloc(*len + 1);
+            if (copy)
+                memcpy(copy, l->text, *len + 1);
+            return copy;
+        }
+    return NULL;
 }
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sorted lab names (files ending in .mms), NULL-terminated; free with labs_free. */
+/* Sorted lab names, NULL-terminated; free with names_free. */
 static char **lab_names(size_t *count)
 {
-    DIR *d = opendir(labs_dir());
     *count = 0;
-    if (!d)
+    size_t cap = 64;
+    char **names = calloc(cap, sizeof *names);
+    if (!names)
         return NULL;
-    size_t cap = 16;
-    char **names = malloc(cap * sizeof *names);
-    struct dirent *e;
-    while (names && (e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".mms") != 0)
-            continue;
-        if (*count + 1 == cap) {
-            char **g = realloc(names, cap * 2 * sizeof *g);
-            if (!g)
-                break;
-            names = g;
-            cap *= 2;
+    if (!labs_env()) {
+        for (const struct embedded_lab *l = embedded_labs; l->name && *count + 1 < cap; l++)
+            if ((names[*count] = strdup(l->name)) != NULL)
+                (*count)++;
+    } else {
+        DIR *d = opendir(labs_env());
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL && *count + 1 < cap) {
+            size_t len = strlen(e->d_name);
+            if (len > 4 && strcmp(e->d_name + len - 4, ".mms") == 0 &&
+                (names[*count] = strndup(e->d_name, len - 4)) != NULL)
+                (*count)++;
         }
-        names[*count] = strndup(e->d_name, len - 4);
-        if (names[*count])
-            (*count)++;
+        if (d)
+            closedir(d);
     }
-    closedir(d);
-    if (names) {
-        qsort(names, *count, sizeof *names, by_name);
-        names[*count] = NULL;
-    }
+    qsort(names, *count, sizeof *names, by_name);
     return names;
 }
 
-static void labs_free(char **names, size_t count)
+static void names_free(char **names, size_t count)
 {
     for (size_t i = 0; names && i < count; i++)
         free(names[i]);
     free(names);
 }
 
-/* The first comment line of the lab, without "# ". */
-static void lab_title(const char *name, char *title, size_t size)
+static void title_of(const char *text, char *title, size_t size)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.mms", labs_dir(), name);
     title[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
+    if (text[0] != '#')
         return;
-    char line[256];
-    if (fgets(line, sizeof line, f) && line[0] == '#') {
-        char *s = line + 1;
-        while (*s == ' ')
-            s++;
-        s[strcspn(s, "\n")] = 0;
-        snprintf(title, size, "%.*s", (int)(size - 1), s);
-    }
-    fclose(f);
+    const char *s = text + 1;
+    while (*s == ' ')
+        s++;
+    snprintf(title, size, "%.*s", (int)strcspn(s, "\n"), s);
 }
 
 int labs_list(FILE *out)
 {
     size_t count;
     char **names = lab_names(&count);
-    if (!names || !count) {
-        fprintf(stderr, "mmsim: no labs in %s (set MMSIM_LABS to the labs directory)\n", labs_dir());
-        labs_free(names, count);
+    if (!count) {
+        fprintf(stderr, "mmsim: no labs%s%s\n", labs_env() ? " in " : "", labs_env() ? labs_env() : "");
+        names_free(names, count);
         return EXIT_SCRIPT_ERROR;
     }
     for (size_t i = 0; i < count; i++) {
-        char title[200];
-        lab_title(names[i], title, sizeof title);
-        fprintf(out, "%-28s %s\n", names[i], title);
+        size_t len;
+        char *text = lab_text(names[i], &len), title[200] = "";
+        if (text)
+            title_of(text, title, sizeof title);
+        free(text);
+        fprintf(out, "%-32s %s\n", names[i], title);
     }
-    labs_free(names, count);
+    names_free(names, count);
     return EXIT_SUCCESS_LAB;
 }
 
-int labs_run(const char *name, FILE *out)
+static char *find(const char *name, size_t *len)
 {
-    if (!*name || strchr(name, '/') || strchr(name, '.')) {
-        fprintf(stderr, "mmsim: '%s' is not a lab name (see mmsim lab list)\n", name);
+    char *text = lab_text(name, len);
+    if (!text)
+        fprintf(stderr, "mmsim: no lab named '%s' (see mmsim lab list)\n", name);
+    return text;
+}
+
+int labs_show(const char *name, FILE *out)
+{
+    size_t len;
+    char *text = find(name, &len);
+    if (!text)
         return EXIT_SCRIPT_ERROR;
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.mms", labs_dir(), name);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "mmsim: no lab named '%s' in %s (see mmsim lab list)\n", name, labs_dir());
+    fwrite(text, 1, len, out);
+    free(text);
+    return EXIT_SUCCESS_LAB;
+}
+
+int labs_run(const char *name, FILE *out, bool progress)
+{
+    size_t len;
+    char *text = find(name, &len);
+    if (!text)
         return EXIT_SCRIPT_ERROR;
+    char file[160];
+    snprintf(file, sizeof file, "%s.mms", name);
+    struct interp in;
+    interp_init(&in, out, file);
+    in.progress = progress;
+    int rc = interp_run_text(&in, text, len);
+    interp_fini(&in);
+    free(text);
+    return rc;
+}
+
+int labs_run_all(FILE *out, bool progress)
+{
+    size_t count, failed = 0;
+    char **names = lab_names(&count);
+    for (size_t i = 0; i < count; i++) {
+        if (progress)
+            fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, count, names[i]);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        int rc = labs_run(names[i], mem ? mem : out, false);
+        if (mem)
+            fclose(mem);
+        if (progress)
+            fputs("\r\033[K", stderr);
+        if (rc != EXIT_SUCCESS_LAB) {
+            fwrite(buf, 1, len, out);
+            failed++;
+        }
+        fprintf(out, "%-32s %s\n", names[i], rc == EXIT_SUCCESS_LAB ? "passed" : "FAILED");
+        free(buf);
     }
-    fclose(f);
-    return interp_run_file(path, out);
+    fprintf(out, "%zu of %zu labs passed\n", count - failed, count);
+    names_free(names, count);
+    return failed ? EXIT_EXPECT_FAILED : count ? EXIT_SUCCESS_LAB : EXIT_SCRIPT_ERROR;
 }

@@ -266,3 +266,27 @@ void script_error_print(FILE *out, const char *file, const struct script_error *
         fprintf(out, "  hint: %s\n", err->hint);
     }
 }
+
+char *script_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0, got;
+    char *text = malloc(cap);
+    while (text && (got = fread(text + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 < cap)
+            continue;
+        char *g = cap < (64u << 20) ? realloc(text, cap * 2) : NULL;
+        if (!g)
+            free(text);
+        text = g;
+        cap *= 2;
+    }
+    fclose(f);
+    if (text)
+        text[n] = 0; /* a C string too */
+    *len = n;
+    return text;
+}

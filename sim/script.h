@@ -43,6 +43,9 @@ struct script_error {
 bool script_parse(const char *text, size_t len, struct script *out, struct script_error *err);
 void script_free(struct script *s);
 
+/* The whole file (malloc'd, *len bytes and a NUL; at most 64 MiB), or NULL. */
+char *script_read_file(const char *path, size_t *len);
+
 /* "line 3, column 7: message\n  3 | source\n    |       ^ hint" */
 void script_error_print(FILE *out, const char *file, const struct script_error *err, const char *source_line);
 

@@ -1,9 +1,11 @@
 /* sim/views.c — formats machine state the way WinDbg shows it, so a driver
- * developer recognises !pfn, !pte, !memusage and !process output. */
+ * developer recognises !pfn, !pte, !memusage, !process, !vad, !lockedpages,
+ * !verifier and !history output; and a command's changes, for the REPL. */
 #include "views.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const protection_names[8] = {"NoAccess", "ReadOnly", "Execute", "ExecuteRead",
                                                 "ReadWrite", "WriteCopy", "ExecuteReadWrite", "ExecuteWriteCopy"};
@@ -362,4 +364,82 @@ size_t view_history(FILE *out, mm_machine *m, enum history_of kind, uint64_t wha
         fprintf(out, "  nothing in the last %zu events\n", n);
     free(ev);
     return shown;
+}
+
+/* ---- what a command changed (the REPL echoes it) ---- */
+
+struct frame_change {
+    mm_pfn pfn;
+    uint64_t share[2], ref[2], list[2];
+    bool has_share, has_ref, has_list;
+};
+
+static struct frame_change *change_of(struct frame_change *c, size_t *n, size_t max, mm_pfn pfn)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (c[i].pfn == pfn)
+            return &c[i];
+    if (*n == max)
+        return NULL;
+    c[*n] = (struct frame_change){.pfn = pfn};
+    return &c[(*n)++];
+}
+
+static void note_change(uint64_t v[2], bool *has, uint64_t old, uint64_t now)
+{
+    if (!*has)
+        v[0] = old;
+    v[1] = now;
+    *has = true;
+}
+
+void view_changes(FILE *out, mm_machine *m, uint64_t first_event)
+{
+    uint64_t total = mm_trace_count(m) - first_event;
+    size_t want = total > 4096 ? 4096 : (size_t)total;
+    struct mm_trace_event *ev = want ? malloc(want * sizeof *ev) : NULL;
+    if (!ev)
+        return;
+    size_t n = mm_trace_read(m, ev, want), frames = 0, ptes = 0, others = 0;
+    struct frame_change c[8];
+    for (size_t i = 0; i < n; i++) {
+        const struct mm_trace_event *e = &ev[i];
+        struct frame_change *f = NULL;
+        if (e->type == MM_EV_PFN_LIST || e->type == MM_EV_PFN_SHARE || e->type == MM_EV_PFN_REF)
+            f = change_of(c, &frames, 8, e->pfn);
+        if (f && e->type == MM_EV_PFN_LIST)
+            note_change(f->list, &f->has_list, e->a, e->b);
+        else if (f && e->type == MM_EV_PFN_SHARE)
+            note_change(f->share, &f->has_share, e->a, e->b);
+        else if (f && e->type == MM_EV_PFN_REF)
+            note_change(f->ref, &f->has_ref, e->a, e->b);
+        else if (e->type == MM_EV_PTE_WRITE)
+            ptes++;
+        else if (e->type != MM_EV_FAULT && e->type != MM_EV_PFN_LIST && e->type != MM_EV_PFN_SHARE &&
+                 e->type != MM_EV_PFN_REF && others++ < 6) {
+            char line[200];
+            mm_trace_format(e, line, sizeof line);
+            const char *body = strchr(line, ':');
+            fprintf(out, "   ~ %s\n", body ? body + 2 : line);
+        }
+    }
+    for (size_t i = 0; i < frames; i++) {
+        const struct frame_change *f = &c[i];
+        fprintf(out, "   ~ PFN 0x%" PRIx64 ":", f->pfn);
+        if (f->has_list && f->list[0] != f->list[1])
+            fprintf(out, " %s -> %s", mm_page_location_name((unsigned)f->list[0]),
+                    mm_page_location_name((unsigned)f->list[1]));
+        if (f->has_share && f->share[0] != f->share[1])
+            fprintf(out, " share %" PRIu64 " -> %" PRIu64, f->share[0], f->share[1]);
+        if (f->has_ref && f->ref[0] != f->ref[1])
+            fprintf(out, " ref %" PRIu64 " -> %" PRIu64, f->ref[0], f->ref[1]);
+        fputc('\n', out);
+    }
+    if (frames == 8)
+        fprintf(out, "   ~ (more frames changed: !trace shows them)\n");
+    if (others > 6)
+        fprintf(out, "   ~ … and %zu more events\n", others - 6);
+    if (ptes)
+        fprintf(out, "   ~ %zu PTE%s written\n", ptes, ptes == 1 ? "" : "s");
+    free(ev);
 }

@@ -23,6 +23,9 @@ void view_verifier(FILE *out, mm_machine *m, bool track_locked_pages, bool track
 enum history_of { HISTORY_PFN, HISTORY_MDL, HISTORY_VA };
 /* Every recorded event that touched a page frame, an MDL or a page of VA. */
 size_t view_history(FILE *out, mm_machine *m, enum history_of kind, uint64_t what);
+/* What the events from first_event on changed: frames' lists and counts,
+ * PTE writes, and the other events in short. */
+void view_changes(FILE *out, mm_machine *m, uint64_t first_event);
 /* "4 - ReadWrite" style name of a 5-bit protection. */
 const char *view_protection_name(unsigned protection);
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # mmsim set-up: installs what is missing (Debian packages), builds, and runs
 # either the demo lab ("demo") or the whole test suite in a normal and an
-# ASan+UBSan build ("test"). Idempotent: does nothing it does not need to.
+# ASan+UBSan build ("test"; it also needs Graphviz and Chromium, for the
+# pictures and the HTML report). Idempotent: does nothing it does not need to.
 set -eu
 
 usage() { echo "usage: tools/setup.sh demo|test|build" >&2; exit 2; }
@@ -12,6 +13,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 packages="meson ninja-build pkg-config libcmocka-dev uthash-dev"
+# The test suite also draws pictures (Graphviz) and opens the HTML report
+# in a headless browser (Chromium).
+[ "$job" = test ] && packages="$packages graphviz chromium"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in $packages; do

@@ -145,14 +145,23 @@ MM_API mm_status mm_io_complete_request(mm_machine *m, mm_va irp);
 MM_API mm_va mm_lock_pagable_section(mm_machine *m, mm_va address);
 MM_API mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle);
 
+/* A bus-master device reading or writing the pages an MDL lists, as its
+ * scatter/gather list would carry them: physical frames, no MMU, no locks
+ * checked. to_memory = true is a device write. A frame that is no longer
+ * held for the MDL is still written (that is the corruption), and reported
+ * as a stale-dma finding. */
+MM_API mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffer, size_t length,
+                                 bool to_memory);
+
 /* What the simulator sees that Windows does not check. */
 typedef enum {
     MM_FINDING_STALE_USER_MAPPING = 1, /* pages unlocked while a user mapping of them remains */
     MM_FINDING_STALE_MAPPING_ACCESS,   /* that mapping touched a frame no longer locked for it */
     MM_FINDING_WRONG_PROCESS_UNMAP,    /* a user mapping unmapped from another process's context */
-    MM_FINDING_LEAKED_SYSTEM_MAPPING   /* an MDL freed or reused while it held system PTEs */
+    MM_FINDING_LEAKED_SYSTEM_MAPPING,  /* an MDL freed or reused while it held system PTEs */
+    MM_FINDING_STALE_DMA               /* a device reached a frame no longer held for the MDL */
 } mm_finding_kind;
-#define MM_FINDING_KIND_COUNT 4
+#define MM_FINDING_KIND_COUNT 5
 
 struct mm_finding {
     uint32_t kind;              /* mm_finding_kind */

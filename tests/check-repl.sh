@@ -1,0 +1,34 @@
+#!/bin/sh
+# tests/check-repl.sh MMSIM — the REPL, piped (each line echoed, changes
+# shown, a bad line reported without ending the session, repeat blocks,
+# dot-commands) and on a terminal through script(1): arrow-up recalls
+# history, Tab completes the command word, Backspace edits.
+set -u
+mmsim=$1
+status=0
+fail() { echo "FAIL $1"; echo "$2" | tail -15; status=1; }
+
+out=$(printf '%s\n' 'machine' 'pool nonpaged b 0x1000' 'write b "hi"' 'mdl allocate m b 0x1000' 'mdl lock m' \
+    'bogus' 'repeat 2' '  note "looped"' 'end' 'expect pfn b.pfn ref=2' '.history' '.lab double-unlock' \
+    '!analyze -v' '.quit' 'note "after quit"' | "$mmsim" repl 2>&1)
+rc=$?
+[ $rc -eq 0 ] || fail "piped REPL exit $rc" "$out"
+echo "$out" | grep -q '~ PFN 0x[0-9a-f]*: ref 1 -> 2' || fail "the lock's change is not shown" "$out"
+echo "$out" | grep -q "repl:6:1: error: unknown command 'bogus'" || fail "a bad line is not reported" "$out"
+[ "$(echo "$out" | grep -c '^      looped')" -eq 2 ] || fail "a repeat block did not run twice" "$out"
+echo "$out" | grep -q 'ok: PFN' || fail "an expectation after an error did not run" "$out"
+echo "$out" | grep -q '  10  expect pfn b.pfn ref=2' || fail ".history" "$out"
+echo "$out" | grep -q 'PFN_LIST_CORRUPT' || fail ".lab did not run the lab, or !analyze did not follow" "$out"
+echo "$out" | grep -q 'after quit' && fail ".quit did not stop" "$out"
+
+if command -v script >/dev/null 2>&1; then
+    keys=$(printf 'machine\rnote "once"\r\033[A\rnot\t"tab"\r.qu\177\177quit\r')
+    out=$( (printf '%s' "$keys"; sleep 1) | script -qfc "$mmsim repl" /dev/null 2>&1)
+    [ "$(echo "$out" | grep -c '^      once')" -eq 2 ] || fail "arrow-up did not recall the last line" "$out"
+    echo "$out" | grep -q '^      tab' || fail "Tab did not complete 'not' to 'note'" "$out"
+    echo "$out" | grep -q 'mmsim> ' || fail "no prompt on a terminal" "$out"
+else
+    echo "script(1) is missing: the terminal half is not run"
+fi
+[ $status -eq 0 ] && echo "ok   REPL"
+exit $status

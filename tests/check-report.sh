@@ -1,0 +1,47 @@
+#!/bin/sh
+# tests/check-report.sh MMSIM — pictures of a run: DOT files with changes in
+# red; SVG through Graphviz; and the HTML report opened in headless
+# Chromium, which must finish its script (data-status="ok"), show a picture
+# and not be blank. Exit 77 (skipped) only when no browser is installed.
+set -u
+mmsim=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+fail() { echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | tail -15; status=1; }
+
+out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/dot" 2>&1) || fail "--dot run" "$out"
+n=$(ls "$tmp/dot" | grep -c '^step-[0-9]*\.dot$')
+[ "$n" -ge 5 ] || fail "--dot drew $n pictures" "$out"
+grep -q 'label="PFN 0x[0-9a-f]*\\nActive\\nshare 1  ref 2"' "$tmp"/dot/*.dot || fail "no locked frame (ref 2) in any picture"
+grep -q 'color="\{0,1\}red' "$tmp/dot/step-002.dot" || fail "changes are not highlighted"
+grep -q 'shape=note' "$tmp"/dot/*.dot || fail "no MDL node"
+
+out=$("$mmsim" lab run mdl-lifecycle --svg "$tmp/svg" 2>&1) || fail "--svg run (is Graphviz installed?)" "$out"
+grep -q '<svg' "$tmp/svg/step-001.svg" || fail "step-001.svg is not SVG"
+
+out=$("$mmsim" lab run double-unlock --html "$tmp/report.html" 2>&1)
+[ $? -eq 0 ] || fail "--html run" "$out"
+grep -q 'id="pic0"><svg' "$tmp/report.html" || fail "the report holds no picture"
+grep -q 'PFN_LIST_CORRUPT' "$tmp/report.html" || fail "the report lacks the bug check"
+
+browser=""
+for b in chromium chromium-browser google-chrome; do
+    command -v "$b" >/dev/null 2>&1 && { browser=$b; break; }
+done
+if [ -z "$browser" ]; then
+    echo "no Chromium: the browser check is skipped (tools/setup.sh test installs it)"
+    [ $status -eq 0 ] && exit 77
+    exit $status
+fi
+flags="--headless --no-sandbox --disable-gpu --user-data-dir=$tmp/profile --window-size=1280,1000"
+timeout 120 "$browser" $flags --virtual-time-budget=3000 --dump-dom "file://$tmp/report.html" > "$tmp/dom.html" 2>"$tmp/browser.log"
+grep -q 'data-status="ok"' "$tmp/dom.html" || fail "the page did not finish its script" "$(cat "$tmp/browser.log")"
+grep -q 'id="error" style="display: block' "$tmp/dom.html" && fail "the page shows an error"
+grep -q 'id="picture"><svg' "$tmp/dom.html" || fail "no picture is shown"
+grep -q 'step 1 of' "$tmp/dom.html" || fail "the step counter is empty"
+timeout 120 "$browser" $flags --screenshot="$tmp/shot.png" "file://$tmp/report.html" >/dev/null 2>&1
+size=$(wc -c < "$tmp/shot.png" 2>/dev/null || echo 0)
+[ "$size" -gt 20000 ] || fail "the screenshot is blank or missing ($size bytes)"
+[ $status -eq 0 ] && echo "ok   pictures and report ($browser)"
+exit $status

@@ -10,7 +10,7 @@
 #include "mm/mm.h"
 #include "script.h"
 
-/* Exit codes of `mmsim run` / `mmsim lab run` (documented in docs/mmsim.1.md). */
+/* Exit codes of `mmsim run` / `mmsim lab run` (documented in docs/mmsim.1). */
 enum {
     EXIT_SUCCESS_LAB = 0,   /* every expectation held */
     EXIT_EXPECT_FAILED = 1, /* an expectation did not hold */

@@ -1,6 +1,6 @@
 /* sim/main.c — the mmsim command: with no arguments the demo lab; `run
  * FILE`, `lab list|show|run`, `repl`; --svg/--dot/--html pictures of a run.
- * Exit codes are in interp.h and docs/mmsim.1.md. */
+ * Exit codes are in interp.h and docs/mmsim.1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static void usage(FILE *out)
           "          each `picture` line when the script has one; SVG and HTML need Graphviz)\n\n"
           "mmsim simulates the Windows NT kernel memory manager: the PFN database,\n"
           "x64 page tables, pools, processes, driver images, sections and MDLs, and\n"
-          "raises the bug checks Windows would. See docs/mmsim.1.md.\n\n"
+          "raises the bug checks Windows would. See man ./docs/mmsim.1.\n\n"
           "exit status: 0 every expectation held, 1 an expectation failed,\n"
           "             2 usage error or malformed script, 3 an unexpected bug check\n",
           out);

@@ -125,7 +125,7 @@ static enum lineedit_result escape(struct lineedit *e)
     unsigned char last = p[n - 1];
     if (n == 2 || (last >= '0' && last <= '9') || last == ';') {
         if (n == sizeof e->pending)
-            e->pending_len = 0; /* too long to be a key we know */
+            e->pending_len = 2; /* too long for a key we know: read on to its end, keep none of it */
         return LINEEDIT_MORE;
     }
     e->pending_len = 0;

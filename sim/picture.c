@@ -45,7 +45,8 @@ static bool changed(struct drawing *d, const char *item)
     char *copy = strdup(item);
     if (copy)
         d->items[d->count++] = copy;
-    return d->old->drawn && !bsearch(&item, d->old->items, d->old->count, sizeof *d->old->items, by_string);
+    const struct picture_memory *old = d->old;
+    return old->drawn && (!old->count || !bsearch(&item, old->items, old->count, sizeof *old->items, by_string));
 }
 
 static void node(struct drawing *d, const char *id, const char *attrs, const char *label)
@@ -241,7 +242,8 @@ void picture_dot(FILE *out, struct interp *in, const char *title, struct picture
     free(edges);
     fputs("}\n", out);
     picture_memory_free(mem);
-    qsort(d.items, d.count, sizeof *d.items, by_string);
+    if (d.count)
+        qsort(d.items, d.count, sizeof *d.items, by_string);
     mem->items = d.items;
     mem->count = d.count;
     mem->drawn = true;

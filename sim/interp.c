@@ -431,23 +431,30 @@ static bool run_statement(struct interp *in, const struct statement *st, const s
  * `repeat` has its `end`. */
 static bool check_commands(struct interp *in, const struct script *s)
 {
+    size_t open[MAX_REPEAT_DEPTH];
     unsigned depth = 0;
     for (size_t i = 0; i < s->count; i++) {
         const struct token *cmd = &s->stmt[i].tok[0];
         char hint[160] = "";
         in->st = &s->stmt[i];
-        if (cmd->kind == TOK_WORD && strcmp(cmd->text, "repeat") == 0 && ++depth > MAX_REPEAT_DEPTH)
-            return interp_error(in, cmd, NULL, "repeat blocks nest at most %d deep", MAX_REPEAT_DEPTH);
-        if (cmd->kind == TOK_WORD && strcmp(cmd->text, "end") == 0 && depth-- == 0)
+        bool word = cmd->kind == TOK_WORD;
+        if (word && strcmp(cmd->text, "repeat") == 0) {
+            if (depth == MAX_REPEAT_DEPTH)
+                return interp_error(in, cmd, NULL, "repeat blocks nest at most %d deep", MAX_REPEAT_DEPTH);
+            open[depth++] = i;
+        }
+        if (word && strcmp(cmd->text, "end") == 0 && depth-- == 0)
             return interp_error(in, cmd, "an end closes a repeat block", "end without repeat");
-        if (cmd->kind == TOK_WORD && commands_known(cmd->text, hint, sizeof hint))
+        if (word && commands_known(cmd->text, hint, sizeof hint))
             continue;
         return interp_error(in, cmd, hint[0] ? hint : "see docs/scenario-language.md for the commands",
                             "unknown command '%s'", cmd->text);
     }
+    if (depth) {
+        in->st = &s->stmt[open[depth - 1]];
+        return interp_error(in, &in->st->tok[0], "close it with a line that says end", "this repeat block has no end");
+    }
     in->st = NULL;
-    if (depth)
-        return interp_error(in, NULL, "close it with a line that says end", "a repeat block has no end");
     return true;
 }
 
@@ -515,6 +522,8 @@ static bool run_repeat(struct interp *in, const struct script *s, size_t open, s
         bool shown = pass == 1 || pass == passes;
         if (shown)
             fprintf(in->out, "      -- pass %" PRIu64 " of %" PRIu64 " --\n", pass, passes);
+        else if (pass == 2 && passes == 3)
+            fprintf(in->out, "      -- pass 2 runs quietly --\n");
         else if (pass == 2)
             fprintf(in->out, "      -- passes 2 .. %" PRIu64 " run quietly --\n", passes - 1);
         unsigned failures = in->failures;

@@ -18,10 +18,12 @@ expect_exit() { # script code
     echo "ok   $1 (exit $rc)"
 }
 for s in bad-verb bad-command bad-string bad-number unknown-name wrong-kind dangling-plus control-byte \
-         machine-twice huge-number expect-missing after-bugcheck; do
+         machine-twice huge-number expect-missing after-bugcheck repeat-no-end end-no-repeat repeat-zero \
+         repeat-too-deep; do
     expect_exit "$s.mms" 2
 done
 expect_exit expect-fails.mms 1
+expect_exit repeat-fails.mms 1
 expect_exit unexpected-bugcheck.mms 3
 "$mmsim" run "$dir/does-not-exist.mms" >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: a missing file is exit 2"; status=1; }

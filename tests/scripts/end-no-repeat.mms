@@ -1,0 +1,3 @@
+machine
+note "x"
+end

@@ -1,0 +1,3 @@
+machine
+repeat 3
+  note "x"

@@ -1,0 +1,11 @@
+machine
+repeat 1
+ repeat 1
+  repeat 1
+   repeat 1
+    repeat 1
+    end
+   end
+  end
+ end
+end

@@ -1,0 +1,4 @@
+machine
+repeat 0
+  note "x"
+end

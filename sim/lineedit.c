@@ -15,37 +15,20 @@ void lineedit_init(struct lineedit *e, const char *const *words)
     e->words = words;
 }
 
-void lineedit_free(struct lineedit *e)
-{
-    for (size_t i = 0; i < e->count; i++)
-        free(e->history[i]);
-    free(e->history);
-    e->history = NULL;
-    e->count = e->cap = 0;
-}
+void lineedit_free(struct lineedit *e) { strlist_free(&e->history); }
 
 void lineedit_begin(struct lineedit *e)
 {
     e->len = e->pos = e->pending_len = 0;
     e->buf[0] = 0;
-    e->browse = e->count;
+    e->browse = e->history.count;
 }
 
 void lineedit_history_add(struct lineedit *e, const char *line)
 {
-    if (!*line || (e->count && strcmp(e->history[e->count - 1], line) == 0))
-        return;
-    if (e->count == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 32;
-        char **g = realloc(e->history, cap * sizeof *g);
-        if (!g)
-            return;
-        e->history = g;
-        e->cap = cap;
-    }
-    char *copy = strdup(line);
-    if (copy)
-        e->history[e->count++] = copy;
+    const struct strlist *h = &e->history;
+    if (*line && !(h->count && strcmp(h->v[h->count - 1], line) == 0))
+        (void)strlist_add(&e->history, line); /* out of memory: the line is just not remembered */
 }
 
 static void set_line(struct lineedit *e, const char *text)
@@ -74,12 +57,13 @@ static void browse(struct lineedit *e, int delta)
 {
     if (delta < 0 && e->browse == 0)
         return;
-    if (delta > 0 && e->browse >= e->count)
+    size_t count = e->history.count;
+    if (delta > 0 && e->browse >= count)
         return;
-    if (e->browse == e->count)
+    if (e->browse == count)
         snprintf(e->draft, sizeof e->draft, "%s", e->buf);
     e->browse = (size_t)((long)e->browse + delta);
-    set_line(e, e->browse == e->count ? e->draft : e->history[e->browse]);
+    set_line(e, e->browse == count ? e->draft : e->history.v[e->browse]);
 }
 
 /* Completes the first word when exactly one command starts with it, or

@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "strlist.h"
+
 #define LINEEDIT_MAX 1024
 
 struct lineedit {
     char buf[LINEEDIT_MAX];
     size_t len, pos;
-    char **history;
-    size_t count, cap, browse; /* browse == count: editing a new line */
+    struct strlist history;
+    size_t browse;             /* browse == history.count: editing a new line */
     char draft[LINEEDIT_MAX];  /* the new line, kept while browsing history */
     const char *const *words;  /* completions for the first word (NULL-terminated), or NULL */
     unsigned char pending[8];  /* an escape sequence read so far */

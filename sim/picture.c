@@ -23,8 +23,7 @@ struct drawing {
     FILE *out, *edges; /* edges go after the clusters, or they pull frames into them */
     struct interp *in;
     struct picture_memory *old;
-    char **items;
-    size_t count, cap;
+    struct strlist items;
     mm_pfn frames[FRAMES_MAX];
     size_t frame_count;
 };
@@ -34,19 +33,9 @@ static int by_string(const void *a, const void *b) { return strcmp(*(char *const
 /* Records an item of this picture; true when the previous one lacked it. */
 static bool changed(struct drawing *d, const char *item)
 {
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 64;
-        char **g = realloc(d->items, cap * sizeof *g);
-        if (!g)
-            return false;
-        d->items = g;
-        d->cap = cap;
-    }
-    char *copy = strdup(item);
-    if (copy)
-        d->items[d->count++] = copy;
-    const struct picture_memory *old = d->old;
-    return old->drawn && (!old->count || !bsearch(&item, old->items, old->count, sizeof *old->items, by_string));
+    (void)strlist_add(&d->items, item); /* out of memory: the next picture shows it as new */
+    const struct strlist *old = &d->old->items;
+    return d->old->drawn && (!old->count || !bsearch(&item, old->v, old->count, sizeof *old->v, by_string));
 }
 
 static void node(struct drawing *d, const char *id, const char *attrs, const char *label)
@@ -242,21 +231,13 @@ void picture_dot(FILE *out, struct interp *in, const char *title, struct picture
     free(edges);
     fputs("}\n", out);
     picture_memory_free(mem);
-    if (d.count)
-        qsort(d.items, d.count, sizeof *d.items, by_string);
+    if (d.items.count)
+        qsort(d.items.v, d.items.count, sizeof *d.items.v, by_string);
     mem->items = d.items;
-    mem->count = d.count;
     mem->drawn = true;
 }
 
-void picture_memory_free(struct picture_memory *mem)
-{
-    for (size_t i = 0; i < mem->count; i++)
-        free(mem->items[i]);
-    free(mem->items);
-    mem->items = NULL;
-    mem->count = 0;
-}
+void picture_memory_free(struct picture_memory *mem) { strlist_free(&mem->items); }
 
 extern char **environ;
 

@@ -10,11 +10,11 @@
 #include <stdio.h>
 
 #include "interp.h"
+#include "strlist.h"
 
 /* What the previous picture showed, to highlight changes. */
 struct picture_memory {
-    char **items; /* "node-id label" and "edge-id" strings, sorted */
-    size_t count;
+    struct strlist items; /* "n id label", "e from to style", "c pid" strings, sorted */
     bool drawn;   /* there was a previous picture (the first has nothing to compare) */
 };
 

@@ -19,8 +19,7 @@ struct repl {
     struct interp in;
     FILE *out;
     bool interactive, quit;
-    char **lines; /* what was typed (not dot-commands), for .save and .history */
-    size_t count, cap;
+    struct strlist lines; /* what was typed (not dot-commands), for .save and .history */
     unsigned line;
 };
 
@@ -39,21 +38,6 @@ static void start(struct repl *r)
     r->in.echo = !r->interactive;
     r->in.after = changed;
     r->line = 0;
-}
-
-static void keep(struct repl *r, const char *line)
-{
-    if (r->count == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        char **g = realloc(r->lines, cap * sizeof *g);
-        if (!g)
-            return;
-        r->lines = g;
-        r->cap = cap;
-    }
-    char *copy = strdup(line);
-    if (copy)
-        r->lines[r->count++] = copy;
 }
 
 static void help(FILE *out)
@@ -105,16 +89,16 @@ static void dot_command(struct repl *r, const char *line)
     } else if (strcmp(word, ".show") == 0 && arg[0]) {
         labs_show(arg, r->out);
     } else if (strcmp(word, ".history") == 0) {
-        for (size_t i = 0; i < r->count; i++)
-            fprintf(r->out, "%5zu  %s\n", i + 1, r->lines[i]);
+        for (size_t i = 0; i < r->lines.count; i++)
+            fprintf(r->out, "%5zu  %s\n", i + 1, r->lines.v[i]);
     } else if (strcmp(word, ".save") == 0 && arg[0]) {
         FILE *f = fopen(arg, "w");
-        for (size_t i = 0; f && i < r->count; i++)
-            fprintf(f, "%s\n", r->lines[i]);
+        for (size_t i = 0; f && i < r->lines.count; i++)
+            fprintf(f, "%s\n", r->lines.v[i]);
         if (!f || fclose(f) != 0)
             fprintf(r->out, "cannot write %s\n", arg);
         else
-            fprintf(r->out, "%zu lines saved to %s (run it with mmsim run %s)\n", r->count, arg, arg);
+            fprintf(r->out, "%zu lines saved to %s (run it with mmsim run %s)\n", r->lines.count, arg, arg);
     } else {
         fprintf(r->out, "unknown REPL command '%s' (.help)\n", line);
     }
@@ -164,7 +148,7 @@ int repl_run(FILE *input, FILE *out, bool interactive)
             free(line);
             continue;
         }
-        keep(&r, line);
+        (void)strlist_add(&r.lines, line); /* out of memory: .save and .history miss it */
         if (wl == 6 && strncmp(w, "repeat", 6) == 0)
             depth++;
         else if (depth && wl == 3 && strncmp(w, "end", 3) == 0)
@@ -189,9 +173,7 @@ int repl_run(FILE *input, FILE *out, bool interactive)
     }
     free(block);
     lineedit_free(&e);
-    for (size_t i = 0; i < r.count; i++)
-        free(r.lines[i]);
-    free(r.lines);
+    strlist_free(&r.lines);
     interp_fini(&r.in);
     return EXIT_SUCCESS_LAB;
 }

@@ -62,7 +62,7 @@ static void test_history(void **state)
     lineedit_history_add(&e, "second");
     lineedit_history_add(&e, "second"); /* repeats are kept once */
     lineedit_history_add(&e, "");
-    assert_int_equal(e.count, 2);
+    assert_int_equal(e.history.count, 2);
     lineedit_begin(&e);
     type(&e, "draft");
     type(&e, "\033[A");

@@ -193,7 +193,8 @@ size_t mm_findings_read(const mm_machine *m, struct mm_finding *out, size_t max)
     if (!m || !out)
         return 0;
     size_t n = m->mdl->finding_count < max ? m->mdl->finding_count : max;
-    memcpy(out, m->mdl->findings, n * sizeof *out);
+    if (n) /* no findings yet: the array may not exist */
+        memcpy(out, m->mdl->findings, n * sizeof *out);
     return n;
 }
 

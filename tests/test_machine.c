@@ -1,7 +1,11 @@
 /* tests/test_machine.c — machine creation and its limits, lazy PFN database
  * (64 GiB costs what it touches), IRQL rules (0x9, 0x0A), CPUs, verifier
  * switching, a dead machine refusing calls, and determinism. */
+#define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 static void config_is_validated(void **state)
 {
@@ -166,11 +170,58 @@ static void same_inputs_same_trace(void **state)
     assert_int_equal(a, b);
 }
 
+/* Regression: with the standard descriptors closed, the memory file took
+ * fd 1 and every printf landed in simulated page tables. The library's
+ * descriptors stay at 3 or above, so 0-2 are still free afterwards. */
+static void closed_stdio_is_not_reused(void **state)
+{
+    (void)state;
+    fflush(stdout);
+    fflush(stderr);
+    int saved[3];
+    for (int fd = 0; fd < 3; fd++) {
+        saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        assert_true(saved[fd] >= 10);
+        close(fd);
+    }
+    struct mm_config cfg;
+    harness_config(&cfg);
+    mm_machine *m = NULL;
+    mm_status st = mm_machine_create(&cfg, &m);
+    int reopened[3];
+    for (int fd = 0; fd < 3; fd++)
+        reopened[fd] = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; fd++) {
+        dup2(saved[fd], fd);
+        close(saved[fd]);
+    }
+    assert_ok(st);
+    for (int fd = 0; fd < 3; fd++) {
+        assert_int_equal(reopened[fd], fd); /* the machine took none of 0-2 */
+        if (reopened[fd] > 2)
+            close(reopened[fd]);
+    }
+    assert_invariants(m);
+    mm_machine_destroy(m);
+}
+
+/* Regression: reading the findings of a machine that has none passed NULL
+ * to memcpy (UBSan), as `!findings` on a script's first line did. */
+static void no_findings_read_as_none(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_finding f[2];
+    assert_int_equal(mm_findings_read(m, f, 2), 0);
+    assert_int_equal(mm_findings_count(m), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_is_validated),
         cmocka_unit_test(sixty_four_gib_is_cheap),
+        cmocka_unit_test(closed_stdio_is_not_reused),
+        cmocka_unit_test_setup_teardown(no_findings_read_as_none, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(irql_rules, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(raising_to_lower_irql_is_0x9, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(lowering_to_higher_irql_is_0xa, setup_machine, teardown_machine),

@@ -13,12 +13,24 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* A descriptor the library keeps must never be 0, 1 or 2: when the host
+ * runs with one of those closed, the next open takes it, and every printf
+ * would then write into simulated RAM. Moves fd to 3 or above. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return high;
+}
+
 static int create_fd(void)
 {
 #if defined(__linux__) && defined(MFD_CLOEXEC)
     int fd = memfd_create("mmsim-ram", MFD_CLOEXEC);
     if (fd >= 0)
-        return fd;
+        return above_stdio(fd);
 #endif
     const char *dir = getenv("TMPDIR");
     char path[512];
@@ -26,7 +38,7 @@ static int create_fd(void)
     int tfd = mkstemp(path);
     if (tfd >= 0)
         unlink(path);
-    return tfd;
+    return above_stdio(tfd);
 }
 
 bool mmi_memfile_open(uint64_t bytes, int *fd, void **base)

@@ -261,7 +261,6 @@ static mm_status check_accounting(struct check *c)
     TRY(check_working_set(c, m->system_ws));
     for (struct mm_process *p = m->process_first; p; p = p->next) {
         commit += p->commit;
-        CHECK(p->locked_pages >= 0, "process %u has %lld locked pages", p->id, (long long)p->locked_pages);
         if (!p->terminated && p != m->system)
             TRY(check_working_set(c, &p->ws));
     }
@@ -287,8 +286,8 @@ static mm_status check_mdls(struct check *c)
     for (struct mm_process *p = m->process_first; p; p = p->next) {
         int64_t locked = 0;
         for (const struct mmi_mdl_rec *r = s->recs; r; r = r->hh.next)
-            if (r->locked && r->lock_process == p->id)
-                locked += (int64_t)r->lock_pages;
+            if (r->lock_process == p->id)
+                locked += r->charge;
         for (size_t i = 0; i < s->leaked_count; i++)
             if (s->leaked[i].process == p->id)
                 locked += (int64_t)s->leaked[i].pages;

@@ -62,6 +62,8 @@ struct mm_machine {
     struct mmi_trace trace;
 
     struct mm_process *processes;     /* hash by object address */
+    struct mm_process *process_ids;   /* hash by id */
+    struct mm_process *process_eps;   /* hash by EPROCESS address, live blocks only */
     struct mm_process *process_first, *process_last; /* creation order */
     struct mm_process *system;
     uint32_t next_process_id;

@@ -85,10 +85,8 @@ bool mmi_lock_tracking(const mm_machine *m)
 
 uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 {
-    for (struct mm_process *p = m->process_first; p && eprocess; p = p->next)
-        if (p->eprocess == eprocess)
-            return p->id;
-    return 0;
+    struct mm_process *p = mmi_process_by_eprocess(m, eprocess);
+    return p ? p->id : 0;
 }
 
 /* ---- the MDL's bytes, read and written as kernel accesses ---- */
@@ -324,6 +322,66 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
     return mdl;
 }
 
+/* ---- the lock-charge ledger ----
+ * Windows charges NumberOfLockedPages of the process a probe runs in and
+ * uncharges the process the MDL header names at unlock. Each MDL record
+ * keeps what its locks charged; a charge it can no longer release (the MDL
+ * freed or rebuilt while locked, locked twice, unlocked through a header
+ * naming someone else) moves to the leaked list, so the counts always
+ * explain each other and process exit reports what is left. */
+
+static mm_status ledger_add(mm_machine *m, uint32_t process, mm_va tracker, mm_va mdl, int64_t pages)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    if (!process || !pages)
+        return MM_STATUS_SUCCESS;
+    for (size_t i = 0; i < s->leaked_count; i++) {
+        struct mmi_leaked_lock *l = &s->leaked[i];
+        if (l->process == process && l->mdl == mdl) {
+            l->pages += pages;
+            if (tracker)
+                l->tracker = tracker;
+            return MM_STATUS_SUCCESS;
+        }
+    }
+    if (!mmi_grow(m, (void **)&s->leaked, &s->leaked_cap, s->leaked_count + 1, sizeof *s->leaked, 4))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    s->leaked[s->leaked_count++] = (struct mmi_leaked_lock){process, tracker, mdl, pages};
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status orphan_charge(mm_machine *m, struct mmi_mdl_rec *r)
+{
+    mm_status st = ledger_add(m, r->lock_process, r->tracker, r->mdl, r->charge);
+    if (MM_SUCCESS(st))
+        r->charge = 0;
+    return st;
+}
+
+static void charge_lock(mm_machine *m, struct mmi_mdl_rec *r, struct mm_process *p, uint64_t pages)
+{
+    if (r->charge && r->lock_process != p->id)
+        orphan_charge(m, r);
+    p->locked_pages += (int64_t)pages;
+    r->lock_process = p->id;
+    r->charge += (int64_t)pages;
+}
+
+/* MmUnlockPages: the process the header names gives the pages back. */
+static void uncharge_unlock(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, uint64_t pages)
+{
+    struct mm_process *owner = mmi_process_by_eprocess(m, eprocess);
+    if (owner) {
+        owner->locked_pages -= (int64_t)pages;
+        if (r && r->lock_process == owner->id)
+            r->charge -= (int64_t)pages;
+        else
+            ledger_add(m, owner->id, 0, r ? r->mdl : 0, -(int64_t)pages);
+    }
+    if (r && r->charge)
+        orphan_charge(m, r); /* locked twice, or the header named another process */
+}
+
 /* The MDL's memory is gone; a lock it still held is remembered against the
  * process (that is what 0x76 / 0xCB report at its exit). */
 static mm_status forget(mm_machine *m, mm_va mdl)
@@ -333,11 +391,9 @@ static mm_status forget(mm_machine *m, mm_va mdl)
     HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
     if (!r)
         return MM_STATUS_SUCCESS;
-    if (r->locked && r->lock_process) {
-        if (!mmi_grow(m, (void **)&s->leaked, &s->leaked_cap, s->leaked_count + 1, sizeof *s->leaked, 4))
-            return MM_STATUS_INSUFFICIENT_RESOURCES;
-        s->leaked[s->leaked_count++] = (struct mmi_leaked_lock){r->lock_process, r->tracker, mdl, r->lock_pages};
-    }
+    mm_status st = orphan_charge(m, r);
+    if (!MM_SUCCESS(st))
+        return st;
     mm_machine *uthash_m = m;
     HASH_DEL(s->recs, r);
     mmi_free(m, r);
@@ -523,7 +579,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     if (!r)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     if (user) {
-        cur->locked_pages += (int64_t)mdl_pages(&h);
+        charge_lock(m, r, cur, mdl_pages(&h));
         if (mmi_lock_tracking(m) && !r->tracker &&
             !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, 0x40, TRACKER_TAG, &r->tracker)))
             r->tracker = 0;
@@ -536,7 +592,6 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     if (!MM_SUCCESS(stored))
         return stored;
     r->locked = true;
-    r->lock_process = user ? cur->id : 0;
     r->lock_pages = mdl_pages(&h);
     r->lock_step = m->step;
     if (!MM_SUCCESS(st)) {
@@ -663,11 +718,7 @@ static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h)
         if (!MM_SUCCESS(st))
             return st;
     }
-    uint32_t owner = mmi_eprocess_owner(m, h->Process);
-    if (owner) {
-        struct mm_process *p = mm_process_by_id(m, owner);
-        p->locked_pages -= (int64_t)mdl_pages(h);
-    }
+    uncharge_unlock(m, r, h->Process, mdl_pages(h));
     mm_status st = deref_pages(m, mdl, h, r);
     if (!MM_SUCCESS(st))
         return st;
@@ -700,7 +751,7 @@ static mm_status unlock_checked(mm_machine *m, mm_va mdl)
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
     uint32_t owner = mmi_eprocess_owner(m, h.Process);
     if (mmi_lock_tracking(m) && owner && !(r && r->locked)) {
-        struct mm_process *p = mm_process_by_id(m, owner);
+        struct mm_process *p = mmi_process_by_id(m, owner);
         return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x01, mdl, (uint64_t)p->locked_pages, 0,
                             MM_PFN_NONE, mdl,
                             "MmUnlockPages(mdl %u) unlocks pages of process %s that are not locked%s",
@@ -849,11 +900,11 @@ mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_
 
 /* ---- process exit ---- */
 
-bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, uint64_t *pages)
+bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, int64_t *pages)
 {
     const struct mmi_mdl_state *s = m->mdl;
     for (size_t i = 0; i < s->leaked_count; i++) {
-        if (s->leaked[i].process == process_id) {
+        if (s->leaked[i].process == process_id && s->leaked[i].pages > 0) {
             *tracker = s->leaked[i].tracker;
             *mdl = s->leaked[i].mdl;
             *pages = s->leaked[i].pages;
@@ -861,10 +912,10 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
         }
     }
     for (struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next) {
-        if (r->locked && r->lock_process == process_id) {
+        if (r->charge > 0 && r->lock_process == process_id) {
             *tracker = r->tracker;
             *mdl = r->mdl;
-            *pages = r->lock_pages;
+            *pages = r->charge;
             return true;
         }
     }

@@ -19,7 +19,7 @@ struct mmi_mdl_state;
 bool mmi_mdl_init(mm_machine *m);
 void mmi_mdl_fini(mm_machine *m);
 /* Process exit: a lock-tracking record left for this process, or 0. */
-bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, uint64_t *pages);
+bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_va *mdl, int64_t *pages);
 /* An access through an MDL user mapping whose frame is no longer locked. */
 void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id);
 bool mmi_lock_tracking(const mm_machine *m);
@@ -40,6 +40,7 @@ struct mmi_mdl_rec {
     bool pages_allocated;      /* MmAllocatePagesForMdl gave it pages */
     bool locked;               /* probe-and-lock succeeded and no unlock since */
     uint32_t lock_process;     /* process charged for the lock (0: none) */
+    int64_t charge;            /* pages this MDL's locks charged to it, not yet released */
     uint64_t lock_pages;
     uint64_t lock_step, unlock_step;
     mm_va tracker;             /* lock-tracking structure when tracking is on */
@@ -55,11 +56,12 @@ struct mmi_user_map {
     bool unlocked;             /* the MDL was unlocked while this stayed */
 };
 
-/* A locked MDL freed without an unlock: its charge stays with the process. */
+/* A charge left with a process that no locked MDL explains (see
+ * struct mm_leaked_lock): one entry per (process, MDL), summed. */
 struct mmi_leaked_lock {
     uint32_t process;
     mm_va tracker, mdl;
-    uint64_t pages;
+    int64_t pages;
 };
 
 struct mmi_mdl_state {

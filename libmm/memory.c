@@ -22,7 +22,7 @@ struct mmi_working_set *mmi_ws_of_owner(mm_machine *m, uint32_t owner)
 {
     if (owner == m->system->id)
         return m->system_ws;
-    struct mm_process *p = (struct mm_process *)mm_process_by_id(m, owner);
+    struct mm_process *p = mmi_process_by_id(m, owner);
     return p ? &p->ws : NULL;
 }
 

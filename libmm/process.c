@@ -98,7 +98,38 @@ static struct mm_process *new_process(mm_machine *m, const char *name, uint32_t 
         mmi_free(m, p);
         return NULL;
     }
+    HASH_ADD(hh_id, m->process_ids, id, sizeof p->id, p);
+    if (uthash_failed) {
+        HASH_DEL(m->processes, p);
+        mmi_free(m, p);
+        return NULL;
+    }
     return p;
+}
+
+struct mm_process *mmi_process_by_id(mm_machine *m, uint32_t id)
+{
+    struct mm_process *p = NULL;
+    HASH_FIND(hh_id, m->process_ids, &id, sizeof id, p);
+    return p;
+}
+
+struct mm_process *mmi_process_by_eprocess(mm_machine *m, uint64_t eprocess)
+{
+    struct mm_process *p = NULL;
+    if (eprocess)
+        HASH_FIND(hh_eprocess, m->process_eps, &eprocess, sizeof eprocess, p);
+    return p;
+}
+
+/* The EPROCESS block is freed at exit, and its address may then be given
+ * to the next process: only a live block names a process. */
+static void forget_eprocess(mm_machine *m, struct mm_process *p)
+{
+    mm_machine *uthash_m = m;
+    if (mmi_process_by_eprocess(m, p->eprocess) == p)
+        HASH_DELETE(hh_eprocess, m->process_eps, p);
+    (void)uthash_m;
 }
 
 static void link_process(mm_machine *m, struct mm_process *p)
@@ -113,6 +144,8 @@ static void link_process(mm_machine *m, struct mm_process *p)
 static void drop_process(mm_machine *m, struct mm_process *p)
 {
     mm_machine *uthash_m = m;
+    forget_eprocess(m, p);
+    HASH_DELETE(hh_id, m->process_ids, p);
     HASH_DEL(m->processes, p);
     mmi_free(m, p);
     (void)uthash_m;
@@ -145,7 +178,18 @@ mm_status mmi_process_create_system(mm_machine *m)
 
 mm_status mmi_process_alloc_eprocess(mm_machine *m, struct mm_process *p)
 {
-    return mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+    if (!MM_SUCCESS(st))
+        return st;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD(hh_eprocess, m->process_eps, eprocess, sizeof p->eprocess, p);
+    if (uthash_failed) {
+        mmi_pool_release(m, p->eprocess);
+        p->eprocess = 0;
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    return MM_STATUS_SUCCESS;
 }
 
 void mmi_process_free_all(mm_machine *m)
@@ -224,7 +268,7 @@ mm_status mm_process_terminate(mm_machine *m, mm_process *process)
     /* MmDeleteProcessAddressSpace: pages still locked for this process mean
      * a driver never unlocked them. Lock tracking names the MDL. */
     mm_va tracker, mdl;
-    uint64_t pages;
+    int64_t pages;
     if (p->locked_pages != 0 && mmi_lock_tracking(m) && mmi_mdl_leaked_lock(m, p->id, &tracker, &mdl, &pages))
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, tracker, 0, mdl, pages, MM_PFN_NONE,
                             mdl, "process %s (id %u) exited while MDL %016llx still had %llu of its pages locked",
@@ -246,6 +290,7 @@ mm_status mm_process_terminate(mm_machine *m, mm_process *process)
     if (!MM_SUCCESS(st))
         return st;
     p->pml4 = 0;
+    forget_eprocess(m, p);
     return mmi_pool_release(m, p->eprocess);
 }
 
@@ -268,13 +313,7 @@ mm_status mm_process_query(mm_machine *m, mm_process *process, struct mm_process
 mm_process *mm_process_system(mm_machine *m) { return m ? m->system : NULL; }
 mm_process *mm_process_current(mm_machine *m) { return m ? mmi_cpu(m)->process : NULL; }
 
-mm_process *mm_process_by_id(mm_machine *m, uint32_t id)
-{
-    for (struct mm_process *p = m ? m->process_first : NULL; p; p = p->next)
-        if (p->id == id)
-            return p;
-    return NULL;
-}
+mm_process *mm_process_by_id(mm_machine *m, uint32_t id) { return m ? mmi_process_by_id(m, id) : NULL; }
 
 mm_process *mm_process_next(mm_machine *m, mm_process *prev)
 {
@@ -331,9 +370,12 @@ mm_status mm_process_detach(mm_machine *m, struct mm_apc_state *state)
     return MM_STATUS_SUCCESS;
 }
 
-size_t mm_process_vads(mm_machine *m, mm_process *p, struct mm_vad_info *out, size_t max)
+size_t mm_process_vads(mm_machine *m, mm_process *process, struct mm_vad_info *out, size_t max)
 {
-    if (!m || !p || (max && !out))
+    if (!m || (max && !out))
+        return 0;
+    struct mm_process *p = mmi_process_lookup(m, process); /* never a stale or foreign handle */
+    if (!p)
         return 0;
     const struct mmi_vad_table *t = &p->vads;
     for (size_t i = 0; i < t->count && i < max; i++) {

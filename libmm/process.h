@@ -12,6 +12,8 @@
 
 struct mm_process {
     UT_hash_handle hh;
+    UT_hash_handle hh_id;         /* by id, for the machine's lifetime */
+    UT_hash_handle hh_eprocess;   /* by EPROCESS address, while it is allocated */
     void *self;                   /* hash key: the object's own address */
     mm_machine *machine;
     struct mm_process *next;      /* creation order */
@@ -35,5 +37,10 @@ mm_status mmi_process_create_system(mm_machine *m);
 /* Gives a process its EPROCESS block in nonpaged pool. */
 mm_status mmi_process_alloc_eprocess(mm_machine *m, struct mm_process *p);
 void mmi_process_free_all(mm_machine *m);
+/* The process whose EPROCESS block is at `eprocess` now (an exited
+ * process's block may have been reused), or NULL. */
+struct mm_process *mmi_process_by_eprocess(mm_machine *m, uint64_t eprocess);
+/* Any process ever created on the machine, by id (exited ones included). */
+struct mm_process *mmi_process_by_id(mm_machine *m, uint32_t id);
 
 #endif

@@ -371,12 +371,60 @@ static void lock_twice(void **state)
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
     assert_int_equal(locked_pages(m, H.proc), 2); /* charged twice */
     assert_pfn(m, pfn_of(m, va), 1, 3, MM_ACTIVE_AND_VALID);
+    assert_invariants(m); /* regression: the MDL record counted one lock */
     assert_ok(mm_unlock_pages(m, mdl));
+    assert_int_equal(locked_pages(m, H.proc), 1);
+    struct mm_leaked_lock l[2];
+    assert_int_equal(mm_leaked_locks_read(m, l, 2), 1); /* the charge no MDL explains */
+    assert_int_equal(l[0].mdl, mdl);
+    assert_int_equal(l[0].pages, 1);
+    assert_invariants(m);
     assert_ok(mm_process_detach(m, &H.apc));
     struct mm_process_info pi;
     assert_ok(mm_process_query(m, H.proc, &pi));
     expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
     assert_params(pi.eprocess, 1, 0);
+}
+
+/* Regression: a probe that fails on an MDL that is already locked stores
+ * the header with Process = 0, as Windows' exception path does; the first
+ * lock's charge then has nobody to release it, and exit reports it. */
+static void failing_reprobe_of_locked_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    mm_va base = MM_PAGE_ALIGN(va);
+    uint64_t size = 0;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE)); /* the page stays locked */
+    assert_status(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS), MM_STATUS_ACCESS_VIOLATION);
+    assert_int_equal(read_mdl(m, mdl, NULL, 0).Process, 0);
+    assert_invariants(m);
+    assert_ok(mm_unlock_pages(m, mdl)); /* the header names no process: nothing is uncharged */
+    assert_int_equal(locked_pages(m, H.proc), 1);
+    assert_invariants(m);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_invariants(m);
+    assert_ok(mm_process_detach(m, &H.apc));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_params(pi.eprocess, 1, 0);
+}
+
+/* Regression: MmBuildMdlForNonPagedPool on a locked MDL zeroes Process;
+ * the counts must still explain each other. */
+static void build_nonpaged_on_locked_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va mdl = user_mdl(m, &va, 0x100);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    assert_int_equal(read_mdl(m, mdl, NULL, 0).Process, 0);
+    assert_invariants(m);
+    assert_int_equal(locked_pages(m, H.proc), 1);
 }
 
 static void map_unlocked_mdl(void **state)
@@ -786,6 +834,8 @@ int main(void)
         T(unlock_nonpaged_pool_mdl), V(unlock_nonpaged_pool_mdl),
         T(unlock_partial_mdl), V(unlock_partial_mdl),
         T(lock_twice), V(lock_twice),
+        T(failing_reprobe_of_locked_mdl),
+        T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),
         T(bug_check_on_failure), V(bug_check_on_failure),

@@ -171,6 +171,68 @@ static void handles_from_another_machine_are_refused(void **state)
     mm_machine_destroy(other);
 }
 
+/* Lock and unlock a user buffer in process p (attached), one page. */
+static void lock_unlock_once(mm_machine *m, mm_process *p)
+{
+    struct mm_apc_state s;
+    assert_ok(mm_process_attach(m, p, &s));
+    mm_va buf = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_true(mdl != 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_ok(mm_process_detach(m, &s));
+}
+
+/* Regression: the second process got the first one's EPROCESS address and
+ * MmUnlockPages credited the dead process, so the live one exited with 0x76. */
+static void reused_eprocess_names_the_live_process(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL;
+    assert_ok(mm_process_create(m, "first.exe", &a));
+    lock_unlock_once(m, a);
+    struct mm_process_info ia, ib;
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_ok(mm_process_terminate(m, a));
+    assert_ok(mm_process_create(m, "second.exe", &b));
+    assert_ok(mm_process_query(m, b, &ib));
+    assert_int_equal(ib.eprocess, ia.eprocess); /* the pool block was reused */
+    assert_int_not_equal(ib.id, ia.id);
+    lock_unlock_once(m, b);
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_ok(mm_process_query(m, b, &ib));
+    assert_int_equal(ia.locked_pages, 0);
+    assert_int_equal(ib.locked_pages, 0);
+    assert_invariants(m);
+    assert_ok(mm_process_terminate(m, b));
+    assert_true(mm_process_by_id(m, ia.id) == a);
+    assert_true(mm_process_by_id(m, ib.id) == b);
+}
+
+/* Regression: mm_process_vads read the VADs of a process handle from a
+ * destroyed machine (freed memory) or from another machine. */
+static void vads_refuse_foreign_and_stale_handles(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    mm_machine *other = harness_machine(&cfg);
+    mm_process *foreign = NULL;
+    assert_ok(mm_process_create(other, "elsewhere.exe", &foreign));
+    struct mm_apc_state s;
+    assert_ok(mm_process_attach(other, foreign, &s));
+    commit_user(other, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_process_detach(other, &s));
+    struct mm_vad_info v[4];
+    assert_int_equal(mm_process_vads(other, foreign, v, 4), 1);
+    assert_int_equal(mm_process_vads(m, foreign, v, 4), 0);
+    mm_machine_destroy(other);
+    assert_int_equal(mm_process_vads(m, foreign, v, 4), 0);
+    assert_int_equal(mm_process_vads(m, NULL, v, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +245,8 @@ int main(void)
         T(exit_with_locked_pages_is_0x76),
         T(terminate_rules),
         T(handles_from_another_machine_are_refused),
+        T(reused_eprocess_names_the_live_process),
+        T(vads_refuse_foreign_and_stale_handles),
     };
     return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

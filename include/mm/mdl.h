@@ -192,10 +192,14 @@ MM_API size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t 
 
 /* A locked MDL that was freed without an unlock: its pages stay charged to
  * the process (the 0x76 / 0xCB culprit at exit). */
+/* A lock charge no locked MDL explains any more: an MDL freed or rebuilt
+ * while locked, locked twice and unlocked once, or unlocked through a header
+ * that names another process. Negative pages: that process was uncharged for
+ * pages it never locked through this MDL. Process exit reports what remains. */
 struct mm_leaked_lock {
     uint32_t process_id;
     mm_va tracker, mdl;
-    uint64_t pages;
+    int64_t pages;
 };
 MM_API size_t mm_leaked_locks_read(const mm_machine *m, struct mm_leaked_lock *out, size_t max);
 

@@ -63,3 +63,16 @@ void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t i, uint64_t count)
     if (i < b->hint)
         b->hint = i;
 }
+
+void mmi_bitmap_mark(struct mmi_bitmap *b, uint64_t i, bool on)
+{
+    assert(i < b->size);
+    bool was = mmi_bitmap_test(b, i);
+    if (was == on)
+        return;
+    if (on)
+        b->words[i / 64] |= UINT64_C(1) << (i % 64);
+    else
+        b->words[i / 64] &= ~(UINT64_C(1) << (i % 64));
+    b->set = on ? b->set + 1 : b->set - 1;
+}

@@ -20,5 +20,7 @@ void mmi_bitmap_fini(mm_machine *m, struct mmi_bitmap *b);
 uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align);
 void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t index, uint64_t count);
 bool mmi_bitmap_test(const struct mmi_bitmap *b, uint64_t index);
+/* Sets or clears one bit (no run bookkeeping beyond the count). */
+void mmi_bitmap_mark(struct mmi_bitmap *b, uint64_t index, bool on);
 
 #endif

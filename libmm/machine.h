@@ -73,6 +73,7 @@ struct mm_machine {
     mm_va nonpaged_pool_start;
 
     struct mmi_bitmap syspte;         /* system PTE pool */
+    struct mmi_bitmap syspte_start;   /* first PTE of each allocation in it */
     struct mmi_mdl_state *mdl;        /* MDL tracking (mdl.c) */
 
     struct mm_image *images;          /* hash by object address */

@@ -46,6 +46,9 @@ struct mmi_mdl_rec {
     mm_va tracker;             /* lock-tracking structure when tracking is on */
     mm_va sys_va;              /* system mapping held (page aligned), or 0 */
     uint64_t sys_pages;
+    mm_pfn sys_first_pfn;      /* the MDL's first PFN and start address when mapped */
+    mm_va sys_start;
+    mm_va pte_tracker;         /* PTE tracking structure (TrackPtes), or 0 */
 };
 
 struct mmi_user_map {

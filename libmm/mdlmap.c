@@ -15,6 +15,7 @@
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"
+#include "pool.h"
 #include "process.h"
 #include "pte.h"
 #include "syspte.h"
@@ -155,6 +156,10 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
     if (r) {
         r->sys_va = va;
         r->sys_pages = pages;
+        r->sys_first_pfn = count ? pfns[0] : MM_PFN_NONE;
+        r->sys_start = MM_MDL_VIRTUAL_ADDRESS(h);
+        if (m->cfg.track_ptes && !r->pte_tracker)
+            mmi_pool_alloc(m, MM_NONPAGED_POOL, 0x40, MM_POOL_TAG('P', 't', 'e', 'T'), &r->pte_tracker);
     }
     h->MappedSystemVa = va + h->ByteOffset;
     unsigned f = flags_of(h) | MM_MDL_MAPPED_TO_SYSTEM_VA;
@@ -166,17 +171,55 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
     return va + h->ByteOffset;
 }
 
+/* The MDL record holding the system mapping at va (a walk over every MDL:
+ * only on a misuse path). */
+static struct mmi_mdl_rec *mapping_holder(mm_machine *m, mm_va va)
+{
+    for (struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next)
+        if (r->sys_va == va)
+            return r;
+    return NULL;
+}
+
+static void drop_mapping(mm_machine *m, struct mmi_mdl_rec *r)
+{
+    r->sys_va = 0;
+    if (r->pte_tracker)
+        mmi_pool_release(m, r->pte_tracker);
+    r->pte_tracker = 0;
+}
+
+/* Windows releases the PTEs at the header's MappedSystemVa, whoever holds
+ * them; its allocator stops a release that matches no allocation. */
 mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h)
 {
     mm_va va = MM_PAGE_ALIGN(h->MappedSystemVa);
     uint64_t pages = mdl_pages(h);
-    if (mmi_syspte_in_use(m, va)) {
-        mmi_syspte_unmap(m, va, pages);
-        mmi_syspte_release(m, va, pages);
-    }
+    uint64_t p3, p4;
+    uint32_t code = mmi_syspte_check_release(m, va, pages, &p3, &p4);
+    if (code)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, code, va, p3, p4, MM_PFN_NONE, mdl,
+                            "%s released %llu system PTEs at %016llx for MDL %016llx, but %s", m->op,
+                            (unsigned long long)pages, (unsigned long long)va, (unsigned long long)mdl,
+                            code == 0x303   ? "that range was never reserved from the system PTE pool"
+                            : code == 0x304 ? "that address lies inside another mapping"
+                            : code == 0x305 ? "the mapping there has a different size"
+                                            : "those PTEs are already free (unmapped twice, or never mapped)");
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (!r || r->sys_va != va) {
+        struct mmi_mdl_rec *holder = mapping_holder(m, va);
+        if (holder)
+            drop_mapping(m, holder);
+        mmi_mdl_finding(m, MM_FINDING_FOREIGN_UNMAP, mdl, va, MM_PFN_NONE, 0,
+                        "%s for MDL %016llx released the %llu system PTEs at %016llx, which %s%s", m->op,
+                        (unsigned long long)mdl, (unsigned long long)pages, (unsigned long long)va,
+                        holder ? "mapped another MDL, " : "this MDL did not map",
+                        holder ? "whose driver still uses them" : "");
+    }
+    mmi_syspte_unmap(m, va, pages);
+    mmi_syspte_release(m, va, pages);
     if (r && r->sys_va == va)
-        r->sys_va = 0;
+        drop_mapping(m, r);
     set_flags(h, flags_of(h) & ~(MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_PARTIAL_HAS_BEEN_MAPPED | MM_MDL_FREE_EXTRA_PTES));
     return mmi_mdl_store(m, mdl, h);
 }
@@ -346,6 +389,35 @@ mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t prio
     return map_locked(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, false, priority, NULL);
 }
 
+/* PTE tracking (TrackPtes) remembers each mapping: the address, the MDL's
+ * first PFN and start address when it was made (0xDA 0x03-0x06). */
+static mm_status tracked_unmap_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_va base)
+{
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (!(flags_of(h) & MM_MDL_MAPPED_TO_SYSTEM_VA) || !r || !r->sys_va)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06, mdl, base, mdl_pages(h), MM_PFN_NONE, mdl,
+                            "MmUnmapLockedPages(%016llx) of MDL %016llx, which is not mapped",
+                            (unsigned long long)base, (unsigned long long)mdl);
+    if (MM_PAGE_ALIGN(base) != r->sys_va)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x03, r->pte_tracker, r->sys_va, base, MM_PFN_NONE,
+                            mdl, "MmUnmapLockedPages(%016llx) of MDL %016llx, which is mapped at %016llx",
+                            (unsigned long long)base, (unsigned long long)mdl, (unsigned long long)r->sys_va);
+    mm_pfn first = MM_PFN_NONE;
+    mm_status st = mmi_mdl_pfn(m, mdl, 0, &first);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (first != r->sys_first_pfn)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x04, r->pte_tracker, r->sys_first_pfn, first, first,
+                            mdl, "MDL %016llx's first page changed from PFN 0x%llx to 0x%llx while it was mapped",
+                            (unsigned long long)mdl, (unsigned long long)r->sys_first_pfn, (unsigned long long)first);
+    mm_va start = MM_MDL_VIRTUAL_ADDRESS(h);
+    if (start != r->sys_start)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x05, r->pte_tracker, r->sys_start, start, MM_PFN_NONE,
+                            mdl, "MDL %016llx's start address changed from %016llx to %016llx while it was mapped",
+                            (unsigned long long)mdl, (unsigned long long)r->sys_start, (unsigned long long)start);
+    return MM_STATUS_SUCCESS;
+}
+
 mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
 {
     MMI_ENTER(m, "MmUnmapLockedPages");
@@ -376,10 +448,8 @@ mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
         return MM_STATUS_MACHINE_DEAD;
     if (user)
         return unmap_user(m, base, mdl);
-    if (!(f & MM_MDL_MAPPED_TO_SYSTEM_VA) && m->cfg.track_ptes)
-        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06, mdl, base, mdl_pages(&h), MM_PFN_NONE, mdl,
-                            "MmUnmapLockedPages(%016llx) of MDL %016llx, which is not mapped",
-                            (unsigned long long)base, (unsigned long long)mdl);
+    if (m->cfg.track_ptes && !MM_SUCCESS(st = tracked_unmap_checks(m, mdl, &h, base)))
+        return st;
     /* Without tracking the PTEs at `base` are released whoever owns them. */
     h.MappedSystemVa = base;
     return mmi_mdl_unmap_system(m, mdl, &h);

@@ -1,23 +1,73 @@
 /* libmm/syspte.c — system PTEs: a bitmap over the configured number of PTEs
- * at the start of the system PTE region. */
+ * at the start of the system PTE region, and a second one marking where each
+ * allocation starts, so a release that does not match an allocation is
+ * caught as Windows' allocator catches it (0xDA 0x303-0x306). */
 #include "syspte.h"
 
 #include "machine.h"
 #include "process.h"
 #include "pte.h"
 
-bool mmi_syspte_init(mm_machine *m) { return mmi_bitmap_init(m, &m->syspte, m->cfg.system_ptes); }
-void mmi_syspte_fini(mm_machine *m) { mmi_bitmap_fini(m, &m->syspte); }
+bool mmi_syspte_init(mm_machine *m)
+{
+    return mmi_bitmap_init(m, &m->syspte, m->cfg.system_ptes) &&
+           mmi_bitmap_init(m, &m->syspte_start, m->cfg.system_ptes);
+}
+
+void mmi_syspte_fini(mm_machine *m)
+{
+    mmi_bitmap_fini(m, &m->syspte);
+    mmi_bitmap_fini(m, &m->syspte_start);
+}
+
+static uint64_t index_of(mm_va va) { return (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE; }
 
 mm_va mmi_syspte_reserve(mm_machine *m, uint64_t pages)
 {
     uint64_t index = mmi_bitmap_find_set(&m->syspte, pages, 1);
-    return index == MMI_BITMAP_NONE ? 0 : MM_SYSTEM_PTE_START + index * MM_PAGE_SIZE;
+    if (index == MMI_BITMAP_NONE)
+        return 0;
+    mmi_bitmap_mark(&m->syspte_start, index, true);
+    return MM_SYSTEM_PTE_START + index * MM_PAGE_SIZE;
 }
 
 void mmi_syspte_release(mm_machine *m, mm_va va, uint64_t pages)
 {
-    mmi_bitmap_clear(&m->syspte, (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE, pages);
+    mmi_bitmap_mark(&m->syspte_start, index_of(va), false);
+    mmi_bitmap_clear(&m->syspte, index_of(va), pages);
+}
+
+/* The length of the allocation starting at index: up to the next free PTE
+ * or the next allocation's start. */
+static uint64_t allocation_length(const mm_machine *m, uint64_t index)
+{
+    uint64_t n = 1;
+    while (index + n < m->syspte.size && mmi_bitmap_test(&m->syspte, index + n) &&
+           !mmi_bitmap_test(&m->syspte_start, index + n))
+        n++;
+    return n;
+}
+
+uint32_t mmi_syspte_check_release(const mm_machine *m, mm_va va, uint64_t pages, uint64_t *p3, uint64_t *p4)
+{
+    *p3 = pages;
+    *p4 = 0;
+    if (pages == 0 || !mmi_is_syspte_va(m, va) || MM_BYTE_OFFSET(va) || pages > m->syspte.size - index_of(va))
+        return 0x303;
+    uint64_t index = index_of(va);
+    if (!mmi_bitmap_test(&m->syspte, index)) {
+        *p3 = va;
+        *p4 = pages;
+        return 0x306;
+    }
+    if (!mmi_bitmap_test(&m->syspte_start, index))
+        return 0x304;
+    uint64_t length = allocation_length(m, index);
+    if (length != pages) {
+        *p4 = length;
+        return 0x305;
+    }
+    return 0;
 }
 
 bool mmi_is_syspte_va(const mm_machine *m, mm_va va)

@@ -152,6 +152,10 @@ extern "C" {
     X(0xDA, 0x107, "first mapping address", "address of the non-empty mapping", "last mapping address", "map into a range that is not empty") \
     X(0xDA, 0x108, "first mapping address", "caller's tag", "owner's tag", "unmap: range not owned") \
     X(0xDA, 0x109, "first mapping address", "caller's tag", "reserved", "unmap: range apparently empty") \
+    X(0xDA, 0x303, "first address", "count", "0", "releasing a range of system PTEs that was not reserved") \
+    X(0xDA, 0x304, "first address", "count", "0", "the release starts in the middle of another allocation") \
+    X(0xDA, 0x305, "first address", "caller's count", "correct count", "wrong release count") \
+    X(0xDA, 0x306, "first address", "already-free mapping", "count", "releasing an already-free mapping") \
     X(0xDA, 0x400, "I/O mapping base", "pages to free", "0", "freeing an I/O-space mapping the system does not know")
 
 /* Codes as an enum: MM_BUGCHECK_PFN_LIST_CORRUPT = 0x4E … */

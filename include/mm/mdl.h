@@ -159,9 +159,11 @@ typedef enum {
     MM_FINDING_STALE_MAPPING_ACCESS,   /* that mapping touched a frame no longer locked for it */
     MM_FINDING_WRONG_PROCESS_UNMAP,    /* a user mapping unmapped from another process's context */
     MM_FINDING_LEAKED_SYSTEM_MAPPING,  /* an MDL freed or reused while it held system PTEs */
-    MM_FINDING_STALE_DMA               /* a device reached a frame no longer held for the MDL */
+    MM_FINDING_STALE_DMA,              /* a device reached a frame no longer held for the MDL, or one
+                                        * that describes no pages */
+    MM_FINDING_FOREIGN_UNMAP           /* MmUnmapLockedPages released another MDL's system mapping */
 } mm_finding_kind;
-#define MM_FINDING_KIND_COUNT 5
+#define MM_FINDING_KIND_COUNT 6
 
 struct mm_finding {
     uint32_t kind;              /* mm_finding_kind */

@@ -4,6 +4,7 @@
  * page-file accounting). Tests and fuzzers call it after every step. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "alloc.h"
 #include "bugcheck.h"
@@ -21,7 +22,8 @@ struct check {
     size_t size;
     uint32_t *mapped;     /* valid leaf PTEs per frame */
     uint8_t *is_table;    /* frame reached as a page table */
-    uint8_t *slot_seen;   /* page-file slots referenced */
+    uint64_t *slots;      /* page-file slots referenced, in the order found */
+    size_t slot_count, slot_cap;
 };
 
 static mm_status fail(struct check *c, const char *fmt, ...) MMI_PRINTF(2, 3);
@@ -80,8 +82,9 @@ static mm_status note_slot(struct check *c, uint64_t slot, const char *where)
     mm_machine *m = c->m;
     CHECK(slot < m->pagefile.slots && mmi_bitmap_test(&m->pagefile.used, slot),
           "%s refers to page-file slot %llu, which is not in use", where, (unsigned long long)slot);
-    CHECK(!c->slot_seen[slot], "page-file slot %llu is referenced twice", (unsigned long long)slot);
-    c->slot_seen[slot] = 1;
+    CHECK(mmi_grow(m, (void **)&c->slots, &c->slot_cap, c->slot_count + 1, sizeof *c->slots, 64),
+          "no host memory to check page-file slots");
+    c->slots[c->slot_count++] = slot;
     return MM_STATUS_SUCCESS;
 }
 
@@ -254,6 +257,12 @@ static mm_status check_working_set(struct check *c, const struct mmi_working_set
     return MM_STATUS_SUCCESS;
 }
 
+static int compare_slots(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static mm_status check_accounting(struct check *c)
 {
     mm_machine *m = c->m;
@@ -268,11 +277,16 @@ static mm_status check_accounting(struct check *c)
           (unsigned long long)m->commit_charge, (unsigned long long)commit);
     CHECK(m->commit_charge <= m->commit_limit, "commit charge exceeds the commit limit");
     if (m->pagefile.slots) {
-        uint64_t seen = 0;
-        for (uint64_t s = 1; s < m->pagefile.slots; s++)
-            seen += c->slot_seen[s];
-        CHECK(seen + 1 == m->pagefile.used.set, "%llu page-file slots are used but %llu are referenced",
-              (unsigned long long)(m->pagefile.used.set - 1), (unsigned long long)seen);
+        /* Sorted, each referenced slot appears once; together they are
+         * every used slot (slot 0 is never handed out). The cost follows
+         * the slots in use, not the page file's size. */
+        if (c->slot_count > 1)
+            qsort(c->slots, c->slot_count, sizeof *c->slots, compare_slots);
+        for (size_t i = 1; i < c->slot_count; i++)
+            CHECK(c->slots[i] != c->slots[i - 1], "page-file slot %llu is referenced twice",
+                  (unsigned long long)c->slots[i]);
+        CHECK(c->slot_count + 1 == m->pagefile.used.set, "%llu page-file slots are used but %llu are referenced",
+              (unsigned long long)(m->pagefile.used.set - 1), (unsigned long long)c->slot_count);
     }
     return MM_STATUS_SUCCESS;
 }
@@ -325,9 +339,8 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
     uint64_t frames = m->pfn.untouched ? m->pfn.untouched : 1;
     c.mapped = mmi_alloc(m, (size_t)frames * sizeof *c.mapped);
     c.is_table = mmi_alloc(m, (size_t)frames);
-    c.slot_seen = mmi_alloc(m, (size_t)(m->pagefile.slots + 1));
     mm_status st = MM_STATUS_INSUFFICIENT_RESOURCES;
-    if (c.mapped && c.is_table && c.slot_seen) {
+    if (c.mapped && c.is_table) {
         st = check_lists(&c);
         if (MM_SUCCESS(st))
             st = check_address_spaces(&c);
@@ -342,6 +355,6 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
     }
     mmi_free(m, c.mapped);
     mmi_free(m, c.is_table);
-    mmi_free(m, c.slot_seen);
+    mmi_free(m, c.slots);
     return st;
 }

@@ -212,6 +212,28 @@ mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_
     return MM_STATUS_SUCCESS;
 }
 
+mm_va mmi_next_mapped_table(mm_machine *m, mm_pfn top, mm_va va, mm_va end)
+{
+    while (va < end) {
+        mm_pfn table = top;
+        unsigned level = 0;
+        for (; level < 3; level++) {
+            uint64_t e = mmi_pte_get(m, table, mmi_va_index(va, level));
+            if (!mmi_pte_valid(e))
+                break;
+            table = mmi_pte_pfn(e);
+        }
+        if (level == 3)
+            return va;
+        mm_va span = (mm_va)1 << (39 - 9 * level);
+        mm_va next = (va & ~(span - 1)) + span;
+        if (next <= va)
+            return end;
+        va = next;
+    }
+    return end;
+}
+
 static bool table_empty(mm_machine *m, mm_pfn table)
 {
     const uint64_t *q = mmi_frame_quads(m, table);

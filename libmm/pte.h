@@ -103,6 +103,11 @@ mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va);
 /* The page table holding va's PTE, creating missing levels (owner: the
  * address space id). MM_STATUS_NO_MEMORY when RAM is exhausted. */
 mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_pfn *table);
+/* The first VA in [va, end) whose page table exists, or end: every page
+ * skipped has a zero PTE because a table above it is absent. Absent tables
+ * are skipped whole (2 MiB, 1 GiB, 512 GiB at a time), so a loop over a
+ * huge, mostly empty range costs what is mapped in it. User VAs only. */
+mm_va mmi_next_mapped_table(mm_machine *m, mm_pfn top, mm_va va, mm_va end);
 /* Frees user page tables under va that hold no entries any more. */
 mm_status mmi_pt_prune(mm_machine *m, mm_pfn top, mm_va va);
 /* The top-level table for va in process context p (system VAs: the system's). */

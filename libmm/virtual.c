@@ -81,12 +81,39 @@ static struct mmi_vad *vad_pages(struct mm_process *p, mm_va base, uint64_t size
     return vad && *end <= vad->end ? vad : NULL;
 }
 
+#define TABLE_SPAN UINT64_C(0x200000) /* the pages one page table maps */
+
+/* At a page table's first page (or the range's start): the end of the run
+ * of pages from va with no page table, whose PTEs all read as zero; va when
+ * a table is there. */
+static mm_va absent_run(mm_machine *m, struct mm_process *p, mm_va va, mm_va start, mm_va end)
+{
+    if (va != start && (va & (TABLE_SPAN - 1)))
+        return va;
+    return mmi_next_mapped_table(m, p->pml4, va, end);
+}
+
+/* Pages in [start, end) that are not committed yet. */
+static uint64_t uncommitted_pages(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end)
+{
+    uint64_t needed = 0;
+    for (mm_va va = start; va < end;) {
+        mm_va run = absent_run(m, p, va, start, end);
+        if (run > va) {
+            needed += vad->committed_all ? 0 : (run - va) / MM_PAGE_SIZE;
+            va = run;
+            continue;
+        }
+        needed += !page_committed(m, p, vad, va);
+        va += MM_PAGE_SIZE;
+    }
+    return needed;
+}
+
 static mm_status commit_range(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start, mm_va end,
                               unsigned protection)
 {
-    uint64_t needed = 0;
-    for (mm_va va = start; va < end; va += MM_PAGE_SIZE)
-        needed += !page_committed(m, p, vad, va);
+    uint64_t needed = uncommitted_pages(m, p, vad, start, end);
     if (m->commit_charge + needed > m->commit_limit)
         return MM_STATUS_COMMITMENT_LIMIT;
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
@@ -158,8 +185,13 @@ mm_status mm_virtual_alloc(mm_machine *m, mm_process *process, mm_va *base, uint
         return reserve(m, p, base, size, type | MM_MEM_COMMIT * !(type & MM_MEM_RESERVE), protection, protect);
     mm_va start, end;
     struct mmi_vad *vad = vad_pages(p, *base, *size, &start, &end);
-    if (!vad)
+    if (!vad || vad->physical) /* an MDL's user mapping has no private pages to commit */
         return MM_STATUS_CONFLICTING_ADDRESSES;
+    if (vad->section) { /* a view is committed whole: nothing to do */
+        *base = start;
+        *size = end - start;
+        return MM_STATUS_SUCCESS;
+    }
     st = commit_range(m, p, vad, start, end, protection);
     if (!MM_SUCCESS(st))
         return st;
@@ -190,10 +222,30 @@ static mm_status decommit_page(mm_machine *m, struct mm_process *p, struct mmi_v
     return st;
 }
 
+/* Pages with no page table: only their commit goes, unless decommitting
+ * inside a VAD committed whole, where each needs a decommit PTE. */
+static bool release_absent(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va va, mm_va run,
+                           bool releasing)
+{
+    bool private = !vad->physical && !vad->section;
+    if (private && vad->committed_all && !releasing)
+        return false;
+    if (private && vad->committed_all) {
+        m->commit_charge -= (run - va) / MM_PAGE_SIZE;
+        p->commit -= (run - va) / MM_PAGE_SIZE;
+    }
+    return true;
+}
+
 mm_status mmi_virtual_release_pages(mm_machine *m, struct mm_process *p, struct mmi_vad *vad, mm_va start,
                                     mm_va end, bool releasing)
 {
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
+        mm_va run = absent_run(m, p, va, start, end);
+        if (run > va && release_absent(m, p, vad, va, run, releasing)) {
+            va = run - MM_PAGE_SIZE;
+            continue;
+        }
         mm_status st = decommit_page(m, p, vad, va, releasing);
         /* Once per page table: at its last page or at the range's end. */
         bool table_done = ((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end;
@@ -240,10 +292,11 @@ mm_status mm_virtual_free(mm_machine *m, mm_process *process, mm_va *base, uint6
     struct mmi_vad *vad = mmi_vad_find(&p->vads, *base);
     if (!vad)
         return MM_STATUS_MEMORY_NOT_ALLOCATED;
-    if (vad->physical)
-        return MM_STATUS_ACCESS_DENIED; /* only MmUnmapLockedPages removes an MDL mapping */
-    if (vad->section)
-        return MM_STATUS_UNABLE_TO_DELETE_SECTION; /* only NtUnmapViewOfSection removes a view */
+    /* Only NtUnmapViewOfSection removes a view, and only MmUnmapLockedPages
+     * an MDL's user mapping (VadDevicePhysicalMemory): Windows refuses both
+     * with the same status, for release and decommit alike. */
+    if (vad->physical || vad->section)
+        return MM_STATUS_UNABLE_TO_DELETE_SECTION;
     if (type == MM_MEM_RELEASE) {
         if (*base != vad->start)
             return MM_STATUS_FREE_VM_NOT_AT_BASE;
@@ -344,9 +397,19 @@ mm_status mm_virtual_query(mm_machine *m, mm_process *process, mm_va va, struct 
     bool committed = page_committed(m, p, vad, page);
     unsigned protection = committed ? page_protection(m, p, vad, page) : 0;
     mm_va end = page + MM_PAGE_SIZE;
-    while (end < vad->end && page_committed(m, p, vad, end) == committed &&
-           (!committed || page_protection(m, p, vad, end) == protection))
+    while (end < vad->end) {
+        mm_va run = absent_run(m, p, end, page, vad->end);
+        if (run > end) { /* no page table: the VAD's own state and protection */
+            if (vad->committed_all != committed || (committed && vad->protection != protection))
+                break;
+            end = run;
+            continue;
+        }
+        if (page_committed(m, p, vad, end) != committed ||
+            (committed && page_protection(m, p, vad, end) != protection))
+            break;
         end += MM_PAGE_SIZE;
+    }
     out->allocation_base = vad->start;
     out->allocation_protect = vad->protect;
     out->region_size = end - page;

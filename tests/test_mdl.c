@@ -201,7 +201,15 @@ static void user_mapping_sees_the_same_bytes(void **state)
     assert_ok(mm_virtual_query(m, NULL, uva, &r));
     mm_va b = MM_PAGE_ALIGN(uva);
     uint64_t s = 0;
-    assert_status(mm_virtual_free(m, NULL, &b, &s, MM_MEM_RELEASE), MM_STATUS_ACCESS_DENIED);
+    /* Windows' VadDevicePhysicalMemory: neither released, decommitted nor
+     * committed over (regression: a commit rewrote the PTE as private). */
+    assert_status(mm_virtual_free(m, NULL, &b, &s, MM_MEM_RELEASE), MM_STATUS_UNABLE_TO_DELETE_SECTION);
+    s = MM_PAGE_SIZE;
+    assert_status(mm_virtual_free(m, NULL, &b, &s, MM_MEM_DECOMMIT), MM_STATUS_UNABLE_TO_DELETE_SECTION);
+    uint64_t mapped_pte = pte_of(m, NULL, b);
+    s = MM_PAGE_SIZE;
+    assert_status(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_COMMIT, MM_PAGE_READWRITE), MM_STATUS_CONFLICTING_ADDRESSES);
+    assert_int_equal(pte_of(m, NULL, b), mapped_pte);
     assert_ok(mm_unmap_locked_pages(m, uva, mdl));
     assert_false(mm_is_address_valid(m, uva));
     assert_ok(mm_unlock_pages(m, mdl));

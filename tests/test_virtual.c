@@ -274,6 +274,59 @@ static void terminate_returns_every_frame(void **state)
     attached_process(m, "next.exe", &as);
 }
 
+/* Regression: a 64 TiB reservation was accepted at once, then one query
+ * walked every page (98 s), a commit counted every page before failing,
+ * and release and exit walked them all again. Loops skip absent tables. */
+static void huge_reservation_costs_what_is_mapped(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = 0;
+    uint64_t size = UINT64_C(64) << 40;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    struct mm_region_info r;
+    assert_ok(mm_virtual_query(m, NULL, base, &r));
+    assert_int_equal(r.region_size, size);
+    assert_int_equal(r.state, MM_MEM_RESERVE);
+    mm_va b = base;
+    uint64_t s = size;
+    assert_status(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_COMMIT, MM_PAGE_READWRITE), MM_STATUS_COMMITMENT_LIMIT);
+    mm_va mid = base + (UINT64_C(40) << 40);
+    b = mid;
+    s = MM_PAGE_SIZE;
+    assert_ok(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_write(m, mid, "x", 1));
+    assert_ok(mm_virtual_query(m, NULL, base, &r));
+    assert_int_equal(r.region_size, mid - base);
+    assert_ok(mm_virtual_query(m, NULL, mid + MM_PAGE_SIZE, &r));
+    assert_int_equal(r.region_size, base + size - mid - MM_PAGE_SIZE);
+    b = base;
+    s = size;
+    assert_ok(mm_virtual_free(m, NULL, &b, &s, MM_MEM_DECOMMIT));
+    assert_invariants(m);
+    b = base;
+    s = 0;
+    assert_ok(mm_virtual_free(m, NULL, &b, &s, MM_MEM_RELEASE));
+    b = 0;
+    s = size;
+    assert_ok(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    mm_process *p = mm_process_current(m);
+    assert_ok(mm_process_detach(m, &as));
+    assert_ok(mm_process_terminate(m, p)); /* exit releases it */
+}
+
+/* Regression: the invariant checker took 2.3 GB and seconds with the
+ * largest page file; its cost now follows the slots in use. */
+static void invariants_with_the_largest_page_file(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.pagefile_pages = (UINT64_C(1) << 31) - 1;
+    mm_machine *m = harness_machine(&cfg);
+    assert_invariants(m);
+    mm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +342,8 @@ int main(void)
         T(commit_limit_is_enforced),
         T(running_out_of_ram_fails_the_fault),
         T(terminate_returns_every_frame),
+        T(huge_reservation_costs_what_is_mapped),
+        cmocka_unit_test(invariants_with_the_largest_page_file),
     };
     return cmocka_run_group_tests_name("virtual", tests, NULL, NULL);
 }

@@ -382,7 +382,35 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
     return MM_STATUS_UNSUCCESSFUL;
 }
 
-mm_status mmi_access(mm_machine *m, const struct mm_access_request *req)
+mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len,
+                                    const char *who)
+{
+    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched || !len)
+        return MM_STATUS_SUCCESS;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    bool table = mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && mmi_pfn_use(e) == MM_USE_PAGE_TABLE;
+    if (!table && !mmi_pfn_has(e, MMI_PF_PROTOTYPES))
+        return MM_STATUS_SUCCESS;
+    const uint64_t *q = mmi_frame_quads(m, pfn);
+    uint64_t entry[MM_PAGE_SIZE / 8];
+    memcpy(entry, q, sizeof entry);
+    memcpy((unsigned char *)entry + offset, buf, len);
+    for (unsigned i = offset / 8; i <= (offset + len - 1) / 8; i++) {
+        if (entry[i] == q[i])
+            continue;
+        /* The page is visible at the VA its own PTE maps (for a page table,
+         * its place in the self-map). */
+        mm_va at = mmi_va_from_pte_address(e->pte_address) + i * 8;
+        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, at, entry[i] & 0xFFFFFFFF, entry[i] >> 32, pfn,
+                            at, "%s overwrote %s entry %u of PFN 0x%llx with %016llx (was %016llx): the memory "
+                            "manager finds a corrupted PTE the next time it reads it", who,
+                            table ? "page-table" : "prototype PTE", i, (unsigned long long)pfn,
+                            (unsigned long long)entry[i], (unsigned long long)q[i]);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+static mm_status access_pages(mm_machine *m, const struct mm_access_request *req, bool from_driver)
 {
     struct access a = {.va = req->va, .kind = req->kind, .mode = req->mode, .ip = req->ip,
                        .process = mmi_cpu(m)->process};
@@ -399,6 +427,9 @@ mm_status mmi_access(mm_machine *m, const struct mm_access_request *req)
             n = req->length - done;
         if (req->buffer && n && mmi_pfn_is_ram(m, pfn)) {
             unsigned char *buf = (unsigned char *)req->buffer + done;
+            if (req->kind == MM_ACCESS_WRITE && from_driver &&
+                !MM_SUCCESS(st = mmi_check_structure_write(m, pfn, offset, buf, n, "a CPU write")))
+                return st;
             if (req->kind == MM_ACCESS_WRITE)
                 mmi_frame_write(m, pfn, offset, buf, n);
             else
@@ -409,6 +440,8 @@ mm_status mmi_access(mm_machine *m, const struct mm_access_request *req)
     return MM_STATUS_SUCCESS;
 }
 
+mm_status mmi_access(mm_machine *m, const struct mm_access_request *req) { return access_pages(m, req, false); }
+
 mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req)
 {
     MMI_ENTER(m, "CpuAccess");
@@ -416,7 +449,7 @@ mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req)
         return MM_STATUS_INVALID_PARAMETER;
     if (req->length > UINT64_MAX - req->va)
         return MM_STATUS_INVALID_PARAMETER;
-    return mmi_access(m, req);
+    return access_pages(m, req, true);
 }
 
 mm_status mm_read(mm_machine *m, mm_va va, void *buffer, size_t length)

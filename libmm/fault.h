@@ -9,6 +9,13 @@
 
 /* The access itself, without starting a new public operation. */
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req);
+/* A write that does not come from the memory manager (driver code through
+ * the public access API, or a device through an MDL) into a frame holding
+ * page tables or prototype PTEs: 0x1A/0x41792 when it changes an entry,
+ * before the bytes land, so the model never runs on a corrupted structure.
+ * `who` names the writer for the explanation. */
+mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len,
+                                    const char *who);
 /* MmIsAddressValid without the entry bookkeeping. */
 bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */

@@ -530,6 +530,19 @@ void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_
 
 /* ---- a device's view: the PFN array ---- */
 
+/* A device programmed from an MDL that was never built, locked or given
+ * pages reads whatever the pool block held as PFNs. */
+static void describes_pages_check(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
+{
+    unsigned f = flags_of(h);
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if ((f & (MM_MDL_PAGES_LOCKED | MM_MDL_SOURCE_IS_NONPAGED_POOL | MM_MDL_PARTIAL)) || (r && r->pages_allocated))
+        return;
+    mmi_mdl_finding(m, MM_FINDING_STALE_DMA, mdl, MM_MDL_VIRTUAL_ADDRESS(h), MM_PFN_NONE, 0,
+                    "a device was programmed from MDL %016llx, which was never built, locked or given pages (flags "
+                    "0x%04x): its PFN array is whatever the pool block held", (unsigned long long)mdl, f);
+}
+
 mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffer, size_t length, bool to_memory)
 {
     MMI_ENTER(m, "DmaTransfer");
@@ -540,6 +553,7 @@ mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffe
         return st;
     if (!buffer || offset > h.ByteCount || length > h.ByteCount - offset)
         return MM_STATUS_INVALID_PARAMETER;
+    describes_pages_check(m, mdl, &h);
     uint64_t at = h.ByteOffset + offset;
     for (size_t done = 0; done < length;) {
         mm_pfn pfn;
@@ -559,6 +573,9 @@ mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffe
                                 "(%s)", to_memory ? "wrote" : "read", (unsigned long long)pfn,
                                 (unsigned long long)mdl, now);
             }
+            if (to_memory && !MM_SUCCESS(st = mmi_check_structure_write(m, pfn, in_page, (const char *)buffer + done,
+                                                                         chunk, "a device (DMA)")))
+                return st;
             if (to_memory)
                 mmi_frame_write(m, pfn, in_page, (const char *)buffer + done, chunk);
             else

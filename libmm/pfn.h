@@ -31,6 +31,7 @@ struct mmi_pfn {
 #define MMI_PF_STORED 0x0100u
 #define MMI_PF_USE_SHIFT 9
 #define MMI_PF_USE 0x1E00u
+#define MMI_PF_PROTOTYPES 0x2000u  /* a nonpaged-pool page holding a section's prototype PTEs */
 
 struct mmi_list {
     uint32_t head, tail;

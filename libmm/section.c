@@ -61,6 +61,19 @@ static mm_status write_prototype(mm_machine *m, struct mm_section *s, uint64_t i
     return mmi_access(m, &req);
 }
 
+/* The pool pages of the prototype PTEs hold memory-manager state: a write
+ * that does not come from the memory manager corrupts it (see fault.c). */
+static void mark_prototype_pages(mm_machine *m, struct mm_section *s, bool on)
+{
+    mm_va first = MM_PAGE_ALIGN(s->prototypes), last = MM_PAGE_ALIGN(s->prototypes + s->pages * 8 - 1);
+    for (mm_va va = first; va <= last; va += MM_PAGE_SIZE) {
+        struct mmi_walk w;
+        mmi_walk(m, m->system->pml4, va, &w);
+        if (mmi_walk_valid(&w))
+            mmi_pfn_flag(mmi_pfn(m, mmi_pte_pfn(w.entry[3])), MMI_PF_PROTOTYPES, on);
+    }
+}
+
 static mm_status destroy(mm_machine *m, struct mm_section *s)
 {
     for (uint64_t i = 0; i < s->pages; i++) {
@@ -72,8 +85,10 @@ static mm_status destroy(mm_machine *m, struct mm_section *s)
         if (!MM_SUCCESS(st))
             return st;
     }
-    if (s->prototypes)
+    if (s->prototypes) {
+        mark_prototype_pages(m, s, false);
         mmi_pool_release(m, s->prototypes);
+    }
     m->commit_charge -= s->pages;
     m->section_commit -= s->pages;
     struct mm_section **link = &m->sections;
@@ -134,6 +149,8 @@ mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_s
     m->commit_charge += pages;
     m->section_commit += pages;
     mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, pages * 8, SECTION_TAG, &s->prototypes);
+    if (MM_SUCCESS(st))
+        mark_prototype_pages(m, s, true);
     if (MM_SUCCESS(st))
         st = populate(m, s);
     if (!MM_SUCCESS(st)) {

@@ -86,6 +86,76 @@ static mm_va user_mdl(mm_machine *m, mm_va *va, uint32_t bytes)
     return mdl;
 }
 
+/* ---- corrupting the memory manager's own structures ---- */
+
+/* Regression: DMA into a frame the model uses as a page table crashed the
+ * host. A device write that changes a page-table entry is PTE corruption:
+ * 0x1A/0x41792 (PTE address, low and high halves of the new contents). */
+static void dma_into_a_page_table(void **state)
+{
+    mm_machine *m = *state;
+    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, user, "x", 1));
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, user, &w));
+    mm_pfn table = (w.level[2].value >> 12) & 0xFFFFFFFFFull; /* the page table mapping `user` */
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table)); /* a stale PFN, as after reuse */
+    uint64_t junk[64];
+    memset(junk, 0x41, sizeof junk);
+    mm_va pte = w.level[3].entry_address;
+    uint64_t offset = MM_BYTE_OFFSET(pte) - MM_BYTE_OFFSET(buf);
+    expect_bugcheck(mm_dma_transfer(m, mdl, offset, junk, 8, true), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792);
+    assert_params(pte, 0x41414141, 0x41414141);
+}
+
+/* Code under test sees the self-map read-only (a judgement call, see
+ * docs/decisions.md): a write there is 0xBE, never a silent PTE change. */
+static void cpu_write_through_the_self_map(void **state)
+{
+    mm_machine *m = *state;
+    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, user, "x", 1));
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, user, &w));
+    uint64_t forged = w.level[3].value ^ (UINT64_C(0x1234) << 12);
+    expect_bugcheck(mm_write(m, w.level[3].entry_address, &forged, 8), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY,
+                    w.level[3].entry_address);
+}
+
+static void write_over_prototype_ptes(void **state)
+{
+    mm_machine *m = *state;
+    mm_section *sec = NULL;
+    assert_ok(mm_section_create(m, 0x2000, MM_PAGE_READWRITE, &sec));
+    struct mm_section_basic_info si;
+    assert_ok(mm_section_query(m, sec, &si));
+    uint64_t zero = 0;
+    expect_bugcheck(mm_write(m, si.prototype_ptes + 8, &zero, 8), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792);
+    assert_int_equal(H.bc.p[1], si.prototype_ptes + 8);
+}
+
+/* Regression: DMA through an MDL that was allocated but never built or
+ * locked (a zero PFN array) recorded nothing. */
+static void dma_through_a_never_built_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x200, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x200, false, false, 0);
+    mm_pfn none = 0;
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &none, sizeof none));
+    char seen[16];
+    assert_ok(mm_dma_transfer(m, mdl, 0, seen, sizeof seen, false));
+    struct mm_finding f;
+    assert_int_equal(mm_findings_read(m, &f, 1), 1);
+    assert_int_equal(f.kind, MM_FINDING_STALE_DMA);
+    assert_int_equal(f.mdl, mdl);
+    assert_string_equal(mm_finding_name(f.kind), "stale-dma");
+    assert_string_equal(mm_finding_name(MM_FINDING_FOREIGN_UNMAP), "foreign-unmap");
+}
+
 /* ---- the lifecycle ---- */
 
 static void kernel_buffer_lifecycle(void **state)
@@ -921,6 +991,10 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
 #define V(f) {"verifier_" #f, f, setup_verifier, teardown_machine, NULL}
         T(kernel_buffer_lifecycle),
+        T(dma_into_a_page_table),
+        T(cpu_write_through_the_self_map),
+        T(write_over_prototype_ptes),
+        T(dma_through_a_never_built_mdl),
         T(user_buffer_lock_charges_the_process),
         T(read_lock_of_kernel_va_ignores_write),
         T(user_mapping_sees_the_same_bytes),

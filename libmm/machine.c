@@ -10,6 +10,7 @@
 #include "mdl.h"
 #include "syspte.h"
 #include "paging.h"
+#include "physical.h"
 #include "pool.h"
 #include "process.h"
 #include "section.h"
@@ -53,7 +54,7 @@ static mm_status boot(mm_machine *m)
         return st;
     if (!mmi_pfn_init(m, m->cfg.physical_pages) || !mmi_store_init(m, &m->store, m->cfg.physical_pages) ||
         !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, 1u << 18) ||
-        !mmi_syspte_init(m) || !mmi_mdl_init(m))
+        !mmi_syspte_init(m) || !mmi_mdl_init(m) || !mmi_physical_init(m))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->commit_limit = m->cfg.physical_pages + m->cfg.pagefile_pages;
     m->system_ws = mmi_alloc(m, sizeof *m->system_ws);
@@ -102,6 +103,7 @@ void mm_machine_destroy(mm_machine *m)
 {
     if (!m)
         return;
+    mmi_physical_fini(m);
     mmi_pool_fini(m);
     mmi_process_free_all(m);
     mmi_image_free_all(m);

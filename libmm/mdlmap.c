@@ -497,8 +497,8 @@ static bool already_found(const mm_machine *m, mm_va page, mm_pfn pfn, uint32_t 
  * NonPagedPool page". */
 static void frame_now(mm_machine *m, mm_pfn pfn, char *buf, size_t size)
 {
-    static const char *const uses[] = {"unused", "private", "page-table", "nonpaged pool", "paged pool",
-                                       "image", "MDL", "system", "section"};
+    static const char *const uses[] = {"unused", "private", "page-table", "nonpaged pool", "paged pool", "image",
+                                       "MDL", "system", "section", "kernel-stack", "contiguous"};
     const struct mmi_pfn *e = pfn < m->pfn.untouched ? mmi_pfn(m, pfn) : NULL;
     unsigned loc = e ? mmi_pfn_location(e) : MM_ZEROED_PAGE_LIST;
     if (loc != MM_ACTIVE_AND_VALID) {
@@ -506,7 +506,7 @@ static void frame_now(mm_machine *m, mm_pfn pfn, char *buf, size_t size)
         return;
     }
     unsigned use = mmi_pfn_use(e);
-    snprintf(buf, size, "it is now a %s page of process %u", use < 9 ? uses[use] : "?", e->owner);
+    snprintf(buf, size, "it is now a %s page of process %u", use < sizeof uses / sizeof uses[0] ? uses[use] : "?", e->owner);
 }
 
 void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id)

@@ -36,8 +36,10 @@ extern "C" {
     X(0xD5, DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL, "address referenced", "0 read, 1 write", "instruction address", "reserved") \
     X(0xD6, DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION, "address referenced", "0 read, 1 write", "instruction address", "reserved") \
     X(0xD8, DRIVER_USED_EXCESSIVE_PTES, "driver name or 0", "PTEs used by the driver", "free system PTEs", "total system PTEs") \
+    X(0xC9, DRIVER_VERIFIER_IOMANAGER_VIOLATION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xD9, LOCKED_PAGES_TRACKER_CORRUPTION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
-    X(0xDA, SYSTEM_PTE_MISUSE, "sub-code", "see sub-code", "see sub-code", "see sub-code")
+    X(0xDA, SYSTEM_PTE_MISUSE, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
+    X(0xFC, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, "address executed", "PTE contents", "reserved", "reserved")
 
 /* X(code, sub-code, p2, p3, p4, meaning) */
 #define MM_BUGCHECK_SUBCODE_MAP(X) \
@@ -64,6 +66,8 @@ extern "C" {
     X(0x1A, 0x61940, "PTE address", "page-table PTE contents", "address", "a PDE was unexpectedly invalidated") \
     X(0x1A, 0x61941, "faulting address", "reserved", "reserved", "the paging hierarchy is corrupt") \
     X(0x1A, 0x61946, "reserved", "reserved", "reserved", "a flawed MDL is being created") \
+    X(0x1A, 0x61948, "base I/O frame", "page count", "frame", "I/O-space reference decrement: the range was never locked or is already unlocked") \
+    X(0x1A, 0x6194A, "range start", "range pages", "page", "an I/O-space page that is not referenced was dereferenced at unmap") \
     X(0x4E, 0x01, "list head", "available pages", "0", "a page list head is corrupt") \
     X(0x4E, 0x02, "list entry being removed", "highest physical page", "reference count", "a page list entry is corrupt") \
     X(0x4E, 0x06, "PFN", "prototype PTE", "PTE contents", "a hardware or prototype PTE is corrupt") \
@@ -83,6 +87,7 @@ extern "C" {
     X(0xC2, 0x42, "address", "0", "0", "an address that was never in any pool was freed") \
     X(0xC2, 0x44, "start address", "0", "0", "a non-allocated nonpaged-pool address was freed") \
     X(0xC2, 0x48, "start address", "0", "0", "a non-allocated paged-pool address was freed") \
+    X(0xC2, 0x60, "address", "0", "0", "MmFreeContiguousMemory of an address that does not start a contiguous allocation") \
     X(0xC2, 0x99, "address", "0", "0", "an invalid address was freed, or the header is corrupt") \
     X(0xC2, 0x9A, "pool type", "bytes", "tag", "must-succeed pool was requested") \
     X(0xC2, 0x9B, "pool type", "bytes", "caller", "pool was requested with tag 0") \
@@ -128,11 +133,16 @@ extern "C" {
     X(0xC4, 0xB6, "MDL", "MDL flags", "missing flag", "MmUnmapLockedPages on an MDL not mapped to a system address") \
     X(0xC4, 0xB8, "MDL", "MDL flags", "reserved", "IoFreeMdl while the MDL's pages are still mapped") \
     X(0xC4, 0xB9, "address being unmapped", "MDL", "reserved", "MmUnmapLockedPages with a bad user-space address") \
+    X(0xC4, 0x105, "IRP", "reserved", "reserved", "ExFreePool of an IRP instead of IoFreeIrp") \
     X(0xC4, 0x140, "IRQL", "MDL", "associated address", "a non-locked MDL was built over pageable or tradable memory") \
+    X(0xC4, 0x141, "highest physical address requested", "bytes", "0", "physical memory explicitly requested below 4 GiB") \
     X(0xC4, 0x1010, "device object", "IRP", "system address of the MDL buffer", "invariant MDL buffer contents were modified (write IRP)") \
     X(0xC4, 0x1011, "device object", "IRP", "system address", "invariant MDL buffer was modified (read IRP)") \
     X(0xC4, 0x2002, "driver address", "priority", "0", "an executable MDL mapping was requested") \
     X(0xC4, 0x20019, "rule condition", "rule state", "reserved", "DDI rule IrqlMmApcLte: called above APC_LEVEL") \
+    X(0xC9, 0x01, "IRP", "0", "0", "IoFreeIrp of an object whose type is not IO_TYPE_IRP (freed twice, or not an IRP)") \
+    X(0xC9, 0x02, "IRP", "0", "0", "IoFreeIrp of an IRP still associated with a thread") \
+    X(0xC9, 0x20D, "driver address", "IRP", "0", "IoInitializeIrp on an IRP from IoAllocateIrp: a quota leak (use IoReuseIrp)") \
     X(0xD9, 0x01, "tracking structure", "MDL", "pages locked for the process", "MDL inserted twice on the same process list") \
     X(0xD9, 0x02, "tracking structure", "MDL", "pages locked for the process", "MDL inserted twice on the system-wide list") \
     X(0xD9, 0x03, "first tracking structure found", "tracking structure", "MDL", "MDL found twice in the process list on free") \

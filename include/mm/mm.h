@@ -14,5 +14,6 @@
 #include "mm/image.h"
 #include "mm/section.h"
 #include "mm/mdl.h"
+#include "mm/physical.h"
 
 #endif

@@ -28,7 +28,7 @@ typedef enum { MM_PFN_NON_CACHED = 0, MM_PFN_CACHED = 1, MM_PFN_WRITE_COMBINED =
 /* What the page frame is used for (the model knows; NT keeps it implicit). */
 typedef enum {
     MM_USE_NONE = 0, MM_USE_PRIVATE, MM_USE_PAGE_TABLE, MM_USE_NONPAGED_POOL, MM_USE_PAGED_POOL,
-    MM_USE_IMAGE, MM_USE_MDL_PAGES, MM_USE_SYSTEM, MM_USE_SECTION
+    MM_USE_IMAGE, MM_USE_MDL_PAGES, MM_USE_SYSTEM, MM_USE_SECTION, MM_USE_KERNEL_STACK, MM_USE_CONTIGUOUS
 } mm_page_use;
 
 struct mm_pfn_info {

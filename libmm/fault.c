@@ -46,10 +46,11 @@ mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va)
     return MM_USE_SYSTEM;
 }
 
-/* P2 of 0x50: 0 read, 2 write, 10 execute (Windows 10 1507 and later). */
+/* P2 of 0x50 from Windows 10 1507 on: the x64 page-fault error code, so 0
+ * read, 0x2 write (bit 1), 0x10 instruction fetch (bit 4). */
 static uint64_t fault_access_code(mm_access kind)
 {
-    return kind == MM_ACCESS_WRITE ? 2 : kind == MM_ACCESS_EXECUTE ? 10 : 0;
+    return kind == MM_ACCESS_WRITE ? 0x2 : kind == MM_ACCESS_EXECUTE ? 0x10 : 0;
 }
 
 /* P3 of 0xD1 / 0x0A: 0 read, 1 write, 8 execute. */
@@ -297,7 +298,10 @@ static mm_status check_valid(mm_machine *m, const struct access *a, const struct
     if (a->kind == MM_ACCESS_EXECUTE && (pte & PTE_NO_EXECUTE)) {
         if (user_va)
             return access_violation(m, a);
-        return bad_system_reference(m, a, 0, "execution of a no-execute system page");
+        /* A valid translation that forbids execution: not a missing page. */
+        return mmi_bugcheck(m, MM_BUGCHECK_ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, a->va, pte, 0, 0, mmi_pte_pfn(pte),
+                            a->va, "execution of %016llx, whose PTE %016llx is valid but no-execute",
+                            (unsigned long long)a->va, (unsigned long long)pte);
     }
     if (a->kind == MM_ACCESS_WRITE && !(pte & PTE_DIRTY))
         mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va), pte | PTE_DIRTY);

@@ -119,6 +119,34 @@ static void freed_system_pte_is_type_zero(void **state)
     assert_true(strstr(H.bc.explanation, "freed") != NULL);
 }
 
+/* Regression: an execute fault reported 0xA in P2. From Windows 10 1507 on
+ * P2 is the x64 page-fault error code: instruction fetch is bit 4 (0x10). */
+static void execute_of_a_freed_page_is_0x50_with_0x10(void **state)
+{
+    mm_machine *m = *state;
+    mm_va np = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2000, MM_POOL_TAG('N', 'p', 'o', 'l'));
+    assert_ok(mm_pool_free(m, np, 0));
+    struct mm_access_request req = {.va = np, .kind = MM_ACCESS_EXECUTE, .ip = np};
+    expect_bugcheck(mm_access_memory(m, &req), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, np);
+    assert_params(0x10, np, 0); /* execute, ip, freed PTE */
+}
+
+/* Executing a valid no-execute page is not a missing page: 0xFC with the
+ * PTE's contents, at any IRQL. */
+static void execute_of_a_valid_nx_page_is_0xfc(void **state)
+{
+    mm_machine *m = *state;
+    mm_va np = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x200, MM_POOL_TAG('N', 'p', 'o', 'l'));
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, np, &w));
+    assert_true(w.level[3].value & (UINT64_C(1) << 63)); /* nonpaged pool is NX */
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    struct mm_access_request req = {.va = np + 0x40, .kind = MM_ACCESS_EXECUTE, .ip = np + 0x40};
+    expect_bugcheck(mm_access_memory(m, &req), MM_BUGCHECK_ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, np + 0x40);
+    assert_params(w.level[3].value, 0, 0);
+    assert_string_equal(mm_bugcheck_name(0xFC), "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY");
+}
+
 static void non_canonical_is_type_four(void **state)
 {
     mm_machine *m = *state;
@@ -170,6 +198,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_attached, teardown_machine)
         T(trim_makes_transition_and_soft_fault_restores),
+        T(execute_of_a_freed_page_is_0x50_with_0x10),
+        T(execute_of_a_valid_nx_page_is_0xfc),
         T(modified_writer_page_file_and_repurpose),
         T(fault_at_dispatch_is_irql_not_less_or_equal),
         T(user_address_at_dispatch_write_code),

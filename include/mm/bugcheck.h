@@ -22,7 +22,7 @@ extern "C" {
     X(0x3F, NO_MORE_SYSTEM_PTES, "0: system PTEs, 1: nonpaged expansion", "size of the request", "free system PTEs", "total system PTEs") \
     X(0x41, MUST_SUCCEED_POOL_EMPTY, "request size", "nonpaged pages used", "requests larger than a page", "available pages") \
     X(0x4E, PFN_LIST_CORRUPT, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
-    X(0x50, PAGE_FAULT_IN_NONPAGED_AREA, "address referenced", "0 read, 2 write, 10 execute", "instruction address", "fault type (0 freed PTE, 1 no-access PTE, 2 page table not present, 4 not canonical)") \
+    X(0x50, PAGE_FAULT_IN_NONPAGED_AREA, "address referenced", "page-fault error code: 0 read, 0x2 write, 0x10 execute", "instruction address", "fault type (0 freed PTE, 1 no-access PTE, 2 page table not present, 4 not canonical)") \
     X(0x76, PROCESS_HAS_LOCKED_PAGES, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xBE, ATTEMPTED_WRITE_TO_READONLY_MEMORY, "address written", "PTE contents", "reserved", "reserved") \
     X(0xC1, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "address", "reserved", "reserved", "sub-code") \

@@ -505,6 +505,28 @@ static void build_nonpaged_on_locked_mdl(void **state)
     assert_int_equal(locked_pages(m, H.proc), 1);
 }
 
+/* Without Verifier there is no entry check: routines callable at DISPATCH
+ * run at any IRQL (regression: map and unlock raised 0xA at CLOCK while
+ * probe-and-lock did not); only a fault stops them, and a routine whose
+ * pageable code runs below DISPATCH (the user-mode map) faults there. */
+static void irql_above_dispatch_without_verifier(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_va sys = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL);
+    assert_true(sys != 0);
+    assert_ok(mm_unmap_locked_pages(m, sys, mdl));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_ok(mm_irql_lower(m, MM_DISPATCH_LEVEL));
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_status raised;
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, &raised),
+                    MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, mdl);
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1009,6 +1031,7 @@ int main(void)
         T(unlock_partial_mdl), V(unlock_partial_mdl),
         T(lock_twice), V(lock_twice),
         T(failing_reprobe_of_locked_mdl),
+        T(irql_above_dispatch_without_verifier),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

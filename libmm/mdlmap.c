@@ -233,8 +233,10 @@ static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm
     uint64_t bytes = mdl_pages(h) * MM_PAGE_SIZE;
     mm_va base;
     if (requested) {
-        base = MM_PAGE_ALIGN(requested);
-        if (base < MM_LOWEST_USER_ADDRESS || base + bytes - 1 > MM_HIGHEST_USER_ADDRESS) {
+        /* Any page-aligned address is taken as it is (no rounding); the
+         * mapping must end at or below MM_HIGHEST_VAD_ADDRESS. */
+        base = requested;
+        if (MM_BYTE_OFFSET(base) || base < MM_LOWEST_USER_ADDRESS || bytes > MM_HIGHEST_VAD_ADDRESS + 1 - base) {
             *raised = MM_STATUS_INVALID_ADDRESS;
             return 0;
         }

@@ -338,7 +338,7 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
     if (!vad)
         return MM_STATUS_CONFLICTING_ADDRESSES;
     if (vad->physical)
-        return MM_STATUS_ACCESS_DENIED; /* user mode cannot change an MDL mapping's protection */
+        return MM_STATUS_CONFLICTING_ADDRESSES; /* an MDL's user mapping keeps its protection */
     if (vad->section && (protection & 0x18u))
         return MM_STATUS_INVALID_PAGE_PROTECTION;
     if (vad->section && !mmi_section_allows(vad->section, protection))

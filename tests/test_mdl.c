@@ -527,6 +527,40 @@ static void irql_above_dispatch_without_verifier(void **state)
                     MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, mdl);
 }
 
+/* A requested user address is taken as it is: page aligned, ending at or
+ * below MM_HIGHEST_VAD_ADDRESS, or STATUS_INVALID_ADDRESS is raised
+ * (regression: an unaligned address was rounded, the top 64 KiB allowed). */
+static void user_mapping_at_a_requested_address(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    mm_status raised;
+    mm_va top = MM_HIGHEST_VAD_ADDRESS + 1 - MM_PAGE_SIZE;
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top + 0x10, false, 0, &raised),
+                     0);
+    assert_status(raised, MM_STATUS_INVALID_ADDRESS);
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top + MM_PAGE_SIZE, false, 0,
+                                                       &raised), 0);
+    assert_status(raised, MM_STATUS_INVALID_ADDRESS);
+    mm_va at = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top, false, 0, &raised);
+    assert_status(raised, MM_STATUS_SUCCESS);
+    assert_int_equal(at, top + MM_BYTE_OFFSET(buf));
+    mm_va other = top - 0x3000; /* page aligned, not 64 KiB aligned: accepted */
+    mm_va at2 = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, other, false, 0, &raised);
+    assert_int_equal(at2, other + MM_BYTE_OFFSET(buf));
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top, false, 0, &raised), 0);
+    assert_status(raised, MM_STATUS_CONFLICTING_ADDRESSES);
+    mm_va b = top;
+    uint64_t size = MM_PAGE_SIZE;
+    uint32_t old;
+    assert_status(mm_virtual_protect(m, NULL, &b, &size, MM_PAGE_READONLY, &old), MM_STATUS_CONFLICTING_ADDRESSES);
+    assert_ok(mm_unmap_locked_pages(m, at, mdl));
+    assert_ok(mm_unmap_locked_pages(m, at2, mdl));
+    assert_ok(mm_unlock_pages(m, mdl));
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1032,6 +1066,7 @@ int main(void)
         T(lock_twice), V(lock_twice),
         T(failing_reprobe_of_locked_mdl),
         T(irql_above_dispatch_without_verifier),
+        T(user_mapping_at_a_requested_address),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

@@ -257,7 +257,7 @@ static mm_status initialize(mm_machine *m, mm_va mdl, mm_va base, uint64_t lengt
     if (!MM_SUCCESS(st))
         return st;
     h.Next = 0;
-    h.Size = (int16_t)(uint16_t)mm_size_of_mdl(base, length);
+    h.Size = (int16_t)(uint16_t)mm_size_of_mdl(base, length); /* a CSHORT: wraps above ~32 MiB, as in Windows */
     set_flags(&h, extra_flags);
     h.StartVa = MM_PAGE_ALIGN(base);
     h.ByteOffset = MM_BYTE_OFFSET(base);
@@ -296,15 +296,14 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
 {
     MMI_ENTER_RET(m, "IoAllocateMdl", 0);
     (void)charge_quota; /* reserved: ignored, as Windows does */
-    if (length == 0 || (length & 0x80000000u) || (secondary_buffer && !irp))
+    /* Windows 7 and later: up to 4 GiB - PAGE_SIZE. */
+    if (length == 0 || length > UINT32_C(0xFFFFFFFF) - MM_PAGE_SIZE + 1 || (secondary_buffer && !irp))
         return 0;
     if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, va))
         return 0;
     uint64_t pages = MM_SPAN_PAGES(va, length);
     bool fixed = pages <= MDL_FIXED_PAGES;
     uint64_t size = MM_MDL_HEADER_SIZE + (fixed ? MDL_FIXED_PAGES : pages) * 8;
-    if (!fixed && mm_size_of_mdl(va, length) > 0xFFFF)
-        return 0;
     mm_va mdl;
     if (!MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
         return 0;

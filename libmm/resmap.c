@@ -1,6 +1,7 @@
 /* libmm/resmap.c — reserved mappings: MmAllocateMappingAddress reserves
- * system PTEs behind two hidden header PTEs (PTE[-2] holds the total count
- * including the headers, PTE[-1] the pool tag with the valid bit clear);
+ * system PTEs behind two hidden header PTEs, encoded as Windows does:
+ * PTE[-2] = total PTEs (headers included) << 1, PTE[-1] = the pool tag with
+ * bit 0 (valid) clear, so neither is ever a valid PTE;
  * MmMapLockedPagesWithReservedMapping / MmUnmapReservedMapping fill and
  * empty them; MmFreeMappingAddress gives them back. Misuse is 0xDA. */
 #include "mdl.h"
@@ -28,8 +29,9 @@ static void set_pte_at(mm_machine *m, mm_va va, uint64_t value)
         mmi_pte_set(m, table, mmi_va_index(va, 3), va, value);
 }
 
-static uint64_t stored_tag(mm_machine *m, mm_va base) { return pte_at(m, base - MM_PAGE_SIZE) >> 32; }
-static uint64_t stored_count(mm_machine *m, mm_va base) { return pte_at(m, base - 2 * MM_PAGE_SIZE) >> 32; }
+static uint32_t header_tag(uint32_t tag) { return tag & ~1u; }
+static uint64_t stored_tag(mm_machine *m, mm_va base) { return pte_at(m, base - MM_PAGE_SIZE) & 0xFFFFFFFF; }
+static uint64_t stored_count(mm_machine *m, mm_va base) { return pte_at(m, base - 2 * MM_PAGE_SIZE) >> 1; }
 
 static uint64_t mapped_in_range(mm_machine *m, mm_va base, uint64_t pages, mm_va *first, mm_va *last)
 {
@@ -57,22 +59,23 @@ mm_va mm_allocate_mapping_address(mm_machine *m, uint64_t bytes, uint32_t tag)
                      "MmAllocateMappingAddress of zero bytes");
         return 0;
     }
-    if (pages > m->syspte.size)
-        return 0;
+    if (tag == 0 || pages > m->syspte.size)
+        return 0; /* callers must identify themselves */
     mm_va va = mmi_syspte_reserve(m, pages + HEADERS);
     if (!va)
         return 0;
     mm_va base = va + HEADERS * MM_PAGE_SIZE;
-    /* Header PTEs are software entries (never valid) recording the size and tag. */
-    set_pte_at(m, va, (pages + HEADERS) << 32);
-    set_pte_at(m, va + MM_PAGE_SIZE, (uint64_t)tag << 32);
+    set_pte_at(m, va, (pages + HEADERS) << 1);
+    set_pte_at(m, va + MM_PAGE_SIZE, header_tag(tag));
     mmi_trace(m, MM_EV_NOTE, base, MM_PFN_NONE, 0x524D4150 /* "PAMR" */, pages);
     return base;
 }
 
 static mm_status check_owner(mm_machine *m, mm_va base, uint32_t tag, uint64_t mismatch, uint64_t empty)
 {
-    if (!mmi_syspte_in_use(m, base - 2 * MM_PAGE_SIZE) || stored_tag(m, base) != tag)
+    uint64_t p3, p4;
+    if (!mmi_syspte_in_use(m, base - 2 * MM_PAGE_SIZE) || stored_tag(m, base) != header_tag(tag) ||
+        mmi_syspte_check_release(m, base - 2 * MM_PAGE_SIZE, stored_count(m, base), &p3, &p4))
         return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, mismatch, base, tag, stored_tag(m, base), MM_PFN_NONE,
                             base, "%s(%016llx) with tag 0x%08x: the range is not owned by that tag", m->op,
                             (unsigned long long)base, tag);

@@ -350,7 +350,15 @@ static void mdl_on_an_irp_chain(void **state)
     assert_int_equal(h.Next, b);
     assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0x100, true, false, 0), 0); /* secondary needs an IRP */
     assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0, false, false, 0), 0);
-    assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0x80000000u, false, false, 0), 0);
+    /* Windows 7 and later describe up to 4 GiB - PAGE_SIZE (regression: the
+     * Server 2003 limit); Size, a CSHORT, wraps above about 32 MiB. */
+    assert_int_equal(mm_io_allocate_mdl(m, 0x10000, 0xFFFFF001u, false, false, 0), 0);
+    mm_va huge = mm_io_allocate_mdl(m, 0x10000, 0x4000000u, false, false, 0);
+    assert_true(huge != 0);
+    struct mm_mdl hh = read_mdl(m, huge, NULL, 0);
+    assert_int_equal(hh.ByteCount, 0x4000000u);
+    assert_int_equal((uint16_t)hh.Size, (uint16_t)(0x30 + 0x4000 * 8));
+    assert_ok(mm_io_free_mdl(m, huge));
     mm_va big = mm_io_allocate_mdl(m, 0x10000, 24 * 0x1000, false, false, 0);
     assert_flags(m, big, 0); /* beyond 23 pages: from pool, not the lookaside list */
     assert_int_equal(mm_size_of_mdl(0xFF0, 0x20), 0x30 + 2 * 8);

@@ -98,9 +98,13 @@ static void free_pages_above_dispatch_with_verifier_is_c4_7e(void **state)
 static void reserved_mapping_lifecycle(void **state)
 {
     mm_machine *m = *state;
+    assert_int_equal(mm_allocate_mapping_address(m, MM_PAGE_SIZE, 0), 0); /* callers must name themselves */
     mm_va base = mm_allocate_mapping_address(m, 4 * MM_PAGE_SIZE, RTAG);
     assert_true(base >= MM_SYSTEM_PTE_START + 2 * MM_PAGE_SIZE);
     assert_false(mm_is_address_valid(m, base));
+    /* Windows' header encoding: PTE[-2] = total PTEs << 1, PTE[-1] = tag & ~1. */
+    assert_int_equal(pte_of(m, NULL, base - 2 * MM_PAGE_SIZE), (4 + 2) << 1);
+    assert_int_equal(pte_of(m, NULL, base - MM_PAGE_SIZE), RTAG & ~1u);
     mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1800, 1);
     mm_va mdl = mm_io_allocate_mdl(m, buf + 0x10, 0x1000, false, false, 0);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));

@@ -6,6 +6,7 @@
 #define MMI_MDL_H
 
 #include "mm/mdl.h"
+#include "mm/pfn.h"
 
 #include "bugcheck.h"
 #include "hash.h"
@@ -15,6 +16,20 @@
 #define MMI_PTE_MDL_MAPPING (UINT64_C(1) << 52)
 
 struct mmi_mdl_state;
+
+/* The PFN cache attribute a cache type gives a page. */
+static inline mm_pfn_cache mmi_pfn_cache_of(mm_cache_type cache)
+{
+    switch (cache) {
+    case MM_NON_CACHED:
+    case MM_NON_CACHED_UNORDERED: return MM_PFN_NON_CACHED;
+    case MM_WRITE_COMBINED:
+    case MM_USWC_CACHED: return MM_PFN_WRITE_COMBINED;
+    case MM_CACHED:
+    case MM_HARDWARE_COHERENT_CACHED: return MM_PFN_CACHED;
+    default: return MM_PFN_NOT_MAPPED;
+    }
+}
 
 bool mmi_mdl_init(mm_machine *m);
 void mmi_mdl_fini(mm_machine *m);
@@ -102,6 +117,9 @@ void mmi_mdl_note(mm_machine *m, mm_va mdl, uint32_t what);
 size_t mmi_mdl_findings_of(const mm_machine *m, mm_finding_kind kind);
 void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, mm_pfn pfn, uint32_t other,
                      const char *fmt, ...) MMI_PRINTF(7, 8);
+/* The PTE that maps pfn for an MDL mapping: the page's own cache attribute
+ * wins over `cache` (see mdlmap.c), Priority's NoWrite/NoExecute apply. */
+uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user);
 /* Releases the MDL's system mapping (MmUnmapLockedPages, system half). */
 mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h);
 uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess); /* process id, 0 if none */

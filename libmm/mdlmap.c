@@ -78,6 +78,52 @@ static uint64_t mapping_bits(mm_cache_type cache, uint32_t priority, bool user)
     return bits | (user ? PTE_OWNER : PTE_GLOBAL);
 }
 
+/* The cache type a frame is mapped with. The page's own attribute wins over
+ * the request, so no frame gets aliases of different types; only a page that
+ * has none yet (MmAllocatePagesForMdl's) takes the request, and keeps it for
+ * later mappings. Device memory has no PFN entry: the request decides. */
+static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type requested)
+{
+    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+        return requested;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    switch ((e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT) {
+    case MM_PFN_NON_CACHED: return MM_NON_CACHED;
+    case MM_PFN_WRITE_COMBINED: return MM_WRITE_COMBINED;
+    case MM_PFN_CACHED: return MM_CACHED;
+    default:
+        e->flags = (uint16_t)((e->flags & ~MMI_PF_CACHE) | (mmi_pfn_cache_of(requested) << MMI_PF_CACHE_SHIFT));
+        return requested;
+    }
+}
+
+uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
+{
+    return (pfn << 12) | mapping_bits(frame_cache(m, pfn, cache), priority, user);
+}
+
+/* Writes the system PTEs of a kernel mapping: one run when every frame
+ * gets the same bits (the usual case), else page by page. */
+static mm_status map_system_ptes(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, mm_cache_type cache,
+                                 uint32_t priority)
+{
+    bool uniform = true;
+    uint64_t first = count ? mmi_mdl_mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
+    for (uint64_t i = 1; i < count && uniform; i++)
+        uniform = (mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK) == first;
+    if (uniform)
+        return mmi_syspte_map(m, va, pfns, count, first);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t bits = mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK;
+        mm_status st = mmi_syspte_map(m, va + i * MM_PAGE_SIZE, &pfns[i], 1, bits);
+        if (!MM_SUCCESS(st)) {
+            mmi_syspte_unmap(m, va, i);
+            return st;
+        }
+    }
+    return MM_STATUS_SUCCESS;
+}
+
 /* ---- checks ---- */
 
 static mm_status verifier_map_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_mode mode,
@@ -148,7 +194,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
                               "leaked-system-mapping findings)" : "");
         return 0;
     }
-    if (!MM_SUCCESS(mmi_syspte_map(m, va, pfns, count, mapping_bits(cache, priority, false)))) {
+    if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority))) {
         mmi_syspte_release(m, va, pages);
         return 0;
     }
@@ -256,7 +302,6 @@ static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm
         *raised = MM_STATUS_INSUFFICIENT_RESOURCES;
         return 0;
     }
-    uint64_t bits = mapping_bits(cache, priority, true);
     for (uint64_t i = 0; i < count; i++) {
         mm_va va = base + i * MM_PAGE_SIZE;
         mm_pfn table;
@@ -267,7 +312,7 @@ static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm
             *raised = st;
             return 0;
         }
-        mmi_pte_set(m, table, mmi_va_index(va, 3), va, (pfns[i] << 12) | bits);
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_mdl_mapping_pte(m, pfns[i], cache, priority, true));
     }
     *u = (struct mmi_user_map){.next = m->mdl->user_maps, .mdl = mdl, .va = base, .pages = mdl_pages(h),
                                .process = p->id};

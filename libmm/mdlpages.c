@@ -16,18 +16,6 @@
     (MM_DONT_ZERO_ALLOCATION | MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | MM_ALLOCATE_FULLY_REQUIRED |           \
      MM_ALLOCATE_NO_WAIT | MM_ALLOCATE_PREFER_CONTIGUOUS | MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS)
 
-static mm_pfn_cache pfn_cache(mm_cache_type cache)
-{
-    switch (cache) {
-    case MM_NON_CACHED:
-    case MM_NON_CACHED_UNORDERED: return MM_PFN_NON_CACHED;
-    case MM_WRITE_COMBINED:
-    case MM_USWC_CACHED: return MM_PFN_WRITE_COMBINED;
-    case MM_CACHED:
-    case MM_HARDWARE_COHERENT_CACHED: return MM_PFN_CACHED;
-    default: return MM_PFN_NOT_MAPPED;
-    }
-}
 
 static bool irql_ok(mm_machine *m)
 {
@@ -119,7 +107,8 @@ mm_va mm_allocate_pages_for_mdl_ex(mm_machine *m, uint64_t low, uint64_t high, u
         mmi_pfn_init_active(m, pfn, 0, 0, 0, 0, MM_USE_MDL_PAGES);
         struct mmi_pfn *e = mmi_pfn(m, pfn);
         mmi_pfn_flag(e, MMI_PF_DELETED, true);
-        e->flags = (uint16_t)((e->flags & ~MMI_PF_CACHE) | (pfn_cache(cache) << MMI_PF_CACHE_SHIFT));
+        /* No cache type yet (MiNotMapped): the first mapping gives it one. */
+        e->flags = (uint16_t)((e->flags & ~MMI_PF_CACHE) | (MM_PFN_NOT_MAPPED << MMI_PF_CACHE_SHIFT));
         mmi_mdl_set_pfn(m, mdl, found++, pfn);
     }
     unpark(m);

@@ -131,23 +131,20 @@ mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base, uint3
         return 0; /* documented: NULL for a range too small */
     mm_va first = 0, last = 0;
     if (mapped_in_range(m, base, range, &first, &last)) {
-        mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x107, base, first, last, MM_PFN_NONE, base,
+        /* P3 and P4 are PTE addresses: the first non-empty one, the range's last. */
+        mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x107, base, mmi_pte_address(first, 3),
+                     mmi_pte_address(base + (range - 1) * MM_PAGE_SIZE, 3), MM_PFN_NONE, base,
                      "MmMapLockedPagesWithReservedMapping into %016llx, which still maps %016llx: unmap first",
                      (unsigned long long)base, (unsigned long long)first);
         return 0;
     }
-    uint64_t bits = PTE_VALID | PTE_ACCESSED | PTE_DIRTY | PTE_DIRTY1 | PTE_WRITE | PTE_GLOBAL | MMI_PTE_MDL_MAPPING;
-    if (cache == MM_NON_CACHED || cache == MM_NON_CACHED_UNORDERED)
-        bits |= PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
-    else if (cache == MM_WRITE_COMBINED || cache == MM_USWC_CACHED)
-        bits |= PTE_CACHE_DISABLE;
     for (uint64_t i = 0; i < pages; i++) {
         mm_pfn pfn;
         if (!MM_SUCCESS(mmi_mdl_pfn(m, mdl, i, &pfn)))
             return 0;
         if (pfn == MM_PFN_NONE)
             break;
-        set_pte_at(m, base + i * MM_PAGE_SIZE, (pfn << 12) | bits);
+        set_pte_at(m, base + i * MM_PAGE_SIZE, mmi_mdl_mapping_pte(m, pfn, cache, MM_HIGH_PAGE_PRIORITY, false));
     }
     h.MappedSystemVa = base; /* without the byte offset, unlike SpecifyCache */
     unsigned f = (uint16_t)h.MdlFlags | MM_MDL_MAPPED_TO_SYSTEM_VA;

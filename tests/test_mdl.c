@@ -1023,7 +1023,25 @@ static void mapping_can_fail_and_priority_flags(void **state)
     uint64_t pte = pte_of(m, NULL, ro);
     assert_false(pte & 0x802);                  /* read-only */
     assert_true(pte >> 63);                     /* no-execute */
-    assert_true((pte & 0x18) == 0x18);          /* non-cached: PCD | PWT */
+    /* Cached pool keeps its cache type: the request does not make a
+     * conflicting non-cached alias (regression). */
+    assert_int_equal(pte & 0x18, 0);
+    /* Pages with no cache type yet (MmAllocatePagesForMdl) take the
+     * request, and keep it for the next mapping. */
+    mm_va pages = mm_allocate_pages_for_mdl(m, 0, UINT64_MAX, 0, MM_PAGE_SIZE);
+    assert_true(pages != 0);
+    mm_va nc = mm_map_locked_pages_specify_cache(m, pages, MM_KERNEL_MODE, MM_NON_CACHED, 0, false,
+                                                 MM_NORMAL_PAGE_PRIORITY, NULL);
+    assert_int_equal(pte_of(m, NULL, nc) & 0x18, 0x18); /* PCD | PWT */
+    mm_pfn frame;
+    read_mdl(m, pages, &frame, 1);
+    struct mm_pfn_info pi;
+    assert_ok(mm_pfn_query(m, frame, &pi));
+    assert_int_equal(pi.cache_attribute, MM_PFN_NON_CACHED);
+    assert_ok(mm_unmap_locked_pages(m, nc, pages));
+    nc = mm_map_locked_pages_specify_cache(m, pages, MM_KERNEL_MODE, MM_CACHED, 0, false, MM_NORMAL_PAGE_PRIORITY,
+                                           NULL);
+    assert_int_equal(pte_of(m, NULL, nc) & 0x18, 0x18); /* still non-cached */
     expect_bugcheck(mm_write(m, ro, "x", 1), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, ro);
 }
 

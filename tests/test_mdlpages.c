@@ -181,7 +181,11 @@ static void reserved_map_into_non_empty_range(void **state)
     assert_true(mm_map_locked_pages_with_reserved_mapping(m, base, RTAG, mdl, MM_CACHED) != 0);
     expect_bugcheck(mm_map_locked_pages_with_reserved_mapping(m, base, RTAG, mdl, MM_CACHED),
                     MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x107);
-    assert_params(base, base, base);
+    /* P3, P4: PTE addresses (the first non-empty PTE, the range's last) */
+    struct mm_pte_walk w0, w2;
+    assert_ok(mm_pte_walk(m, NULL, base, &w0));
+    assert_ok(mm_pte_walk(m, NULL, base + 2 * MM_PAGE_SIZE, &w2));
+    assert_params(base, w0.level[3].entry_address, w2.level[3].entry_address);
 }
 
 static void reserved_range_too_small_returns_null(void **state)

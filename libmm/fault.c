@@ -91,14 +91,8 @@ static mm_status bad_system_reference(mm_machine *m, const struct access *a, uin
                             a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
                             "%s of %016llx inside driver %s, which has been unloaded", kind_name(a->kind),
                             (unsigned long long)a->va, img->name);
-    char where[96] = "";
-    for (unsigned i = 0; img && i < img->count; i++) {
-        const struct mmi_section *sec = &img->sections[i];
-        if (a->va >= sec->base && a->va < sec->base + sec->size)
-            snprintf(where, sizeof where, " (%s+0x%llx, section %s%s)", img->name,
-                     (unsigned long long)(a->va - img->base), sec->name,
-                     sec->discarded ? ", discarded after DriverEntry" : "");
-    }
+    char where[96];
+    mmi_image_describe(m, a->va, where, sizeof where);
     return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, type,
                         MM_PFN_NONE, a->va, "%s of %016llx%s: %s", kind_name(a->kind), (unsigned long long)a->va,
                         where, why);
@@ -438,6 +432,8 @@ static mm_status access_pages(mm_machine *m, const struct mm_access_request *req
                 mmi_frame_write(m, pfn, offset, buf, n);
             else
                 mmi_frame_read(m, pfn, offset, buf, n);
+        } else if (req->buffer && n && req->kind == MM_ACCESS_READ) {
+            memset((unsigned char *)req->buffer + done, 0xFF, n); /* device memory: the bus reads all ones */
         }
         done += n;
     } while (done < req->length);

@@ -360,3 +360,15 @@ mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle)
         return lock_section_pages(m, s, false);
     return MM_STATUS_SUCCESS;
 }
+
+void mmi_image_describe(mm_machine *m, mm_va va, char *buf, size_t size)
+{
+    struct mm_image *img = mmi_image_containing(m, va);
+    buf[0] = 0;
+    for (unsigned i = 0; img && i < img->count; i++) {
+        const struct mmi_section *sec = &img->sections[i];
+        if (va >= sec->base && va < sec->base + sec->size)
+            snprintf(buf, size, " (%s+0x%llx, section %s%s)", img->name, (unsigned long long)(va - img->base),
+                     sec->name, sec->discarded ? ", discarded after DriverEntry" : "");
+    }
+}

@@ -31,5 +31,8 @@ struct mm_image *mmi_image_lookup(mm_machine *m, const mm_image *img);
 /* The image whose range holds va (loaded or not), or NULL. */
 struct mm_image *mmi_image_containing(mm_machine *m, mm_va va);
 void mmi_image_free_all(mm_machine *m);
+/* " (mydrv.sys+0x3000, section INIT, discarded after DriverEntry)" for an
+ * address inside a section of a driver image; "" otherwise. */
+void mmi_image_describe(mm_machine *m, mm_va va, char *buf, size_t size);
 
 #endif

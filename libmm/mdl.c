@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "fault.h"
+#include "image.h"
 #include "machine.h"
 #include "pfn.h"
 #include "pool.h"
@@ -808,6 +809,20 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
 
 /* ---- MmBuildMdlForNonPagedPool ---- */
 
+/* 0x1A/0x1240, saying why the page is not there. */
+static mm_status not_resident(mm_machine *m, mm_va mdl, mm_va va)
+{
+    char where[96];
+    mmi_image_describe(m, va, where, sizeof where);
+    bool discarded = strstr(where, "discarded") != NULL;
+    bool pageable = mmi_use_for_va(m, va) != MM_USE_NONPAGED_POOL && !discarded;
+    return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240, mdl, mmi_pte_address(va, 3), 0, MM_PFN_NONE, va,
+                        "MmBuildMdlForNonPagedPool on MDL %016llx: %016llx%s is not resident (%s)",
+                        (unsigned long long)mdl, (unsigned long long)va, where,
+                        discarded ? "its section was discarded" : pageable ? "it is pageable, not nonpaged pool"
+                                                                            : "it was freed");
+}
+
 mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
 {
     MMI_ENTER(m, "MmBuildMdlForNonPagedPool");
@@ -840,10 +855,7 @@ mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
         struct mmi_walk w;
         mmi_walk(m, mmi_top_for(m, cur, va), va, &w);
         if (!mmi_walk_valid(&w))
-            return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240, mdl, mmi_pte_address(va, 3), 0,
-                                MM_PFN_NONE, va,
-                                "MmBuildMdlForNonPagedPool on MDL %016llx: %016llx is not resident (it is pageable, "
-                                "not nonpaged pool)", (unsigned long long)mdl, (unsigned long long)va);
+            return not_resident(m, mdl, va);
         pfn = mmi_pte_pfn(w.entry[3]);
         if (!MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, pfn)))
             return st;

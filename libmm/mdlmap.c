@@ -165,12 +165,19 @@ static mm_status unlocked_frame_check(mm_machine *m, mm_va mdl, const struct mm_
 {
     if (flags_of(h) & MM_MDL_SOURCE_IS_NONPAGED_POOL)
         return MM_STATUS_SUCCESS;
-    for (uint64_t i = 0; i < count; i++)
-        if (!frame_locked(m, pfns[i]))
-            return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1233, pfns[i], 0, 0, pfns[i], mdl,
-                                "%s on MDL %016llx tried to map PFN 0x%llx, which is not locked%s", m->op,
-                                (unsigned long long)mdl, (unsigned long long)pfns[i],
-                                flags_of(h) & MM_MDL_PAGES_LOCKED ? "" : " (the MDL was never locked)");
+    for (uint64_t i = 0; i < count; i++) {
+        if (frame_locked(m, pfns[i]))
+            continue;
+        const struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+        char why[96] = "";
+        if (r && !r->locked && r->unlock_step)
+            snprintf(why, sizeof why, " (the MDL was unlocked at step %llu)", (unsigned long long)r->unlock_step);
+        else if (!(flags_of(h) & MM_MDL_PAGES_LOCKED))
+            snprintf(why, sizeof why, " (the MDL was never locked)");
+        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1233, pfns[i], 0, 0, pfns[i], mdl,
+                            "%s on MDL %016llx tried to map PFN 0x%llx, which is not locked%s", m->op,
+                            (unsigned long long)mdl, (unsigned long long)pfns[i], why);
+    }
     return MM_STATUS_SUCCESS;
 }
 
@@ -186,12 +193,14 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
             return 0;
         size_t leaked = mmi_mdl_findings_of(m, MM_FINDING_LEAKED_SYSTEM_MAPPING);
         uint32_t code = m->cfg.track_ptes ? MM_BUGCHECK_DRIVER_USED_EXCESSIVE_PTES : MM_BUGCHECK_NO_MORE_SYSTEM_PTES;
+        char why[160] = "";
+        if (leaked)
+            snprintf(why, sizeof why, ": %zu mappings were leaked by freeing or reusing MDLs still mapped (see the "
+                                      "leaked-system-mapping findings)", leaked);
         mmi_bugcheck(m, code, 0, m->cfg.track_ptes ? 0 : pages, mmi_syspte_free(m), m->syspte.size, MM_PFN_NONE, mdl,
-                     "no system PTEs are left for %llu pages (%llu of %llu in use)%s%zu%s",
-                     (unsigned long long)pages, (unsigned long long)(m->syspte.size - mmi_syspte_free(m)),
-                     (unsigned long long)m->syspte.size, leaked ? ": " : "", leaked,
-                     leaked ? " mappings were leaked by freeing or reusing MDLs still mapped (see the "
-                              "leaked-system-mapping findings)" : "");
+                     "no system PTEs are left for %llu pages (%llu of %llu in use)%s", (unsigned long long)pages,
+                     (unsigned long long)(m->syspte.size - mmi_syspte_free(m)), (unsigned long long)m->syspte.size,
+                     why);
         return 0;
     }
     if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority))) {

@@ -77,6 +77,19 @@ static void write_to_code_is_0xbe(void **state)
     assert_int_equal(H.bc.p[1], pte_of(m, NULL, va));
 }
 
+/* Regression: 0x1240 called a discarded INIT page "pageable". */
+static void build_mdl_over_discarded_init(void **state)
+{
+    mm_machine *m = *state;
+    mm_va init = section("INIT");
+    assert_ok(mm_image_discard_init(m, img));
+    mm_va mdl = mm_io_allocate_mdl(m, init, 0x100, false, false, 0);
+    expect_bugcheck(mm_build_mdl_for_nonpaged_pool(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240);
+    assert_non_null(strstr(H.bc.explanation, "section INIT"));
+    assert_non_null(strstr(H.bc.explanation, "discarded"));
+    assert_null(strstr(H.bc.explanation, "pageable"));
+}
+
 static void init_is_discarded_after_driver_entry(void **state)
 {
     mm_machine *m = *state;
@@ -178,6 +191,7 @@ int main(void)
         T(code_is_read_execute_and_global),
         T(write_to_code_is_0xbe),
         T(init_is_discarded_after_driver_entry),
+        T(build_mdl_over_discarded_init),
         T(pageable_section_at_dispatch_is_0xd1),
         T(force_irql_checking_trims_on_raise),
         T(unloaded_driver_is_0xce),

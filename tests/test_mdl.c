@@ -569,6 +569,38 @@ static void user_mapping_at_a_requested_address(void **state)
     assert_ok(mm_unlock_pages(m, mdl));
 }
 
+/* Regressions in the words: 0x1233 said "never locked" for an MDL that was
+ * unlocked; 0x3F ended in a stray "0" when no mapping had leaked. */
+static void explanations_say_what_happened(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
+                    MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1233);
+    assert_non_null(strstr(H.bc.explanation, "unlocked at step"));
+    assert_null(strstr(H.bc.explanation, "never"));
+}
+
+static void no_more_system_ptes_without_leaks(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    mm_va range = mm_allocate_mapping_address(m, (c.system_ptes_total - 2 - c.system_ptes_used) * MM_PAGE_SIZE,
+                                              MM_POOL_TAG('F', 'u', 'l', 'l'));
+    assert_true(range != 0);
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL),
+                    MM_BUGCHECK_NO_MORE_SYSTEM_PTES, 0);
+    size_t n = strlen(H.bc.explanation);
+    assert_true(n > 0 && H.bc.explanation[n - 1] == ')');
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1093,6 +1125,8 @@ int main(void)
         T(failing_reprobe_of_locked_mdl),
         T(irql_above_dispatch_without_verifier),
         T(user_mapping_at_a_requested_address),
+        T(explanations_say_what_happened),
+        T(no_more_system_ptes_without_leaks),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

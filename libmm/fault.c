@@ -11,6 +11,7 @@
 
 #include "bugcheck.h"
 #include "image.h"
+#include "kstack.h"
 #include "machine.h"
 #include "mdl.h"
 #include "memory.h"
@@ -257,6 +258,12 @@ static mm_status fault_software(mm_machine *m, const struct access *a, const str
 static mm_status page_fault(mm_machine *m, const struct access *a, const struct mmi_walk *w)
 {
     uint64_t pte = w->depth == 4 ? w->entry[3] : 0;
+    mm_va stack;
+    if (!mmi_is_user_va(a->va) && mmi_kstack_guard(m, a->va, &stack)) /* no stack left for the trap itself */
+        return mmi_bugcheck(m, MM_BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP, 8, 0, 0, 0, MM_PFN_NONE, a->va,
+                            "%s of %016llx, the guard page below the kernel stack at %016llx: the stack overflowed "
+                            "(a double fault)", kind_name(a->kind), (unsigned long long)a->va,
+                            (unsigned long long)stack);
     if (mmi_irql(m) >= MM_DISPATCH_LEVEL)
         return fault_at_raised_irql(m, a, pte);
     if (w->depth < 4 || pte == 0)

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "image.h"
+#include "kstack.h"
 #include "mdl.h"
 #include "syspte.h"
 #include "paging.h"
@@ -104,6 +105,7 @@ void mm_machine_destroy(mm_machine *m)
     if (!m)
         return;
     mmi_physical_fini(m);
+    mmi_kstack_fini(m);
     mmi_pool_fini(m);
     mmi_process_free_all(m);
     mmi_image_free_all(m);

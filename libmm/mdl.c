@@ -857,6 +857,12 @@ mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl)
         if (!mmi_walk_valid(&w))
             return not_resident(m, mdl, va);
         pfn = mmi_pte_pfn(w.entry[3]);
+        /* Kernel stack pages can be traded unless probe-and-locked. */
+        if (mmi_verifier(m) && mmi_pfn_is_ram(m, pfn) && mmi_pfn_use(mmi_pfn(m, pfn)) == MM_USE_KERNEL_STACK)
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x140, mmi_irql(m), mdl, address,
+                                pfn, mdl, "MmBuildMdlForNonPagedPool on MDL %016llx over a kernel stack buffer at "
+                                "%016llx: stack pages must be locked with MmProbeAndLockPages",
+                                (unsigned long long)mdl, (unsigned long long)address);
         if (!MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, pfn)))
             return st;
     }

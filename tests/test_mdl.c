@@ -601,6 +601,52 @@ static void no_more_system_ptes_without_leaks(void **state)
     assert_true(n > 0 && H.bc.explanation[n - 1] == ')');
 }
 
+/* ---- kernel stacks ---- */
+
+/* A stack buffer is locked with MmProbeAndLockPages; describing it with
+ * MmBuildMdlForNonPagedPool is 0xC4/0x140 under Verifier (stack pages can
+ * be traded), and silently latent without. */
+static void mdl_over_a_kernel_stack_buffer(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base, limit;
+    assert_ok(mm_kernel_stack_create(m, &base, &limit));
+    assert_int_equal(base - limit, MM_KERNEL_STACK_SIZE);
+    mm_va buf = base - 0x180; /* a local variable near the top */
+    assert_ok(mm_write(m, buf, "stack", 5));
+    struct mm_pfn_info pi;
+    assert_ok(mm_pfn_query(m, pfn_of(m, buf), &pi));
+    assert_int_equal(pi.use, MM_USE_KERNEL_STACK);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x100, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    assert_pfn(m, pfn_of(m, buf), 1, 2, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_unlock_pages(m, mdl));
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_build_mdl_for_nonpaged_pool(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x140);
+        assert_params(MM_PASSIVE_LEVEL, mdl, buf);
+        return;
+    }
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl)); /* works today, latent bug */
+    assert_ok(mm_io_free_mdl(m, mdl));
+    uint64_t free_before = list_pages(m, MM_FREE_PAGE_LIST);
+    assert_ok(mm_kernel_stack_delete(m, base));
+    assert_int_equal(list_pages(m, MM_FREE_PAGE_LIST), free_before + MM_KERNEL_STACK_SIZE / MM_PAGE_SIZE);
+    assert_status(mm_kernel_stack_delete(m, base), MM_STATUS_INVALID_PARAMETER);
+    assert_invariants(m);
+}
+
+/* Running off the end of a kernel stack hits its guard page: a double fault. */
+static void kernel_stack_overflow_is_a_double_fault(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base, limit;
+    assert_ok(mm_kernel_stack_create(m, &base, &limit));
+    uint8_t b = 0;
+    assert_ok(mm_write(m, limit, &b, 1));
+    expect_bugcheck(mm_write(m, limit - 8, &b, 1), MM_BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP, 8);
+    assert_params(0, 0, 0);
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1127,6 +1173,8 @@ int main(void)
         T(user_mapping_at_a_requested_address),
         T(explanations_say_what_happened),
         T(no_more_system_ptes_without_leaks),
+        T(mdl_over_a_kernel_stack_buffer), V(mdl_over_a_kernel_stack_buffer),
+        T(kernel_stack_overflow_is_a_double_fault),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

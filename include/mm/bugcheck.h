@@ -23,7 +23,9 @@ extern "C" {
     X(0x41, MUST_SUCCEED_POOL_EMPTY, "request size", "nonpaged pages used", "requests larger than a page", "available pages") \
     X(0x4E, PFN_LIST_CORRUPT, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0x50, PAGE_FAULT_IN_NONPAGED_AREA, "address referenced", "page-fault error code: 0 read, 0x2 write, 0x10 execute", "instruction address", "fault type (0 freed PTE, 1 no-access PTE, 2 page table not present, 4 not canonical)") \
+    X(0x44, MULTIPLE_IRP_COMPLETE_REQUESTS, "IRP", "reserved", "reserved", "reserved") \
     X(0x76, PROCESS_HAS_LOCKED_PAGES, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
+    X(0x7F, UNEXPECTED_KERNEL_MODE_TRAP, "trap number (8: double fault)", "reserved", "reserved", "reserved") \
     X(0xBE, ATTEMPTED_WRITE_TO_READONLY_MEMORY, "address written", "PTE contents", "reserved", "reserved") \
     X(0xC1, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "address", "reserved", "reserved", "sub-code") \
     X(0xC2, BAD_POOL_CALLER, "sub-code", "see sub-code", "see sub-code", "see sub-code") \

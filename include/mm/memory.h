@@ -69,6 +69,15 @@ MM_API mm_status mm_access_memory(mm_machine *m, const struct mm_access_request 
 MM_API mm_status mm_read(mm_machine *m, mm_va va, void *buffer, size_t length);
 MM_API mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length);
 
+/* A kernel stack (MmCreateKernelStack): KERNEL_STACK_SIZE resident bytes
+ * in system PTEs, growing down from *base to *limit, with an invalid guard
+ * page below *limit (running into it is a double fault, 0x7F). Code under
+ * test may keep buffers there; lock them with MmProbeAndLockPages, never
+ * describe them with MmBuildMdlForNonPagedPool (0xC4/0x140 under Verifier). */
+#define MM_KERNEL_STACK_SIZE 0x6000u
+MM_API mm_status mm_kernel_stack_create(mm_machine *m, mm_va *base, mm_va *limit);
+MM_API mm_status mm_kernel_stack_delete(mm_machine *m, mm_va base);
+
 /* MmIsAddressValid (IRQL <= DISPATCH) and MmGetPhysicalAddress (0 if invalid). */
 MM_API bool mm_is_address_valid(mm_machine *m, mm_va va);
 MM_API uint64_t mm_get_physical_address(mm_machine *m, mm_va va);

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "image.h"
+#include "irp.h"
 #include "kstack.h"
 #include "mdl.h"
 #include "syspte.h"
@@ -106,6 +107,7 @@ void mm_machine_destroy(mm_machine *m)
         return;
     mmi_physical_fini(m);
     mmi_kstack_fini(m);
+    mmi_irp_fini(m);
     mmi_pool_fini(m);
     mmi_process_free_all(m);
     mmi_image_free_all(m);

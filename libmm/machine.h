@@ -77,6 +77,7 @@ struct mm_machine {
     struct mmi_mdl_state *mdl;        /* MDL tracking (mdl.c) */
     struct mmi_physical_state *physical; /* I/O-space and contiguous allocations (physical.c) */
     struct mmi_kstack *kstacks;       /* kernel stacks by base (kstack.c) */
+    struct mmi_irp *irps;             /* IRP packets by address (irp.c) */
 
     struct mm_image *images;          /* hash by object address */
     struct mm_image *image_first, *image_last;

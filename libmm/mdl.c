@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "fault.h"
 #include "image.h"
+#include "irp.h"
 #include "machine.h"
 #include "pfn.h"
 #include "pool.h"
@@ -767,17 +768,7 @@ mm_status mm_unlock_pages(mm_machine *m, mm_va mdl)
     return unlock_checked(m, mdl);
 }
 
-/* ---- IRPs: allocation and completion ---- */
-
-mm_va mm_io_allocate_irp(mm_machine *m)
-{
-    MMI_ENTER_RET(m, "IoAllocateIrp", 0);
-    if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, 0))
-        return 0;
-    mm_va irp = 0;
-    mmi_pool_alloc(m, MM_NONPAGED_POOL, MM_IRP_SIZE, MM_POOL_TAG('I', 'r', 'p', ' '), &irp);
-    return irp;
-}
+/* ---- IRP completion ---- */
 
 /* The I/O manager unlocks every MDL still on the IRP and frees it: a driver
  * that already did so itself unlocks or frees twice. */
@@ -786,6 +777,9 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
     MMI_ENTER(m, "IofCompleteRequest");
     if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, irp))
         return MM_STATUS_MACHINE_DEAD;
+    mm_status live = mmi_irp_check_live(m, irp);
+    if (!MM_SUCCESS(live))
+        return live;
     mm_va mdl = 0;
     mm_status st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &mdl, 8, MM_ACCESS_READ);
     for (mm_va next; MM_SUCCESS(st) && mdl; mdl = next) {
@@ -804,7 +798,9 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
     m->op = "IofCompleteRequest";
     if (!MM_SUCCESS(st))
         return st;
-    return mmi_pool_free_checked(m, irp, 0);
+    if (MM_SUCCESS(st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &(mm_va){0}, 8, MM_ACCESS_WRITE)))
+        st = mmi_irp_free(m, irp);
+    return st;
 }
 
 /* ---- MmBuildMdlForNonPagedPool ---- */

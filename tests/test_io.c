@@ -132,12 +132,122 @@ static void section_lock_above_apc(void **state)
     assert_params(MM_DISPATCH_LEVEL, 0, 0);
 }
 
+/* ---- IRP packets ---- */
+
+static uint64_t irp_field(mm_machine *m, mm_va irp, unsigned offset, size_t size)
+{
+    uint64_t v = 0;
+    assert_ok(mm_read(m, irp + offset, &v, size));
+    return v;
+}
+
+/* IoAllocateIrp's packets, with Windows' x64 layout and allocation flags. */
+static void allocate_irp_layout(void **state)
+{
+    mm_machine *m = *state;
+    mm_va small = mm_io_allocate_irp_ex(m, 3, false); /* a large-lookaside packet: 8 locations */
+    assert_int_equal(irp_field(m, small, 0x00, 2), MM_IO_TYPE_IRP);
+    assert_int_equal(irp_field(m, small, 0x02, 2), MM_IO_SIZE_OF_IRP(8));
+    assert_int_equal(irp_field(m, small, 0x42, 1), 3);           /* StackCount */
+    assert_int_equal(irp_field(m, small, 0x43, 1), 4);           /* CurrentLocation: one past */
+    assert_int_equal(irp_field(m, small, 0x47, 1), MM_IRP_ALLOCATED_FIXED_SIZE | MM_IRP_LOOKASIDE_ALLOCATION);
+    assert_int_equal(irp_field(m, small, 0x20, 8), small + 0x20); /* empty ThreadListEntry */
+    assert_int_equal(irp_field(m, small, 0xB8, 8), small + MM_IO_SIZE_OF_IRP(3));
+    assert_int_equal(irp_field(m, small, 0x08, 8), 0);           /* no MDL */
+    mm_va big = mm_io_allocate_irp_ex(m, 10, false);
+    assert_int_equal(irp_field(m, big, 0x02, 2), MM_IO_SIZE_OF_IRP(10));
+    assert_int_equal(irp_field(m, big, 0x47, 1), 0);
+    mm_va quota = mm_io_allocate_irp_ex(m, 2, true);
+    assert_int_equal(irp_field(m, quota, 0x02, 2), MM_IO_SIZE_OF_IRP(2));
+    assert_int_equal(irp_field(m, quota, 0x47, 1), MM_IRP_QUOTA_CHARGED);
+    assert_int_equal(mm_io_allocate_irp_ex(m, 0, false), 0);
+    assert_int_equal(mm_io_allocate_irp_ex(m, 128, false), 0);
+    assert_ok(mm_io_free_irp(m, small));
+    assert_ok(mm_io_free_irp(m, big));
+    assert_ok(mm_io_free_irp(m, quota));
+}
+
+/* IoFreeIrp leaves the MDL chain to the driver: a locked user buffer on it
+ * stays locked, and the process exits with 0x76. */
+static void free_irp_keeps_the_mdl_chain(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl, buf;
+    mm_va irp = direct_io_irp(m, &mdl, &buf);
+    assert_ok(mm_io_free_irp(m, irp));
+    struct mm_mdl h;
+    assert_ok(mm_mdl_read(m, mdl, &h, NULL, 0));
+    assert_true((uint16_t)h.MdlFlags & MM_MDL_PAGES_LOCKED);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    assert_int_equal(pi.locked_pages, 2);
+    assert_ok(mm_process_detach(m, &H.apc));
+    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+}
+
+/* Freeing or completing a packet twice: 0x44, or 0xC9/0x01 under I/O Verification. */
+static void irp_freed_twice(void **state)
+{
+    mm_machine *m = *state;
+    mm_va irp = mm_io_allocate_irp(m);
+    assert_ok(mm_io_free_irp(m, irp));
+    if (mm_machine_verifier(m) & MM_VERIFIER_IO_VERIFICATION) {
+        expect_bugcheck(mm_io_free_irp(m, irp), MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x01);
+        assert_params(irp, 0, 0);
+        return;
+    }
+    expect_bugcheck(mm_io_free_irp(m, irp), MM_BUGCHECK_MULTIPLE_IRP_COMPLETE_REQUESTS, irp);
+}
+
+static void irp_completed_twice(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl, buf;
+    mm_va irp = direct_io_irp(m, &mdl, &buf);
+    assert_ok(mm_io_complete_request(m, irp));
+    expect_bugcheck(mm_io_complete_request(m, irp), mm_machine_verifier(m) & MM_VERIFIER_IO_VERIFICATION
+                                                        ? MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION
+                                                        : MM_BUGCHECK_MULTIPLE_IRP_COMPLETE_REQUESTS,
+                    mm_machine_verifier(m) & MM_VERIFIER_IO_VERIFICATION ? 0x01 : irp);
+}
+
+/* IoInitializeIrp belongs on the driver's own memory: on an IoAllocateIrp
+ * packet it is 0xC9/0x20D under I/O Verification; without, the allocation
+ * flags are lost and IoFreeIrp hands the packet to ExFreePool. */
+static void initialize_irp(void **state)
+{
+    mm_machine *m = *state;
+    mm_va own = mm_pool_allocate(m, MM_NONPAGED_POOL, MM_IO_SIZE_OF_IRP(2), MM_POOL_TAG('D', 'I', 'r', 'p'));
+    assert_ok(mm_io_initialize_irp(m, own, (uint16_t)MM_IO_SIZE_OF_IRP(2), 2));
+    assert_int_equal(irp_field(m, own, 0x00, 2), MM_IO_TYPE_IRP);
+    assert_int_equal(irp_field(m, own, 0x43, 1), 3);
+    assert_status(mm_io_initialize_irp(m, own, 0x40, 2), MM_STATUS_INVALID_PARAMETER); /* packet too small */
+    assert_ok(mm_io_free_irp(m, own)); /* ExFreePool of the driver's block */
+    struct mm_pool_block_info b;
+    assert_status(mm_pool_query(m, own, &b), MM_STATUS_NOT_FOUND);
+    mm_va irp = mm_io_allocate_irp(m);
+    if (mm_machine_verifier(m) & MM_VERIFIER_IO_VERIFICATION) {
+        expect_bugcheck(mm_io_initialize_irp(m, irp, (uint16_t)MM_IRP_SIZE, 1),
+                        MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20D);
+        assert_params(0, irp, 0);
+        return;
+    }
+    assert_ok(mm_io_initialize_irp(m, irp, (uint16_t)MM_IRP_SIZE, 1));
+    assert_int_equal(irp_field(m, irp, 0x47, 1), 0); /* the lookaside flags are gone */
+    assert_ok(mm_io_free_irp(m, irp));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_attached, teardown_machine)
 #define V(f) {"verifier_" #f, f, setup_attached_verifier, teardown_machine, NULL}
         T(completion_unlocks_and_frees_the_chain),
+        T(allocate_irp_layout),
+        T(free_irp_keeps_the_mdl_chain),
+        T(irp_freed_twice), V(irp_freed_twice),
+        T(irp_completed_twice), V(irp_completed_twice),
+        T(initialize_irp), V(initialize_irp),
         T(driver_unlocks_then_completes), V(driver_unlocks_then_completes),
         T(driver_frees_then_completes), V(driver_frees_then_completes),
         T(lock_pageable_section_keeps_it_resident),

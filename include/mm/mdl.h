@@ -131,12 +131,32 @@ MM_API mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base
                                                        mm_cache_type cache);
 MM_API mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_va mdl);
 
-/* A minimal IRP: nonpaged pool with MdlAddress at offset 0x08 (x64). */
-#define MM_IRP_SIZE 0x118u
+/* IRPs, x64 layout: sizeof(IRP) 0xD0 plus 0x48 per IO_STACK_LOCATION;
+ * Type (6) at 0x00, Size at 0x02, MdlAddress at 0x08, StackCount 0x42,
+ * CurrentLocation 0x43, AllocationFlags 0x47. */
+#define MM_IRP_HEADER_SIZE 0xD0u
+#define MM_IO_STACK_LOCATION_SIZE 0x48u
+#define MM_IO_SIZE_OF_IRP(stack_size) (MM_IRP_HEADER_SIZE + (unsigned)(stack_size) * MM_IO_STACK_LOCATION_SIZE)
+#define MM_IRP_SIZE MM_IO_SIZE_OF_IRP(1)
 #define MM_IRP_MDL_ADDRESS 0x08u
-MM_API mm_va mm_io_allocate_irp(mm_machine *m);
+#define MM_IO_TYPE_IRP 6
+#define MM_IRP_QUOTA_CHARGED 0x01u
+#define MM_IRP_ALLOCATED_MUST_SUCCEED 0x02u
+#define MM_IRP_ALLOCATED_FIXED_SIZE 0x04u
+#define MM_IRP_LOOKASIDE_ALLOCATION 0x08u
+/* IoAllocateIrp(StackSize 1..127, ChargeQuota): up to 8 stack locations
+ * without quota come as fixed-size lookaside packets; 0 on failure. */
+MM_API mm_va mm_io_allocate_irp_ex(mm_machine *m, int stack_size, bool charge_quota);
+MM_API mm_va mm_io_allocate_irp(mm_machine *m); /* IoAllocateIrp(1, FALSE) */
+/* IoInitializeIrp on driver memory of packet_size >= MM_IO_SIZE_OF_IRP. */
+MM_API mm_status mm_io_initialize_irp(mm_machine *m, mm_va irp, uint16_t packet_size, int stack_size);
+/* IoFreeIrp: the MDL chain is NOT freed (the driver must unlock and free
+ * it first). Freeing a packet twice is 0x44, or 0xC9/0x01 under I/O
+ * Verification; a driver-initialized packet goes to ExFreePool. */
+MM_API mm_status mm_io_free_irp(mm_machine *m, mm_va irp);
 /* IofCompleteRequest for an I/O-manager IRP: MmUnlockPages and IoFreeMdl on
- * every MDL of the Irp->MdlAddress chain, then the IRP is freed. */
+ * every MDL of the Irp->MdlAddress chain, then the IRP is freed; completing
+ * it again is 0x44. */
 MM_API mm_status mm_io_complete_request(mm_machine *m, mm_va irp);
 
 /* Pageable driver sections: MmLockPagableCodeSection / DataSection (any

@@ -78,16 +78,10 @@ void mmi_pfn_set_location(mm_machine *m, mm_pfn pfn, unsigned location)
     mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, old, location);
 }
 
-void mmi_pfn_list_insert(mm_machine *m, mm_pfn pfn, unsigned location)
+/* Links the frame at the tail of a list (its location already says so). */
+static void append(mm_machine *m, struct mmi_list *l, mm_pfn pfn)
 {
-    assert(location <= MM_BAD_PAGE_LIST);
-    struct mmi_list *l = &m->pfn.list[location];
     struct mmi_pfn *e = mmi_pfn(m, pfn);
-    assert(e->reference_count == 0);
-    unsigned old = mmi_pfn_location(e);
-    count_location(m, old, -1);
-    e->flags = (uint16_t)((e->flags & ~MMI_PF_LOCATION) | location);
-    e->share_count = 0;
     e->flink = MMI_LINK_NONE;
     e->blink = l->tail;
     if (l->tail != MMI_LINK_NONE)
@@ -96,6 +90,18 @@ void mmi_pfn_list_insert(mm_machine *m, mm_pfn pfn, unsigned location)
         l->head = (uint32_t)pfn;
     l->tail = (uint32_t)pfn;
     l->count++;
+}
+
+void mmi_pfn_list_insert(mm_machine *m, mm_pfn pfn, unsigned location)
+{
+    assert(location <= MM_BAD_PAGE_LIST);
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    assert(e->reference_count == 0);
+    unsigned old = mmi_pfn_location(e);
+    count_location(m, old, -1);
+    e->flags = (uint16_t)((e->flags & ~MMI_PF_LOCATION) | location);
+    e->share_count = 0;
+    append(m, &m->pfn.list[location], pfn);
     mmi_trace(m, MM_EV_PFN_LIST, 0, pfn, old, location);
 }
 
@@ -196,18 +202,22 @@ void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src)
 
 /* ---- taking frames ---- */
 
+static bool ensure_chunk(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn **chunk = &m->pfn.chunks[pfn >> MMI_CHUNK_SHIFT];
+    if (!*chunk)
+        *chunk = mmi_alloc(m, MMI_CHUNK_PAGES * sizeof **chunk);
+    return *chunk != NULL;
+}
+
 static mm_status materialise_untouched(mm_machine *m, mm_pfn *out)
 {
     struct mmi_pfndb *db = &m->pfn;
     if (db->untouched == db->pages)
         return MM_STATUS_NO_MEMORY;
     mm_pfn pfn = db->untouched;
-    struct mmi_pfn **chunk = &db->chunks[pfn >> MMI_CHUNK_SHIFT];
-    if (!*chunk) {
-        *chunk = mmi_alloc(m, MMI_CHUNK_PAGES * sizeof **chunk);
-        if (!*chunk)
-            return MM_STATUS_INSUFFICIENT_RESOURCES;
-    }
+    if (!ensure_chunk(m, pfn))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
     db->untouched++;
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     *e = (struct mmi_pfn){.flags = MM_TRANSITION_PAGE};
@@ -264,6 +274,49 @@ mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out)
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     e->flags &= MMI_PF_LOCATION | MMI_PF_STORED;
     *out = pfn;
+    return MM_STATUS_SUCCESS;
+}
+
+/* Never-used frames keep their place at the end of the zeroed list: they
+ * only gain entries, appended in frame order, with no trace event (nothing
+ * moved). */
+mm_status mmi_pfn_materialise(mm_machine *m, mm_pfn end)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    assert(end <= db->pages);
+    while (db->untouched < end) {
+        mm_pfn pfn = db->untouched;
+        if (!ensure_chunk(m, pfn))
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+        db->untouched++;
+        *mmi_pfn(m, pfn) = (struct mmi_pfn){.flags = MM_ZEROED_PAGE_LIST};
+        append(m, &db->list[MM_ZEROED_PAGE_LIST], pfn);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+bool mmi_pfn_available(mm_machine *m, mm_pfn pfn)
+{
+    if (pfn >= m->pfn.untouched)
+        return pfn < m->pfn.pages;
+    unsigned location = mmi_pfn_location(mmi_pfn(m, pfn));
+    return location == MM_ZEROED_PAGE_LIST || location == MM_FREE_PAGE_LIST || location == MM_STANDBY_PAGE_LIST;
+}
+
+mm_status mmi_pfn_take_frame(mm_machine *m, mm_pfn pfn, bool zeroed)
+{
+    assert(mmi_pfn_available(m, pfn));
+    mm_status st = mmi_pfn_materialise(m, pfn + 1);
+    if (!MM_SUCCESS(st))
+        return st;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    mmi_pfn_list_remove(m, pfn);
+    if (location == MM_STANDBY_PAGE_LIST)
+        repurpose(m, pfn);
+    if (zeroed && location != MM_ZEROED_PAGE_LIST)
+        mmi_frame_zero(m, pfn);
+    e->flags &= MMI_PF_LOCATION | MMI_PF_STORED;
     return MM_STATUS_SUCCESS;
 }
 

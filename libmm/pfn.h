@@ -65,6 +65,17 @@ uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location);
  * repurposed: its PTE gets its original PTE back). With `zeroed` the frame
  * reads as zeros. MM_STATUS_NO_MEMORY when none is available. */
 mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
+/* Gives every frame below `end` a real entry (frames never used join the
+ * tail of the zeroed list, where they were already counted), so a specific
+ * frame can be taken. MM_STATUS_INSUFFICIENT_RESOURCES when the host
+ * refuses; the frames done so far stay. */
+mm_status mmi_pfn_materialise(mm_machine *m, mm_pfn end);
+/* Can this RAM frame be taken: zeroed, free or standby, or never used? */
+bool mmi_pfn_available(mm_machine *m, mm_pfn pfn);
+/* Takes that one frame (mmi_pfn_available must hold) off its list, as
+ * mmi_pfn_take does with a list head: a standby frame is repurposed, and
+ * with `zeroed` a frame not from the zeroed list is zeroed. */
+mm_status mmi_pfn_take_frame(mm_machine *m, mm_pfn pfn, bool zeroed);
 /* MiInitializePfn: active, share 1, reference 1, PTE back-pointer recorded. */
 void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pte_frame, uint64_t original_pte,
                          uint32_t owner, mm_page_use use);

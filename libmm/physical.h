@@ -3,11 +3,20 @@
 #ifndef MMI_PHYSICAL_H
 #define MMI_PHYSICAL_H
 
-#include "mm/types.h"
+#include "mm/physical.h"
 
 struct mmi_physical_state;
 
 bool mmi_physical_init(mm_machine *m);
 void mmi_physical_fini(mm_machine *m);
+
+/* The rules behind every recorded I/O mapping, non-cached and contiguous
+ * allocation: each is exactly one system PTE allocation whose PTEs map the
+ * recorded frames (I/O mappings without a share of any RAM frame, the
+ * allocations with the frame's one share, its use and cache attribute), and
+ * no active contiguous-memory frame lies outside an allocation.
+ * MM_STATUS_SUCCESS, or MM_STATUS_UNSUCCESSFUL with the first broken rule in
+ * `why`. */
+mm_status mmi_physical_check(mm_machine *m, char *why, size_t why_size);
 
 #endif

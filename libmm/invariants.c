@@ -11,6 +11,7 @@
 #include "machine.h"
 #include "mdl.h"
 #include "pfn.h"
+#include "physical.h"
 #include "process.h"
 #include "pte.h"
 #include "syspte.h"
@@ -352,6 +353,8 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
             st = check_accounting(&c);
         if (MM_SUCCESS(st))
             st = check_mdls(&c);
+        if (MM_SUCCESS(st))
+            st = mmi_physical_check(m, why, why_size);
     }
     mmi_free(m, c.mapped);
     mmi_free(m, c.is_table);

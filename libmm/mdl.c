@@ -369,17 +369,22 @@ static void charge_lock(mm_machine *m, struct mmi_mdl_rec *r, struct mm_process 
     r->charge += (int64_t)pages;
 }
 
+void mmi_mdl_uncharge(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, uint64_t pages)
+{
+    struct mm_process *owner = mmi_process_by_eprocess(m, eprocess);
+    if (!owner)
+        return;
+    owner->locked_pages -= (int64_t)pages;
+    if (r && r->lock_process == owner->id)
+        r->charge -= (int64_t)pages;
+    else
+        ledger_add(m, owner->id, 0, r ? r->mdl : 0, -(int64_t)pages);
+}
+
 /* MmUnlockPages: the process the header names gives the pages back. */
 static void uncharge_unlock(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, uint64_t pages)
 {
-    struct mm_process *owner = mmi_process_by_eprocess(m, eprocess);
-    if (owner) {
-        owner->locked_pages -= (int64_t)pages;
-        if (r && r->lock_process == owner->id)
-            r->charge -= (int64_t)pages;
-        else
-            ledger_add(m, owner->id, 0, r ? r->mdl : 0, -(int64_t)pages);
-    }
+    mmi_mdl_uncharge(m, r, eprocess, pages);
     if (r && r->charge)
         orphan_charge(m, r); /* locked twice, or the header named another process */
 }
@@ -637,6 +642,117 @@ mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *
     return st;
 }
 
+/* ---- MmProbeAndLockSelectedPages ---- */
+
+/* One page-aligned page per FILE_SEGMENT_ELEMENT (8 bytes) of the array at
+ * `segments`; the MDL's own address only gives the page count. */
+static mm_status segment(mm_machine *m, mm_va segments, uint64_t i, mm_va *va)
+{
+    return kernel_access(m, segments + i * 8, va, 8, MM_ACCESS_READ);
+}
+
+static mm_status probe_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_t pages, mm_mode mode, bool write)
+{
+    mm_status st = mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
+    for (uint64_t i = 0; MM_SUCCESS(st) && i < pages; i++) {
+        mm_va va;
+        if (!MM_SUCCESS(st = segment(m, segments, i, &va)))
+            return st;
+        if (MM_BYTE_OFFSET(va) || (mode == MM_USER_MODE && va > MM_HIGHEST_USER_ADDRESS))
+            return MM_STATUS_ACCESS_VIOLATION;
+        struct mm_access_request req = {.va = va, .kind = write && mmi_is_user_va(va) ? MM_ACCESS_WRITE : MM_ACCESS_READ};
+        st = mmi_access(m, &req);
+    }
+    return st;
+}
+
+/* Locks each segment's frame and stores the PFN; a page gone since the
+ * probe ends the array there (the caller's unlock undoes the rest). */
+static mm_status lock_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_t pages, bool *io_space)
+{
+    struct mm_process *cur = mmi_cpu(m)->process;
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_va va;
+        mm_status st = segment(m, segments, i, &va);
+        if (!MM_SUCCESS(st))
+            return st;
+        struct mmi_walk w;
+        mmi_walk(m, mmi_top_for(m, cur, va), va, &w);
+        if (!mmi_walk_valid(&w)) {
+            mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
+            return MM_STATUS_IN_PAGE_ERROR;
+        }
+        mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+        if (mmi_pfn_is_ram(m, pfn))
+            mmi_lock_frame(m, pfn);
+        else
+            *io_space = true;
+        if (!MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, pfn)))
+            return st;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_probe_and_lock_selected_pages(mm_machine *m, mm_va mdl, mm_va segments, mm_mode mode,
+                                           mm_lock_operation op)
+{
+    MMI_ENTER(m, "MmProbeAndLockSelectedPages");
+    if (mode > MM_USER_MODE || op > MM_IO_MODIFY_ACCESS)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mm_mdl h;
+    mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (!MM_SUCCESS(st))
+        return st;
+    struct mm_process *cur = mmi_cpu(m)->process;
+    if (mmi_verifier(m) && mmi_irql(m) > MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x72, mmi_irql(m), mdl,
+                            cur ? cur->eprocess : 0, MM_PFN_NONE, mdl, "MmProbeAndLockSelectedPages at IRQL %u",
+                            mmi_irql(m));
+    if (mmi_verifier(m) && !MM_SUCCESS(st = probe_checks(m, mdl, &h, mode, 0xB0)))
+        return st;
+    if (!mmi_irql_allows(m, MM_APC_LEVEL, mdl))
+        return MM_STATUS_MACHINE_DEAD;
+    if (h.ByteCount == 0 || h.ByteOffset >= MM_PAGE_SIZE || MM_BYTE_OFFSET(h.StartVa))
+        return MM_STATUS_INVALID_PARAMETER;
+    uint64_t pages = mdl_pages(&h);
+    bool write = op != MM_IO_READ_ACCESS;
+    mm_va first = 0;
+    if (!MM_SUCCESS(st = segment(m, segments, 0, &first)))
+        return st;
+    if ((st = probe_segments(m, mdl, segments, pages, mode, write)) != MM_STATUS_SUCCESS) {
+        if (!m->dead) {
+            h.Process = 0;
+            mmi_mdl_store(m, mdl, &h);
+        }
+        return st;
+    }
+    bool user = mmi_is_user_va(first);
+    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (!r)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    set_flags(&h, (flags_of(&h) & ~MM_MDL_WRITE_OPERATION) | (write ? MM_MDL_WRITE_OPERATION : 0) |
+                      MM_MDL_PAGES_LOCKED);
+    h.Process = user ? cur->eprocess : 0;
+    if (user)
+        charge_lock(m, r, cur, pages);
+    bool io_space = false;
+    st = lock_segments(m, mdl, segments, pages, &io_space);
+    if (io_space)
+        set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
+    mm_status stored = mmi_mdl_store(m, mdl, &h);
+    if (!MM_SUCCESS(stored))
+        return stored;
+    r->locked = true;
+    r->lock_pages = pages;
+    r->lock_step = m->step;
+    if (!MM_SUCCESS(st)) {
+        unlock_internal(m, mdl, &h);
+        return st;
+    }
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4C4F434B /* "LOCK" */, r->id);
+    return MM_STATUS_SUCCESS;
+}
+
 /* ---- MmUnlockPages ---- */
 
 static mm_status unlock_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
@@ -677,14 +793,10 @@ static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
     }
 }
 
-static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, struct mmi_mdl_rec *r)
+mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count,
+                                const struct mmi_mdl_rec *r)
 {
-    uint64_t pages = mdl_pages(h);
-    mm_pfn *pfns;
-    mm_status st = mmi_mdl_pfns_read(m, mdl, pages, &pfns);
-    if (!MM_SUCCESS(st))
-        return st;
-    for (uint64_t i = 0; i < pages; i++) {
+    for (uint64_t i = 0; i < count; i++) {
         mm_pfn pfn = pfns[i];
         if (pfn == MM_PFN_NONE)
             break;
@@ -701,15 +813,25 @@ static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, s
             else
                 snprintf(when, sizeof when, ", but this MDL never locked it");
             return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
-                                "PFN 0x%llx was unlocked by MmUnlockPages(mdl %u) at step %llu%s: the page was "
-                                "unlocked more times than it was locked",
-                                (unsigned long long)pfn, r ? r->id : 0, (unsigned long long)m->step, when);
+                                "PFN 0x%llx was unlocked by %s(mdl %u) at step %llu%s: the page was "
+                                "unlocked more times than it was locked", (unsigned long long)pfn, m->op,
+                                r ? r->id : 0, (unsigned long long)m->step, when);
         }
-        st = mmi_unlock_frame(m, pfn);
+        mm_status st = mmi_unlock_frame(m, pfn);
         if (!MM_SUCCESS(st))
             return st;
     }
     return MM_STATUS_SUCCESS;
+}
+
+static mm_status deref_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, struct mmi_mdl_rec *r)
+{
+    uint64_t pages = mdl_pages(h);
+    mm_pfn *pfns;
+    mm_status st = mmi_mdl_pfns_read(m, mdl, pages, &pfns);
+    if (!MM_SUCCESS(st))
+        return st;
+    return mmi_mdl_unlock_frames(m, mdl, pfns, pages, r);
 }
 
 static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h)

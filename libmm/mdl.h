@@ -93,6 +93,8 @@ struct mmi_mdl_state {
     mm_pfn *scratch;           /* PFNs of the MDL being mapped: machine-owned, so a
                                 * bug check that unwinds leaks nothing */
     size_t scratch_cap;
+    bool adjusted;             /* MmAdvanceMdl was ever called (MiMdlsAdjusted): PTE
+                                * tracking no longer compares addresses and PFNs */
 };
 
 /* The machine-owned PFN scratch array (grown to count entries); it survives
@@ -120,6 +122,16 @@ void mmi_mdl_finding(mm_machine *m, mm_finding_kind kind, mm_va mdl, mm_va va, m
 /* The PTE that maps pfn for an MDL mapping: the page's own cache attribute
  * wins over `cache` (see mdlmap.c), Priority's NoWrite/NoExecute apply. */
 uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user);
+/* The extra leading PTEs MmAdvanceMdl left mapped (MDL_FREE_EXTRA_PTES):
+ * their count sits in the PFN-array slot after the last page. */
+uint64_t mmi_mdl_extra_ptes(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
 /* Releases the MDL's system mapping (MmUnmapLockedPages, system half). */
 mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h);
 uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess); /* process id, 0 if none */
+/* The process the header names (its EPROCESS) gives back `pages` of lock
+ * charge, recorded against the MDL's ledger. */
+void mmi_mdl_uncharge(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, uint64_t pages);
+/* One lock dropped on each of the first `count` PFNs (MmUnlockPages' rule:
+ * 0x4E/7 for a frame unlocked more than locked). */
+mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count,
+                                const struct mmi_mdl_rec *r);

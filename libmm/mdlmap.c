@@ -246,10 +246,21 @@ static void drop_mapping(mm_machine *m, struct mmi_mdl_rec *r)
 
 /* Windows releases the PTEs at the header's MappedSystemVa, whoever holds
  * them; its allocator stops a release that matches no allocation. */
+uint64_t mmi_mdl_extra_ptes(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
+{
+    mm_pfn extra = 0;
+    if (!(flags_of(h) & MM_MDL_FREE_EXTRA_PTES) || !MM_SUCCESS(mmi_mdl_pfn(m, mdl, mdl_pages(h), &extra)))
+        return 0;
+    return extra;
+}
+
 mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h)
 {
-    mm_va va = MM_PAGE_ALIGN(h->MappedSystemVa);
-    uint64_t pages = mdl_pages(h);
+    uint64_t extra = mmi_mdl_extra_ptes(m, mdl, h);
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    mm_va va = MM_PAGE_ALIGN(h->MappedSystemVa) - extra * MM_PAGE_SIZE;
+    uint64_t pages = mdl_pages(h) + extra;
     uint64_t p3, p4;
     uint32_t code = mmi_syspte_check_release(m, va, pages, &p3, &p4);
     if (code)
@@ -454,6 +465,8 @@ static mm_status tracked_unmap_checks(mm_machine *m, mm_va mdl, const struct mm_
         return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06, mdl, base, mdl_pages(h), MM_PFN_NONE, mdl,
                             "MmUnmapLockedPages(%016llx) of MDL %016llx, which is not mapped",
                             (unsigned long long)base, (unsigned long long)mdl);
+    if (m->mdl->adjusted || (flags_of(h) & MM_MDL_FREE_EXTRA_PTES))
+        return MM_STATUS_SUCCESS; /* Windows stops comparing once any MDL was advanced */
     if (MM_PAGE_ALIGN(base) != r->sys_va)
         return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x03, r->pte_tracker, r->sys_va, base, MM_PFN_NONE,
                             mdl, "MmUnmapLockedPages(%016llx) of MDL %016llx, which is mapped at %016llx",
@@ -534,7 +547,8 @@ static bool frame_allocated(mm_machine *m, mm_pfn pfn)
         return !mmi_pfn_is_ram(m, pfn);
     const struct mmi_pfn *e = mmi_pfn(m, pfn);
     mm_page_use use = mmi_pfn_use(e);
-    return mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && (use == MM_USE_NONPAGED_POOL || use == MM_USE_MDL_PAGES);
+    return mmi_pfn_location(e) == MM_ACTIVE_AND_VALID &&
+           (use == MM_USE_NONPAGED_POOL || use == MM_USE_MDL_PAGES || use == MM_USE_CONTIGUOUS);
 }
 
 static bool already_found(const mm_machine *m, mm_va page, mm_pfn pfn, uint32_t process_id)
@@ -617,7 +631,14 @@ mm_status mm_dma_transfer(mm_machine *m, mm_va mdl, uint64_t offset, void *buffe
             return st;
         uint32_t in_page = (uint32_t)(at % MM_PAGE_SIZE);
         size_t chunk = MM_PAGE_SIZE - in_page < length - done ? MM_PAGE_SIZE - in_page : length - done;
-        if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched) {
+        /* A RAM frame never used yet reads as zeros; a device write there
+         * gives it a PFN entry first. */
+        if (mmi_pfn_is_ram(m, pfn) && pfn >= m->pfn.untouched && to_memory &&
+            !MM_SUCCESS(st = mmi_pfn_materialise(m, pfn + 1)))
+            return st;
+        if (mmi_pfn_is_ram(m, pfn) && pfn >= m->pfn.untouched) {
+            memset((char *)buffer + done, 0, chunk);
+        } else if (!mmi_pfn_is_ram(m, pfn)) {
             if (!to_memory)
                 memset((char *)buffer + done, 0xFF, chunk); /* nothing answers: the bus reads all ones */
         } else {

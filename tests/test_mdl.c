@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #define TAG MM_POOL_TAG('B', 'u', 'f', 'f')
+#define PTE_WRITABLE_BITS UINT64_C(0x802) /* hardware write and software "writable" */
 
 static bool tracking_on;
 
@@ -647,6 +648,142 @@ static void kernel_stack_overflow_is_a_double_fault(void **state)
     assert_params(0, 0, 0);
 }
 
+/* ---- MmAdvanceMdl, MmProtectMdlSystemAddress ---- */
+
+/* Advancing past the first page unlocks it at once, gives its charge back
+ * and keeps its system PTE until the unmap (MDL_FREE_EXTRA_PTES). */
+static void advance_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va = commit_user(m, 0x10000, MM_PAGE_READWRITE) + 0x800;
+    mm_va mdl = mm_io_allocate_mdl(m, va, 0x2400, false, false, 0); /* 3 pages */
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    assert_int_equal(locked_pages(m, H.proc), 3);
+    mm_pfn pfns[3];
+    read_mdl(m, mdl, pfns, 3);
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    struct mm_memory_counts before;
+    assert_ok(mm_memory_query(m, &before));
+    assert_status(mm_advance_mdl(m, mdl, 0x2400), MM_STATUS_INVALID_PARAMETER_2);
+    assert_ok(mm_advance_mdl(m, mdl, 0x900)); /* 0x800 + 0x900: one page passed */
+    mm_pfn now[2];
+    struct mm_mdl h = read_mdl(m, mdl, now, 2);
+    assert_int_equal(h.ByteOffset, 0x100);
+    assert_int_equal(h.ByteCount, 0x2400 - 0x900);
+    assert_int_equal(h.StartVa, MM_PAGE_ALIGN(va) + MM_PAGE_SIZE);
+    assert_int_equal(h.MappedSystemVa, sys + 0x900);
+    assert_true((uint16_t)h.MdlFlags & MM_MDL_FREE_EXTRA_PTES);
+    assert_int_equal(now[0], pfns[1]);
+    assert_pfn(m, pfns[0], 1, 1, MM_ACTIVE_AND_VALID); /* unlocked at once */
+    assert_pfn(m, pfns[1], 1, 2, MM_ACTIVE_AND_VALID);
+    assert_int_equal(locked_pages(m, H.proc), 2);
+    assert_invariants(m);
+    assert_ok(mm_unmap_locked_pages(m, h.MappedSystemVa, mdl)); /* releases all three PTEs */
+    struct mm_memory_counts after;
+    assert_ok(mm_memory_query(m, &after));
+    assert_int_equal(after.system_ptes_used, before.system_ptes_used - 3);
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_int_equal(locked_pages(m, H.proc), 0);
+    assert_pfn(m, pfns[2], 1, 1, MM_ACTIVE_AND_VALID);
+    assert_invariants(m);
+}
+
+static void protect_mdl_system_address(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    assert_status(mm_protect_mdl_system_address(m, mdl, MM_PAGE_READONLY), MM_STATUS_NOT_MAPPED_VIEW);
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    assert_status(mm_protect_mdl_system_address(m, mdl, MM_PAGE_WRITECOPY), MM_STATUS_INVALID_PAGE_PROTECTION);
+    assert_status(mm_protect_mdl_system_address(m, mdl, MM_PAGE_READONLY | MM_PAGE_GUARD),
+                  MM_STATUS_INVALID_PAGE_PROTECTION);
+    assert_ok(mm_protect_mdl_system_address(m, mdl, MM_PAGE_EXECUTE_READ));
+    uint64_t pte = pte_of(m, NULL, sys);
+    assert_false(pte & PTE_WRITABLE_BITS);
+    assert_false(pte >> 63);
+    char c;
+    assert_ok(mm_read(m, sys, &c, 1));
+    expect_bugcheck(mm_write(m, sys, "x", 1), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, sys);
+}
+
+static void protect_no_access_then_back(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    assert_ok(mm_protect_mdl_system_address(m, mdl, MM_PAGE_NOACCESS));
+    assert_false(mm_is_address_valid(m, sys));
+    assert_invariants(m);
+    assert_ok(mm_protect_mdl_system_address(m, mdl, MM_PAGE_READWRITE));
+    assert_ok(mm_write(m, sys, "back", 4));
+    char seen[4];
+    assert_ok(mm_read(m, buf, seen, 4));
+    assert_memory_equal(seen, "back", 4);
+    assert_ok(mm_protect_mdl_system_address(m, mdl, MM_PAGE_NOACCESS));
+    assert_ok(mm_unmap_locked_pages(m, sys, mdl));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_invariants(m);
+    /* A header whose MappedSystemVa is no system PTE mapping: 0x1A/0x1235. */
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    struct mm_mdl h = read_mdl(m, mdl, NULL, 0);
+    h.MappedSystemVa = buf;
+    assert_ok(mm_write(m, mdl, &h, sizeof h));
+    expect_bugcheck(mm_protect_mdl_system_address(m, mdl, MM_PAGE_READONLY), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1235);
+    assert_int_equal(H.bc.p[1], mdl);
+    assert_int_equal(H.bc.p[2], buf);
+}
+
+/* Scatter/gather: three user pages out of order, locked into one MDL and
+ * seen contiguous through its system mapping. */
+static void probe_and_lock_selected_pages(void **state)
+{
+    mm_machine *m = *state;
+    mm_va base = commit_user(m, 0x6000, MM_PAGE_READWRITE);
+    mm_va pages[3] = {base + 0x5000, base, base + 0x2000};
+    for (int i = 0; i < 3; i++)
+        assert_ok(mm_write(m, pages[i], (char[]){(char)('A' + i)}, 1));
+    mm_va array = mm_pool_allocate(m, MM_NONPAGED_POOL, sizeof pages, TAG);
+    assert_ok(mm_write(m, array, pages, sizeof pages));
+    mm_va mdl = mm_io_allocate_mdl(m, pages[0], 3 * MM_PAGE_SIZE, false, false, 0);
+    assert_ok(mm_probe_and_lock_selected_pages(m, mdl, array, MM_USER_MODE, MM_IO_READ_ACCESS));
+    mm_pfn pfns[3];
+    struct mm_mdl h = read_mdl(m, mdl, pfns, 3);
+    assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGES_LOCKED);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pfns[i], pfn_of(m, pages[i]));
+        assert_pfn(m, pfns[i], 1, 2, MM_ACTIVE_AND_VALID);
+    }
+    assert_int_equal(locked_pages(m, H.proc), 3);
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    for (int i = 0; i < 3; i++) {
+        char c;
+        assert_ok(mm_read(m, sys + (mm_va)i * MM_PAGE_SIZE, &c, 1));
+        assert_int_equal(c, 'A' + i);
+    }
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_int_equal(locked_pages(m, H.proc), 0);
+    assert_invariants(m);
+    mm_va bad = pages[1] + 0x10; /* segments must be page aligned */
+    assert_ok(mm_write(m, array + 8, &bad, 8));
+    assert_status(mm_probe_and_lock_selected_pages(m, mdl, array, MM_USER_MODE, MM_IO_READ_ACCESS),
+                  MM_STATUS_ACCESS_VIOLATION);
+    assert_int_equal(locked_pages(m, H.proc), 0);
+    assert_invariants(m);
+    if (mm_machine_verifier(m)) {
+        assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+        expect_bugcheck(mm_probe_and_lock_selected_pages(m, mdl, array, MM_USER_MODE, MM_IO_READ_ACCESS),
+                        MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x72);
+        struct mm_process_info pi;
+        assert_ok(mm_process_query(m, H.proc, &pi));
+        assert_params(MM_CLOCK_LEVEL, mdl, pi.eprocess);
+    }
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1175,6 +1312,10 @@ int main(void)
         T(no_more_system_ptes_without_leaks),
         T(mdl_over_a_kernel_stack_buffer), V(mdl_over_a_kernel_stack_buffer),
         T(kernel_stack_overflow_is_a_double_fault),
+        T(advance_mdl),
+        T(protect_mdl_system_address),
+        T(protect_no_access_then_back),
+        T(probe_and_lock_selected_pages), V(probe_and_lock_selected_pages),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

@@ -141,6 +141,7 @@ extern "C" {
     X(0xC4, 0x1010, "device object", "IRP", "system address of the MDL buffer", "invariant MDL buffer contents were modified (write IRP)") \
     X(0xC4, 0x1011, "device object", "IRP", "system address", "invariant MDL buffer was modified (read IRP)") \
     X(0xC4, 0x2002, "driver address", "priority", "0", "an executable MDL mapping was requested") \
+    X(0xC4, 0x2001A, "rule condition", "rule state", "reserved", "DDI rule IrqlMmDispatch: MmFreeContiguousMemory above DISPATCH_LEVEL") \
     X(0xC4, 0x20019, "rule condition", "rule state", "reserved", "DDI rule IrqlMmApcLte: called above APC_LEVEL") \
     X(0xC9, 0x01, "IRP", "0", "0", "IoFreeIrp of an object whose type is not IO_TYPE_IRP (freed twice, or not an IRP)") \
     X(0xC9, 0x02, "IRP", "0", "0", "IoFreeIrp of an IRP still associated with a thread") \

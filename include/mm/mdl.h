@@ -123,6 +123,23 @@ MM_API mm_va mm_allocate_pages_for_mdl_ex(mm_machine *m, uint64_t low, uint64_t 
                                           uint64_t total_bytes, mm_cache_type cache, uint32_t flags);
 MM_API mm_status mm_free_pages_from_mdl(mm_machine *m, mm_va mdl);
 
+/* MmProbeAndLockSelectedPages: `segments` is the address of an array of
+ * FILE_SEGMENT_ELEMENTs (8 bytes each), one page-aligned page per page the
+ * MDL spans; each is probed and locked into the MDL's PFN array (scatter /
+ * gather I/O). Raises what MmProbeAndLockPages raises. */
+MM_API mm_status mm_probe_and_lock_selected_pages(mm_machine *m, mm_va mdl, mm_va segments, mm_mode mode,
+                                                  mm_lock_operation op);
+/* MmAdvanceMdl: moves the start of the described range forward (the end
+ * stays); whole pages passed are unlocked at once and a system mapping keeps
+ * their PTEs until it is unmapped (MDL_FREE_EXTRA_PTES). Advancing to or
+ * past the end is STATUS_INVALID_PARAMETER_2. */
+MM_API mm_status mm_advance_mdl(mm_machine *m, mm_va mdl, uint32_t bytes);
+/* MmProtectMdlSystemAddress: PAGE_NOACCESS, READONLY, READWRITE, EXECUTE,
+ * EXECUTE_READ or EXECUTE_READWRITE on the MDL's system mapping; an MDL not
+ * mapped to system space gets STATUS_NOT_MAPPED_VIEW, one whose
+ * MappedSystemVa is no system PTE mapping 0x1A/0x1235. */
+MM_API mm_status mm_protect_mdl_system_address(mm_machine *m, mm_va mdl, uint32_t new_protect);
+
 /* Reserved mappings: a system range reserved up front (no memory behind
  * it) into which locked MDLs are mapped without any chance of failure. */
 MM_API mm_va mm_allocate_mapping_address(mm_machine *m, uint64_t bytes, uint32_t tag);

@@ -147,7 +147,7 @@ static mm_status check_table(struct check *c, mm_pfn table, unsigned level, mm_v
         if (level == 0 && i == MM_PXE_SELFMAP_INDEX)
             continue;
         uint64_t entry = mmi_pte_get(m, table, i);
-        valid += mmi_pte_valid(entry);
+        valid += mmi_pte_holds_share(m, level_va(base, level, i), entry, level == 3);
         if (i < lo || i >= hi)
             continue;
         mm_va va = level_va(base, level, i);
@@ -163,7 +163,7 @@ static mm_status check_table(struct check *c, mm_pfn table, unsigned level, mm_v
                   (unsigned long long)table);
         }
     }
-    CHECK(e->share_count == 1 + valid, "page table PFN 0x%llx has share count %u but %u valid entries",
+    CHECK(e->share_count == 1 + valid, "page table PFN 0x%llx has share count %u but %u valid or transition entries",
           (unsigned long long)table, e->share_count, valid);
     return MM_STATUS_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include "memory.h"
 #include "pfn.h"
 #include "process.h"
+#include "syspte.h"
 #include "trace.h"
 
 uint64_t mmi_pte_make_valid(mm_pfn pfn, unsigned protection, bool user)
@@ -102,6 +103,11 @@ mm_va mmi_va_from_pte_address(mm_va pte_address)
 
 uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index) { return mmi_frame_read64(m, table, index); }
 
+bool mmi_pte_holds_share(const mm_machine *m, mm_va va, uint64_t pte, bool leaf)
+{
+    return mmi_pte_valid(pte) || (leaf && mmi_pte_is_transition(pte) && !mmi_is_syspte_va(m, va));
+}
+
 /* Only a valid entry can be cached, so only overwriting one needs a flush:
  * of its page for a PTE, of everything below it for an upper-level entry. */
 static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value, bool leaf)
@@ -118,12 +124,16 @@ static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uin
             mmi_tlb_flush_all(m);
     }
     mmi_trace(m, MM_EV_PTE_WRITE, va, table, old, value);
-    if (mmi_pte_valid(old) == mmi_pte_valid(value))
-        return;
-    /* The table's share count is 1 (the entry mapping it) + its valid entries. */
+    bool held = mmi_pte_holds_share(m, va, old, leaf), holds = mmi_pte_holds_share(m, va, value, leaf);
     struct mmi_pfn *e = mmi_pfn(m, table);
+    if (held == holds || mmi_pfn_use(e) != MM_USE_PAGE_TABLE)
+        return;
+    /* A page table's share count is 1 (the entry mapping it) + its valid and
+     * transition entries: trimming a page keeps its table's share, which goes
+     * when the transition PTE is repurposed or deleted (MiDecrementShareCount
+     * on the PteFrame). */
     uint32_t before = e->share_count;
-    if (mmi_pte_valid(value)) {
+    if (holds) {
         e->share_count++;
     } else {
         assert(before > 1);

@@ -97,6 +97,9 @@ uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index);
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
 /* The same for an upper-level entry (PXE, PPE, PDE) covering va. */
 void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
+/* Does this entry hold a share of the page table it sits in? Valid entries,
+ * and transition leaf PTEs (outside the system PTE region). */
+bool mmi_pte_holds_share(const mm_machine *m, mm_va va, uint64_t pte, bool leaf);
 /* The page table (level 3) that maps va, or MM_PFN_NONE when an upper
  * level is not valid. */
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va);

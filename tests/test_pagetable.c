@@ -49,7 +49,17 @@ static void upper_levels_and_table_share_counts(void **state)
     assert_pfn(m, pt, 6, 1, MM_ACTIVE_AND_VALID);
     uint64_t n;
     assert_ok(mm_working_set_trim(m, mm_process_current(m), 2, &n));
-    assert_pfn(m, pt, 4, 1, MM_ACTIVE_AND_VALID); /* transition PTEs hold no share */
+    /* Trimming to transition keeps the table's share (Windows' trimmer drops
+     * only the data page's); repurposing or deleting the transition PTE
+     * drops it. */
+    assert_pfn(m, pt, 6, 1, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_modified_page_writer(m, &n)); /* to standby, where they can be repurposed */
+    struct mm_pfn_info ti;
+    do { /* take frames until the two trimmed pages are repurposed */
+        assert_true(mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, MM_POOL_TAG('F', 'i', 'l', 'l')) != 0);
+        assert_ok(mm_pfn_query(m, pt, &ti));
+    } while (ti.share_count > 4);
+    assert_pfn(m, pt, 4, 1, MM_ACTIVE_AND_VALID);
     mm_va base = va;
     uint64_t size = 0;
     assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));

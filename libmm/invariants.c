@@ -13,6 +13,7 @@
 #include "pfn.h"
 #include "physical.h"
 #include "process.h"
+#include "section.h"
 #include "pte.h"
 #include "syspte.h"
 #include "workset.h"
@@ -118,7 +119,8 @@ static mm_status check_leaf(struct check *c, mm_pfn table, unsigned index, mm_va
         CHECK(mmi_pfn_use(e) == MM_USE_SECTION || (e->pte_address == mmi_pte_address(va, 3) && e->pte_frame == table),
               "PFN 0x%llx does not point back at the PTE for %016llx", (unsigned long long)pfn,
               (unsigned long long)va);
-        if (mmi_pte_is_pagefile(e->original_pte))
+        /* A section page's slot is counted once, at its prototype. */
+        if (mmi_pfn_use(e) != MM_USE_SECTION && mmi_pte_is_pagefile(e->original_pte))
             TRY(note_slot(c, mmi_pte_pagefile_slot(e->original_pte), "an original PTE"));
     } else if (mmi_pte_is_pagefile(pte)) {
         TRY(note_slot(c, mmi_pte_pagefile_slot(pte), "a page-file PTE"));
@@ -187,11 +189,12 @@ static mm_status check_address_spaces(struct check *c)
     return MM_STATUS_SUCCESS;
 }
 
-/* Share = the prototype PTE + the view PTEs; the prototype maps the frame. */
+/* Share = the valid view PTEs (the prototype holds none); the prototype
+ * maps the frame. */
 static mm_status check_section_page(struct check *c, mm_pfn pfn, const struct mmi_pfn *e)
 {
     mm_machine *m = c->m;
-    CHECK(e->share_count == 1 + c->mapped[pfn], "section PFN 0x%llx has share count %u but %u views map it",
+    CHECK(e->share_count == c->mapped[pfn], "section PFN 0x%llx has share count %u but %u views map it",
           (unsigned long long)pfn, e->share_count, c->mapped[pfn]);
     uint64_t proto = mmi_frame_read64(m, e->pte_frame, (unsigned)(MM_BYTE_OFFSET(e->pte_address) / 8));
     CHECK(mmi_pte_valid(proto) && mmi_pte_pfn(proto) == pfn, "the prototype PTE of section PFN 0x%llx does not map it",
@@ -317,6 +320,33 @@ static mm_status check_mdls(struct check *c)
     return MM_STATUS_SUCCESS;
 }
 
+/* A prototype PTE: valid for an active section page, transition for one
+ * no view maps (standby, modified, or held by a lock), else demand zero or
+ * a page-file slot. */
+static mm_status check_prototype(void *ctx, mm_va at, uint64_t pte)
+{
+    struct check *c = ctx;
+    mm_machine *m = c->m;
+    if (mmi_pte_is_pagefile(pte))
+        return note_slot(c, mmi_pte_pagefile_slot(pte), "a prototype PTE");
+    if (!mmi_pte_valid(pte) && !mmi_pte_is_transition(pte))
+        return MM_STATUS_SUCCESS;
+    mm_pfn pfn = mmi_pte_pfn(pte);
+    CHECK(pfn < m->pfn.untouched, "prototype PTE at %016llx names PFN 0x%llx, which was never used",
+          (unsigned long long)at, (unsigned long long)pfn);
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned loc = mmi_pfn_location(e);
+    CHECK(mmi_pfn_use(e) == MM_USE_SECTION && e->pte_address == at,
+          "prototype PTE at %016llx names PFN 0x%llx, which does not point back at it", (unsigned long long)at,
+          (unsigned long long)pfn);
+    CHECK(mmi_pte_valid(pte) ? loc == MM_ACTIVE_AND_VALID : loc != MM_ACTIVE_AND_VALID,
+          "prototype PTE at %016llx is %s but PFN 0x%llx is %s", (unsigned long long)at,
+          mmi_pte_valid(pte) ? "valid" : "in transition", (unsigned long long)pfn, mm_page_location_name(loc));
+    if (mmi_pte_is_pagefile(e->original_pte))
+        return note_slot(c, mmi_pte_pagefile_slot(e->original_pte), "a section page's original PTE");
+    return MM_STATUS_SUCCESS;
+}
+
 /* Frames on lists whose original PTE still names a page-file slot. */
 static mm_status note_listed_slots(struct check *c)
 {
@@ -349,6 +379,8 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
             st = check_frames(&c);
         if (MM_SUCCESS(st))
             st = note_listed_slots(&c);
+        if (MM_SUCCESS(st))
+            st = mmi_section_for_each_prototype(m, check_prototype, &c);
         if (MM_SUCCESS(st))
             st = check_accounting(&c);
         if (MM_SUCCESS(st))

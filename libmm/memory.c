@@ -71,8 +71,11 @@ mm_status mmi_release_va(mm_machine *m, struct mm_process *p, mm_va va, uint64_t
         if (!mmi_pfn_is_ram(m, pfn) || (pte & MMI_PTE_MDL_MAPPING))
             return MM_STATUS_SUCCESS; /* device memory, or an MDL mapping: it owned nothing */
         struct mmi_pfn *e = mmi_pfn(m, pfn);
-        if (mmi_pfn_use(e) == MM_USE_SECTION)
-            return mmi_pfn_share_dec(m, pfn); /* a view's page: the section keeps it */
+        if (mmi_pfn_use(e) == MM_USE_SECTION) { /* a view's page: its prototype keeps it */
+            if (pte & PTE_DIRTY)
+                mmi_pfn_mark_modified(m, pfn);
+            return mmi_pfn_share_dec(m, pfn);
+        }
         struct mmi_working_set *ws = mmi_ws_of_owner(m, e->owner);
         if (ws && e->flink)
             mmi_ws_remove(m, ws, pfn);

@@ -19,14 +19,8 @@ bool mmi_trim_page(mm_machine *m, struct mmi_working_set *ws, mm_va va, mm_pfn p
         return false;
     unsigned index = (unsigned)((e->pte_address >> 3) & 511);
     uint64_t pte = mmi_pte_get(m, e->pte_frame, index);
-    if (pte & PTE_DIRTY) {
-        mmi_pfn_flag(e, MMI_PF_MODIFIED, true);
-        if (mmi_pte_is_pagefile(e->original_pte)) {
-            /* The page-file copy is stale now. */
-            mmi_pagefile_free(m, mmi_pte_pagefile_slot(e->original_pte));
-            e->original_pte = mmi_pte_make_demand_zero(mmi_pte_protection(e->original_pte));
-        }
-    }
+    if (pte & PTE_DIRTY)
+        mmi_pfn_mark_modified(m, pfn);
     if (ws && e->flink)
         mmi_ws_remove(m, ws, pfn);
     mmi_trace(m, MM_EV_TRIM, va, pfn, ws ? ws->owner : 0, 0);

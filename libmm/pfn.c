@@ -376,6 +376,28 @@ static void release_pagefile_copy(mm_machine *m, struct mmi_pfn *e)
 }
 
 /* Reference count reached zero on a page no PTE maps. */
+void mmi_pfn_mark_modified(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    mmi_pfn_flag(e, MMI_PF_MODIFIED, true);
+    if (mmi_pte_is_pagefile(e->original_pte)) {
+        mmi_pagefile_free(m, mmi_pte_pagefile_slot(e->original_pte));
+        e->original_pte = mmi_pte_make_demand_zero(mmi_pte_protection(e->original_pte));
+    }
+}
+
+/* MiDecrementShareCount for a prototype page: nobody maps it any more, so
+ * its prototype PTE becomes a transition PTE naming the frame. The
+ * prototype sits in pool, not in a page table: no share moves. */
+static void prototype_to_transition(mm_machine *m, mm_pfn pfn, const struct mmi_pfn *e)
+{
+    unsigned index = (unsigned)((e->pte_address >> 3) & 511);
+    uint64_t old = mmi_frame_read64(m, e->pte_frame, index);
+    uint64_t now = mmi_pte_make_transition(pfn, mmi_pte_protection(e->original_pte));
+    mmi_frame_write64(m, e->pte_frame, index, now);
+    mmi_trace(m, MM_EV_PTE_WRITE, e->pte_address, e->pte_frame, old, now);
+}
+
 static void page_unreferenced(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
@@ -430,6 +452,8 @@ mm_status mmi_pfn_share_dec(mm_machine *m, mm_pfn pfn)
     mmi_trace(m, MM_EV_PFN_SHARE, 0, pfn, e->share_count + 1u, e->share_count);
     if (e->share_count > 0)
         return MM_STATUS_SUCCESS;
+    if (mmi_pfn_use(e) == MM_USE_SECTION && !mmi_pfn_has(e, MMI_PF_DELETED))
+        prototype_to_transition(m, pfn, e);
     mmi_pfn_set_location(m, pfn, MM_TRANSITION_PAGE);
     return mmi_pfn_ref_dec(m, pfn);
 }

@@ -80,6 +80,10 @@ mm_status mmi_pfn_take_frame(mm_machine *m, mm_pfn pfn, bool zeroed);
 void mmi_pfn_init_active(mm_machine *m, mm_pfn pfn, mm_va pte_address, mm_pfn pte_frame, uint64_t original_pte,
                          uint32_t owner, mm_page_use use);
 
+/* The page was written through a PTE that goes now: it goes to the
+ * modified list, and a page-file copy it had is stale and released. */
+void mmi_pfn_mark_modified(mm_machine *m, mm_pfn pfn);
+
 /* A soft fault: a standby / modified (or lock-held transition) frame is
  * mapped again by its old PTE: active, share 1, one more reference. */
 void mmi_pfn_reactivate(mm_machine *m, mm_pfn pfn);

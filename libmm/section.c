@@ -1,11 +1,14 @@
 /* libmm/section.c — page-file-backed section objects and their views.
  *
- * A section owns its frames from creation: each frame is active and is
- * described by a prototype PTE, an array of which lives in nonpaged pool as
- * in Windows (the PFN's PteAddress points at the prototype, not at any
- * process PTE). The prototype counts as one share; every valid view PTE adds
- * one. Views map every page at once and their pages stay out of working sets:
- * the model keeps section pages resident (see docs/decisions.md). A
+ * Each page of a section is described by a prototype PTE, an array of which
+ * lives in nonpaged pool as in Windows (the PFN's PteAddress points at the
+ * prototype, not at any process PTE). A prototype starts demand zero; a view
+ * maps every page at once, resolving each prototype (demand zero, page file,
+ * transition or already valid). Only valid hardware PTEs hold a share: a page
+ * mapped by two views has share 2. When its last view goes, the prototype
+ * turns transition and the page goes to the standby or modified list, from
+ * where the modified writer and repurposing treat it like any other page.
+ * View pages stay out of working sets (see docs/decisions.md). A
  * PAGE_WRITECOPY view maps the shared frames read-only with the copy-on-write
  * bit; the first write (by the CPU or by MmProbeAndLockPages for write) gives
  * the process a private copy and drops the shared frame's share. */
@@ -17,6 +20,7 @@
 #include "fault.h"
 #include "machine.h"
 #include "memory.h"
+#include "pagefile.h"
 #include "pfn.h"
 #include "pool.h"
 #include "process.h"
@@ -34,7 +38,6 @@ struct mm_section {
     uint32_t protect;
     unsigned protection;
     mm_va prototypes;  /* nonpaged pool: one prototype PTE per page */
-    mm_pfn *pfns;
     uint32_t views;
     bool closed;
 };
@@ -74,14 +77,32 @@ static void mark_prototype_pages(mm_machine *m, struct mm_section *s, bool on)
     }
 }
 
+static mm_status read_prototype(mm_machine *m, struct mm_section *s, uint64_t i, uint64_t *value)
+{
+    struct mm_access_request req = {.va = s->prototypes + i * 8, .buffer = value, .length = 8,
+                                    .kind = MM_ACCESS_READ};
+    return mmi_access(m, &req);
+}
+
+/* What a prototype still holds goes: a transition page is freed (at its
+ * last unlock if an MDL still holds it), a page-file copy released. */
+static mm_status release_prototype(mm_machine *m, struct mm_section *s, uint64_t i)
+{
+    uint64_t proto;
+    mm_status st = read_prototype(m, s, i, &proto);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (mmi_pte_is_transition(proto))
+        st = mmi_pfn_delete(m, mmi_pte_pfn(proto), false);
+    else if (mmi_pte_is_pagefile(proto))
+        mmi_pagefile_free(m, mmi_pte_pagefile_slot(proto));
+    return MM_SUCCESS(st) ? write_prototype(m, s, i, 0) : st;
+}
+
 static mm_status destroy(mm_machine *m, struct mm_section *s)
 {
-    for (uint64_t i = 0; i < s->pages; i++) {
-        if (s->pfns[i] == MM_PFN_NONE)
-            continue;
-        mm_status st = write_prototype(m, s, i, 0);
-        if (MM_SUCCESS(st))
-            st = mmi_pfn_delete(m, s->pfns[i], true);
+    for (uint64_t i = 0; s->prototypes && i < s->pages; i++) {
+        mm_status st = release_prototype(m, s, i);
         if (!MM_SUCCESS(st))
             return st;
     }
@@ -96,27 +117,15 @@ static mm_status destroy(mm_machine *m, struct mm_section *s)
         link = &(*link)->next;
     *link = s->next;
     mmi_trace(m, MM_EV_NOTE, 0, MM_PFN_NONE, 0x53454354 /* "SECT" */, s->id);
-    mmi_free(m, s->pfns);
     mmi_free(m, s);
     return MM_STATUS_SUCCESS;
 }
 
-/* Frames for every page, each described by its prototype PTE. */
-static mm_status populate(mm_machine *m, struct mm_section *s)
+/* Every prototype starts demand zero: frames come with the first view. */
+static mm_status init_prototypes(mm_machine *m, struct mm_section *s)
 {
     for (uint64_t i = 0; i < s->pages; i++) {
-        mm_va proto = s->prototypes + i * 8;
-        struct mmi_walk w;
-        mmi_walk(m, m->system->pml4, proto, &w);
-        assert(mmi_walk_valid(&w)); /* nonpaged pool */
-        mm_pfn pfn;
-        mm_status st = mmi_pfn_take(m, true, &pfn);
-        if (!MM_SUCCESS(st))
-            return st;
-        mmi_pfn_init_active(m, pfn, proto, mmi_pte_pfn(w.entry[3]), mmi_pte_make_demand_zero(s->protection),
-                            m->system->id, MM_USE_SECTION);
-        s->pfns[i] = pfn;
-        st = write_prototype(m, s, i, mmi_pte_make_valid(pfn, s->protection, true));
+        mm_status st = write_prototype(m, s, i, mmi_pte_make_demand_zero(s->protection));
         if (!MM_SUCCESS(st))
             return st;
     }
@@ -136,15 +145,10 @@ mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_s
     if (m->commit_charge + pages > m->commit_limit)
         return MM_STATUS_COMMITMENT_LIMIT;
     struct mm_section *s = mmi_alloc(m, sizeof *s);
-    mm_pfn *pfns = s ? mmi_alloc(m, (size_t)pages * sizeof *pfns) : NULL;
-    if (!pfns) {
-        mmi_free(m, s);
+    if (!s)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
-    }
     *s = (struct mm_section){.next = m->sections, .id = ++m->section_ids, .pages = pages, .protect = protect,
-                             .protection = mmi_protection_from_win32(protect), .pfns = pfns};
-    for (uint64_t i = 0; i < pages; i++)
-        pfns[i] = MM_PFN_NONE;
+                             .protection = mmi_protection_from_win32(protect)};
     m->sections = s;
     m->commit_charge += pages;
     m->section_commit += pages;
@@ -152,7 +156,7 @@ mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_s
     if (MM_SUCCESS(st))
         mark_prototype_pages(m, s, true);
     if (MM_SUCCESS(st))
-        st = populate(m, s);
+        st = init_prototypes(m, s);
     if (!MM_SUCCESS(st)) {
         if (!m->dead)
             destroy(m, s);
@@ -221,7 +225,57 @@ unsigned mmi_section_page_protection(const struct mmi_vad *vad, unsigned protect
     return protection;
 }
 
-static mm_status map_pages(mm_machine *m, struct mm_process *p, const struct mm_section *s, mm_va base,
+/* The prototype PTE's own place: its VA and the pool frame holding it. */
+static mm_pfn prototype_frame(mm_machine *m, const struct mm_section *s, uint64_t i)
+{
+    struct mmi_walk w;
+    mmi_walk(m, m->system->pml4, s->prototypes + i * 8, &w);
+    assert(mmi_walk_valid(&w)); /* nonpaged pool */
+    return mmi_pte_pfn(w.entry[3]);
+}
+
+/* A fresh frame for a prototype that holds none: demand zero, or read back
+ * from the page file. Active with share 1 for the view PTE about to map it. */
+static mm_status materialise(mm_machine *m, struct mm_section *s, uint64_t i, uint64_t proto, mm_pfn *out)
+{
+    bool from_file = mmi_pte_is_pagefile(proto);
+    mm_pfn pfn;
+    mm_status st = mmi_pfn_take(m, !from_file, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (from_file)
+        mmi_pagefile_read(m, mmi_pte_pagefile_slot(proto), pfn);
+    uint64_t original = from_file ? proto : mmi_pte_make_demand_zero(s->protection);
+    mmi_pfn_init_active(m, pfn, s->prototypes + i * 8, prototype_frame(m, s, i), original, m->system->id,
+                        MM_USE_SECTION);
+    *out = pfn;
+    return MM_STATUS_SUCCESS;
+}
+
+/* The frame behind prototype i, made active for one more view PTE: a valid
+ * prototype gains a share, a transition page is reactivated (a soft fault),
+ * anything else gets a frame. The prototype is valid afterwards. */
+static mm_status resolve_prototype(mm_machine *m, struct mm_section *s, uint64_t i, mm_pfn *out)
+{
+    uint64_t proto;
+    mm_status st = read_prototype(m, s, i, &proto);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (mmi_pte_valid(proto)) {
+        *out = mmi_pte_pfn(proto);
+        mmi_pfn_share_inc(m, *out);
+        return MM_STATUS_SUCCESS;
+    }
+    if (mmi_pte_is_transition(proto)) {
+        *out = mmi_pte_pfn(proto);
+        mmi_pfn_reactivate(m, *out);
+    } else if (!MM_SUCCESS(st = materialise(m, s, i, proto, out))) {
+        return st;
+    }
+    return write_prototype(m, s, i, mmi_pte_make_valid(*out, s->protection, true));
+}
+
+static mm_status map_pages(mm_machine *m, struct mm_process *p, struct mm_section *s, mm_va base,
                            unsigned protection)
 {
     mm_pfn table = MM_PFN_NONE;
@@ -232,8 +286,11 @@ static mm_status map_pages(mm_machine *m, struct mm_process *p, const struct mm_
             if (!MM_SUCCESS(st))
                 return st;
         }
-        mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_valid(s->pfns[i], protection, true));
-        mmi_pfn_share_inc(m, s->pfns[i]);
+        mm_pfn pfn;
+        mm_status st = resolve_prototype(m, s, i, &pfn);
+        if (!MM_SUCCESS(st))
+            return st;
+        mmi_pte_set(m, table, mmi_va_index(va, 3), va, mmi_pte_make_valid(pfn, protection, true));
     }
     return MM_STATUS_SUCCESS;
 }
@@ -328,7 +385,6 @@ void mmi_section_free_all(mm_machine *m)
     while (m->sections) {
         struct mm_section *s = m->sections;
         m->sections = s->next;
-        mmi_free(m, s->pfns);
         mmi_free(m, s);
     }
 }
@@ -339,4 +395,19 @@ uint64_t mmi_section_count(const mm_machine *m)
     for (const struct mm_section *s = m->sections; s; s = s->next)
         n++;
     return n;
+}
+
+mm_status mmi_section_for_each_prototype(mm_machine *m, mm_status (*visit)(void *ctx, mm_va at, uint64_t pte),
+                                         void *ctx)
+{
+    for (struct mm_section *s = m->sections; s; s = s->next) {
+        for (uint64_t i = 0; s->prototypes && i < s->pages; i++) {
+            mm_va at = s->prototypes + i * 8;
+            uint64_t pte = mmi_frame_read64(m, prototype_frame(m, s, i), (unsigned)(MM_BYTE_OFFSET(at) / 8));
+            mm_status st = visit(ctx, at, pte);
+            if (!MM_SUCCESS(st))
+                return st;
+        }
+    }
+    return MM_STATUS_SUCCESS;
 }

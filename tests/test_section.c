@@ -43,7 +43,7 @@ static void shared_view_seen_by_two_processes(void **state)
     mm_va va_b = map_view(m, s, b, MM_PAGE_READWRITE);
     mm_pfn page1 = pfn_in(m, a, va_a + MM_PAGE_SIZE);
     assert_int_equal(pfn_in(m, b, va_b + MM_PAGE_SIZE), page1);
-    assert_pfn(m, page1, 3, 1, MM_ACTIVE_AND_VALID); /* prototype + two views */
+    assert_pfn(m, page1, 2, 1, MM_ACTIVE_AND_VALID); /* two views; the prototype holds no share */
     struct mm_pfn_info pi;
     assert_ok(mm_pfn_query(m, page1, &pi));
     assert_int_equal(pi.use, MM_USE_SECTION);
@@ -70,7 +70,7 @@ static void shared_view_seen_by_two_processes(void **state)
     assert_invariants(m);
 
     assert_ok(mm_unmap_view_of_section(m, a, va_a));
-    assert_pfn(m, page1, 2, 1, MM_ACTIVE_AND_VALID);
+    assert_pfn(m, page1, 1, 1, MM_ACTIVE_AND_VALID);
     assert_ok(mm_section_close(m, s)); /* the view in b keeps it */
     assert_ok(mm_section_query(m, s, &si));
     assert_true(si.closed);
@@ -100,7 +100,7 @@ static void write_copy_view_gets_private_copy(void **state)
     uint64_t pte = pte_of(m, a, va_a);
     assert_true(pte & 0x200);   /* copy on write */
     assert_false(pte & 0x2);    /* not writable */
-    assert_pfn(m, shared, 3, 1, MM_ACTIVE_AND_VALID);
+    assert_pfn(m, shared, 2, 1, MM_ACTIVE_AND_VALID);
     char before[4] = {0};
     assert_ok(mm_read(m, va_a, before, 4)); /* reading keeps sharing */
     assert_int_equal(pfn_of(m, va_a), shared);
@@ -109,7 +109,7 @@ static void write_copy_view_gets_private_copy(void **state)
     mm_pfn copy = pfn_of(m, va_a);
     assert_true(copy != shared);
     assert_pfn(m, copy, 1, 1, MM_ACTIVE_AND_VALID);
-    assert_pfn(m, shared, 2, 1, MM_ACTIVE_AND_VALID); /* a's view let go of it */
+    assert_pfn(m, shared, 1, 1, MM_ACTIVE_AND_VALID); /* a's view let go of it */
     struct mm_pfn_info pi;
     assert_ok(mm_pfn_query(m, copy, &pi));
     assert_int_equal(pi.use, MM_USE_PRIVATE);
@@ -129,7 +129,7 @@ static void write_copy_view_gets_private_copy(void **state)
     assert_ok(mm_process_detach(m, &st2));
     assert_ok(mm_process_terminate(m, a)); /* the view and the private copy go */
     assert_int_equal(commit_charge(m), before_a);
-    assert_pfn(m, shared, 2, 1, MM_ACTIVE_AND_VALID);
+    assert_pfn(m, shared, 1, 1, MM_ACTIVE_AND_VALID);
     assert_ok(mm_section_close(m, s));
     assert_ok(mm_process_terminate(m, b)); /* last view at exit frees the closed section */
     assert_invariants(m);
@@ -152,7 +152,7 @@ static void probe_for_write_breaks_copy_on_write(void **state)
     mm_pfn got;
     assert_ok(mm_mdl_read(m, rd, &h, &got, 1));
     assert_int_equal(got, shared1);
-    assert_pfn(m, shared1, 2, 2, MM_ACTIVE_AND_VALID);
+    assert_pfn(m, shared1, 1, 2, MM_ACTIVE_AND_VALID);
 
     /* A write lock breaks copy on write first and locks the private copy. */
     mm_va wr = mm_io_allocate_mdl(m, va, 100, false, false, 0);
@@ -162,13 +162,14 @@ static void probe_for_write_breaks_copy_on_write(void **state)
     assert_int_equal(got, pfn_of(m, va));
     assert_true((uint16_t)h.MdlFlags & MM_MDL_WRITE_OPERATION);
     assert_pfn(m, got, 1, 2, MM_ACTIVE_AND_VALID);
-    assert_pfn(m, shared0, 1, 1, MM_ACTIVE_AND_VALID); /* only the prototype holds it now */
+    /* No view maps it now: its prototype turns transition, the page goes to standby. */
+    assert_pfn(m, shared0, 0, 0, MM_STANDBY_PAGE_LIST);
     assert_false(pte_of(m, a, va) & 0x200);
     assert_invariants(m);
 
     assert_ok(mm_unlock_pages(m, wr));
     assert_ok(mm_unlock_pages(m, rd));
-    assert_pfn(m, shared1, 2, 1, MM_ACTIVE_AND_VALID);
+    assert_pfn(m, shared1, 1, 1, MM_ACTIVE_AND_VALID);
     assert_ok(mm_io_free_mdl(m, wr));
     assert_ok(mm_io_free_mdl(m, rd));
     assert_ok(mm_process_detach(m, &st));
@@ -228,6 +229,76 @@ static void read_only_section_and_bad_input(void **state)
     assert_ok(mm_process_detach(m, &st));
 }
 
+/* With no view left a section page is an ordinary standby or modified page
+ * whose prototype is in transition: the writer pages it out, repurposing
+ * leaves a page-file prototype, and the next view reads it back. */
+static void unmapped_section_pages_page_out_and_back(void **state)
+{
+    mm_machine *m = *state;
+    mm_section *s = NULL;
+    assert_ok(mm_section_create(m, MM_PAGE_SIZE, MM_PAGE_READWRITE, &s));
+    struct mm_section_basic_info si;
+    assert_ok(mm_section_query(m, s, &si));
+    struct mm_apc_state st;
+    attached_process(m, "a.exe", &st);
+    mm_va va = map_view(m, s, NULL, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, va + 8, "kept", 4));
+    mm_pfn page = pfn_of(m, va);
+    assert_ok(mm_unmap_view_of_section(m, NULL, va));
+    assert_pfn(m, page, 0, 0, MM_MODIFIED_PAGE_LIST);
+    uint64_t proto;
+    assert_ok(mm_read(m, si.prototype_ptes, &proto, 8));
+    assert_int_equal(proto & 0xC01, 0x800); /* transition: not valid, not prototype */
+    assert_int_equal((proto >> 12) & 0xFFFFFFFFFull, page);
+    assert_invariants(m);
+    uint64_t n;
+    assert_ok(mm_modified_page_writer(m, &n));
+    assert_pfn(m, page, 0, 0, MM_STANDBY_PAGE_LIST);
+    struct mm_pfn_info pi;
+    static mm_va fill[4096];
+    size_t filled = 0;
+    do { /* take frames until the page is repurposed */
+        assert_true(filled < 4096);
+        fill[filled] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, MM_POOL_TAG('F', 'i', 'l', 'l'));
+        assert_true(fill[filled++] != 0);
+        assert_ok(mm_pfn_query(m, page, &pi));
+    } while (pi.location == MM_STANDBY_PAGE_LIST);
+    assert_ok(mm_read(m, si.prototype_ptes, &proto, 8));
+    assert_true((proto & 1) == 0 && (proto >> 32) != 0); /* a page-file PTE */
+    assert_invariants(m);
+    while (filled)
+        assert_ok(mm_pool_free(m, fill[--filled], 0));
+    va = map_view(m, s, NULL, MM_PAGE_READWRITE);
+    char got[4];
+    assert_ok(mm_read(m, va + 8, got, 4));
+    assert_memory_equal(got, "kept", 4);
+    assert_invariants(m);
+    assert_ok(mm_unmap_view_of_section(m, NULL, va));
+    assert_ok(mm_section_close(m, s));
+    assert_invariants(m);
+    assert_ok(mm_process_detach(m, &st));
+}
+
+/* Only valid view PTEs hold a share: a double unlock of a page two views
+ * map reports share 2 in 0x4E/7's P3. */
+static void double_unlock_of_a_page_two_views_map(void **state)
+{
+    mm_machine *m = *state;
+    mm_section *s = NULL;
+    assert_ok(mm_section_create(m, MM_PAGE_SIZE, MM_PAGE_READWRITE, &s));
+    struct mm_apc_state st;
+    attached_process(m, "a.exe", &st);
+    mm_va one = map_view(m, s, NULL, MM_PAGE_READWRITE);
+    map_view(m, s, NULL, MM_PAGE_READONLY);
+    mm_pfn page = pfn_of(m, one);
+    mm_va mdl = mm_io_allocate_mdl(m, one, 0x100, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_READ_ACCESS));
+    assert_pfn(m, page, 2, 2, MM_ACTIVE_AND_VALID);
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_params(page, 2, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +306,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_copy_view_gets_private_copy, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(probe_for_write_breaks_copy_on_write, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(read_only_section_and_bad_input, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(unmapped_section_pages_page_out_and_back, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(double_unlock_of_a_page_two_views_map, setup_machine, teardown_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,19 +14,19 @@ section map theirs shared process=other
 process attach app
 section map view shared protect=WRITECOPY
 let page0 = view.pfn
-expect pfn page0 share=3 ref=1
-note "share 3: the prototype PTE and two views"
+expect pfn page0 share=2 ref=1
+note "share 2: one for each view's valid PTE (the prototype PTE holds none)"
 
 mdl allocate m view 0x1000
 mdl lock m read user
 expect value m.pfn0 = page0
-expect pfn page0 share=3 ref=2
+expect pfn page0 share=2 ref=2
 mdl unlock m
 
 mdl lock m write user
 note "the write probe broke copy on write: the MDL holds the process's private copy"
 expect pfn view share=1 ref=2
-expect pfn page0 share=2 ref=1
+expect pfn page0 share=1 ref=1
 mdl unlock m
 mdl free m
 expect no-bugcheck

@@ -588,7 +588,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     if (user) {
         charge_lock(m, r, cur, mdl_pages(&h));
         if (mmi_lock_tracking(m) && !r->tracker &&
-            !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, 0x40, TRACKER_TAG, &r->tracker)))
+            !MM_SUCCESS(mmi_pool_alloc_kernel(m, 0x40, TRACKER_TAG, &r->tracker)))
             r->tracker = 0;
     }
     bool io_space = false;

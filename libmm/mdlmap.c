@@ -214,7 +214,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
         r->sys_first_pfn = count ? pfns[0] : MM_PFN_NONE;
         r->sys_start = MM_MDL_VIRTUAL_ADDRESS(h);
         if (m->cfg.track_ptes && !r->pte_tracker)
-            mmi_pool_alloc(m, MM_NONPAGED_POOL, 0x40, MM_POOL_TAG('P', 't', 'e', 'T'), &r->pte_tracker);
+            mmi_pool_alloc_kernel(m, 0x40, MM_POOL_TAG('P', 't', 'e', 'T'), &r->pte_tracker);
     }
     h->MappedSystemVa = va + h->ByteOffset;
     unsigned f = flags_of(h) | MM_MDL_MAPPED_TO_SYSTEM_VA;
@@ -302,7 +302,8 @@ static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm
         /* Any page-aligned address is taken as it is (no rounding); the
          * mapping must end at or below MM_HIGHEST_VAD_ADDRESS. */
         base = requested;
-        if (MM_BYTE_OFFSET(base) || base < MM_LOWEST_USER_ADDRESS || bytes > MM_HIGHEST_VAD_ADDRESS + 1 - base) {
+        if (MM_BYTE_OFFSET(base) || base < MM_LOWEST_USER_ADDRESS || base > MM_HIGHEST_VAD_ADDRESS ||
+            bytes > MM_HIGHEST_VAD_ADDRESS + 1 - base) {
             *raised = MM_STATUS_INVALID_ADDRESS;
             return 0;
         }

@@ -30,6 +30,7 @@ struct mmi_pool_block {
     uint64_t bytes, pages;
     uint32_t tag;
     mm_pool_type type;
+    bool kernel; /* the memory manager's own object: no driver may free it */
 };
 
 static uint64_t pool_pages_for(const mm_machine *m)
@@ -189,6 +190,14 @@ fail_va:
     return st;
 }
 
+mm_status mmi_pool_alloc_kernel(mm_machine *m, uint64_t bytes, uint32_t tag, mm_va *out)
+{
+    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, bytes, tag, out);
+    if (MM_SUCCESS(st))
+        find(m->pool[MM_NONPAGED_POOL].blocks, *out)->kernel = true;
+    return st;
+}
+
 mm_status mmi_pool_release(mm_machine *m, mm_va block)
 {
     int t = mmi_pool_region(m, block);
@@ -297,6 +306,23 @@ static mm_status bad_free(mm_machine *m, mm_va block)
                         "ExFreePool of %016llx, which was never in any pool", (unsigned long long)block);
 }
 
+/* A driver's stale pointer now names a block the memory manager owns (an
+ * EPROCESS, a prototype PTE array, a tracking structure). Windows would free
+ * it and crash later wherever the kernel next used it; mmsim stops at the
+ * free, where the mistake is: Verifier's pool tracking knows the driver did
+ * not allocate it (0xC4/0x10); without it, BAD_POOL_CALLER 0x99. */
+static mm_status free_of_kernel_object(mm_machine *m, const struct mmi_pool_block *b)
+{
+    char tag[5] = {(char)b->tag, (char)(b->tag >> 8), (char)(b->tag >> 16), (char)(b->tag >> 24), 0};
+    if (mmi_verifier(m))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x10, b->block, 0, 0, MM_PFN_NONE,
+                            b->block, "%s of %016llx, the kernel's own '%s' block, which the driver never allocated",
+                            m->op, (unsigned long long)b->block, tag);
+    return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x99, b->block, 0, 0, MM_PFN_NONE, b->block,
+                        "%s of %016llx, the kernel's own '%s' block: a stale pointer of the driver's now names it",
+                        m->op, (unsigned long long)b->block, tag);
+}
+
 mm_status mm_pool_free(mm_machine *m, mm_va block, uint32_t tag)
 {
     MMI_ENTER(m, "ExFreePoolWithTag");
@@ -317,6 +343,8 @@ mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag)
     }
     if (!b)
         return bad_free(m, block);
+    if (b->kernel)
+        return free_of_kernel_object(m, b);
     if (tag != 0 && tag != b->tag)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x0A, block, b->tag, tag, MM_PFN_NONE, block,
                             "pool block %016llx freed with a tag other than the one it was allocated with",

@@ -8,6 +8,9 @@
 mm_status mmi_pool_init(mm_machine *m);
 void mmi_pool_fini(mm_machine *m);
 mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out);
+/* A nonpaged block for the memory manager's own object (EPROCESS, prototype
+ * PTEs, tracking structures): a driver's ExFreePool of it is a bug check. */
+mm_status mmi_pool_alloc_kernel(mm_machine *m, uint64_t bytes, uint32_t tag, mm_va *out);
 mm_status mmi_pool_release(mm_machine *m, mm_va block);
 /* ExFreePoolWithTag's checks and release, inside another operation. */
 mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag);

@@ -127,8 +127,9 @@ struct mm_process *mmi_process_by_eprocess(mm_machine *m, uint64_t eprocess)
 static void forget_eprocess(mm_machine *m, struct mm_process *p)
 {
     mm_machine *uthash_m = m;
-    if (mmi_process_by_eprocess(m, p->eprocess) == p)
+    if (p->eprocess_hashed)
         HASH_DELETE(hh_eprocess, m->process_eps, p);
+    p->eprocess_hashed = false;
     (void)uthash_m;
 }
 
@@ -178,12 +179,13 @@ mm_status mmi_process_create_system(mm_machine *m)
 
 mm_status mmi_process_alloc_eprocess(mm_machine *m, struct mm_process *p)
 {
-    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
+    mm_status st = mmi_pool_alloc_kernel(m, EPROCESS_SIZE, MM_POOL_TAG('P', 'r', 'o', 'c'), &p->eprocess);
     if (!MM_SUCCESS(st))
         return st;
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
     HASH_ADD(hh_eprocess, m->process_eps, eprocess, sizeof p->eprocess, p);
+    p->eprocess_hashed = !uthash_failed;
     if (uthash_failed) {
         mmi_pool_release(m, p->eprocess);
         p->eprocess = 0;

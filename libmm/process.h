@@ -20,6 +20,7 @@ struct mm_process {
     uint32_t id;
     char name[16];
     mm_va eprocess;
+    bool eprocess_hashed;         /* linked in the machine's EPROCESS hash */
     mm_pfn pml4;
     bool terminated;
     int64_t locked_pages;         /* NumberOfLockedPages */

@@ -152,7 +152,7 @@ mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_s
     m->sections = s;
     m->commit_charge += pages;
     m->section_commit += pages;
-    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, pages * 8, SECTION_TAG, &s->prototypes);
+    mm_status st = mmi_pool_alloc_kernel(m, pages * 8, SECTION_TAG, &s->prototypes);
     if (MM_SUCCESS(st))
         mark_prototype_pages(m, s, true);
     if (MM_SUCCESS(st))

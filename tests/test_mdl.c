@@ -556,6 +556,15 @@ static void user_mapping_at_a_requested_address(void **state)
     mm_va at = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top, false, 0, &raised);
     assert_status(raised, MM_STATUS_SUCCESS);
     assert_int_equal(at, top + MM_BYTE_OFFSET(buf));
+    /* Regression (found by the API fuzzer): a system address passed the
+     * range check by wrapping, and user PTEs overwrote kernel page tables. */
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, MM_PTE_BASE, false, 0,
+                                                       &raised), 0);
+    assert_status(raised, MM_STATUS_INVALID_ADDRESS);
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, MM_PAGE_ALIGN(buf), false,
+                                                       0, &raised), 0);
+    assert_status(raised, MM_STATUS_INVALID_ADDRESS);
+    assert_invariants(m);
     mm_va other = top - 0x3000; /* page aligned, not 64 KiB aligned: accepted */
     mm_va at2 = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, other, false, 0, &raised);
     assert_int_equal(at2, other + MM_BYTE_OFFSET(buf));

@@ -233,6 +233,36 @@ static void vads_refuse_foreign_and_stale_handles(void **state)
     assert_int_equal(mm_process_vads(m, NULL, v, 4), 0);
 }
 
+/* Regression (found by the API fuzzer): a driver's stale pointer freed a
+ * process's EPROCESS block, the next process got the same address, and the
+ * host read freed memory at teardown. Freeing a block the kernel owns stops
+ * at the free. */
+static void driver_freeing_an_eprocess(void **state)
+{
+    mm_machine *m = *state;
+    mm_va block = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, MM_POOL_TAG('F', 'u', 'z', 'z'));
+    assert_ok(mm_pool_free(m, block, 0));
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &p));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, p, &pi));
+    assert_int_equal(pi.eprocess, block); /* the EPROCESS reused the freed block */
+    expect_bugcheck(mm_pool_free(m, block, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x99);
+    assert_params(block, 0, 0);
+}
+
+static void driver_freeing_an_eprocess_verifier(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &p));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, p, &pi));
+    expect_bugcheck(mm_pool_free(m, pi.eprocess, 0), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x10);
+    assert_params(pi.eprocess, 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +277,8 @@ int main(void)
         T(handles_from_another_machine_are_refused),
         T(reused_eprocess_names_the_live_process),
         T(vads_refuse_foreign_and_stale_handles),
+        T(driver_freeing_an_eprocess),
+        T(driver_freeing_an_eprocess_verifier),
     };
     return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

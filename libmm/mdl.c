@@ -34,11 +34,75 @@ bool mmi_mdl_init(mm_machine *m)
     return m->mdl != NULL;
 }
 
+/* Windows 8 and later count the locks on device frames (they have no PFN
+ * entry): an unlock with no lock to drop is 0x1A/0x61948. */
+struct mmi_io_ref {
+    UT_hash_handle hh;
+    mm_pfn pfn;
+    uint64_t locks;
+};
+
+static void free_io_refs(mm_machine *m)
+{
+    mm_machine *uthash_m = m;
+    struct mmi_io_ref *r, *tmp;
+    HASH_ITER(hh, m->mdl->io_refs, r, tmp) {
+        HASH_DEL(m->mdl->io_refs, r);
+        mmi_free(m, r);
+    }
+    (void)uthash_m;
+}
+
+static void io_frame_lock(mm_machine *m, mm_pfn pfn)
+{
+    struct mmi_io_ref *r = NULL;
+    HASH_FIND(hh, m->mdl->io_refs, &pfn, sizeof pfn, r);
+    if (!r) {
+        mm_machine *uthash_m = m;
+        bool uthash_failed = false;
+        if (!(r = mmi_alloc(m, sizeof *r)))
+            return; /* host out of memory: the lock goes uncounted */
+        r->pfn = pfn;
+        HASH_ADD(hh, m->mdl->io_refs, pfn, sizeof r->pfn, r);
+        if (uthash_failed) {
+            mmi_free(m, r);
+            return;
+        }
+    }
+    r->locks++;
+}
+
+static mm_status io_frame_unlock(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count, mm_pfn pfn)
+{
+    struct mmi_io_ref *r = NULL;
+    HASH_FIND(hh, m->mdl->io_refs, &pfn, sizeof pfn, r);
+    if (r && --r->locks == 0) {
+        mm_machine *uthash_m = m;
+        HASH_DEL(m->mdl->io_refs, r);
+        mmi_free(m, r);
+        (void)uthash_m;
+    }
+    if (r)
+        return MM_STATUS_SUCCESS;
+    mm_pfn base = pfn;
+    uint64_t io_pages = 0;
+    for (uint64_t i = 0; i < count && pfns[i] != MM_PFN_NONE; i++) {
+        if (mmi_pfn_is_ram(m, pfns[i]))
+            continue;
+        if (!io_pages++)
+            base = pfns[i];
+    }
+    return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x61948, base, io_pages, pfn, MM_PFN_NONE, mdl,
+                        "%s of MDL %016llx drops a lock on device frame 0x%llx that nobody holds (unlocked twice, "
+                        "or never locked)", m->op, (unsigned long long)mdl, (unsigned long long)pfn);
+}
+
 void mmi_mdl_fini(mm_machine *m)
 {
     struct mmi_mdl_state *s = m->mdl;
     if (!s)
         return;
+    free_io_refs(m);
     mm_machine *uthash_m = m;
     struct mmi_mdl_rec *r, *tmp;
     HASH_ITER(hh, s->recs, r, tmp) {
@@ -521,10 +585,12 @@ static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bo
             break;
         }
         mm_pfn pfn = mmi_pte_pfn(ptes[index]);
-        if (mmi_pfn_is_ram(m, pfn))
+        if (mmi_pfn_is_ram(m, pfn)) {
             mmi_lock_frame(m, pfn);
-        else
+        } else {
+            io_frame_lock(m, pfn);
             *io_space = true;
+        }
         pfns[i] = pfn;
     }
     mm_status st = mmi_mdl_pfns_write(m, mdl, 0, i, pfns);
@@ -683,10 +749,12 @@ static mm_status lock_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_
             return MM_STATUS_IN_PAGE_ERROR;
         }
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
-        if (mmi_pfn_is_ram(m, pfn))
+        if (mmi_pfn_is_ram(m, pfn)) {
             mmi_lock_frame(m, pfn);
-        else
+        } else {
+            io_frame_lock(m, pfn);
             *io_space = true;
+        }
         if (!MM_SUCCESS(st = mmi_mdl_set_pfn(m, mdl, i, pfn)))
             return st;
     }
@@ -800,7 +868,13 @@ mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, ui
         mm_pfn pfn = pfns[i];
         if (pfn == MM_PFN_NONE)
             break;
-        if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+        if (!mmi_pfn_is_ram(m, pfn)) {
+            mm_status st = io_frame_unlock(m, mdl, pfns, count, pfn);
+            if (!MM_SUCCESS(st))
+                return st;
+            continue;
+        }
+        if (pfn >= m->pfn.untouched)
             continue;
         struct mmi_pfn *e = mmi_pfn(m, pfn);
         if (e->reference_count == 1 && e->share_count != 0) {

@@ -93,6 +93,7 @@ struct mmi_mdl_state {
     mm_pfn *scratch;           /* PFNs of the MDL being mapped: machine-owned, so a
                                 * bug check that unwinds leaks nothing */
     size_t scratch_cap;
+    struct mmi_io_ref *io_refs; /* locks held on device (non-RAM) frames, by frame */
     bool adjusted;             /* MmAdvanceMdl was ever called (MiMdlsAdjusted): PTE
                                 * tracking no longer compares addresses and PFNs */
 };

@@ -151,6 +151,12 @@ static mm_status verifier_map_checks(mm_machine *m, mm_va mdl, const struct mm_m
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB3, mdl, f, MM_MDL_PAGES_LOCKED,
                             MM_PFN_NONE, mdl, "%s on MDL %016llx, whose pages are not locked", m->op,
                             (unsigned long long)mdl);
+    for (uint64_t i = 0; i < count && !(f & MM_MDL_IO_SPACE); i++)
+        if (!mmi_pfn_is_ram(m, pfns[i]))
+            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x89, mdl,
+                                MM_MDL_PFN_ARRAY(mdl) + i * 8, pfns[i], pfns[i], mdl,
+                                "%s on MDL %016llx, which lists device frame 0x%llx but is not marked MDL_IO_SPACE",
+                                m->op, (unsigned long long)mdl, (unsigned long long)pfns[i]);
     for (uint64_t i = 0; i < count && !(f & MM_MDL_SOURCE_IS_NONPAGED_POOL); i++)
         if (!frame_locked(m, pfns[i]))
             return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x85, mdl, mdl_pages(h), pfns[i],

@@ -793,6 +793,51 @@ static void probe_and_lock_selected_pages(void **state)
     }
 }
 
+/* ---- device memory (MDL_IO_SPACE) ---- */
+
+/* Device frames locked through an MDL are counted (Windows 8 and later):
+ * unlocking them twice finds no lock to drop, 0x1A/0x61948. */
+static void io_space_mdl_unlocked_twice(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    uint64_t device = (c.physical_pages + 0x100) * MM_PAGE_SIZE; /* beyond RAM */
+    mm_va regs = mm_map_io_space(m, device, 2 * MM_PAGE_SIZE, MM_NON_CACHED);
+    assert_true(regs != 0);
+    mm_va mdl = mm_io_allocate_mdl(m, regs, 2 * MM_PAGE_SIZE, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PAGES_LOCKED | MM_MDL_IO_SPACE);
+    mm_pfn pfns[2];
+    read_mdl(m, mdl, pfns, 2);
+    assert_int_equal(pfns[0], device >> MM_PAGE_SHIFT);
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
+    if (mm_machine_verifier(m)) {
+        expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C);
+        return;
+    }
+    expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x61948);
+    assert_params(pfns[0], 2, pfns[0]);
+}
+
+/* Under Verifier an MDL listing a device frame must say MDL_IO_SPACE. */
+static void device_frame_in_an_mdl_not_marked_io_space(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    mm_pfn device = c.physical_pages + 0x10;
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &device, 8)); /* the driver rewrites the array */
+    expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
+                    MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x89);
+    assert_params(mdl, MM_MDL_PFN_ARRAY(mdl), device);
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1325,6 +1370,8 @@ int main(void)
         T(protect_mdl_system_address),
         T(protect_no_access_then_back),
         T(probe_and_lock_selected_pages), V(probe_and_lock_selected_pages),
+        T(io_space_mdl_unlocked_twice), V(io_space_mdl_unlocked_twice),
+        T(device_frame_in_an_mdl_not_marked_io_space),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),
         T(map_twice), V(map_twice),

@@ -236,9 +236,10 @@ static bool cmd_alloc(struct interp *in, const struct args *a)
     return true;
 }
 
+/* ADDR SIZE of commit, decommit and protect, which work page by page. */
 static bool range_args(struct interp *in, const struct args *a, mm_va *va, uint64_t *size)
 {
-    return number(in, &a->a[1], va) && number(in, &a->a[2], size);
+    return number(in, &a->a[1], va) && number(in, &a->a[2], size) && interp_afford(in, a->a[2].t, RANGE_WORK(*size));
 }
 
 static bool cmd_commit(struct interp *in, const struct args *a)
@@ -308,6 +309,8 @@ static bool cmd_touch(struct interp *in, const struct args *a)
     if (length == 0 || length > (UINT64_C(1) << 32))
         return interp_error(in, a->a[2].t, NULL, "length must be 1 .. 4 GiB");
     req.length = (size_t)length;
+    if (!interp_afford(in, a->count > 2 ? a->a[2].t : NULL, RANGE_WORK(length)))
+        return false;
     if (arg_is_word(&a->a[0], "touch-write"))
         req.kind = MM_ACCESS_WRITE;
     return status(in, mm_access_memory(in->m, &req));
@@ -345,6 +348,8 @@ static bool cmd_copy(struct interp *in, const struct args *a)
         return interp_error(in, a->a[3].t, NULL, "length must be 1 .. 4 GiB");
     wr.mode = rd.mode;
     wr.ip = rd.ip;
+    if (!interp_afford(in, a->a[3].t, 2 * RANGE_WORK(length))) /* a read and a write a page */
+        return false;
     unsigned char buf[MM_PAGE_SIZE];
     for (uint64_t done = 0; done < length && !in->bugchecked;) {
         size_t chunk = (size_t)(MM_PAGE_SIZE - ((rd.va + done) & (MM_PAGE_SIZE - 1)));
@@ -526,7 +531,7 @@ static bool cmd_section(struct interp *in, const struct args *a)
         uint64_t size;
         uint32_t protect;
         if (!need(in, a, 2, 2, 2, "section create NAME SIZE [protect=READWRITE]") || !number(in, &a->a[3], &size) ||
-            !protect_of(in, a, MM_PAGE_READWRITE, &protect))
+            !protect_of(in, a, MM_PAGE_READWRITE, &protect) || !interp_afford(in, a->a[3].t, RANGE_WORK(size)))
             return false;
         struct name *n = interp_new_name(in, a->a[2].t, NAME_SECTION);
         if (!n)
@@ -543,7 +548,7 @@ static bool cmd_section(struct interp *in, const struct args *a)
         struct name *s = interp_name(in, a->a[3].t, NAME_SECTION);
         const struct arg *po = arg_option(a, "process");
         struct name *p = po ? interp_name(in, po->t, NAME_PROCESS) : NULL;
-        if (!s || (po && !p))
+        if (!s || (po && !p) || !interp_afford(in, a->a[3].t, RANGE_WORK(s->size)))
             return false;
         struct name *v = interp_new_name(in, a->a[2].t, NAME_ADDRESS);
         if (!v)
@@ -910,11 +915,16 @@ const char *const *commands_words(void)
 
 bool commands_known(const char *word, char *hint, size_t size)
 {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(word, commands[i].word) == 0)
+            return true;
+    for (size_t i = 0; other_words[i]; i++)
+        if (strcmp(word, other_words[i]) == 0)
+            return true;
+    /* Unknown: the nearest word, if one is close. */
     const char *best = NULL;
     unsigned best_d = 3;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(word, commands[i].word) == 0)
-            return true;
         unsigned d = distance(word, commands[i].word);
         if (d < best_d) {
             best_d = d;
@@ -922,8 +932,6 @@ bool commands_known(const char *word, char *hint, size_t size)
         }
     }
     for (size_t i = 0; other_words[i]; i++) {
-        if (strcmp(word, other_words[i]) == 0)
-            return true;
         unsigned d = distance(word, other_words[i]);
         if (d < best_d) {
             best_d = d;

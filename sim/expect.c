@@ -93,10 +93,9 @@ static bool expect_pfn(struct interp *in, const struct args *a)
         return interp_error(in, NULL, "expect pfn ADDR|PFN [share=N] [ref=N] [location=active]", "which page?");
     uint64_t pfn;
     const struct arg *target = &a->a[2];
-    bool buffer = false;
-    for (size_t i = 0; target->n == 1 && target->t->kind == TOK_WORD && i < in->name_count; i++)
-        if (strcmp(in->names[i].name, target->t->text) == 0)
-            buffer = in->names[i].kind == NAME_ADDRESS && !in->names[i].value;
+    bool word = target->n == 1 && target->t->kind == TOK_WORD;
+    const struct name *named = word ? interp_find_name(in, target->t->text) : NULL;
+    bool buffer = named && named->kind == NAME_ADDRESS && !named->value;
     if (buffer) {
         /* an address name: the frame behind it now */
         char field[48];

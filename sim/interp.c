@@ -10,7 +10,20 @@
 #include <string.h>
 #include <strings.h>
 
+/* uthash reports running out of memory through hash_failed, a local of the
+ * function that adds. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(e) ((void)(e), hash_failed = true)
+#include <uthash.h>
+
 #include "views.h"
+
+/* The index of names: a hash from each name to its slot in in->names. */
+struct name_key {
+    char name[sizeof ((struct name *)0)->name];
+    size_t slot;
+    UT_hash_handle hh;
+};
 
 static void record_bugcheck(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
 {
@@ -23,15 +36,18 @@ static void record_bugcheck(void *ctx, mm_machine *m, const struct mm_bugcheck *
 
 void interp_init(struct interp *in, FILE *out, const char *file)
 {
-    *in = (struct interp){.out = out, .file = file, .echo = true};
+    *in = (struct interp){.out = out, .file = file, .echo = true, .budget = DEFAULT_MAX_STEPS};
     mm_config_default(&in->cfg);
     in->cfg.trace_capacity = 1u << 16; /* !history looks this far back */
     in->cfg.bugcheck_hook = record_bugcheck;
     in->cfg.bugcheck_ctx = in;
 }
 
+static void drop_names(struct interp *in, size_t keep);
+
 void interp_fini(struct interp *in)
 {
+    drop_names(in, 0);
     mm_machine_destroy(in->m);
     free(in->names);
     free(in->lines);
@@ -47,6 +63,10 @@ static void note_line(struct interp *in, uint64_t step)
     if (in->line_count && in->lines[in->line_count - 1].step == step) {
         in->lines[in->line_count - 1].line = line;
         return;
+    }
+    if (in->line_count == MAX_LINE_STEPS) { /* a long REPL session: forget the older half */
+        in->line_count /= 2;
+        memmove(in->lines, in->lines + in->line_count, in->line_count * sizeof *in->lines);
     }
     if (in->line_count == in->line_cap) {
         size_t cap = in->line_cap ? in->line_cap * 2 : 64;
@@ -126,25 +146,31 @@ bool interp_machine(struct interp *in)
 
 static const char *const kind_names[] = {"address", "process", "MDL", "driver image", "section"};
 
+struct name *interp_find_name(const struct interp *in, const char *s)
+{
+    struct name_key *k = NULL;
+    if (strlen(s) < sizeof k->name)
+        HASH_FIND_STR(in->name_index, s, k);
+    return k ? &in->names[k->slot] : NULL;
+}
+
 struct name *interp_name(struct interp *in, const struct token *t, enum name_kind kind)
 {
     if (t->kind != TOK_WORD) {
         interp_error(in, t, NULL, "expected the name of a %s", kind_names[kind]);
         return NULL;
     }
-    for (size_t i = 0; i < in->name_count; i++) {
-        if (strcmp(in->names[i].name, t->text) != 0)
-            continue;
-        if (in->names[i].kind != kind) {
-            interp_error(in, t, NULL, "%s is a %s, not a %s", t->text, kind_names[in->names[i].kind],
-                         kind_names[kind]);
-            return NULL;
-        }
-        return &in->names[i];
+    struct name *n = interp_find_name(in, t->text);
+    if (!n) {
+        interp_error(in, t, "names are made by alloc, pool, process, mdl, driver, section, view and let",
+                     "no %s named '%.40s'", kind_names[kind], t->text);
+        return NULL;
     }
-    interp_error(in, t, "names are made by alloc, pool, process, mdl, driver, section, view and let",
-                 "no %s named '%s'", kind_names[kind], t->text);
-    return NULL;
+    if (n->kind != kind) {
+        interp_error(in, t, NULL, "%s is a %s, not a %s", t->text, kind_names[n->kind], kind_names[kind]);
+        return NULL;
+    }
+    return n;
 }
 
 static bool valid_name(const char *s)
@@ -157,29 +183,61 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* Forgets the names made after the first `keep` (a repeat pass's), newest first. */
+static void drop_names(struct interp *in, size_t keep)
+{
+    while (in->name_count > keep) {
+        struct name_key *k = NULL;
+        const char *s = in->names[--in->name_count].name;
+        HASH_FIND_STR(in->name_index, s, k);
+        if (k) {
+            HASH_DEL(in->name_index, k);
+            free(k);
+        }
+    }
+}
+
+/* A new slot for the name t, in the array and the index. */
+static struct name *add_name(struct interp *in, const struct token *t)
+{
+    if (in->name_count == MAX_NAMES) {
+        interp_error(in, t, "reuse names, or make them inside a repeat block", "more than %u names", MAX_NAMES);
+        return NULL;
+    }
+    if (in->name_count == in->name_cap) {
+        size_t cap = in->name_cap ? in->name_cap * 2 : 16;
+        struct name *g = realloc(in->names, cap * sizeof *g);
+        if (!g) {
+            interp_error(in, t, NULL, "out of memory");
+            return NULL;
+        }
+        in->names = g;
+        in->name_cap = cap;
+    }
+    bool hash_failed = false;
+    struct name_key *k = calloc(1, sizeof *k);
+    if (k) {
+        snprintf(k->name, sizeof k->name, "%s", t->text);
+        k->slot = in->name_count;
+        HASH_ADD_STR(in->name_index, name, k);
+    }
+    if (!k || hash_failed) {
+        free(k);
+        interp_error(in, t, NULL, "out of memory");
+        return NULL;
+    }
+    return &in->names[in->name_count++];
+}
+
 struct name *interp_new_name(struct interp *in, const struct token *t, enum name_kind kind)
 {
-    if (t->kind != TOK_WORD || !valid_name(t->text) || t->length >= sizeof in->names[0].name) {
+    if (t->kind != TOK_WORD || t->length >= sizeof in->names[0].name || !valid_name(t->text)) {
         interp_error(in, t, "a name is a letter then letters, digits, _ or - (at most 31)", "bad name");
         return NULL;
     }
-    struct name *n = NULL;
-    for (size_t i = 0; i < in->name_count; i++)
-        if (strcmp(in->names[i].name, t->text) == 0)
-            n = &in->names[i]; /* names may be reused: the newest meaning wins */
-    if (!n) {
-        if (in->name_count == in->name_cap) {
-            size_t cap = in->name_cap ? in->name_cap * 2 : 16;
-            struct name *g = realloc(in->names, cap * sizeof *g);
-            if (!g) {
-                interp_error(in, t, NULL, "out of memory");
-                return NULL;
-            }
-            in->names = g;
-            in->name_cap = cap;
-        }
-        n = &in->names[in->name_count++];
-    }
+    struct name *n = interp_find_name(in, t->text); /* names may be reused: the newest meaning wins */
+    if (!n && !(n = add_name(in, t)))
+        return NULL;
     *n = (struct name){.kind = kind};
     snprintf(n->name, sizeof n->name, "%s", t->text);
     return n;
@@ -203,13 +261,10 @@ static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
     char *dot = strchr(base, '.');
     if (dot)
         *dot++ = 0;
-    struct name *n = NULL;
-    for (size_t i = 0; i < in->name_count; i++)
-        if (strcmp(in->names[i].name, base) == 0)
-            n = &in->names[i];
+    struct name *n = t->length < sizeof base ? interp_find_name(in, base) : NULL;
     if (!n)
         return interp_error(in, t, "numbers are decimal or 0x hex; names come from earlier statements",
-                            "unknown name '%s'", base);
+                            "unknown name '%.40s'", base);
     if (!dot || !*dot) {
         if (n->kind == NAME_PROCESS || n->kind == NAME_SECTION)
             return interp_error(in, t, "use an address, MDL, driver or number here", "%s is a %s", base,
@@ -242,11 +297,12 @@ static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
         return true;
     }
     if (n->kind == NAME_MDL && strncmp(dot, "pfn", 3) == 0) {
-        uint64_t index = strtoull(dot + 3, NULL, 10);
+        bool digits = dot[3] && strspn(dot + 3, "0123456789") == strlen(dot + 3);
+        uint64_t index = digits ? strtoull(dot + 3, NULL, 10) : 64; /* 64: no such entry */
         mm_pfn pfns[64];
         struct mm_mdl h;
         if (index >= 64 || mm_mdl_read(in->m, n->va, &h, pfns, 64) != MM_STATUS_SUCCESS)
-            return interp_error(in, t, "m.pfn0 .. m.pfn63", "cannot read PFN %s of MDL %s", dot + 3, base);
+            return interp_error(in, t, "m.pfn0 .. m.pfn63", "cannot read PFN %.20s of MDL %s", dot + 3, base);
         *out = pfns[index];
         return true;
     }
@@ -286,6 +342,8 @@ bool eval_number(struct interp *in, const struct arg *a, uint64_t *out)
                 return false;
         } else
             return interp_error(in, t, NULL, "expected a number or a name");
+        if (sum + v < sum)
+            return interp_error(in, t, "numbers are 64-bit", "the sum is too large");
         sum += v;
     }
     if (a->n % 2 == 0)
@@ -495,10 +553,13 @@ static bool run_quiet(struct interp *in, const struct script *s, size_t from, si
     in->out = mem;
     bool ok = run_range(in, s, from, to);
     in->out = shown;
+    bool lost = ferror(mem) != 0;
     fclose(mem);
-    if (!ok || in->failures != failures || in->bugchecked != dead)
+    if (!ok || lost || in->failures != failures || in->bugchecked != dead)
         fwrite(buf, 1, len, shown);
     free(buf);
+    if (lost && !in->error)
+        return interp_error(in, NULL, NULL, "out of memory for the output of a repeat pass");
     return ok;
 }
 
@@ -530,7 +591,7 @@ static bool run_repeat(struct interp *in, const struct script *s, size_t open, s
         ok = shown ? run_range(in, s, open + 1, close) : run_quiet(in, s, open + 1, close);
         if (!shown && in_trouble(in, failures))
             fprintf(in->out, "      -- that was pass %" PRIu64 " of %" PRIu64 " --\n", pass, passes);
-        in->name_count = names; /* names made in the body live for one pass */
+        drop_names(in, names); /* names made in the body live for one pass */
         if (progress && (pass % 64 == 0 || pass == passes))
             fprintf(stderr, "\r  repeat at line %u: pass %" PRIu64 " of %" PRIu64 "%s", s->stmt[open].line, pass,
                     passes, pass == passes ? "\n" : "");
@@ -541,11 +602,56 @@ static bool run_repeat(struct interp *in, const struct script *s, size_t open, s
     return ok;
 }
 
+void interp_charge(struct interp *in, uint64_t work) { in->work += work; }
+
+static uint64_t events_since_start(const struct interp *in)
+{
+    uint64_t events = in->m ? mm_trace_count(in->m) : 0;
+    return events > in->first_event ? events - in->first_event : 0;
+}
+
+/* The steps taken so far: statements, and their work in bulk. */
+static uint64_t steps_taken(const struct interp *in)
+{
+    return in->steps + (events_since_start(in) + in->work) / WORK_PER_STEP;
+}
+
+bool interp_afford(struct interp *in, const struct token *t, uint64_t work)
+{
+    uint64_t taken = steps_taken(in), left = in->budget > taken ? in->budget - taken : 0;
+    if (in->budget && work / WORK_PER_STEP > left)
+        return interp_error(in, t, "--max-steps N raises the budget (0: no limit)",
+                            "this would take %" PRIu64 " steps, more than the %" PRIu64 " left in the run's budget",
+                            work / WORK_PER_STEP, left);
+    in->work += work;
+    return true;
+}
+
+/* May st run? Not when the step budget is used up, nor when the
+ * output can no longer be written (there is no one to read it; the caller
+ * reports the write error). */
+static bool may_run(struct interp *in, const struct statement *st)
+{
+    if (ferror(in->out) || (in->chunk_out && ferror(in->chunk_out))) {
+        in->error = true;
+        return false;
+    }
+    if (in->budget && steps_taken(in) >= in->budget) {
+        in->st = st;
+        return interp_error(in, &st->tok[0], "--max-steps N raises it (0: no limit)",
+                            "the run's budget of %" PRIu64 " steps is used up (%" PRIu64
+                            " statements, %" PRIu64 " units of work)",
+                            in->budget, in->steps, events_since_start(in) + in->work);
+    }
+    in->steps++;
+    return true;
+}
+
 static bool run_range(struct interp *in, const struct script *s, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
-        if (in->budget && --in->budget == 0)
-            return interp_error(in, NULL, "the run is limited to a number of statements", "statement budget used up");
+        if (!may_run(in, &s->stmt[i]))
+            return false;
         if (strcmp(s->stmt[i].tok[0].text, "repeat") == 0) {
             size_t close = block_end(s, i);
             if (!run_repeat(in, s, i, close))
@@ -571,6 +677,8 @@ bool interp_run_chunk(struct interp *in, const char *text, size_t len, unsigned 
         }
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
+        if (n > SCRIPT_MAX_LINE)
+            n = SCRIPT_MAX_LINE; /* enough to see the start of a line that is too long */
         char *line = malloc(n + 1);
         if (line) {
             memcpy(line, p, n);
@@ -590,8 +698,12 @@ bool interp_run_chunk(struct interp *in, const char *text, size_t len, unsigned 
         for (size_t k = 0; k < s.stmt[i].count; k++)
             s.stmt[i].tok[k].line += first_line - 1;
     }
+    in->steps = in->work = 0; /* the budget is for each script, each entry of the REPL */
+    in->first_event = in->m ? mm_trace_count(in->m) : 0;
+    in->chunk_out = in->out;
     if (check_commands(in, &s))
         run_range(in, &s, 0, s.count);
+    in->chunk_out = NULL;
     in->st = NULL;
     script_free(&s);
     return !in->error;

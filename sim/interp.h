@@ -14,7 +14,7 @@
 enum {
     EXIT_SUCCESS_LAB = 0,   /* every expectation held */
     EXIT_EXPECT_FAILED = 1, /* an expectation did not hold */
-    EXIT_SCRIPT_ERROR = 2,  /* usage error, or the script is malformed */
+    EXIT_SCRIPT_ERROR = 2,  /* usage error, unreadable input or output, malformed script, a limit passed */
     EXIT_BUGCHECK = 3,      /* the machine bug-checked and the script did not expect it */
 };
 
@@ -33,13 +33,16 @@ struct name {
     bool value;             /* made by let: a plain number (a PFN, a count), not a buffer */
 };
 
+struct name_key; /* the index of names (interp.c) */
+
 struct interp {
     FILE *out;
     const char *file;
     struct mm_config cfg;
     mm_machine *m;
-    struct name *names;
+    struct name *names;     /* in the order made; a repeat pass drops the ones it made */
     size_t name_count, name_cap;
+    struct name_key *name_index; /* name -> its slot in names */
     struct mm_apc_state apc[8];
     unsigned apc_depth;
     mm_irql saved_irql[8];
@@ -58,11 +61,23 @@ struct interp {
     void (*after)(struct interp *in, const struct statement *st, uint64_t first_event); /* pictures, REPL */
     void *after_ctx;
     bool progress;          /* show progress of long repeats on stderr (a terminal) */
-    uint64_t budget;        /* statements left to run; 0 = no limit (the fuzzer sets one) */
+    uint64_t budget;        /* the most steps one script (one REPL entry) may take; 0 = no limit */
+    uint64_t steps;         /* statements run in this script */
+    uint64_t work;          /* work done beyond the machine's events (interp_charge) */
+    uint64_t first_event;   /* the trace count when it began */
+    FILE *chunk_out;        /* where its output goes, even while a quiet repeat pass holds it back */
 };
 
 #define MAX_REPEAT 100000
 #define MAX_REPEAT_DEPTH 4
+/* The step budget (docs/scenario-language.md, "Limits"): each statement run
+ * is a step, and so is each WORK_PER_STEP units of work it does (an event
+ * the machine records, a page a touch reaches, an event a view reads), so
+ * that a run's time is bounded whatever its statements do. */
+#define DEFAULT_MAX_STEPS 10000000u
+#define WORK_PER_STEP 10u
+#define MAX_NAMES 1000000u       /* names alive at once */
+#define MAX_LINE_STEPS (1u << 22) /* remembered first steps of lines (older ones are dropped) */
 
 /* An argument: tokens joined by + (a sum) or | (flags), or key=value. */
 struct arg {
@@ -77,6 +92,16 @@ struct args {
     size_t count;
 };
 
+/* Counts work the machine's events do not show (pages a touch reaches,
+ * events a view reads) toward the step budget. */
+void interp_charge(struct interp *in, uint64_t work);
+/* The same before a statement does work in proportion to a size it was
+ * given (pages of a range): false, with an error at t, when the steps left
+ * in the budget would not cover it. */
+bool interp_afford(struct interp *in, const struct token *t, uint64_t work);
+/* The pages of `size` bytes from va, as work: an upper bound that cannot overflow. */
+#define RANGE_WORK(size) ((size) / MM_PAGE_SIZE + 2)
+
 /* Reports a runtime error at token t (NULL: the statement) and stops the run. */
 bool interp_error(struct interp *in, const struct token *t, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -85,6 +110,8 @@ bool interp_machine(struct interp *in);
 
 struct name *interp_name(struct interp *in, const struct token *t, enum name_kind kind);
 struct name *interp_new_name(struct interp *in, const struct token *t, enum name_kind kind);
+/* The name spelled s, of any kind, or NULL. */
+struct name *interp_find_name(const struct interp *in, const char *s);
 
 /* Evaluates NUMBER, NAME, NAME.field, sums: the value of an address, MDL,
  * PFN or count. */

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "interp.h"
 
@@ -28,7 +29,11 @@ char *lab_text(const char *name, size_t *len)
     if (labs_env()) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.mms", labs_env(), name);
-        return script_read_file(path, len);
+        const char *why;
+        char *text = script_read_file(path, len, &why);
+        if (!text && access(path, F_OK) == 0) /* there, but not a lab we can read */
+            fprintf(stderr, "mmsim: %s: %s\n", path, why);
+        return text;
     }
     for (const struct embedded_lab *l = embedded_labs; l->name; l++)
         if (strcmp(l->name, name) == 0) {

@@ -26,9 +26,14 @@ void lineedit_begin(struct lineedit *e)
 
 void lineedit_history_add(struct lineedit *e, const char *line)
 {
-    const struct strlist *h = &e->history;
-    if (*line && !(h->count && strcmp(h->v[h->count - 1], line) == 0))
-        (void)strlist_add(&e->history, line); /* out of memory: the line is just not remembered */
+    struct strlist *h = &e->history;
+    if (!*line || (h->count && strcmp(h->v[h->count - 1], line) == 0))
+        return;
+    if (h->count == LINEEDIT_HISTORY_MAX) {
+        free(h->v[0]);
+        memmove(h->v, h->v + 1, --h->count * sizeof *h->v);
+    }
+    (void)strlist_add(h, line); /* out of memory: the line is just not remembered */
 }
 
 static void set_line(struct lineedit *e, const char *text)

@@ -12,6 +12,7 @@
 #include "strlist.h"
 
 #define LINEEDIT_MAX 1024
+#define LINEEDIT_HISTORY_MAX 1000 /* lines remembered; the oldest go first */
 
 struct lineedit {
     char buf[LINEEDIT_MAX];

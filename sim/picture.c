@@ -18,6 +18,10 @@
 
 #define PAGES_SHOWN 8
 #define FRAMES_MAX 256
+/* A picture of more is unreadable, and would take long to draw: only the
+ * first names made and the first processes are drawn (the title says so). */
+#define NAMES_DRAWN 256
+#define PROCESSES_DRAWN 32
 
 struct drawing {
     FILE *out, *edges; /* edges go after the clusters, or they pull frames into them */
@@ -101,7 +105,7 @@ static bool is_user(mm_va va) { return va < 0x800000000000ull; }
 static void space(struct drawing *d, mm_process *p, uint32_t pid)
 {
     struct interp *in = d->in;
-    for (size_t i = 0; i < in->name_count; i++) {
+    for (size_t i = 0; i < in->name_count && i < NAMES_DRAWN; i++) {
         const struct name *n = &in->names[i];
         if (n->kind == NAME_ADDRESS && !n->value && n->size && (pid ? n->process == p && is_user(n->va) : !is_user(n->va)))
             range(d, p, pid, n->name, n->va, n->size);
@@ -133,7 +137,7 @@ static void space(struct drawing *d, mm_process *p, uint32_t pid)
 static void mdls(struct drawing *d)
 {
     struct interp *in = d->in;
-    for (size_t i = 0; i < in->name_count; i++) {
+    for (size_t i = 0; i < in->name_count && i < NAMES_DRAWN; i++) {
         const struct name *n = &in->names[i];
         struct mm_mdl h;
         mm_pfn pfns[PAGES_SHOWN];
@@ -203,13 +207,17 @@ void picture_dot(FILE *out, struct interp *in, const char *title, struct picture
     if (!d.edges)
         return;
     char t[256];
-    escape(t, sizeof t, title);
+    char full[300];
+    snprintf(full, sizeof full, "%s%s", title, in->name_count > NAMES_DRAWN ? " (the first 256 names)" : "");
+    escape(t, sizeof t, full);
     fprintf(out, "digraph mm {\n  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label=\"%s\"];\n"
                  "  node [fontname=\"Courier\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n", t);
-    for (mm_process *p = mm_process_next(in->m, NULL); p; p = mm_process_next(in->m, p)) {
+    unsigned processes = 0;
+    for (mm_process *p = mm_process_next(in->m, NULL); p && processes < PROCESSES_DRAWN; p = mm_process_next(in->m, p)) {
         struct mm_process_info pi;
         if (mm_process_query(in->m, p, &pi) != MM_STATUS_SUCCESS || pi.id == 4)
             continue;
+        processes++;
         char item[64];
         snprintf(item, sizeof item, "c %u %d", pi.id, pi.terminated);
         bool hot = changed(&d, item);
@@ -257,8 +265,9 @@ char *picture_svg(const char *dot, size_t len, size_t *svg_len)
     if (written && posix_spawnp(&pid, "dot", NULL, NULL, argv, environ) == 0)
         waitpid(pid, &status, 0);
     char *svg = NULL;
+    const char *why;
     if (status == 0)
-        svg = script_read_file(out_path, svg_len);
+        svg = script_read_file(out_path, svg_len, &why);
     remove(in_path);
     remove(out_path);
     return svg;

@@ -7,6 +7,7 @@
 #define MMSIM_PICTURE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "interp.h"
@@ -24,9 +25,16 @@ void picture_memory_free(struct picture_memory *mem);
 /* Renders DOT text to SVG with Graphviz's dot; the SVG (malloc'd) or NULL. */
 char *picture_svg(const char *dot, size_t len, size_t *svg_len);
 
+/* What to draw, and the run's step budget (interp.h; 0: no limit). */
 struct picture_options {
     const char *dot_dir, *svg_dir, *html_file;
+    uint64_t max_steps;
 };
+
+/* A run draws at most this many pictures, and an HTML report holds at most
+ * this many steps (docs/scenario-language.md, "Limits"). */
+#define PICTURES_MAX 1000
+#define REPORT_STEPS_MAX 10000
 
 /* Runs a script, drawing pictures as the options ask; returns the exit code. */
 int picture_run(const char *file, const char *text, size_t len, const struct picture_options *po, FILE *out,

@@ -3,9 +3,10 @@
  * shows what it changed (frames' lists and counts, PTE writes, …). A
  * `repeat` block is collected until its `end`. Lines that start with a dot
  * talk to the REPL itself: .help .labs .lab NAME .show NAME .save FILE
- * .history .reset .quit. */
+ * .history .reset .quit. Piped input is read a bounded line at a time. */
 #include "repl.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +20,13 @@ struct repl {
     struct interp in;
     FILE *out;
     bool interactive, quit;
+    uint64_t max_steps;
     struct strlist lines; /* what was typed (not dot-commands), for .save and .history */
+    size_t kept;          /* bytes in lines */
     unsigned line;
+    char *block;          /* a repeat block being typed */
+    size_t block_len;
+    unsigned depth, block_line;
 };
 
 static void changed(struct interp *in, const struct statement *st, uint64_t first_event)
@@ -37,6 +43,7 @@ static void start(struct repl *r)
     interp_init(&r->in, r->out, "repl");
     r->in.echo = !r->interactive;
     r->in.after = changed;
+    r->in.budget = r->max_steps;
     r->line = 0;
 }
 
@@ -95,7 +102,8 @@ static void dot_command(struct repl *r, const char *line)
         FILE *f = fopen(arg, "w");
         for (size_t i = 0; f && i < r->lines.count; i++)
             fprintf(f, "%s\n", r->lines.v[i]);
-        if (!f || fclose(f) != 0)
+        bool written = f && !ferror(f);
+        if (!f || fclose(f) != 0 || !written)
             fprintf(r->out, "cannot write %s\n", arg);
         else
             fprintf(r->out, "%zu lines saved to %s (run it with mmsim run %s)\n", r->lines.count, arg, arg);
@@ -104,19 +112,47 @@ static void dot_command(struct repl *r, const char *line)
     }
 }
 
-static char *next_line(struct repl *r, struct lineedit *e, FILE *input, bool more)
+enum input { INPUT_LINE, INPUT_EOF, INPUT_TOO_LONG, INPUT_NUL, INPUT_ERROR };
+
+#define LINE_ROOM (SCRIPT_MAX_LINE + 2) /* a line, a CR before its LF, and a NUL */
+#define MAX_LINE_TEXT "4096"             /* SCRIPT_MAX_LINE, for messages */
+_Static_assert(SCRIPT_MAX_LINE == 4096, "MAX_LINE_TEXT");
+
+/* One line of piped input into buf (LINE_ROOM bytes). A longer line is
+ * read to its end and dropped; a NUL byte means the input is not text. */
+static enum input read_piped(FILE *input, char *buf)
 {
-    if (r->interactive)
-        return lineedit_read(e, more ? "  ...> " : "mmsim> ", fileno(input), r->out);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, input);
-    if (n < 0) {
-        free(line);
-        return NULL;
+    size_t n = 0;
+    bool too_long = false;
+    int c;
+    while ((c = getc(input)) != EOF && c != '\n') {
+        if (c == 0)
+            return INPUT_NUL;
+        if (n < LINE_ROOM - 1)
+            buf[n++] = (char)c;
+        else
+            too_long = true;
     }
-    line[strcspn(line, "\r\n")] = 0;
-    return line;
+    if (c == EOF && ferror(input))
+        return INPUT_ERROR;
+    if (c == EOF && n == 0)
+        return INPUT_EOF;
+    if (n && buf[n - 1] == '\r') /* CR LF */
+        n--;
+    buf[n] = 0;
+    return too_long || n > SCRIPT_MAX_LINE ? INPUT_TOO_LONG : INPUT_LINE;
+}
+
+static enum input next_line(struct repl *r, struct lineedit *e, FILE *input, char *buf)
+{
+    if (!r->interactive)
+        return read_piped(input, buf);
+    char *line = lineedit_read(e, r->depth ? "  ...> " : "mmsim> ", fileno(input), r->out);
+    if (!line)
+        return INPUT_EOF;
+    snprintf(buf, LINE_ROOM, "%s", line); /* the editor's lines are shorter */
+    free(line);
+    return INPUT_LINE;
 }
 
 static const char *first_word(const char *line, size_t *len)
@@ -127,53 +163,106 @@ static const char *first_word(const char *line, size_t *len)
     return line;
 }
 
-int repl_run(FILE *input, FILE *out, bool interactive)
+/* Keeps a typed line for .save and .history, up to REPL_MAX_KEPT bytes. */
+static void keep(struct repl *r, const char *line)
 {
-    struct repl r = {.out = out, .interactive = interactive};
+    size_t n = strlen(line) + 1;
+    if (r->kept + n > REPL_MAX_KEPT) {
+        if (r->kept <= REPL_MAX_KEPT)
+            fprintf(r->out, "(.save and .history keep only the first %u MiB of typed lines)\n",
+                    REPL_MAX_KEPT >> 20);
+        r->kept = REPL_MAX_KEPT + 1; /* said once */
+        return;
+    }
+    if (strlist_add(&r->lines, line)) /* out of memory: .save and .history miss it */
+        r->kept += n;
+}
+
+static void drop_block(struct repl *r, const char *why)
+{
+    fprintf(r->out, "repl:%u: error: %s; the repeat block from line %u is dropped\n", r->line, why, r->block_line);
+    r->depth = 0;
+    r->block_len = 0;
+}
+
+/* Adds a line to the block being collected; runs it once it is complete
+ * (a line outside a repeat block is a block of its own). */
+static void collect(struct repl *r, const char *line)
+{
+    size_t wl;
+    const char *w = first_word(line, &wl);
+    keep(r, line);
+    if (!r->block_len)
+        r->block_line = r->line;
+    if (wl == 6 && strncmp(w, "repeat", 6) == 0)
+        r->depth++;
+    else if (r->depth && wl == 3 && strncmp(w, "end", 3) == 0)
+        r->depth--;
+    size_t n = strlen(line);
+    if (r->block_len + n + 1 > REPL_MAX_BLOCK)
+        return drop_block(r, "the block is larger than a script may be (64 MiB)");
+    char *g = realloc(r->block, r->block_len + n + 2);
+    if (!g)
+        return drop_block(r, "out of memory");
+    r->block = g;
+    memcpy(r->block + r->block_len, line, n);
+    r->block_len += n;
+    r->block[r->block_len++] = '\n';
+    if (r->depth)
+        return;
+    interp_run_chunk(&r->in, r->block, r->block_len, r->block_line);
+    r->in.error = false; /* a mistake at the prompt is shown, not fatal */
+    r->block_len = 0;
+    fflush(r->out);
+}
+
+/* The end of the session: 0, or why it could not go on. */
+static int stop(struct repl *r, enum input got)
+{
+    if (got == INPUT_NUL)
+        fprintf(stderr, "mmsim: repl: line %u: a NUL byte: the input is not text\n", r->line + 1);
+    else if (got == INPUT_ERROR)
+        fprintf(stderr, "mmsim: repl: cannot read the input: %s\n", strerror(errno));
+    return got == INPUT_NUL || got == INPUT_ERROR || ferror(r->out) ? EXIT_SCRIPT_ERROR : EXIT_SUCCESS_LAB;
+}
+
+int repl_run(FILE *input, FILE *out, bool interactive, uint64_t max_steps)
+{
+    struct repl r = {.out = out, .interactive = interactive, .max_steps = max_steps};
     struct lineedit e;
+    char *buf = malloc(LINE_ROOM);
+    if (!buf) {
+        fprintf(stderr, "mmsim: repl: out of memory\n");
+        return EXIT_SCRIPT_ERROR;
+    }
     lineedit_init(&e, commands_words());
     start(&r);
     if (interactive)
         fprintf(out, "mmsim %s: type scenario commands; .help lists them, .quit leaves.\n", MMSIM_VERSION);
-    char *block = NULL;
-    size_t block_len = 0;
-    unsigned depth = 0, block_line = 0;
-    char *line;
-    while (!r.quit && (line = next_line(&r, &e, input, depth > 0)) != NULL) {
+    enum input got = INPUT_EOF;
+    while (!r.quit && !ferror(out)) {
+        errno = 0;
+        got = next_line(&r, &e, input, buf);
+        if (got == INPUT_EOF || got == INPUT_NUL || got == INPUT_ERROR)
+            break;
         r.line++;
         size_t wl;
-        const char *w = first_word(line, &wl);
-        if (!depth && w[0] == '.') {
+        const char *w = first_word(buf, &wl);
+        if (got == INPUT_TOO_LONG && r.depth)
+            drop_block(&r, "line longer than " MAX_LINE_TEXT " characters");
+        else if (got == INPUT_TOO_LONG)
+            fprintf(out, "repl:%u:%d: error: line longer than " MAX_LINE_TEXT " characters; it is not run\n",
+                    r.line, SCRIPT_MAX_LINE + 1);
+        else if (!r.depth && w[0] == '.')
             dot_command(&r, w);
-            free(line);
-            continue;
-        }
-        (void)strlist_add(&r.lines, line); /* out of memory: .save and .history miss it */
-        if (wl == 6 && strncmp(w, "repeat", 6) == 0)
-            depth++;
-        else if (depth && wl == 3 && strncmp(w, "end", 3) == 0)
-            depth--;
-        size_t n = strlen(line);
-        char *g = realloc(block, block_len + n + 2);
-        if (g) {
-            if (!block_len)
-                block_line = r.line;
-            block = g;
-            memcpy(block + block_len, line, n);
-            block_len += n;
-            block[block_len++] = '\n';
-        }
-        free(line);
-        if (depth || !g)
-            continue;
-        interp_run_chunk(&r.in, block, block_len, block_line);
-        r.in.error = false; /* a mistake at the prompt is shown, not fatal */
-        block_len = 0;
-        fflush(out);
+        else
+            collect(&r, buf);
     }
-    free(block);
+    int rc = stop(&r, got);
+    free(buf);
+    free(r.block);
     lineedit_free(&e);
     strlist_free(&r.lines);
     interp_fini(&r.in);
-    return EXIT_SUCCESS_LAB;
+    return rc;
 }

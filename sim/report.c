@@ -32,6 +32,8 @@ struct report {
     size_t svg_count;
     unsigned drawn;
     bool failed;
+    bool full;     /* PICTURES_MAX were drawn, or REPORT_STEPS_MAX steps kept */
+    bool streamed; /* HTML: the report is full; the rest of the output goes straight out */
 };
 
 static bool draws_after(const struct report *r, const struct statement *st)
@@ -94,6 +96,10 @@ static void draw(struct report *r, struct interp *in, const struct statement *st
 {
     char title[320], *dot = NULL;
     size_t dot_len = 0;
+    if (r->drawn == PICTURES_MAX) {
+        r->full = true;
+        return;
+    }
     snprintf(title, sizeof title, "after line %u: %s", st->line, st->source);
     FILE *f = open_memstream(&dot, &dot_len);
     if (!f)
@@ -127,11 +133,28 @@ static void draw(struct report *r, struct interp *in, const struct statement *st
     free(dot);
 }
 
+/* Once the report holds all the steps it can, the run's output stops
+ * collecting in memory: what was collected goes out, and so does the rest
+ * as it is written (a quiet repeat pass still keeps its own until it ends). */
+static void stream(struct report *r, struct interp *in)
+{
+    if (r->streamed || in->out != r->capture)
+        return;
+    fflush(r->capture);
+    fwrite(r->buf, 1, r->len, r->shown);
+    in->out = r->shown;
+    r->streamed = true;
+}
+
 static void after(struct interp *in, const struct statement *st, uint64_t first_event)
 {
     struct report *r = in->after_ctx;
     struct step *s = NULL;
-    if (r->po->html_file && r->count < 100000) {
+    if (r->po->html_file && r->count == REPORT_STEPS_MAX) {
+        r->full = true;
+        stream(r, in);
+    }
+    if (r->po->html_file && r->count < REPORT_STEPS_MAX) {
         if (r->count == r->cap) {
             size_t cap = r->cap ? r->cap * 2 : 64;
             struct step *g = realloc(r->steps, cap * sizeof *g);
@@ -249,7 +272,12 @@ static bool write_html(const struct report *r, const char *file, const char *ver
     for (size_t i = 0; i < r->svg_count; i++)
         fprintf(f, "<div class=\"stash\" id=\"pic%zu\">%s</div>\n", i, svg_body(r->svgs[i]));
     fputs(html_script, f);
-    return fclose(f) == 0;
+    bool ok = !ferror(f);
+    if (fclose(f) != 0 || !ok) {
+        fprintf(stderr, "mmsim: cannot write %s\n", r->po->html_file);
+        return false;
+    }
+    return true;
 }
 
 static bool has_picture_lines(const char *text, size_t len)
@@ -295,6 +323,7 @@ int picture_run(const char *file, const char *text, size_t len, const struct pic
         return EXIT_SCRIPT_ERROR;
     interp_init(&in, out, file);
     in.progress = progress;
+    in.budget = po->max_steps;
     struct report r = {.po = po, .marked = has_picture_lines(text, len), .progress = progress, .shown = out};
     if (pictures) {
         in.after = after;
@@ -306,8 +335,10 @@ int picture_run(const char *file, const char *text, size_t len, const struct pic
     int rc = interp_verdict(&in);
     if (r.capture) {
         fflush(r.capture);
-        fwrite(r.buf, 1, r.len, out);
-        const char *verdict = r.len > r.taken ? r.buf + r.taken : "";
+        if (!r.streamed)
+            fwrite(r.buf, 1, r.len, out);
+        static const char *const verdicts[] = {"PASSED", "FAILED", "error", "STOPPED"};
+        const char *verdict = r.streamed ? verdicts[rc & 3] : r.len > r.taken ? r.buf + r.taken : "";
         char last[128];
         snprintf(last, sizeof last, "%.*s", (int)strcspn(verdict, "\n"), verdict);
         if (!write_html(&r, file, last))
@@ -320,7 +351,9 @@ int picture_run(const char *file, const char *text, size_t len, const struct pic
     if (r.failed && rc == EXIT_SUCCESS_LAB)
         rc = EXIT_SCRIPT_ERROR;
     if (pictures)
-        fprintf(out, "%u picture%s drawn%s\n", r.drawn, r.drawn == 1 ? "" : "s", r.failed ? " (some could not be saved)" : "");
+        fprintf(out, "%u picture%s drawn%s%s\n", r.drawn, r.drawn == 1 ? "" : "s",
+                r.failed ? " (some could not be saved)" : "",
+                r.full ? " (the limit: later steps are not drawn or kept)" : "");
     for (size_t i = 0; i < r.count; i++) {
         free(r.steps[i].source);
         free(r.steps[i].output);

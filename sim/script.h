@@ -29,7 +29,17 @@ struct statement {
 struct script {
     struct statement *stmt;
     size_t count, cap;
+    size_t tokens;  /* in all statements */
 };
+
+/* Limits on what a script may hold (docs/scenario-language.md, "Limits"):
+ * they keep the memory a script can make mmsim use to a small multiple of
+ * its size. */
+#define SCRIPT_MAX_BYTES (64u << 20)       /* a file */
+#define SCRIPT_MAX_LINE 4096               /* characters in a line */
+#define SCRIPT_MAX_LINE_TOKENS 64          /* tokens in a line */
+#define SCRIPT_MAX_STATEMENTS 1000000u     /* statements in a script */
+#define SCRIPT_MAX_TOKENS 4000000u         /* tokens in a script */
 
 /* Where a script went wrong, and a hint how to fix it. */
 struct script_error {
@@ -38,13 +48,16 @@ struct script_error {
     char hint[160];
 };
 
-/* Parses `text` (len bytes; NULs are errors). On error returns false, fills
- * *err and leaves *out empty. */
+/* Parses `text` (len bytes; NULs are errors; a line may end in CR LF). On
+ * error returns false, fills *err and leaves *out empty. A statement's
+ * tokens, their texts and its source are one allocation (st->tok). */
 bool script_parse(const char *text, size_t len, struct script *out, struct script_error *err);
 void script_free(struct script *s);
 
-/* The whole file (malloc'd, *len bytes and a NUL; at most 64 MiB), or NULL. */
-char *script_read_file(const char *path, size_t *len);
+/* The whole file, or standard input for "-" (malloc'd, *len bytes and a
+ * NUL; at most SCRIPT_MAX_BYTES), or NULL with *why saying why not: "is a
+ * directory", "larger than the 64 MiB limit", or the system's reason. */
+char *script_read_file(const char *path, size_t *len, const char **why);
 
 /* "line 3, column 7: message\n  3 | source\n    |       ^ hint" */
 void script_error_print(FILE *out, const char *file, const struct script_error *err, const char *source_line);

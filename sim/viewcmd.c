@@ -73,10 +73,7 @@ static bool view_history_of(struct interp *in, const struct args *a)
         return false;
     enum history_of kind = HISTORY_VA;
     const struct token *t = a->a[1].t;
-    struct name *n = NULL;
-    for (size_t i = 0; a->a[1].n == 1 && t->kind == TOK_WORD && i < in->name_count; i++)
-        if (strcmp(in->names[i].name, t->text) == 0)
-            n = &in->names[i];
+    const struct name *n = a->a[1].n == 1 && t->kind == TOK_WORD ? interp_find_name(in, t->text) : NULL;
     struct mm_memory_counts c;
     if (n && n->kind == NAME_MDL)
         kind = HISTORY_MDL;
@@ -87,6 +84,8 @@ static bool view_history_of(struct interp *in, const struct args *a)
     FILE *out = capture(in, &cap);
     fprintf(out, "History of %s 0x%" PRIx64 ":\n", what[kind], v);
     view_history(out, in->m, kind, v);
+    uint64_t events = mm_trace_count(in->m);
+    interp_charge(in, events < in->cfg.trace_capacity ? events : in->cfg.trace_capacity);
     return release(in, &cap);
 }
 
@@ -142,6 +141,7 @@ bool views_run(struct interp *in, const struct args *a)
             return false;
         struct capture c;
         view_trace(capture(in, &c), in->m, (size_t)(v > 4096 ? 4096 : v));
+        interp_charge(in, v > 4096 ? 4096 : v);
         return release(in, &c);
     }
     if (strcmp(w, "!findings") == 0)

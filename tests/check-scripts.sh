@@ -1,7 +1,10 @@
 #!/bin/sh
 # tests/check-scripts.sh MMSIM DIR — malformed and failing scenario scripts:
 # each must end with its documented exit code (never a crash), and a script
-# error must point at a line and column.
+# error must point at a line and column. Then the command's other inputs and
+# its limits: directories, unreadable and oversized files, standard input,
+# output that cannot be written, the REPL on endless or binary input, the
+# step budget, and a script of many names (linear, not quadratic).
 set -u
 mmsim=$1
 dir=$2
@@ -19,14 +22,81 @@ expect_exit() { # script code
 }
 for s in bad-verb bad-command bad-string bad-number unknown-name wrong-kind dangling-plus control-byte \
          machine-twice huge-number expect-missing after-bugcheck repeat-no-end end-no-repeat repeat-zero \
-         repeat-too-deep; do
+         repeat-too-deep nul-byte long-line long-name long-word sum-overflow no-hex-digits bad-pfn-index; do
     expect_exit "$s.mms" 2
 done
 expect_exit expect-fails.mms 1
 expect_exit repeat-fails.mms 1
 expect_exit unexpected-bugcheck.mms 3
+expect_exit crlf.mms 0
 "$mmsim" run "$dir/does-not-exist.mms" >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: a missing file is exit 2"; status=1; }
 "$mmsim" lab run ../etc/passwd >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: a lab name with a path is exit 2"; status=1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+limit() { # seconds command...: the command, stopped if it runs too long
+    if command -v timeout >/dev/null 2>&1; then timeout "$@"; else shift; "$@"; fi
+}
+# check NAME RC PATTERN command...: exit code RC and PATTERN in its stdout+stderr
+check() {
+    name=$1 want=$2 pattern=$3
+    shift 3
+    "$@" >"$tmp/out" 2>&1
+    rc=$?
+    if [ "$rc" -ne "$want" ] || ! grep -q -- "$pattern" "$tmp/out"; then
+        echo "FAIL $name: exit $rc (expected $want), looked for: $pattern"; tail -5 "$tmp/out" | cut -c1-200
+        status=1; return
+    fi
+    echo "ok   $name"
+}
+
+# Inputs that are not scripts.
+check "a directory" 2 "$dir: is a directory" "$mmsim" run "$dir"
+dd if=/dev/null of="$tmp/big.mms" bs=1 seek=65M 2>/dev/null
+check "a file over 64 MiB" 2 "larger than the 64 MiB limit" "$mmsim" run "$tmp/big.mms"
+[ -r /dev/zero ] && check "an endless stream as a script" 2 "larger than the 64 MiB limit" limit 60 "$mmsim" run /dev/zero
+check "a script on standard input" 0 "PASSED" sh -c "printf 'note \"hi\"\n' | \"\$1\" run -" sh "$mmsim"
+check "an error on standard input" 2 "<stdin>:1:1: error: unknown command" sh -c "echo bogus | \"\$1\" run -" sh "$mmsim"
+check "a closed standard input" 2 "standard input: Bad file descriptor" sh -c "\"\$1\" run - <&-" sh "$mmsim"
+"$mmsim" run "$dir/crlf.mms" | grep -q "$(printf '\r')" && { echo "FAIL crlf: a CR is echoed"; status=1; }
+
+# Output that cannot be written: exit 2 and a message on stderr.
+if [ -w /dev/full ]; then
+    check "lab list > /dev/full" 2 "cannot write the output: No space left on device" sh -c "\"\$1\" lab list >/dev/full" sh "$mmsim"
+    check "run > /dev/full" 2 "cannot write the output" sh -c "\"\$1\" lab run demo >/dev/full" sh "$mmsim"
+    check "repl > /dev/full" 2 "cannot write the output" sh -c "yes 'note \"x\"' | head -n 100000 | \"\$1\" repl >/dev/full" sh "$mmsim"
+fi
+check "stdout closed" 2 "standard output is closed" sh -c "\"\$1\" lab run demo >&-" sh "$mmsim"
+check "--help, stdout closed" 2 "standard output is closed" sh -c "\"\$1\" --help >&-" sh "$mmsim"
+
+# The REPL: binary input stops it, an overlong line is refused, memory stays bounded.
+[ -r /dev/zero ] && check "repl < /dev/zero" 2 "line 1: a NUL byte: the input is not text" limit 60 "$mmsim" repl </dev/zero
+{ head -c 5000 /dev/zero | tr '\0' x; printf '\nnote "after"\n'; } >"$tmp/long"
+check "repl: an overlong line" 0 "repl:1:4097: error: line longer than 4096 characters" "$mmsim" repl <"$tmp/long"
+grep -q "^      after" "$tmp/out" || { echo "FAIL repl: the line after an overlong one did not run"; status=1; }
+head -c 20000000 /dev/zero | tr '\0' x >"$tmp/endless"
+check "repl: a 20 MB line" 0 "line longer than 4096 characters" limit 60 "$mmsim" repl <"$tmp/endless"
+printf 'note "a"\r\n' >"$tmp/crlf"
+check "repl: CR LF" 0 "^      a\$" "$mmsim" repl <"$tmp/crlf"
+
+# The step budget: a statement is a step, and so are each 10 units of work.
+check "nested repeats stop" 2 "budget.mms:6:9: error: the run's budget of 100000 steps is used up" \
+    limit 60 "$mmsim" run "$dir/budget.mms" --max-steps 100000
+check "pages count as steps" 2 "budget-events.mms:8:15: error: this would take 1638 steps, more than the" \
+    "$mmsim" run "$dir/budget-events.mms" --max-steps 1000
+check "events count as steps" 2 "budget-events.mms:9:1: error: the run's budget of 5000 steps is used up" \
+    "$mmsim" run "$dir/budget-events.mms" --max-steps 5000
+check "--max-steps 0: no limit" 0 PASSED "$mmsim" run "$dir/budget-events.mms" --max-steps 0
+check "--max-steps needs a number" 2 "--max-steps takes a number" "$mmsim" run "$dir/budget.mms" --max-steps lots
+check "repl --max-steps" 0 "budget of 50 steps" sh -c "printf 'repeat 100\nnote \"x\"\nend\n' | \"\$1\" repl --max-steps 50" sh "$mmsim"
+
+# Script size limits, and 200 000 names in linear time (it was quadratic:
+# 100 000 took 19 s).
+awk 'BEGIN { for (i = 0; i <= 1000000; i++) print "note" }' >"$tmp/many.mms"
+check "a million statements" 2 "many.mms:1000001:1: error: more than 1000000 statements" "$mmsim" run "$tmp/many.mms"
+awk 'BEGIN { for (i = 0; i < 200000; i++) printf "let v%d = %d\n", i, i; print "expect value v199999 = 199999" }' \
+    >"$tmp/names.mms"
+check "200 000 names" 0 PASSED limit 30 "$mmsim" run "$tmp/names.mms"
 exit $status

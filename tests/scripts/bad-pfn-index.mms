@@ -1,0 +1,3 @@
+machine
+mdl allocate-pages m 0x1000
+let p = m.pfnx

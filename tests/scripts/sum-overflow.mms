@@ -1,0 +1,2 @@
+machine
+let a = 0xFFFFFFFFFFFFFFFF + 1

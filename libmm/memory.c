@@ -28,7 +28,9 @@ struct mmi_working_set *mmi_ws_of_owner(mm_machine *m, uint32_t owner)
 
 struct mmi_working_set *mmi_ws_for(mm_machine *m, struct mm_process *p, mm_va va)
 {
-    if (mmi_is_system_va(va) || !p)
+    /* The System process has one working set, the system's, for its user
+     * pages too: the one mmi_ws_of_owner finds by its id. */
+    if (mmi_is_system_va(va) || !p || p == m->system)
         return m->system_ws;
     return &p->ws;
 }

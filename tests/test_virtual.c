@@ -327,6 +327,34 @@ static void invariants_with_the_largest_page_file(void **state)
     mm_machine_destroy(m);
 }
 
+/* Regression: user pages of the System process joined its process working
+ * set but were removed from the system's, and MEM_DECOMMIT or a release
+ * aborted in workset.c. */
+static void user_pages_of_the_system_process(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    mm_machine *m = harness_machine(&cfg);
+    mm_va base = 0;
+    uint64_t size = 0x2000;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_ok(mm_write(m, base, "ab", 2));
+    assert_ok(mm_write(m, base + 0x1000, "cd", 2));
+    assert_invariants(m);
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, mm_process_system(m), 1, &n));
+    assert_int_equal(n, 1);
+    mm_va b = base;
+    uint64_t s1 = 0x1000;
+    assert_ok(mm_virtual_free(m, NULL, &b, &s1, MM_MEM_DECOMMIT));
+    b = base;
+    s1 = 0;
+    assert_ok(mm_virtual_free(m, NULL, &b, &s1, MM_MEM_RELEASE));
+    assert_invariants(m);
+    mm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +372,7 @@ int main(void)
         T(terminate_returns_every_frame),
         T(huge_reservation_costs_what_is_mapped),
         cmocka_unit_test(invariants_with_the_largest_page_file),
+        cmocka_unit_test(user_pages_of_the_system_process),
     };
     return cmocka_run_group_tests_name("virtual", tests, NULL, NULL);
 }

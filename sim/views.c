@@ -21,8 +21,8 @@ const char *view_protection_name(unsigned protection)
 
 static const char *use_name(unsigned use)
 {
-    static const char *const names[] = {"", "Private", "PageTable", "NonPagedPool", "PagedPool",
-                                        "Image", "MdlPages", "System", "Section"};
+    static const char *const names[] = {"", "Private", "PageTable", "NonPagedPool", "PagedPool", "Image",
+                                        "MdlPages", "System", "Section", "KernelStack", "Contiguous"};
     return use < sizeof names / sizeof names[0] ? names[use] : "?";
 }
 
@@ -270,9 +270,10 @@ void view_lockedpages(FILE *out, mm_machine *m)
     struct mm_leaked_lock l[32];
     size_t k = mm_leaked_locks_read(m, l, 32);
     if (k) {
-        fprintf(out, "Freed while locked (their pages stay charged; process exit will stop with 0x76 or 0xCB):\n");
+        fprintf(out, "Charges no locked MDL explains (freed, rebuilt or locked twice while locked; process exit will "
+                     "stop with 0x76 or 0xCB):\n");
         for (size_t i = 0; i < k && i < 32; i++)
-            fprintf(out, "  MDL %016" PRIx64 " process %u pages %" PRIu64 " tracker %016" PRIx64 "\n", l[i].mdl,
+            fprintf(out, "  MDL %016" PRIx64 " process %u pages %" PRId64 " tracker %016" PRIx64 "\n", l[i].mdl,
                     l[i].process_id, l[i].pages, l[i].tracker);
     }
     fprintf(out, "Per process NumberOfLockedPages:\n");

@@ -25,14 +25,23 @@ void mmi_allocator_resolve(struct mm_allocator *out, const struct mm_allocator *
     out->ctx = NULL;
 }
 
+/* The C library's zeroed allocation leaves large blocks to the kernel's
+ * zero pages, so a big, mostly unused table (the PFN chunk index of a
+ * 64 GiB machine, the trace ring) costs nothing until it is written. */
 void *mmi_alloc_with(const struct mm_allocator *a, size_t size)
 {
     if (size > SIZE_MAX - HEADER)
         return NULL;
-    unsigned char *p = a->alloc(a->ctx, size + HEADER);
+    unsigned char *p;
+    if (a->alloc == libc_alloc) {
+        p = calloc(1, size + HEADER);
+    } else {
+        p = a->alloc(a->ctx, size + HEADER);
+        if (p)
+            memset(p, 0, size + HEADER);
+    }
     if (!p)
         return NULL;
-    memset(p, 0, size + HEADER);
     memcpy(p, &size, sizeof size);
     return p + HEADER;
 }

@@ -255,14 +255,17 @@ mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out)
     struct mmi_pfndb *db = &m->pfn;
     mm_pfn pfn;
     bool dirty = false;
+    /* Frames that were used before come first, so the host memory behind
+     * simulated RAM follows what the machine holds, not what it ever held:
+     * a freed frame is zeroed rather than a never-used one touched. */
     if (!zeroed && take_from(m, MM_FREE_PAGE_LIST, &pfn)) {
     } else if (take_from(m, MM_ZEROED_PAGE_LIST, &pfn)) {
+    } else if (take_from(m, MM_FREE_PAGE_LIST, &pfn)) {
+        dirty = true;
     } else if (db->untouched < db->pages) {
         mm_status st = materialise_untouched(m, &pfn);
         if (!MM_SUCCESS(st))
             return st;
-    } else if (take_from(m, MM_FREE_PAGE_LIST, &pfn)) {
-        dirty = true;
     } else if (take_from(m, MM_STANDBY_PAGE_LIST, &pfn)) {
         repurpose(m, pfn);
         dirty = true;

@@ -61,9 +61,11 @@ static inline void mmi_pfn_flag(struct mmi_pfn *e, uint16_t flag, bool on)
 }
 uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location);
 
-/* Takes a frame off the lists (zeroed, then free, then standby, which is
- * repurposed: its PTE gets its original PTE back). With `zeroed` the frame
- * reads as zeros. MM_STATUS_NO_MEMORY when none is available. */
+/* Takes a frame off the lists: frames used before first (zeroed, then free;
+ * free first when contents do not matter), then never-used ones, then
+ * standby, which is repurposed (its PTE gets its original PTE back), so host
+ * memory follows what the machine holds. With `zeroed` the frame reads as
+ * zeros. MM_STATUS_NO_MEMORY when none is available. */
 mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
 /* Gives every frame below `end` a real entry (frames never used join the
  * tail of the zeroed list, where they were already counted), so a specific

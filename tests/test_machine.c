@@ -215,12 +215,41 @@ static void no_findings_read_as_none(void **state)
     assert_int_equal(mm_findings_count(m), 0);
 }
 
+/* Host memory follows what the machine holds: committing, writing and
+ * freeing 1 MiB over and over reuses the same frames instead of touching
+ * new ones (regression: the host grew to the whole simulated RAM). */
+static void churn_reuses_frames(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.physical_pages = UINT64_C(1) << 18; /* 1 GiB */
+    mm_machine *m = harness_machine(&cfg);
+    uint64_t after_first = 0;
+    for (int round = 0; round < 64; round++) {
+        mm_va base = 0;
+        uint64_t size = 1u << 20;
+        assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+        for (uint64_t off = 0; off < size; off += MM_PAGE_SIZE)
+            assert_ok(mm_write(m, base + off, "x", 1));
+        size = 0;
+        assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+        if (round == 0)
+            after_first = mm_machine_stored_pages(m);
+    }
+    assert_true(after_first >= 256);
+    assert_true(mm_machine_stored_pages(m) <= after_first + 16);
+    assert_invariants(m);
+    mm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_is_validated),
         cmocka_unit_test(sixty_four_gib_is_cheap),
         cmocka_unit_test(closed_stdio_is_not_reused),
+        cmocka_unit_test(churn_reuses_frames),
         cmocka_unit_test_setup_teardown(no_findings_read_as_none, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(irql_rules, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(raising_to_lower_irql_is_0x9, setup_machine, teardown_machine),

@@ -9,6 +9,7 @@
 
 struct mmi_bitmap {
     uint64_t *words;
+    uint64_t *full;     /* bit w: words[w] has no clear bit */
     uint64_t size;      /* bits */
     uint64_t set;       /* bits set */
     uint64_t hint;      /* no clear bit below this */

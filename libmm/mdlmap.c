@@ -380,7 +380,7 @@ static mm_status unmap_user(mm_machine *m, mm_va base, mm_va mdl)
                         "MmUnmapLockedPages(%016llx) from the wrong context deleted another mapping of process "
                         "%u at that address", (unsigned long long)base, p->id);
     mm_va start = vad->start, end = vad->end;
-    mmi_vad_remove(&p->vads, vad);
+    mmi_vad_remove(m, &p->vads, vad);
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE) {
         mm_status st = mmi_release_va(m, p, va, 0);
         if (MM_SUCCESS(st) && (((va + MM_PAGE_SIZE) & 0x1FFFFF) == 0 || va + MM_PAGE_SIZE == end))

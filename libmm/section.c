@@ -359,7 +359,7 @@ mm_status mmi_section_unmap_view(mm_machine *m, struct mm_process *p, struct mmi
         return st;
     m->commit_charge -= vad->charge;
     p->commit -= vad->charge;
-    mmi_vad_remove(&p->vads, vad);
+    mmi_vad_remove(m, &p->vads, vad);
     mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_RELEASE);
     s->views--;
     return s->closed && !s->views ? destroy(m, s) : MM_STATUS_SUCCESS;

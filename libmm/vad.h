@@ -1,6 +1,9 @@
-/* libmm/vad.h — virtual address descriptors of a process: sorted, non
- * overlapping reservations, each remembering whether it was committed whole
- * (then a zero PTE inside it means demand zero). */
+/* libmm/vad.h — virtual address descriptors of a process: non-overlapping
+ * reservations in a balanced tree (Windows keeps an AVL tree too), each
+ * remembering whether it was committed whole (then a zero PTE inside it
+ * means demand zero). Every operation is O(log n) in the number of VADs,
+ * the search for free space included; a VAD's address stays put while it
+ * lives. */
 #ifndef MMI_VAD_H
 #define MMI_VAD_H
 
@@ -14,11 +17,16 @@ struct mmi_vad {
     bool physical;             /* an MDL's user mapping (VadDevicePhysicalMemory) */
     struct mm_section *section; /* a view of this section (a mapped VAD) */
     uint64_t charge;           /* commit charged for a copy-on-write view */
+    /* the tree (vad.c only) */
+    struct mmi_vad *left, *right;
+    int height;
+    mm_va min_start, max_end;  /* of the subtree */
+    uint64_t max_gap;          /* largest 64 KiB-aligned hole inside the subtree */
 };
 
 struct mmi_vad_table {
-    struct mmi_vad *v;
-    size_t count, cap;
+    struct mmi_vad *root;
+    size_t count;
 };
 
 struct mmi_vad *mmi_vad_find(struct mmi_vad_table *t, mm_va va);
@@ -26,8 +34,13 @@ struct mmi_vad *mmi_vad_find(struct mmi_vad_table *t, mm_va va);
 bool mmi_vad_range_free(const struct mmi_vad_table *t, mm_va start, mm_va end);
 /* Lowest free, 64 KiB-aligned range of `bytes` in user space; 0 if none. */
 mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes);
+/* Inserts a copy of *vad (which must fit: see mmi_vad_range_free); NULL
+ * when the host is out of memory. */
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad);
-void mmi_vad_remove(struct mmi_vad_table *t, struct mmi_vad *vad);
+void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad);
+/* In address order: the lowest VAD, and the first that starts above va. */
+struct mmi_vad *mmi_vad_first(const struct mmi_vad_table *t);
+struct mmi_vad *mmi_vad_above(const struct mmi_vad_table *t, mm_va va);
 void mmi_vad_fini(mm_machine *m, struct mmi_vad_table *t);
 
 #endif

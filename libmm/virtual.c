@@ -265,15 +265,15 @@ static mm_status release_vad(mm_machine *m, struct mm_process *p, struct mmi_vad
     mm_status st = mmi_virtual_release_pages(m, p, vad, start, end, true);
     if (!MM_SUCCESS(st))
         return st;
-    mmi_vad_remove(&p->vads, vad);
+    mmi_vad_remove(m, &p->vads, vad);
     mmi_trace(m, MM_EV_VAD, start, MM_PFN_NONE, end - start, MM_MEM_RELEASE);
     return MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_virtual_release_all(mm_machine *m, struct mm_process *p)
 {
-    while (p->vads.count) {
-        mm_status st = release_vad(m, p, &p->vads.v[0]);
+    while (p->vads.root) {
+        mm_status st = release_vad(m, p, mmi_vad_first(&p->vads));
         if (!MM_SUCCESS(st))
             return st;
     }
@@ -383,12 +383,8 @@ mm_status mm_virtual_query(mm_machine *m, mm_process *process, mm_va va, struct 
     struct mmi_vad *vad = mmi_vad_find(&p->vads, page);
     *out = (struct mm_region_info){.base_address = page};
     if (!vad) {
-        mm_va next = MM_HIGHEST_USER_ADDRESS + 1;
-        for (size_t i = 0; i < p->vads.count; i++)
-            if (p->vads.v[i].start > page) {
-                next = p->vads.v[i].start;
-                break;
-            }
+        const struct mmi_vad *above = mmi_vad_above(&p->vads, page);
+        mm_va next = above ? above->start : MM_HIGHEST_USER_ADDRESS + 1;
         out->state = MM_MEM_FREE;
         out->protect = MM_PAGE_NOACCESS;
         out->region_size = next - page;

@@ -3,6 +3,8 @@
  * charge, demand-zero pages, and teardown returning every frame. */
 #include "harness.h"
 
+#include "vad.h"
+
 static struct mm_apc_state as;
 
 static int setup(void **state)
@@ -355,6 +357,69 @@ static void user_pages_of_the_system_process(void **state)
     mm_machine_destroy(m);
 }
 
+/* The VAD tree against the plain rule it replaces: a sorted list searched
+ * from the bottom for the first 64 KiB-aligned hole. */
+static mm_va brute_first_fit(const mm_va (*v)[2], size_t n, uint64_t bytes)
+{
+    mm_va candidate = MM_LOWEST_USER_ADDRESS;
+    for (size_t i = 0; i <= n; i++) {
+        mm_va limit = i < n ? v[i][0] : MM_HIGHEST_USER_ADDRESS + 1 - MM_ALLOCATION_GRANULARITY;
+        if (candidate < limit && limit - candidate >= bytes)
+            return candidate;
+        if (i < n)
+            candidate = (v[i][1] + MM_ALLOCATION_GRANULARITY - 1) & ~(mm_va)(MM_ALLOCATION_GRANULARITY - 1);
+    }
+    return 0;
+}
+
+static void vad_tree_matches_a_sorted_list(void **state)
+{
+    mm_machine *m = *state;
+    struct mmi_vad_table t = {0};
+    static mm_va v[600][2];
+    size_t n = 0;
+    uint64_t rng = 12345;
+    for (int op = 0; op < 4000; op++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        uint64_t r = rng >> 33;
+        if (n < 600 && (r % 3 != 0 || n == 0)) {
+            uint64_t bytes = ((r % 40) + 1) * MM_PAGE_SIZE * ((r % 7 == 0) ? 64 : 1);
+            mm_va at = mmi_vad_find_free(&t, bytes);
+            assert_int_equal(at, brute_first_fit((const mm_va(*)[2])v, n, bytes));
+            if (!at)
+                continue;
+            assert_true(mmi_vad_range_free(&t, at, at + bytes));
+            struct mmi_vad vad = {.start = at, .end = at + bytes};
+            assert_non_null(mmi_vad_insert(m, &t, &vad));
+            size_t i = n;
+            while (i > 0 && v[i - 1][0] > at) {
+                v[i][0] = v[i - 1][0];
+                v[i][1] = v[i - 1][1];
+                i--;
+            }
+            v[i][0] = at;
+            v[i][1] = at + bytes;
+            n++;
+        } else {
+            size_t i = r % n;
+            struct mmi_vad *vad = mmi_vad_find(&t, v[i][0] + (r % 3) * 0x10);
+            assert_non_null(vad);
+            assert_int_equal(vad->start, v[i][0]);
+            assert_false(mmi_vad_range_free(&t, v[i][1] - 1, v[i][1] + 0x1000));
+            mmi_vad_remove(m, &t, vad);
+            for (; i + 1 < n; i++) {
+                v[i][0] = v[i + 1][0];
+                v[i][1] = v[i + 1][1];
+            }
+            n--;
+        }
+        assert_int_equal(t.count, n);
+        const struct mmi_vad *first = mmi_vad_first(&t);
+        assert_int_equal(first ? first->start : 0, n ? v[0][0] : 0);
+    }
+    mmi_vad_fini(m, &t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +438,7 @@ int main(void)
         T(huge_reservation_costs_what_is_mapped),
         cmocka_unit_test(invariants_with_the_largest_page_file),
         cmocka_unit_test(user_pages_of_the_system_process),
+        cmocka_unit_test_setup_teardown(vad_tree_matches_a_sorted_list, setup_machine, teardown_machine),
     };
     return cmocka_run_group_tests_name("virtual", tests, NULL, NULL);
 }

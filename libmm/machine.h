@@ -81,7 +81,7 @@ struct mm_machine {
 
     struct mm_image *images;          /* hash by object address */
     struct mm_image *image_first, *image_last;
-    struct mm_section *sections;      /* newest first */
+    struct mm_section *sections;      /* hash by object address */
     uint32_t section_ids;
     uint64_t section_commit;          /* pages charged by sections */
     struct mmi_bitmap image_va;

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "fault.h"
+#include "hash.h"
 #include "machine.h"
 #include "memory.h"
 #include "pagefile.h"
@@ -32,7 +33,8 @@
 #define SECTION_TAG 0x74536D4Du /* "MmSt" */
 
 struct mm_section {
-    struct mm_section *next;
+    UT_hash_handle hh;  /* the machine's sections, by object address */
+    void *self;
     uint32_t id;
     uint64_t pages;
     uint32_t protect;
@@ -44,10 +46,10 @@ struct mm_section {
 
 static struct mm_section *lookup(mm_machine *m, const mm_section *s)
 {
-    for (struct mm_section *i = m->sections; i && s; i = i->next)
-        if (i == s)
-            return i;
-    return NULL;
+    struct mm_section *found = NULL;
+    if (s)
+        HASH_FIND_PTR(m->sections, &s, found);
+    return found;
 }
 
 static bool section_protect_ok(uint32_t protect)
@@ -112,10 +114,9 @@ static mm_status destroy(mm_machine *m, struct mm_section *s)
     }
     m->commit_charge -= s->pages;
     m->section_commit -= s->pages;
-    struct mm_section **link = &m->sections;
-    while (*link != s)
-        link = &(*link)->next;
-    *link = s->next;
+    mm_machine *uthash_m = m;
+    HASH_DEL(m->sections, s);
+    (void)uthash_m;
     mmi_trace(m, MM_EV_NOTE, 0, MM_PFN_NONE, 0x53454354 /* "SECT" */, s->id);
     mmi_free(m, s);
     return MM_STATUS_SUCCESS;
@@ -147,9 +148,15 @@ mm_status mm_section_create(mm_machine *m, uint64_t size, uint32_t protect, mm_s
     struct mm_section *s = mmi_alloc(m, sizeof *s);
     if (!s)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
-    *s = (struct mm_section){.next = m->sections, .id = ++m->section_ids, .pages = pages, .protect = protect,
+    *s = (struct mm_section){.self = s, .id = ++m->section_ids, .pages = pages, .protect = protect,
                              .protection = mmi_protection_from_win32(protect)};
-    m->sections = s;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD_PTR(m->sections, self, s);
+    if (uthash_failed) {
+        mmi_free(m, s);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
     m->commit_charge += pages;
     m->section_commit += pages;
     mm_status st = mmi_pool_alloc_kernel(m, pages * 8, SECTION_TAG, &s->prototypes);
@@ -382,17 +389,19 @@ mm_status mm_unmap_view_of_section(mm_machine *m, mm_process *process, mm_va bas
 
 void mmi_section_free_all(mm_machine *m)
 {
-    while (m->sections) {
-        struct mm_section *s = m->sections;
-        m->sections = s->next;
+    mm_machine *uthash_m = m;
+    struct mm_section *s, *tmp;
+    HASH_ITER(hh, m->sections, s, tmp) {
+        HASH_DEL(m->sections, s);
         mmi_free(m, s);
     }
+    (void)uthash_m;
 }
 
 uint64_t mmi_section_count(const mm_machine *m)
 {
     uint64_t n = 0;
-    for (const struct mm_section *s = m->sections; s; s = s->next)
+    for (const struct mm_section *s = m->sections; s; s = s->hh.next)
         n++;
     return n;
 }
@@ -400,7 +409,7 @@ uint64_t mmi_section_count(const mm_machine *m)
 mm_status mmi_section_for_each_prototype(mm_machine *m, mm_status (*visit)(void *ctx, mm_va at, uint64_t pte),
                                          void *ctx)
 {
-    for (struct mm_section *s = m->sections; s; s = s->next) {
+    for (struct mm_section *s = m->sections; s; s = s->hh.next) {
         for (uint64_t i = 0; s->prototypes && i < s->pages; i++) {
             mm_va at = s->prototypes + i * 8;
             uint64_t pte = mmi_frame_read64(m, prototype_frame(m, s, i), (unsigned)(MM_BYTE_OFFSET(at) / 8));

@@ -319,9 +319,11 @@ static mm_status lock_section_pages(mm_machine *m, const struct mmi_section *s, 
         struct mmi_walk w;
         mmi_walk(m, m->system->pml4, va, &w);
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+        if (lock && !mmi_lock_frame(m, pfn))
+            return MM_STATUS_WORKING_SET_QUOTA;
         if (lock)
-            mmi_lock_frame(m, pfn);
-        else if (!MM_SUCCESS(st = mmi_unlock_frame(m, pfn)))
+            continue;
+        if (!MM_SUCCESS(st = mmi_unlock_frame(m, pfn)))
             return st;
     }
     return MM_STATUS_SUCCESS;

@@ -522,12 +522,19 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
 /* ---- locking and unlocking single frames (MiReferenceProbedPageAndBump-
  * LockCount / MiDereferencePfnAndDropLockCount) ---- */
 
-void mmi_lock_frame(mm_machine *m, mm_pfn pfn)
+/* Windows refuses a lock on a page referenced MmReferenceCountCheck
+ * (32767) times: the probe raises STATUS_WORKING_SET_QUOTA. */
+#define REFERENCE_COUNT_CHECK 32767u
+
+bool mmi_lock_frame(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (e->reference_count >= REFERENCE_COUNT_CHECK)
+        return false;
     if (e->reference_count == 1)
         m->pfn.system_locked++; /* the frame's first lock */
     mmi_pfn_ref_inc(m, pfn);
+    return true;
 }
 
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
@@ -585,9 +592,12 @@ static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bo
             break;
         }
         mm_pfn pfn = mmi_pte_pfn(ptes[index]);
-        if (mmi_pfn_is_ram(m, pfn)) {
-            mmi_lock_frame(m, pfn);
-        } else {
+        if (mmi_pfn_is_ram(m, pfn) && !mmi_lock_frame(m, pfn)) {
+            result = MM_STATUS_WORKING_SET_QUOTA;
+            pfns[i++] = MM_PFN_NONE;
+            break;
+        }
+        if (!mmi_pfn_is_ram(m, pfn)) {
             io_frame_lock(m, pfn);
             *io_space = true;
         }
@@ -749,9 +759,11 @@ static mm_status lock_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_
             return MM_STATUS_IN_PAGE_ERROR;
         }
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
-        if (mmi_pfn_is_ram(m, pfn)) {
-            mmi_lock_frame(m, pfn);
-        } else {
+        if (mmi_pfn_is_ram(m, pfn) && !mmi_lock_frame(m, pfn)) {
+            mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
+            return MM_STATUS_WORKING_SET_QUOTA;
+        }
+        if (!mmi_pfn_is_ram(m, pfn)) {
             io_frame_lock(m, pfn);
             *io_space = true;
         }

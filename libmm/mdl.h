@@ -40,7 +40,7 @@ void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_
 bool mmi_lock_tracking(const mm_machine *m);
 /* One lock on a frame (MiReferenceProbedPageAndBumpLockCount) and its
  * release (MiDereferencePfnAndDropLockCount). */
-void mmi_lock_frame(mm_machine *m, mm_pfn pfn);
+bool mmi_lock_frame(mm_machine *m, mm_pfn pfn); /* false: its reference count is at the limit */
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
 #endif

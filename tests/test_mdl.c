@@ -838,6 +838,25 @@ static void device_frame_in_an_mdl_not_marked_io_space(void **state)
     assert_params(mdl, MM_MDL_PFN_ARRAY(mdl), device);
 }
 
+/* A page locked 32767 times (MmReferenceCountCheck) takes no more locks:
+ * the probe fails with STATUS_WORKING_SET_QUOTA and leaves the MDL unlocked
+ * (regression: the reference count overflowed an assertion at 65535). */
+static void reference_count_limit(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    mm_pfn pfn = pfn_of(m, buf);
+    for (unsigned i = 1; i < 32767; i++) /* the mapping holds one reference */
+        assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_pfn(m, pfn, 1, 32767, MM_ACTIVE_AND_VALID);
+    mm_va other = mm_io_allocate_mdl(m, buf, 0x200, false, false, 0);
+    assert_status(mm_probe_and_lock_pages(m, other, MM_KERNEL_MODE, MM_IO_READ_ACCESS), MM_STATUS_WORKING_SET_QUOTA);
+    assert_flags(m, other, MM_MDL_ALLOCATED_FIXED_SIZE);
+    assert_pfn(m, pfn, 1, 32767, MM_ACTIVE_AND_VALID);
+    assert_invariants(m);
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1371,6 +1390,7 @@ int main(void)
         T(protect_no_access_then_back),
         T(probe_and_lock_selected_pages), V(probe_and_lock_selected_pages),
         T(io_space_mdl_unlocked_twice), V(io_space_mdl_unlocked_twice),
+        T(reference_count_limit),
         T(device_frame_in_an_mdl_not_marked_io_space),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),

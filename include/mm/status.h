@@ -31,6 +31,7 @@ extern "C" {
     X(INSUFFICIENT_RESOURCES, 0xC000009A, "the host could not allocate memory for the model") \
     X(FREE_VM_NOT_AT_BASE, 0xC000009F, "a release must start at the allocation base") \
     X(MEMORY_NOT_ALLOCATED, 0xC00000A0, "no allocation at that address") \
+    X(WORKING_SET_QUOTA, 0xC00000A1, "a page is locked too many times (its reference count is at the limit)") \
     X(INVALID_PARAMETER_2, 0xC00000F0, "the second argument is invalid") \
     X(PROCESS_IS_TERMINATING, 0xC000010A, "the process is exiting or has exited") \
     X(COMMITMENT_LIMIT, 0xC000012D, "the commit limit (RAM plus page file) would be exceeded") \

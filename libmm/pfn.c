@@ -21,8 +21,7 @@ bool mmi_pfn_init(mm_machine *m, uint64_t pages)
     *db = (struct mmi_pfndb){.pages = pages};
     for (unsigned i = 0; i <= MM_BAD_PAGE_LIST; i++)
         db->list[i] = (struct mmi_list){MMI_LINK_NONE, MMI_LINK_NONE, 0};
-    db->chunks = mmi_alloc(m, (size_t)((pages + MMI_CHUNK_PAGES - 1) >> MMI_CHUNK_SHIFT) * sizeof *db->chunks);
-    return db->chunks != NULL;
+    return mmi_grow(m, (void **)&db->chunks, &db->chunk_cap, 1, sizeof *db->chunks, 4);
 }
 
 void mmi_pfn_fini(mm_machine *m)
@@ -30,7 +29,7 @@ void mmi_pfn_fini(mm_machine *m)
     struct mmi_pfndb *db = &m->pfn;
     if (!db->chunks)
         return;
-    for (uint64_t i = 0; i < (db->pages + MMI_CHUNK_PAGES - 1) >> MMI_CHUNK_SHIFT; i++)
+    for (size_t i = 0; i < db->chunk_cap; i++)
         mmi_free(m, db->chunks[i]);
     mmi_free(m, db->chunks);
     db->chunks = NULL;
@@ -204,7 +203,11 @@ void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src)
 
 static bool ensure_chunk(mm_machine *m, mm_pfn pfn)
 {
-    struct mmi_pfn **chunk = &m->pfn.chunks[pfn >> MMI_CHUNK_SHIFT];
+    struct mmi_pfndb *db = &m->pfn;
+    if (!mmi_grow(m, (void **)&db->chunks, &db->chunk_cap, (size_t)(pfn >> MMI_CHUNK_SHIFT) + 1, sizeof *db->chunks,
+                  4))
+        return false;
+    struct mmi_pfn **chunk = &db->chunks[pfn >> MMI_CHUNK_SHIFT];
     if (!*chunk)
         *chunk = mmi_alloc(m, MMI_CHUNK_PAGES * sizeof **chunk);
     return *chunk != NULL;

@@ -41,7 +41,8 @@ struct mmi_list {
 struct mmi_pfndb {
     uint64_t pages;
     uint64_t untouched;         /* frames >= this were never used: implicitly zeroed */
-    struct mmi_pfn **chunks;
+    struct mmi_pfn **chunks;    /* grown as frames are first used: creation costs no more for more RAM */
+    size_t chunk_cap;
     struct mmi_list list[MM_BAD_PAGE_LIST + 1];
     uint64_t active, transition;
     uint64_t system_locked;     /* MmSystemLockPagesCount */

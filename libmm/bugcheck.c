@@ -71,19 +71,37 @@ const char *mm_bugcheck_param_meaning(uint32_t code, uint64_t p1, unsigned index
     return row->param[index];
 }
 
+/* The report being formatted: like snprintf, it counts what it would have
+ * written when the buffer is short (or absent). */
+struct report {
+    char *buf;
+    size_t size, used;
+    int total;
+};
+
+static bool emit(struct report *r, const char *fmt, ...) MMI_PRINTF(2, 3);
+static bool emit(struct report *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->buf ? r->buf + r->used : NULL, r->size - r->used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return false;
+    r->total += n;
+    r->used = (size_t)r->total < r->size ? (size_t)r->total : r->size;
+    return true;
+}
+
 int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size)
 {
     if (!bc || (!buf && size))
         return -1;
-    size_t used = 0;
-    int total = 0;
-#define EMIT(...)                                                                  \
-    do {                                                                           \
-        int n_ = snprintf(buf ? buf + used : NULL, size - used, __VA_ARGS__);      \
-        if (n_ < 0)                                                                \
-            return n_;                                                             \
-        total += n_;                                                               \
-        used = (size_t)total < size ? (size_t)total : size;                        \
+    struct report report = {.buf = buf, .size = size};
+#define EMIT(...)                          \
+    do {                                   \
+        if (!emit(&report, __VA_ARGS__))   \
+            return -1;                     \
     } while (0)
     const char *name = mm_bugcheck_name(bc->code);
     EMIT("*** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)\n%s\n\nArguments:\n", bc->code,
@@ -103,7 +121,7 @@ int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size)
             EMIT("  %s\n", bc->history[i].text);
     }
 #undef EMIT
-    return total;
+    return report.total;
 }
 
 static void collect_history(mm_machine *m, struct mm_bugcheck *bc, mm_pfn pfn, mm_va va)

@@ -43,14 +43,24 @@ static void frame_figures(void)
         mmi_pfn_delete(m, pfn, true);
     });
     enum { N = 16384 };
-    static struct floor_entry entries[N];
-    static uint32_t stack[N];
-    uint32_t top = N;
+    static struct floor_entry entries_store[N];
+    static uint32_t stack_store[N];
+    /* Through volatile pointers every load and store happens, each round. */
+    volatile struct floor_entry *entries = entries_store;
+    volatile uint32_t *stack = stack_store;
+    volatile uint32_t top = N;
     for (uint32_t i = 0; i < N; i++)
         stack[i] = i;
     double floor = BENCH_NS(200000, 5, {
         uint32_t pfn = stack[--top];
-        entries[pfn] = (struct floor_entry){.share = 1, .ref = 1, .pte = i_, .frame = (uint32_t)table};
+        entries[pfn].a = entries[pfn].b = 0;
+        entries[pfn].share = 1;
+        entries[pfn].ref = 1;
+        entries[pfn].flags = 0;
+        entries[pfn].pte = i_;
+        entries[pfn].orig = 0;
+        entries[pfn].frame = (uint32_t)table;
+        entries[pfn].owner = 4;
         entries[pfn].share--;
         entries[pfn].ref--;
         stack[top++] = pfn;
@@ -99,15 +109,18 @@ static void walk_figures(void)
         mmi_walk(m, top, va + (i_ & 0), &w);
         bench_sink += w.entry[3];
     });
-    /* Floor: four dependent loads through 512-entry tables. */
+    /* Floor: four dependent loads through 512-entry tables, each index read
+     * from the level above, starting from a volatile value (nothing can be
+     * hoisted out of the loop). */
     static uint64_t tables[4][512];
     for (int l = 0; l < 3; l++)
-        tables[l][7] = (uint64_t)(l + 1);
+        tables[l][7] = 7;
     tables[3][7] = 0x1234;
+    static volatile uint64_t start = 7;
     double floor = BENCH_NS(1000000, 5, {
-        uint64_t t = 0;
+        uint64_t t = start;
         for (int l = 0; l < 4; l++)
-            t = tables[l][7 + (t & 0)];
+            t = tables[l][t & 511];
         bench_sink += t;
     });
     bench_row("4-level page-table walk", value, floor, "ns");

@@ -63,11 +63,14 @@ test)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --print-errorlogs "$@"
+    # The release build (-O3) compiles, warnings as errors.
+    configure build-release --buildtype=release -Dtests=false
+    ninja -C build-release >/dev/null
     # The portable heap store (hosts without a shared memory file).
     configure build-heap -Dmemfile=disabled
     ninja -C build-heap
     meson test -C build-heap --print-errorlogs --suite unit "$@"
-    echo "mmsim: all tests passed in the normal, ASan+UBSan and heap-store builds"
+    echo "mmsim: all tests passed in the normal, ASan+UBSan and heap-store builds; the release build compiles"
     passed=$(cat build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
         build-heap/meson-logs/testlog.json | grep -c '"result": "\(OK\|EXPECTEDFAIL\)"')
     echo "tests: $passed passed, 0 failed"

@@ -319,8 +319,8 @@ static mm_status lock_section_pages(mm_machine *m, const struct mmi_section *s, 
         struct mmi_walk w;
         mmi_walk(m, m->system->pml4, va, &w);
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
-        if (lock && !mmi_lock_frame(m, pfn))
-            return MM_STATUS_WORKING_SET_QUOTA;
+        if (lock && !MM_SUCCESS(st = mmi_lock_frame(m, pfn)))
+            return st;
         if (lock)
             continue;
         if (!MM_SUCCESS(st = mmi_unlock_frame(m, pfn)))

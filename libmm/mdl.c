@@ -526,15 +526,21 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
  * (32767) times: the probe raises STATUS_WORKING_SET_QUOTA. */
 #define REFERENCE_COUNT_CHECK 32767u
 
-bool mmi_lock_frame(mm_machine *m, mm_pfn pfn)
+mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
+    unsigned location = mmi_pfn_location(e);
+    if (location != MM_ACTIVE_AND_VALID && location != MM_TRANSITION_PAGE) /* e.g. RAM an I/O mapping reached */
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x99, pfn, location, 0, pfn, 0,
+                            "%s locked PFN 0x%llx through a valid PTE, but the page is on the %s list: the PTE "
+                            "maps a frame the memory manager does not consider in use", m->op,
+                            (unsigned long long)pfn, mm_page_location_name(location));
     if (e->reference_count >= REFERENCE_COUNT_CHECK)
-        return false;
+        return MM_STATUS_WORKING_SET_QUOTA;
     if (e->reference_count == 1)
         m->pfn.system_locked++; /* the frame's first lock */
     mmi_pfn_ref_inc(m, pfn);
-    return true;
+    return MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
@@ -592,8 +598,11 @@ static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bo
             break;
         }
         mm_pfn pfn = mmi_pte_pfn(ptes[index]);
-        if (mmi_pfn_is_ram(m, pfn) && !mmi_lock_frame(m, pfn)) {
-            result = MM_STATUS_WORKING_SET_QUOTA;
+        mm_status locked = mmi_pfn_is_ram(m, pfn) ? mmi_lock_frame(m, pfn) : MM_STATUS_SUCCESS;
+        if (m->dead)
+            return MM_STATUS_MACHINE_DEAD;
+        if (!MM_SUCCESS(locked)) {
+            result = locked;
             pfns[i++] = MM_PFN_NONE;
             break;
         }
@@ -669,6 +678,8 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     }
     bool io_space = false;
     st = lock_pages(m, mdl, &h, &io_space);
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
     if (io_space)
         set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
     mm_status stored = mmi_mdl_store(m, mdl, &h);
@@ -759,9 +770,11 @@ static mm_status lock_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_
             return MM_STATUS_IN_PAGE_ERROR;
         }
         mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
-        if (mmi_pfn_is_ram(m, pfn) && !mmi_lock_frame(m, pfn)) {
-            mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
-            return MM_STATUS_WORKING_SET_QUOTA;
+        mm_status locked = mmi_pfn_is_ram(m, pfn) ? mmi_lock_frame(m, pfn) : MM_STATUS_SUCCESS;
+        if (!MM_SUCCESS(locked)) {
+            if (!m->dead)
+                mmi_mdl_set_pfn(m, mdl, i, MM_PFN_NONE);
+            return locked;
         }
         if (!mmi_pfn_is_ram(m, pfn)) {
             io_frame_lock(m, pfn);
@@ -817,6 +830,8 @@ mm_status mm_probe_and_lock_selected_pages(mm_machine *m, mm_va mdl, mm_va segme
         charge_lock(m, r, cur, pages);
     bool io_space = false;
     st = lock_segments(m, mdl, segments, pages, &io_space);
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
     if (io_space)
         set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
     mm_status stored = mmi_mdl_store(m, mdl, &h);

@@ -40,7 +40,9 @@ void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_
 bool mmi_lock_tracking(const mm_machine *m);
 /* One lock on a frame (MiReferenceProbedPageAndBumpLockCount) and its
  * release (MiDereferencePfnAndDropLockCount). */
-bool mmi_lock_frame(mm_machine *m, mm_pfn pfn); /* false: its reference count is at the limit */
+/* STATUS_WORKING_SET_QUOTA when its reference count is at the limit; a
+ * frame a valid PTE maps while it sits on a page list is 0x4E/0x99. */
+mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn);
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
 #endif

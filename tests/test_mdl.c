@@ -857,6 +857,24 @@ static void reference_count_limit(void **state)
     assert_invariants(m);
 }
 
+/* Regression (API fuzzer): MmMapIoSpace of RAM nobody holds maps a frame
+ * still on the zeroed list; locking it through that mapping took a
+ * reference on a listed page and broke the PFN lists. Windows' PFN
+ * database is corrupt at that point: 0x4E/0x99 at the lock. */
+static void locking_a_free_frame_through_an_io_mapping(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts c;
+    assert_ok(mm_memory_query(m, &c));
+    mm_pfn free_frame = c.physical_pages - 1; /* never used */
+    mm_va va = mm_map_io_space(m, free_frame * MM_PAGE_SIZE, MM_PAGE_SIZE, MM_CACHED);
+    assert_true(va != 0);
+    mm_va mdl = mm_io_allocate_mdl(m, va, 0x100, false, false, 0);
+    expect_bugcheck(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS), MM_BUGCHECK_PFN_LIST_CORRUPT,
+                    0x99);
+    assert_int_equal(H.bc.p[1], free_frame);
+}
+
 static void map_unlocked_mdl(void **state)
 {
     mm_machine *m = *state;
@@ -1391,6 +1409,7 @@ int main(void)
         T(probe_and_lock_selected_pages), V(probe_and_lock_selected_pages),
         T(io_space_mdl_unlocked_twice), V(io_space_mdl_unlocked_twice),
         T(reference_count_limit),
+        T(locking_a_free_frame_through_an_io_mapping),
         T(device_frame_in_an_mdl_not_marked_io_space),
         T(build_nonpaged_on_locked_mdl),
         T(map_unlocked_mdl), V(map_unlocked_mdl),

@@ -177,6 +177,7 @@ void mm_bugcheck_hook_default(void *ctx, mm_machine *m, const struct mm_bugcheck
 {
     (void)ctx;
     (void)m;
+    fflush(NULL); /* what the program printed so far comes first, and is not lost at abort */
     char report[4096];
     mm_bugcheck_format(bc, report, sizeof report);
     fputs(report, stderr);

@@ -99,7 +99,9 @@ static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type reques
 
 uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
 {
-    return (pfn << 12) | mapping_bits(frame_cache(m, pfn, cache), priority, user);
+    /* A frame number beyond what a PTE holds (a driver's garbage) is cut to
+     * its 36 bits, as the hardware would read the entry. */
+    return ((pfn << 12) & PTE_PFN_MASK) | mapping_bits(frame_cache(m, pfn, cache), priority, user);
 }
 
 /* Writes the system PTEs of a kernel mapping: one run when every frame

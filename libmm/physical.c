@@ -51,7 +51,7 @@ struct mmi_physical_state {
 #define NOTE_CT_ALLOC 0x4354414Cu   /* "CTAL" */
 #define NOTE_CT_FREE 0x43544652u    /* "CTFR" */
 
-#define MAX_PHYSICAL_ADDRESS ((UINT64_C(1) << 52) - 1) /* x64: 52-bit physical addresses */
+#define MAX_PHYSICAL_ADDRESS ((UINT64_C(1) << 48) - 1) /* what a PTE's frame number holds (bits 12-47) */
 
 bool mmi_physical_init(mm_machine *m)
 {

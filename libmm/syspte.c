@@ -96,7 +96,7 @@ mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t c
                 return st;
             }
         }
-        mmi_pte_set(m, table, mmi_va_index(page, 3), page, (pfns[i] << 12) | pte_bits);
+        mmi_pte_set(m, table, mmi_va_index(page, 3), page, ((pfns[i] << 12) & PTE_PFN_MASK) | pte_bits);
     }
     return MM_STATUS_SUCCESS;
 }

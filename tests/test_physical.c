@@ -211,6 +211,17 @@ static void many_mappings(void **state)
     check(m);
 }
 
+/* Regression (API fuzzer): a physical address beyond what a PTE's frame
+ * number holds (48 bits) was mapped with its high bits cut. */
+static void beyond_48_bit_physical_is_null(void **state)
+{
+    mm_machine *m = *state;
+    assert_int_equal(mm_map_io_space(m, UINT64_C(1) << 48, MM_PAGE_SIZE, MM_NON_CACHED), 0);
+    assert_int_equal(mm_map_io_space(m, (UINT64_C(1) << 48) - MM_PAGE_SIZE, 2 * MM_PAGE_SIZE, MM_NON_CACHED), 0);
+    assert_true(mm_map_io_space(m, (UINT64_C(1) << 48) - MM_PAGE_SIZE, MM_PAGE_SIZE, MM_NON_CACHED) != 0);
+    assert_invariants(m);
+}
+
 static void too_large_for_system_ptes_is_null(void **state)
 {
     mm_machine *m = *state;
@@ -855,6 +866,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_through_read_only_mapping_is_0xBE, setup, teardown),
         cmocka_unit_test_setup_teardown(many_mappings, setup, teardown),
         cmocka_unit_test_setup_teardown(too_large_for_system_ptes_is_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(beyond_48_bit_physical_is_null, setup, teardown),
         cmocka_unit_test_setup_teardown(mapping_is_traced, setup, teardown),
         cmocka_unit_test_setup_teardown(locked_ram_shows_the_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(locked_ram_shows_the_same_bytes, setup_verifier, teardown),

@@ -299,7 +299,7 @@ static mm_status bad_free(mm_machine *m, mm_va block)
                             (unsigned long long)block);
     if (t == MM_PAGED_POOL)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x50, block,
-                            (block - m->pool[t].start) / MM_PAGE_SIZE, m->pool[t].va.size, MM_PFN_NONE, block,
+                            (block - m->pool[t].start) / MM_PAGE_SIZE, m->pool[t].va.size * MM_PAGE_SIZE, MM_PFN_NONE, block,
                             "ExFreePool of %016llx: not an allocated paged-pool block",
                             (unsigned long long)block);
     return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x42, block, 0, 0, MM_PFN_NONE, block,

@@ -150,6 +150,8 @@ static void paged_pool_free_in_unallocated_is_c2_50(void **state)
     mm_machine *m = *state;
     expect_bugcheck(mm_pool_free(m, MM_PAGED_POOL_START + 0x3000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x50);
     assert_int_equal(H.bc.p[2], 3);
+    assert_int_equal(H.bc.p[3] % MM_PAGE_SIZE, 0); /* paged pool size, in bytes */
+    assert_string_equal(mm_bugcheck_param_meaning(0xC2, 0x50, 3), "paged pool size in bytes");
 }
 
 static void paged_allocation_at_dispatch(void **state)

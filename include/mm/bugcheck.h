@@ -89,6 +89,7 @@ extern "C" {
     X(0xC2, 0x42, "address", "0", "0", "an address that was never in any pool was freed") \
     X(0xC2, 0x44, "start address", "0", "0", "a non-allocated nonpaged-pool address was freed") \
     X(0xC2, 0x48, "start address", "0", "0", "a non-allocated paged-pool address was freed") \
+    X(0xC2, 0x50, "start address", "offset in pages from the start of paged pool", "paged pool size in bytes", "a non-allocated paged-pool address was freed") \
     X(0xC2, 0x60, "address", "0", "0", "MmFreeContiguousMemory of an address that does not start a contiguous allocation") \
     X(0xC2, 0x99, "address", "0", "0", "an invalid address was freed, or the header is corrupt") \
     X(0xC2, 0x9A, "pool type", "bytes", "tag", "must-succeed pool was requested") \

@@ -87,7 +87,7 @@ MM_API mm_status mm_build_mdl_for_nonpaged_pool(mm_machine *m, mm_va mdl);
 MM_API mm_status mm_io_build_partial_mdl(mm_machine *m, mm_va source, mm_va target, mm_va va, uint32_t length);
 
 /* MmProbeAndLockPages: MM_STATUS_SUCCESS, or the exception Windows raises
- * (STATUS_ACCESS_VIOLATION …), which a WDK layer turns back into a raise. */
+ * (STATUS_ACCESS_VIOLATION …), which a WDK-style wrapper would turn back into a raise. */
 MM_API mm_status mm_probe_and_lock_pages(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_operation op);
 MM_API mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *p, mm_mode mode,
                                                  mm_lock_operation op);

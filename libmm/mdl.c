@@ -110,6 +110,11 @@ void mmi_mdl_fini(mm_machine *m)
         mmi_free(m, r);
     }
     (void)uthash_m;
+    while (s->spare) {
+        r = s->spare;
+        s->spare = r->spare_next;
+        mmi_free(m, r);
+    }
     while (s->user_maps) {
         struct mmi_user_map *u = s->user_maps;
         s->user_maps = u->next;
@@ -122,18 +127,35 @@ void mmi_mdl_fini(mm_machine *m)
     m->mdl = NULL;
 }
 
+/* The record of an MDL, if the model has one. A DDI sequence works on one
+ * MDL at a time, so the last record found is kept at hand. */
+static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    if (s->last && s->last->mdl == mdl)
+        return s->last;
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    if (r)
+        s->last = r;
+    return r;
+}
+
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
 {
     struct mmi_mdl_state *s = m->mdl;
-    struct mmi_mdl_rec *r;
-    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (r)
         return r;
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
-    r = mmi_alloc(m, sizeof *r);
-    if (!r)
+    if ((r = s->spare) != NULL) { /* an MDL lifecycle frees one and makes one: no host allocation */
+        s->spare = r->spare_next;
+        s->spare_count--;
+        memset(r, 0, sizeof *r);
+    } else if (!(r = mmi_alloc(m, sizeof *r))) {
         return NULL;
+    }
     r->mdl = mdl;
     r->id = ++s->next_id;
     HASH_ADD(hh, s->recs, mdl, sizeof r->mdl, r);
@@ -267,8 +289,7 @@ size_t mm_findings_count(const mm_machine *m) { return m ? m->mdl->finding_count
 
 void mmi_mdl_note(mm_machine *m, mm_va mdl, uint32_t what)
 {
-    struct mmi_mdl_rec *r;
-    HASH_FIND(hh, m->mdl->recs, &mdl, sizeof mdl, r);
+    const struct mmi_mdl_rec *r = find_rec(m, mdl);
     mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, what, r ? r->id : 0);
 }
 
@@ -458,16 +479,23 @@ static void uncharge_unlock(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eproc
 static mm_status forget(mm_machine *m, mm_va mdl)
 {
     struct mmi_mdl_state *s = m->mdl;
-    struct mmi_mdl_rec *r;
-    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (!r)
         return MM_STATUS_SUCCESS;
     mm_status st = orphan_charge(m, r);
     if (!MM_SUCCESS(st))
         return st;
     mm_machine *uthash_m = m;
+    if (s->last == r)
+        s->last = NULL;
     HASH_DEL(s->recs, r);
-    mmi_free(m, r);
+    if (s->spare_count < 64) {
+        r->spare_next = s->spare;
+        s->spare = r;
+        s->spare_count++;
+    } else {
+        mmi_free(m, r);
+    }
     (void)uthash_m;
     return MM_STATUS_SUCCESS;
 }

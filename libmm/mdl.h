@@ -51,6 +51,7 @@ mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
 struct mmi_mdl_rec {
     UT_hash_handle hh;
+    struct mmi_mdl_rec *spare_next; /* while kept for reuse */
     mm_va mdl;
     uint32_t id;               /* "mdl 2": the order the model first saw it */
     bool pool_allocated;       /* IoAllocateMdl or MmAllocatePagesForMdl made it */
@@ -86,6 +87,9 @@ struct mmi_leaked_lock {
 
 struct mmi_mdl_state {
     struct mmi_mdl_rec *recs;
+    struct mmi_mdl_rec *last;  /* the record found last (find_rec) */
+    struct mmi_mdl_rec *spare; /* freed records kept for reuse */
+    unsigned spare_count;
     struct mmi_leaked_lock *leaked;
     size_t leaked_count, leaked_cap;
     uint32_t next_id;

@@ -646,6 +646,30 @@ static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bo
 
 static mm_status unlock_internal(mm_machine *m, mm_va mdl, struct mm_mdl *h);
 
+/* The last steps of a probe-and-lock (st: how locking the pages went): the
+ * header stored with its flags, the record updated, and on a failure the
+ * pages already stored unlocked again. */
+static mm_status finish_lock(mm_machine *m, mm_va mdl, struct mm_mdl *h, struct mmi_mdl_rec *r, mm_status st,
+                             bool io_space)
+{
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    if (io_space)
+        set_flags(h, flags_of(h) | MM_MDL_IO_SPACE);
+    mm_status stored = mmi_mdl_store(m, mdl, h);
+    if (!MM_SUCCESS(stored))
+        return stored;
+    r->locked = true;
+    r->lock_pages = mdl_pages(h);
+    r->lock_step = m->step;
+    if (!MM_SUCCESS(st)) {
+        unlock_internal(m, mdl, h);
+        return st;
+    }
+    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4C4F434B /* "LOCK" */, r->id);
+    return MM_STATUS_SUCCESS;
+}
+
 static mm_status probe_checks(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_mode mode, uint32_t code)
 {
     unsigned bad = flags_of(h) & (MM_MDL_PAGES_LOCKED | MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_SOURCE_IS_NONPAGED_POOL |
@@ -706,22 +730,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     }
     bool io_space = false;
     st = lock_pages(m, mdl, &h, &io_space);
-    if (m->dead)
-        return MM_STATUS_MACHINE_DEAD;
-    if (io_space)
-        set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
-    mm_status stored = mmi_mdl_store(m, mdl, &h);
-    if (!MM_SUCCESS(stored))
-        return stored;
-    r->locked = true;
-    r->lock_pages = mdl_pages(&h);
-    r->lock_step = m->step;
-    if (!MM_SUCCESS(st)) {
-        unlock_internal(m, mdl, &h); /* undoes the pages already stored */
-        return st;
-    }
-    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4C4F434B /* "LOCK" */, r->id);
-    return MM_STATUS_SUCCESS;
+    return finish_lock(m, mdl, &h, r, st, io_space);
 }
 
 mm_status mm_probe_and_lock_pages(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_operation op)
@@ -858,22 +867,7 @@ mm_status mm_probe_and_lock_selected_pages(mm_machine *m, mm_va mdl, mm_va segme
         charge_lock(m, r, cur, pages);
     bool io_space = false;
     st = lock_segments(m, mdl, segments, pages, &io_space);
-    if (m->dead)
-        return MM_STATUS_MACHINE_DEAD;
-    if (io_space)
-        set_flags(&h, flags_of(&h) | MM_MDL_IO_SPACE);
-    mm_status stored = mmi_mdl_store(m, mdl, &h);
-    if (!MM_SUCCESS(stored))
-        return stored;
-    r->locked = true;
-    r->lock_pages = pages;
-    r->lock_step = m->step;
-    if (!MM_SUCCESS(st)) {
-        unlock_internal(m, mdl, &h);
-        return st;
-    }
-    mmi_trace(m, MM_EV_NOTE, mdl, MM_PFN_NONE, 0x4C4F434B /* "LOCK" */, r->id);
-    return MM_STATUS_SUCCESS;
+    return finish_lock(m, mdl, &h, r, st, io_space);
 }
 
 /* ---- MmUnlockPages ---- */

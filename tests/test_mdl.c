@@ -157,6 +157,17 @@ static void dma_through_a_never_built_mdl(void **state)
     assert_string_equal(mm_finding_name(MM_FINDING_FOREIGN_UNMAP), "foreign-unmap");
 }
 
+/* The attached process exits with `pages` still charged: 0x76 (0, EPROCESS,
+ * pages, 0). */
+static void exit_stops_with_locked_pages(mm_machine *m, uint64_t pages)
+{
+    assert_ok(mm_process_detach(m, &H.apc));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
+    assert_params(pi.eprocess, pages, 0);
+}
+
 /* ---- the lifecycle ---- */
 
 static void kernel_buffer_lifecycle(void **state)
@@ -466,11 +477,7 @@ static void lock_twice(void **state)
     assert_int_equal(l[0].mdl, mdl);
     assert_int_equal(l[0].pages, 1);
     assert_invariants(m);
-    assert_ok(mm_process_detach(m, &H.apc));
-    struct mm_process_info pi;
-    assert_ok(mm_process_query(m, H.proc, &pi));
-    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
-    assert_params(pi.eprocess, 1, 0);
+    exit_stops_with_locked_pages(m, 1);
 }
 
 /* Regression: a probe that fails on an MDL that is already locked stores
@@ -493,11 +500,7 @@ static void failing_reprobe_of_locked_mdl(void **state)
     assert_invariants(m);
     assert_ok(mm_io_free_mdl(m, mdl));
     assert_invariants(m);
-    assert_ok(mm_process_detach(m, &H.apc));
-    struct mm_process_info pi;
-    assert_ok(mm_process_query(m, H.proc, &pi));
-    expect_bugcheck(mm_process_terminate(m, H.proc), MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0);
-    assert_params(pi.eprocess, 1, 0);
+    exit_stops_with_locked_pages(m, 1);
 }
 
 /* Regression: MmBuildMdlForNonPagedPool on a locked MDL zeroes Process;

@@ -156,6 +156,31 @@ mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base, uint3
     return base + h.ByteOffset;
 }
 
+/* What Windows checks before it clears the range: the MDL fits in it
+ * (0x10A), its pages are all mapped (0x10B), nothing is mapped past them
+ * (0x10C). Clearing only then never touches PTEs outside the reservation. */
+static mm_status unmap_checks(mm_machine *m, mm_va base, uint32_t tag, uint64_t pages)
+{
+    uint64_t range = stored_count(m, base) - HEADERS;
+    if (pages > range)
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10A, base, range + HEADERS, pages, MM_PFN_NONE, base,
+                            "MmUnmapReservedMapping(%016llx) of an MDL of %llu pages from a range of %llu",
+                            (unsigned long long)base, (unsigned long long)pages, (unsigned long long)range);
+    for (uint64_t i = 0; i < range; i++) {
+        bool valid = mmi_pte_valid(pte_at(m, base + i * MM_PAGE_SIZE));
+        if (i < pages && !valid)
+            return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10B, base, tag, pages, MM_PFN_NONE, base,
+                                "MmUnmapReservedMapping(%016llx): page %llu of the MDL is not mapped there",
+                                (unsigned long long)base, (unsigned long long)i);
+        if (i >= pages && pte_at(m, base + i * MM_PAGE_SIZE))
+            return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C, base, tag, pages, MM_PFN_NONE, base,
+                                "MmUnmapReservedMapping(%016llx) with an MDL of %llu pages leaves page %llu of the "
+                                "range mapped", (unsigned long long)base, (unsigned long long)pages,
+                                (unsigned long long)i);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
 mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_va mdl)
 {
     MMI_ENTER(m, "MmUnmapReservedMapping");
@@ -171,9 +196,10 @@ mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_
     if (!MM_SUCCESS(st = mmi_mdl_load(m, mdl, &h)))
         return st;
     uint64_t pages = MM_MDL_PAGES(&h);
+    if (!MM_SUCCESS(st = unmap_checks(m, base, tag, pages)))
+        return st;
     for (uint64_t i = 0; i < pages; i++)
-        if (pte_at(m, base + i * MM_PAGE_SIZE))
-            set_pte_at(m, base + i * MM_PAGE_SIZE, 0);
+        set_pte_at(m, base + i * MM_PAGE_SIZE, 0);
     h.MdlFlags = (int16_t)((uint16_t)h.MdlFlags &
                            ~(MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_PARTIAL_HAS_BEEN_MAPPED | MM_MDL_FREE_EXTRA_PTES));
     return mmi_mdl_store(m, mdl, &h);

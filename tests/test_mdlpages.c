@@ -205,10 +205,51 @@ static void reserving_zero_bytes_is_da_100(void **state)
     assert_params(0, RTAG, 0);
 }
 
+/* MmUnmapReservedMapping checks the MDL against the range before clearing
+ * it (regression, found by the API fuzzer: an MDL longer than the range
+ * cleared the PTEs of the kernel stack after it). */
+static void reserved_unmap_of_a_longer_mdl_is_da_10a(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl;
+    mm_va base = reserved_and_mapped(m, &mdl, 1, 0x1000);
+    mm_va stack, limit;
+    assert_ok(mm_kernel_stack_create(m, &stack, &limit)); /* right after the range */
+    assert_true(mm_map_locked_pages_with_reserved_mapping(m, base, RTAG, mdl, MM_CACHED) != 0);
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x3000, 1);
+    mm_va longer = mm_io_allocate_mdl(m, buf, 0x3000, false, false, 0);
+    expect_bugcheck(mm_unmap_reserved_mapping(m, base, RTAG, longer), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10A);
+    assert_params(base, 3, 3);
+}
+
+static void reserved_unmap_of_unmapped_pages_is_da_10b(void **state)
+{
+    mm_machine *m = *state;
+    mm_va mdl;
+    mm_va base = reserved_and_mapped(m, &mdl, 2, 0x1000);
+    expect_bugcheck(mm_unmap_reserved_mapping(m, base, RTAG, mdl), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10B);
+    assert_params(base, RTAG, 1);
+}
+
+static void reserved_unmap_leaving_pages_mapped_is_da_10c(void **state)
+{
+    mm_machine *m = *state;
+    mm_va two;
+    mm_va base = reserved_and_mapped(m, &two, 2, 0x2000);
+    assert_true(mm_map_locked_pages_with_reserved_mapping(m, base, RTAG, two, MM_CACHED) != 0);
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, 1);
+    mm_va one = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    expect_bugcheck(mm_unmap_reserved_mapping(m, base, RTAG, one), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C);
+    assert_params(base, RTAG, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_machine, teardown_machine)
+        T(reserved_unmap_of_a_longer_mdl_is_da_10a),
+        T(reserved_unmap_of_unmapped_pages_is_da_10b),
+        T(reserved_unmap_leaving_pages_mapped_is_da_10c),
         T(allocate_map_unmap_free),
         T(fewer_pages_than_asked),
         T(physical_range_is_honoured),

@@ -166,6 +166,9 @@ extern "C" {
     X(0xDA, 0x107, "first mapping address", "address of the non-empty mapping", "last mapping address", "map into a range that is not empty") \
     X(0xDA, 0x108, "first mapping address", "caller's tag", "owner's tag", "unmap: range not owned") \
     X(0xDA, 0x109, "first mapping address", "caller's tag", "reserved", "unmap: range apparently empty") \
+    X(0xDA, 0x10A, "first mapping address", "PTEs in the range (with its two headers)", "pages to unmap", "unmap: more pages than the range holds") \
+    X(0xDA, 0x10B, "first mapping address", "caller's tag", "pages to unmap", "unmap: a page of the MDL is not mapped there") \
+    X(0xDA, 0x10C, "first mapping address", "caller's tag", "pages to unmap", "unmap: pages past the MDL's are still mapped in the range") \
     X(0xDA, 0x303, "first address", "count", "0", "releasing a range of system PTEs that was not reserved") \
     X(0xDA, 0x304, "first address", "count", "0", "the release starts in the middle of another allocation") \
     X(0xDA, 0x305, "first address", "caller's count", "correct count", "wrong release count") \

@@ -45,7 +45,6 @@ bool mmi_lock_tracking(const mm_machine *m);
 mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn);
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
-#endif
 
 /* ---- shared by mdl.c and mdlmap.c ---- */
 
@@ -142,3 +141,5 @@ void mmi_mdl_uncharge(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, u
  * 0x4E/7 for a frame unlocked more than locked). */
 mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count,
                                 const struct mmi_mdl_rec *r);
+
+#endif

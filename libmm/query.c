@@ -4,6 +4,7 @@
 
 #include "fault.h"
 #include "machine.h"
+#include "mdl.h"
 #include "pfn.h"
 #include "process.h"
 #include "pte.h"
@@ -119,4 +120,90 @@ const char *mm_pte_format_name(uint64_t pte)
     if (mmi_pte_protection(pte) == MMP_NOACCESS)
         return "no-access";
     return "demand-zero";
+}
+
+void mm_pte_decode(uint64_t pte, struct mm_pte_info *out)
+{
+    if (!out)
+        return;
+    *out = (struct mm_pte_info){.pfn = MM_PFN_NONE, .mdl_mapping = (pte & MMI_PTE_MDL_MAPPING) != 0};
+    if (pte == 0)
+        return;
+    if (mmi_pte_valid(pte)) {
+        out->kind = MM_PTE_VALID;
+        out->pfn = mmi_pte_pfn(pte);
+        out->writable = (pte & PTE_DIRTY1) != 0;
+        out->no_execute = (pte & PTE_NO_EXECUTE) != 0;
+        out->user = (pte & PTE_OWNER) != 0;
+        out->dirty = (pte & PTE_DIRTY) != 0;
+        out->accessed = (pte & PTE_ACCESSED) != 0;
+        out->global = (pte & PTE_GLOBAL) != 0;
+        out->cache_disable = (pte & PTE_CACHE_DISABLE) != 0;
+        out->write_through = (pte & PTE_WRITE_THROUGH) != 0;
+        out->copy_on_write = (pte & PTE_COPY_ON_WRITE) != 0;
+        return;
+    }
+    out->protection = mmi_pte_protection(pte);
+    if (pte & PTE_PROTOTYPE) {
+        out->kind = MM_PTE_PROTOTYPE;
+    } else if (mmi_pte_is_transition(pte)) {
+        out->kind = MM_PTE_TRANSITION;
+        out->pfn = mmi_pte_pfn(pte);
+    } else if (mmi_pte_is_pagefile(pte)) {
+        out->kind = MM_PTE_PAGEFILE;
+        out->pagefile_slot = mmi_pte_pagefile_slot(pte);
+    } else if (out->protection == MMP_DECOMMIT) {
+        out->kind = MM_PTE_DECOMMITTED;
+    } else if (out->protection == MMP_NOACCESS) {
+        out->kind = MM_PTE_NO_ACCESS;
+    } else {
+        out->kind = MM_PTE_DEMAND_ZERO;
+    }
+}
+
+/* The leaf PTE for va in process p's view, without any side effect. */
+static bool debug_pte(mm_machine *m, mm_process *process, mm_va va, uint64_t *pte)
+{
+    struct mm_process *p = process ? mmi_process_lookup(m, process) : mmi_cpu(m)->process;
+    if (!p || !mmi_is_canonical(va) || (mmi_is_user_va(va) && (p->terminated || !p->pml4)))
+        return false;
+    struct mmi_walk w;
+    mmi_walk(m, mmi_top_for(m, p, va), va, &w);
+    *pte = w.depth == 4 ? w.entry[3] : 0;
+    return w.depth == 4;
+}
+
+mm_pfn mm_va_to_pfn(mm_machine *m, mm_process *p, mm_va va)
+{
+    uint64_t pte;
+    if (!m || !debug_pte(m, p, va, &pte) || !mmi_pte_valid(pte))
+        return MM_PFN_NONE;
+    return mmi_pte_pfn(pte);
+}
+
+mm_status mm_debug_read(mm_machine *m, mm_process *p, mm_va va, void *buffer, size_t length, size_t *done)
+{
+    if (done)
+        *done = 0;
+    if (!m || (!buffer && length) || length > UINT64_MAX - va)
+        return MM_STATUS_INVALID_PARAMETER;
+    size_t got = 0;
+    while (got < length) {
+        mm_va at = va + got;
+        uint64_t pte;
+        if (!debug_pte(m, p, at, &pte) || !(mmi_pte_valid(pte) || mmi_pte_is_transition(pte)))
+            return MM_STATUS_ACCESS_VIOLATION;
+        size_t n = MM_PAGE_SIZE - MM_BYTE_OFFSET(at);
+        if (n > length - got)
+            n = length - got;
+        mm_pfn pfn = mmi_pte_pfn(pte);
+        if (mmi_pfn_is_ram(m, pfn))
+            mmi_frame_read(m, pfn, MM_BYTE_OFFSET(at), (unsigned char *)buffer + got, n);
+        else
+            memset((unsigned char *)buffer + got, 0xFF, n); /* device memory: nothing answers */
+        got += n;
+        if (done)
+            *done = got;
+    }
+    return MM_STATUS_SUCCESS;
 }

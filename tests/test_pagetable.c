@@ -128,6 +128,48 @@ static void protections_round_trip(void **state)
     assert_true((pte & 0x200) && !(pte & 0x802) && (pte & 4) && (pte >> 63));
 }
 
+/* What a debugger does: find the frame, decode the PTE and read memory
+ * without faulting anything in or changing any count. */
+static void debugger_helpers(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va = commit_user(m, 0x2000, MM_PAGE_READWRITE);
+    assert_int_equal(mm_va_to_pfn(m, NULL, va), MM_PFN_NONE); /* committed, never touched */
+    struct mm_pte_info pi;
+    mm_pte_decode(pte_of(m, NULL, va), &pi);
+    assert_int_equal(pi.kind, MM_PTE_ZERO); /* a VAD committed whole: the VAD answers the fault */
+    char got[8] = {0};
+    size_t done = 99;
+    assert_status(mm_debug_read(m, NULL, va, got, 4, &done), MM_STATUS_ACCESS_VIOLATION);
+    assert_int_equal(done, 0);
+    assert_int_equal(mm_va_to_pfn(m, NULL, va), MM_PFN_NONE); /* the read faulted nothing in */
+    assert_ok(mm_write(m, va + 0xFFC, "abcdefgh", 8)); /* two pages */
+    mm_pfn pfn = pfn_of(m, va);
+    assert_int_equal(mm_va_to_pfn(m, NULL, va), pfn);
+    mm_pte_decode(pte_of(m, NULL, va), &pi);
+    assert_int_equal(pi.kind, MM_PTE_VALID);
+    assert_int_equal(pi.pfn, pfn);
+    assert_true(pi.writable && pi.user && pi.no_execute && pi.dirty);
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, mm_process_current(m), 1, &n)); /* one page to transition */
+    uint64_t before = pte_of(m, NULL, va) | pte_of(m, NULL, va + 0x1000);
+    assert_ok(mm_debug_read(m, NULL, va + 0xFFC, got, 8, &done));
+    assert_memory_equal(got, "abcdefgh", 8);
+    assert_int_equal(done, 8);
+    assert_int_equal(pte_of(m, NULL, va) | pte_of(m, NULL, va + 0x1000), before); /* no soft fault */
+    mm_pte_decode(mmi_pte_make_transition(0x42, MMP_READWRITE), &pi);
+    assert_int_equal(pi.kind, MM_PTE_TRANSITION);
+    assert_int_equal(pi.pfn, 0x42);
+    mm_pte_decode(mmi_pte_make_pagefile(7, MMP_READONLY), &pi);
+    assert_int_equal(pi.kind, MM_PTE_PAGEFILE);
+    assert_int_equal(pi.pagefile_slot, 7);
+    assert_int_equal(pi.protection, MMP_READONLY);
+    mm_pte_decode(mmi_pte_make_demand_zero(MMP_READWRITE), &pi);
+    assert_int_equal(pi.kind, MM_PTE_DEMAND_ZERO);
+    assert_int_equal(mm_va_to_pfn(m, NULL, UINT64_C(0x0000900000000000)), MM_PFN_NONE); /* not canonical */
+    assert_status(mm_debug_read(m, NULL, va, NULL, 1, NULL), MM_STATUS_INVALID_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +179,7 @@ int main(void)
         T(address_validity_and_physical_address),
         T(format_names),
         T(protections_round_trip),
+        T(debugger_helpers),
     };
     return cmocka_run_group_tests_name("pagetable", tests, NULL, NULL);
 }

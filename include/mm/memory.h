@@ -97,6 +97,31 @@ MM_API mm_status mm_pte_walk(mm_machine *m, mm_process *p, mm_va va, struct mm_p
 /* Reads a PTE value's fields for display; returns a static name of its format. */
 MM_API const char *mm_pte_format_name(uint64_t pte);
 
+/* A PTE value taken apart, hardware and software formats alike. */
+typedef enum {
+    MM_PTE_ZERO = 0, MM_PTE_VALID, MM_PTE_TRANSITION, MM_PTE_PAGEFILE, MM_PTE_DEMAND_ZERO, MM_PTE_PROTOTYPE,
+    MM_PTE_DECOMMITTED, MM_PTE_NO_ACCESS
+} mm_pte_kind;
+struct mm_pte_info {
+    mm_pte_kind kind;
+    mm_pfn pfn;             /* valid and transition: the frame */
+    uint64_t pagefile_slot; /* page file: the slot */
+    uint32_t protection;    /* software formats: the 5-bit MM_* protection */
+    bool writable, no_execute, user, dirty, accessed, global;
+    bool cache_disable, write_through;
+    bool copy_on_write;
+    bool mdl_mapping;       /* mmsim's mark: an MDL mapping borrowing the MDL's lock */
+};
+MM_API void mm_pte_decode(uint64_t pte, struct mm_pte_info *out);
+/* The frame behind va in process p (NULL = current) when a valid PTE maps
+ * it, else MM_PFN_NONE. A lookup like a debugger's: no fault, no trace. */
+MM_API mm_pfn mm_va_to_pfn(mm_machine *m, mm_process *p, mm_va va);
+/* Reads simulated memory the way a debugger does: through valid and
+ * transition PTEs only, with no fault, no TLB fill, no trace and no change
+ * to any count. *done (optional) says how many bytes were read; a page that
+ * is not resident ends the read with STATUS_ACCESS_VIOLATION. */
+MM_API mm_status mm_debug_read(mm_machine *m, mm_process *p, mm_va va, void *buffer, size_t length, size_t *done);
+
 /* Paging. Trims up to max_pages from a working set (p NULL = the system
  * working set: paged pool and pageable image sections); locked pages stay. */
 MM_API mm_status mm_working_set_trim(mm_machine *m, mm_process *p, uint64_t max_pages,

@@ -135,6 +135,7 @@ static void forget_eprocess(mm_machine *m, struct mm_process *p)
 
 static void link_process(mm_machine *m, struct mm_process *p)
 {
+    p->prev = m->process_last;
     if (m->process_last)
         m->process_last->next = p;
     else
@@ -294,6 +295,36 @@ mm_status mm_process_terminate(mm_machine *m, mm_process *process)
     p->pml4 = 0;
     forget_eprocess(m, p);
     return mmi_pool_release(m, p->eprocess);
+}
+
+static void unlink_process(mm_machine *m, struct mm_process *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        m->process_first = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        m->process_last = p->prev;
+}
+
+mm_status mm_process_close(mm_machine *m, mm_process *process)
+{
+    MMI_ENTER(m, "ObDereferenceObject");
+    struct mm_process *p = mmi_process_lookup(m, process);
+    if (!p)
+        return MM_STATUS_INVALID_HANDLE;
+    if (p == m->system)
+        return MM_STATUS_ACCESS_DENIED;
+    if (!p->terminated || attached_anywhere(m, p))
+        return MM_STATUS_INVALID_DEVICE_STATE; /* only an exited process can go */
+    mmi_trace(m, MM_EV_PROCESS, p->eprocess, MM_PFN_NONE, 2, p->id);
+    unlink_process(m, p);
+    mmi_vad_fini(m, &p->vads);
+    mmi_ws_fini(m, &p->ws);
+    drop_process(m, p);
+    return MM_STATUS_SUCCESS;
 }
 
 mm_status mm_process_query(mm_machine *m, mm_process *process, struct mm_process_info *out)

@@ -16,7 +16,7 @@ struct mm_process {
     UT_hash_handle hh_eprocess;   /* by EPROCESS address, while it is allocated */
     void *self;                   /* hash key: the object's own address */
     mm_machine *machine;
-    struct mm_process *next;      /* creation order */
+    struct mm_process *next, *prev; /* creation order */
     uint32_t id;
     char name[16];
     mm_va eprocess;

@@ -263,6 +263,41 @@ static void driver_freeing_an_eprocess_verifier(void **state)
     assert_params(pi.eprocess, 0, 0);
 }
 
+static void close_forgets_an_exited_process(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL, *c = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_create(m, "b.exe", &b));
+    assert_ok(mm_process_create(m, "c.exe", &c));
+    struct mm_process_info ib;
+    assert_ok(mm_process_query(m, b, &ib));
+    /* Only an exited process, not the System process, not an attached one. */
+    assert_int_equal(mm_process_close(m, b), MM_STATUS_INVALID_DEVICE_STATE);
+    assert_int_equal(mm_process_close(m, mm_process_system(m)), MM_STATUS_ACCESS_DENIED);
+    assert_ok(mm_process_terminate(m, b));
+    assert_ok(mm_process_close(m, b));
+    assert_int_equal(mm_process_query(m, b, &ib), MM_STATUS_INVALID_HANDLE);
+    assert_int_equal(mm_process_close(m, b), MM_STATUS_INVALID_HANDLE);
+    assert_null(mm_process_by_id(m, ib.id));
+    /* The creation-order list skips it, in both directions of the unlink. */
+    mm_process *seen[4] = {0};
+    int n = 0;
+    for (mm_process *q = mm_process_next(m, NULL); q && n < 4; q = mm_process_next(m, q))
+        seen[n++] = q;
+    assert_int_equal(n, 3);
+    assert_ptr_equal(seen[1], a);
+    assert_ptr_equal(seen[2], c);
+    /* Closing the last one in the list, then creating again, keeps it whole. */
+    assert_ok(mm_process_terminate(m, c));
+    assert_ok(mm_process_close(m, c));
+    mm_process *d = NULL;
+    assert_ok(mm_process_create(m, "d.exe", &d));
+    assert_ptr_equal(mm_process_next(m, a), d);
+    assert_null(mm_process_next(m, d));
+    assert_invariants(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +314,7 @@ int main(void)
         T(vads_refuse_foreign_and_stale_handles),
         T(driver_freeing_an_eprocess),
         T(driver_freeing_an_eprocess_verifier),
+        T(close_forgets_an_exited_process),
     };
     return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

@@ -50,6 +50,10 @@ struct mm_apc_state {
 MM_API mm_status mm_process_create(mm_machine *m, const char *name, mm_process **out);
 /* Tears the address space down; 0x76 / 0xCB if pages are still locked. */
 MM_API mm_status mm_process_terminate(mm_machine *m, mm_process *p);
+/* ObDereferenceObject of an exited process: it leaves the machine's tables
+ * and the handle is no longer valid (STATUS_INVALID_HANDLE from then on).
+ * A live or attached process: STATUS_INVALID_DEVICE_STATE. */
+MM_API mm_status mm_process_close(mm_machine *m, mm_process *p);
 MM_API mm_status mm_process_query(mm_machine *m, mm_process *p, struct mm_process_info *out);
 MM_API mm_process *mm_process_system(mm_machine *m);
 MM_API mm_process *mm_process_current(mm_machine *m); /* of the current CPU */

@@ -20,7 +20,7 @@ extern "C" {
     X(POOL_ALLOC, "block", "-", "bytes", "tag") \
     X(POOL_FREE, "block", "-", "bytes", "tag") \
     X(VAD, "base", "-", "bytes", "operation (MEM_* type)") \
-    X(PROCESS, "EPROCESS", "directory table base", "0 create, 1 exit", "process id") \
+    X(PROCESS, "EPROCESS", "directory table base", "0 create, 1 exit, 2 closed", "process id") \
     X(ATTACH, "EPROCESS of the new context", "-", "0 attach, 1 detach", "process id") \
     X(IRQL, "-", "-", "old IRQL", "new IRQL") \
     X(IMAGE, "image base", "-", "0 load, 1 discard INIT, 2 unload", "size") \

@@ -404,6 +404,8 @@ static void op_process_create(void)
 }
 
 static void op_process_terminate(void) { mm_process_terminate(F.m, pick_proc()); }
+/* Handles stay in F.procs after a close: a stale handle must be refused. */
+static void op_process_close(void) { SAY(mm_process_close(F.m, pick_proc())); }
 
 static void op_attach(void)
 {
@@ -1331,6 +1333,7 @@ struct op {
 
 static const struct op ops[] = {
     {"process_create", op_process_create, 3},     {"process_terminate", op_process_terminate, 2},
+    {"process_close", op_process_close, 1},
     {"attach", op_attach, 3},                     {"detach", op_detach, 3},
     {"virtual_alloc", op_virtual_alloc, 6},       {"virtual_free", op_virtual_free, 3},
     {"virtual_protect", op_virtual_protect, 2},   {"virtual_query", op_virtual_query, 1},

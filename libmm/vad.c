@@ -114,15 +114,20 @@ static struct mmi_vad *remove(struct mmi_vad *n, mm_va start)
     return balance(n);
 }
 
+/* As MiLocateAddress: the hint first (faults and releases come in runs on
+ * one VAD), then a descent that leaves its answer as the next hint. */
 struct mmi_vad *mmi_vad_find(struct mmi_vad_table *t, mm_va va)
 {
+    struct mmi_vad *h = t->hint;
+    if (h && va >= h->start && va < h->end)
+        return h;
     for (struct mmi_vad *n = t->root; n;) {
         if (va < n->start)
             n = n->left;
         else if (va >= n->end)
             n = n->right;
         else
-            return n;
+            return t->hint = n;
     }
     return NULL;
 }
@@ -188,6 +193,7 @@ struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const str
     update(node);
     t->root = insert(t->root, node);
     t->count++;
+    t->hint = node; /* a new VAD is usually touched next */
     return node;
 }
 
@@ -195,6 +201,8 @@ void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad)
 {
     t->root = remove(t->root, vad->start);
     t->count--;
+    if (t->hint == vad)
+        t->hint = NULL;
     mmi_free(m, vad);
 }
 

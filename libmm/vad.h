@@ -26,6 +26,7 @@ struct mmi_vad {
 
 struct mmi_vad_table {
     struct mmi_vad *root;
+    struct mmi_vad *hint; /* VadHint: the VAD last found, asked first */
     size_t count;
 };
 

@@ -134,11 +134,50 @@ static bool cmd_cpu(struct interp *in, const struct args *a)
     return status(in, mm_cpu_set_current(in->m, (uint32_t)(cpu > UINT32_MAX ? UINT32_MAX : cpu)));
 }
 
+static unsigned distance(const char *a, const char *b);
+
+/* The nearest of `words` to a misspelling, or NULL if none is close. */
+static const char *nearest(const char *word, const char *const *words)
+{
+    const char *best = NULL;
+    unsigned best_d = 3;
+    for (size_t i = 0; words[i]; i++) {
+        unsigned d = distance(word, words[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = words[i];
+        }
+    }
+    return best;
+}
+
+/* A command's verb must be one of `verbs` before any name is looked up, so
+ * `mdl alocate m` is a misspelled verb, not a missing MDL. */
+static bool verb_known(struct interp *in, const struct arg *verb, const char *const *verbs, const char *what,
+                       const char *usage)
+{
+    for (size_t i = 0; verbs[i]; i++)
+        if (arg_is_word(verb, verbs[i]))
+            return true;
+    const char *close = verb->n == 1 ? nearest(verb->t->text, verbs) : NULL;
+    char hint[96];
+    if (close)
+        snprintf(hint, sizeof hint, "did you mean '%s'?", close);
+    return interp_error(in, verb->t, close ? hint : usage, "unknown %s verb '%s'", what, verb->t->text);
+}
+
 static bool irql_of(struct interp *in, const struct arg *a, mm_irql *out)
 {
     static const char *const names[] = {"PASSIVE", "APC", "DISPATCH", NULL};
     int k = eval_choice(a, names);
     uint64_t v = (uint64_t)k;
+    if (k < 0 && a->n == 1 && a->t->kind == TOK_WORD && !interp_find_name(in, a->t->text)) {
+        const char *close = nearest(a->t->text, names);
+        char hint[96];
+        snprintf(hint, sizeof hint, "%s%s%sPASSIVE, APC, DISPATCH or 0..31", close ? "did you mean " : "",
+                 close ? close : "", close ? "? levels: " : "");
+        return interp_error(in, a->t, hint, "no IRQL named '%s'", a->t->text);
+    }
     if (k < 0 && !number(in, a, &v))
         return false;
     if (v > 31)
@@ -172,6 +211,9 @@ static bool cmd_irql(struct interp *in, const struct args *a)
 static bool cmd_process(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
+    static const char *const verbs[] = {"create", "attach", "detach", "exit", NULL};
+    if (!verb_known(in, verb, verbs, "process", "process create|attach|detach|exit"))
+        return false;
     if (arg_is_word(verb, "create")) {
         if (!need(in, a, 2, 1, 2, "process create NAME [\"image.exe\"]"))
             return false;
@@ -427,6 +469,9 @@ static bool cmd_let(struct interp *in, const struct args *a)
 static bool cmd_note(struct interp *in, const struct args *a)
 {
     for (size_t i = 1; i < a->count; i++)
+        if (a->a[i].t->kind != TOK_STRING)
+            return interp_error(in, a->a[i].t, "note \"text\"", "a note is a quoted string");
+    for (size_t i = 1; i < a->count; i++)
         if (a->a[i].t->kind == TOK_STRING)
             OUT("%s\n", a->a[i].t->text);
     return true;
@@ -434,16 +479,23 @@ static bool cmd_note(struct interp *in, const struct args *a)
 
 /* ---- pool ---- */
 
-static uint32_t tag_of(const struct args *a)
+/* tag=ABCD: up to four characters, padded with spaces as the WDK's tags
+ * are; a longer one is an error, not silently cut. */
+static bool tag_of(struct interp *in, const struct args *a, uint32_t *out)
 {
     const struct arg *t = arg_option(a, "tag");
+    *out = MM_POOL_TAG('S', 'c', 'r', 'p');
     if (!t || t->t->length == 0)
-        return MM_POOL_TAG('S', 'c', 'r', 'p');
+        return true;
+    if (t->t->length > 4)
+        return interp_error(in, t->t, "a pool tag is 1 to 4 characters, as in tag=Tag1", "tag '%s' is too long",
+                            t->t->text);
     const char *s = t->t->text;
     char c[4] = {' ', ' ', ' ', ' '};
-    for (size_t i = 0; i < 4 && i < t->t->length; i++)
+    for (size_t i = 0; i < t->t->length; i++)
         c[i] = s[i];
-    return MM_POOL_TAG(c[0], c[1], c[2], c[3]);
+    *out = MM_POOL_TAG(c[0], c[1], c[2], c[3]);
+    return true;
 }
 
 static bool cmd_pool(struct interp *in, const struct args *a)
@@ -451,21 +503,24 @@ static bool cmd_pool(struct interp *in, const struct args *a)
     const struct arg *verb = &a->a[1];
     if (arg_is_word(verb, "free")) {
         mm_va va;
-        if (!need(in, a, 2, 1, 1, "pool free ADDR [tag=Tag1]") || !number(in, &a->a[2], &va))
+        uint32_t tag;
+        if (!need(in, a, 2, 1, 1, "pool free ADDR [tag=Tag1]") || !number(in, &a->a[2], &va) || !tag_of(in, a, &tag))
             return false;
-        return status(in, mm_pool_free(in->m, va, arg_option(a, "tag") ? tag_of(a) : 0));
+        return status(in, mm_pool_free(in->m, va, arg_option(a, "tag") ? tag : 0));
     }
     static const char *const types[] = {"nonpaged", "paged", NULL};
     int type = eval_choice(verb, types);
     if (type < 0)
         return interp_error(in, verb->t, "pool nonpaged|paged NAME SIZE [tag=Tag1] | pool free ADDR", "unknown pool verb");
     uint64_t size;
-    if (!need(in, a, 2, 2, 2, "pool nonpaged|paged NAME SIZE [tag=Tag1]") || !number(in, &a->a[3], &size))
+    uint32_t tag;
+    if (!need(in, a, 2, 2, 2, "pool nonpaged|paged NAME SIZE [tag=Tag1]") || !number(in, &a->a[3], &size) ||
+        !tag_of(in, a, &tag))
         return false;
     struct name *n = interp_new_name(in, a->a[2].t, NAME_ADDRESS);
     if (!n)
         return false;
-    n->va = mm_pool_allocate(in->m, type == 0 ? MM_NONPAGED_POOL : MM_PAGED_POOL, size, tag_of(a));
+    n->va = mm_pool_allocate(in->m, type == 0 ? MM_NONPAGED_POOL : MM_PAGED_POOL, size, tag);
     n->size = size;
     n->pool = true;
     if (!in->bugchecked)
@@ -478,6 +533,9 @@ static bool cmd_pool(struct interp *in, const struct args *a)
 static bool cmd_driver(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
+    static const char *const verbs[] = {"load", "discard-init", "unload", NULL};
+    if (!verb_known(in, verb, verbs, "driver", "driver load|discard-init|unload"))
+        return false;
     if (!need(in, a, 2, 1, 2, "driver load NAME [\"file.sys\"] .text=SIZE PAGE=SIZE INIT=SIZE … | driver discard-init|unload NAME"))
         return false;
     if (arg_is_word(verb, "load")) {
@@ -527,6 +585,9 @@ static bool cmd_driver(struct interp *in, const struct args *a)
 static bool cmd_section(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
+    static const char *const verbs[] = {"create", "map", "unmap", "close", NULL};
+    if (!verb_known(in, verb, verbs, "section", "section create|map|unmap|close"))
+        return false;
     if (arg_is_word(verb, "create")) {
         uint64_t size;
         uint32_t protect;
@@ -682,9 +743,15 @@ static bool mdl_map(struct interp *in, const struct args *a, struct name *n)
     return mdl_show(in, n);
 }
 
+#define MDL_VERBS "allocate|allocate-pages|lock|map|unmap|unlock|free|free-pages|build-nonpaged|partial|prepare-reuse"
+
 static bool cmd_mdl(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
+    static const char *const verbs[] = {"allocate", "allocate-pages", "lock", "map", "unmap", "unlock", "free",
+                                        "free-pages", "build-nonpaged", "prepare-reuse", "partial", NULL};
+    if (!verb_known(in, verb, verbs, "MDL", "mdl " MDL_VERBS))
+        return false;
     if (arg_is_word(verb, "allocate"))
         return mdl_allocate(in, a);
     if (arg_is_word(verb, "allocate-pages")) {
@@ -749,9 +816,7 @@ static bool cmd_mdl(struct interp *in, const struct args *a)
             return src ? interp_error(in, a->a[5].t, NULL, "too long") : false;
         return status(in, mm_io_build_partial_mdl(in->m, src->va, n->va, va, (uint32_t)length)) && mdl_show(in, n);
     }
-    return interp_error(in, verb->t,
-                        "mdl allocate|allocate-pages|lock|map|unmap|unlock|free|free-pages|build-nonpaged|partial|prepare-reuse",
-                        "unknown MDL verb");
+    return interp_error(in, verb->t, "mdl " MDL_VERBS, "unknown MDL verb");
 }
 
 /* dma write MDL "bytes" [offset=N] | dma read MDL LENGTH [offset=N]: a

@@ -25,6 +25,14 @@ for s in bad-verb bad-command bad-string bad-number unknown-name wrong-kind dang
          repeat-too-deep nul-byte long-line long-name long-word sum-overflow no-hex-digits bad-pfn-index; do
     expect_exit "$s.mms" 2
 done
+expect_said() { # script text: exit 2 and the error says this
+    expect_exit "$1" 2
+    "$mmsim" run "$dir/$1" 2>&1 | grep -qF "$2" || { echo "FAIL $1: no '$2' in the error"; status=1; }
+}
+expect_said misspelled-verb.mms "did you mean 'allocate'?"
+expect_said bad-irql.mms "did you mean DISPATCH? levels: PASSIVE, APC, DISPATCH or 0..31"
+expect_said note-unquoted.mms "a note is a quoted string"
+expect_said long-tag.mms "tag 'TooLong' is too long"
 expect_exit expect-fails.mms 1
 expect_exit repeat-fails.mms 1
 expect_exit unexpected-bugcheck.mms 3

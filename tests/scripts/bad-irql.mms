@@ -1,0 +1,3 @@
+# a misspelled IRQL lists the levels
+machine
+irql raise DISPATH

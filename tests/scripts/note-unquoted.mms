@@ -1,0 +1,3 @@
+# a note is a quoted string
+machine
+note unquoted text

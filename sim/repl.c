@@ -21,8 +21,9 @@ struct repl {
     FILE *out;
     bool interactive, quit;
     uint64_t max_steps;
-    struct strlist lines; /* what was typed (not dot-commands), for .save and .history */
+    struct strlist lines; /* what was typed and ran cleanly (not dot-commands), for .save and .history */
     size_t kept;          /* bytes in lines */
+    size_t block_first;   /* index in lines of the block's first line */
     unsigned line;
     char *block;          /* a repeat block being typed */
     size_t block_len;
@@ -191,9 +192,11 @@ static void collect(struct repl *r, const char *line)
 {
     size_t wl;
     const char *w = first_word(line, &wl);
-    keep(r, line);
-    if (!r->block_len)
+    if (!r->block_len) {
         r->block_line = r->line;
+        r->block_first = r->lines.count;
+    }
+    keep(r, line);
     if (wl == 6 && strncmp(w, "repeat", 6) == 0)
         r->depth++;
     else if (r->depth && wl == 3 && strncmp(w, "end", 3) == 0)
@@ -210,8 +213,17 @@ static void collect(struct repl *r, const char *line)
     r->block[r->block_len++] = '\n';
     if (r->depth)
         return;
+    unsigned failures = r->in.failures;
+    bool dead = r->in.bugchecked;
     interp_run_chunk(&r->in, r->block, r->block_len, r->block_line);
+    /* .save makes a script that runs as the session did: a block that
+     * failed (an error, an expectation that did not hold) is not kept. */
+    if (r->in.error || r->in.failures != failures)
+        strlist_truncate(&r->lines, r->block_first);
     r->in.error = false; /* a mistake at the prompt is shown, not fatal */
+    if (r->in.bugchecked && !dead)
+        fprintf(r->out, "(the machine is dead: views such as !analyze -v and !findings still work; .reset starts "
+                        "a new machine)\n");
     r->block_len = 0;
     fflush(r->out);
 }
@@ -245,9 +257,10 @@ int repl_run(FILE *input, FILE *out, bool interactive, uint64_t max_steps)
         got = next_line(&r, &e, input, buf);
         if (got == INPUT_EOF || got == INPUT_NUL || got == INPUT_ERROR)
             break;
-        r.line++;
         size_t wl;
         const char *w = first_word(buf, &wl);
+        if (r.depth || w[0] != '.')
+            r.line++; /* script lines only: .help and friends are not numbered */
         if (got == INPUT_TOO_LONG && r.depth)
             drop_block(&r, "line longer than " MAX_LINE_TEXT " characters");
         else if (got == INPUT_TOO_LONG)

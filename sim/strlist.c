@@ -21,6 +21,12 @@ bool strlist_add(struct strlist *l, const char *s)
     return true;
 }
 
+void strlist_truncate(struct strlist *l, size_t count)
+{
+    while (l->count > count)
+        free(l->v[--l->count]);
+}
+
 void strlist_free(struct strlist *l)
 {
     for (size_t i = 0; i < l->count; i++)

@@ -13,6 +13,8 @@ struct strlist {
 
 /* Appends a copy of s; false when memory ran out (the list is unchanged). */
 bool strlist_add(struct strlist *l, const char *s);
+/* Drops the strings from index `count` on. */
+void strlist_truncate(struct strlist *l, size_t count);
 void strlist_free(struct strlist *l);
 
 #endif

@@ -17,9 +17,25 @@ echo "$out" | grep -q '~ PFN 0x[0-9a-f]*: ref 1 -> 2' || fail "the lock's change
 echo "$out" | grep -q "repl:6:1: error: unknown command 'bogus'" || fail "a bad line is not reported" "$out"
 [ "$(echo "$out" | grep -c '^      looped')" -eq 2 ] || fail "a repeat block did not run twice" "$out"
 echo "$out" | grep -q 'ok: PFN' || fail "an expectation after an error did not run" "$out"
-echo "$out" | grep -q '  10  expect pfn b.pfn ref=2' || fail ".history" "$out"
+echo "$out" | grep -q '   9  expect pfn b.pfn ref=2' || fail ".history (the failed line is not kept)" "$out"
 echo "$out" | grep -q 'PFN_LIST_CORRUPT' || fail ".lab did not run the lab, or !analyze did not follow" "$out"
 echo "$out" | grep -q 'after quit' && fail ".quit did not stop" "$out"
+
+# .save keeps what ran: not a failed line, not a failed expectation, not a
+# command typed after the bug check; .help is not numbered; the bug check
+# says how to go on. The saved script replays the session (exit 3: the bug
+# check was not expected).
+tmp=$(mktemp -d)
+out=$(printf '%s\n' 'machine' '.help' 'pool paged b 0x1000' 'mdl lokc m' 'expect pfn 5 share=9' \
+    'irql raise DISPATCH' 'touch b' 'touch b' '!analyze -v' ".save $tmp/s.mms" | "$mmsim" repl 2>&1)
+echo "$out" | grep -q "repl:3:5: error: unknown MDL verb 'lokc'" || fail ".help was numbered" "$out"
+echo "$out" | grep -q '.reset starts a new machine' || fail "the bug check does not mention .reset" "$out"
+saved=$(cat "$tmp/s.mms" 2>/dev/null)
+[ "$saved" = "$(printf '%s\n' machine 'pool paged b 0x1000' 'irql raise DISPATCH' 'touch b' '!analyze -v')" ] ||
+    fail ".save kept failed lines" "$saved"
+"$mmsim" run "$tmp/s.mms" >/dev/null 2>&1
+[ $? -eq 3 ] || fail "the saved script does not replay the bug check" "$saved"
+rm -rf "$tmp"
 
 if command -v script >/dev/null 2>&1; then
     keys=$(printf 'machine\rnote "once"\r\033[A\rnot\t"tab"\r.qu\177\177quit\r')

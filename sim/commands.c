@@ -151,21 +151,6 @@ static const char *nearest(const char *word, const char *const *words)
     return best;
 }
 
-/* A command's verb must be one of `verbs` before any name is looked up, so
- * `mdl alocate m` is a misspelled verb, not a missing MDL. */
-static bool verb_known(struct interp *in, const struct arg *verb, const char *const *verbs, const char *what,
-                       const char *usage)
-{
-    for (size_t i = 0; verbs[i]; i++)
-        if (arg_is_word(verb, verbs[i]))
-            return true;
-    const char *close = verb->n == 1 ? nearest(verb->t->text, verbs) : NULL;
-    char hint[96];
-    if (close)
-        snprintf(hint, sizeof hint, "did you mean '%s'?", close);
-    return interp_error(in, verb->t, close ? hint : usage, "unknown %s verb '%s'", what, verb->t->text);
-}
-
 static bool irql_of(struct interp *in, const struct arg *a, mm_irql *out)
 {
     static const char *const names[] = {"PASSIVE", "APC", "DISPATCH", NULL};
@@ -211,9 +196,6 @@ static bool cmd_irql(struct interp *in, const struct args *a)
 static bool cmd_process(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
-    static const char *const verbs[] = {"create", "attach", "detach", "exit", NULL};
-    if (!verb_known(in, verb, verbs, "process", "process create|attach|detach|exit"))
-        return false;
     if (arg_is_word(verb, "create")) {
         if (!need(in, a, 2, 1, 2, "process create NAME [\"image.exe\"]"))
             return false;
@@ -533,9 +515,6 @@ static bool cmd_pool(struct interp *in, const struct args *a)
 static bool cmd_driver(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
-    static const char *const verbs[] = {"load", "discard-init", "unload", NULL};
-    if (!verb_known(in, verb, verbs, "driver", "driver load|discard-init|unload"))
-        return false;
     if (!need(in, a, 2, 1, 2, "driver load NAME [\"file.sys\"] .text=SIZE PAGE=SIZE INIT=SIZE … | driver discard-init|unload NAME"))
         return false;
     if (arg_is_word(verb, "load")) {
@@ -585,9 +564,6 @@ static bool cmd_driver(struct interp *in, const struct args *a)
 static bool cmd_section(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
-    static const char *const verbs[] = {"create", "map", "unmap", "close", NULL};
-    if (!verb_known(in, verb, verbs, "section", "section create|map|unmap|close"))
-        return false;
     if (arg_is_word(verb, "create")) {
         uint64_t size;
         uint32_t protect;
@@ -748,10 +724,6 @@ static bool mdl_map(struct interp *in, const struct args *a, struct name *n)
 static bool cmd_mdl(struct interp *in, const struct args *a)
 {
     const struct arg *verb = &a->a[1];
-    static const char *const verbs[] = {"allocate", "allocate-pages", "lock", "map", "unmap", "unlock", "free",
-                                        "free-pages", "build-nonpaged", "prepare-reuse", "partial", NULL};
-    if (!verb_known(in, verb, verbs, "MDL", "mdl " MDL_VERBS))
-        return false;
     if (arg_is_word(verb, "allocate"))
         return mdl_allocate(in, a);
     if (arg_is_word(verb, "allocate-pages")) {
@@ -978,6 +950,85 @@ const char *const *commands_words(void)
     return words;
 }
 
+/* The verbs of the commands that have them, with the positional arguments
+ * each takes after the verb. Checked before the script runs and before any
+ * name is looked up, so `mdl alocate m` is a misspelled verb, not a missing
+ * MDL, and `pool nonpaged p` is short of an argument before line 1 runs. */
+struct verb {
+    const char *name;
+    unsigned min, max;
+};
+
+static const struct {
+    const char *word, *what;
+    const struct verb *verbs;
+} command_verbs[] = {
+    {"mdl", "MDL",
+     (const struct verb[]){{"allocate", 3, 3},
+                           {"allocate-pages", 2, 3},
+                           {"lock", 1, 7},
+                           {"map", 1, 7},
+                           {"unmap", 1, 2},
+                           {"unlock", 1, 1},
+                           {"free", 1, 1},
+                           {"free-pages", 1, 1},
+                           {"build-nonpaged", 1, 1},
+                           {"prepare-reuse", 1, 1},
+                           {"partial", 4, 4},
+                           {NULL, 0, 0}}},
+    {"process", "process",
+     (const struct verb[]){{"create", 1, 2}, {"attach", 1, 1}, {"detach", 0, 1}, {"exit", 1, 1}, {NULL, 0, 0}}},
+    {"section", "section",
+     (const struct verb[]){{"create", 2, 2}, {"map", 2, 2}, {"unmap", 1, 1}, {"close", 1, 1}, {NULL, 0, 0}}},
+    {"driver", "driver", (const struct verb[]){{"load", 1, 2}, {"discard-init", 1, 1}, {"unload", 1, 1}, {NULL, 0, 0}}},
+    {"pool", "pool", (const struct verb[]){{"nonpaged", 2, 2}, {"paged", 2, 2}, {"free", 1, 1}, {NULL, 0, 0}}},
+    {"irql", "IRQL", (const struct verb[]){{"raise", 1, 1}, {"lower", 1, 1}, {NULL, 0, 0}}},
+    {"dma", "DMA", (const struct verb[]){{"write", 2, 2}, {"read", 2, 2}, {NULL, 0, 0}}},
+};
+
+static bool verb_known(struct interp *in, const struct command *c, const struct args *a)
+{
+    for (size_t i = 0; i < sizeof command_verbs / sizeof command_verbs[0]; i++) {
+        if (strcmp(command_verbs[i].word, c->word) != 0 || a->count < 2)
+            continue;
+        const struct arg *verb = &a->a[1];
+        const struct verb *v = command_verbs[i].verbs;
+        for (; v->name; v++)
+            if (arg_is_word(verb, v->name))
+                return need(in, a, 2, v->min, v->max, c->usage);
+        const char *names[16];
+        size_t n = 0;
+        for (v = command_verbs[i].verbs; v->name && n < 15; v++)
+            names[n++] = v->name;
+        names[n] = NULL;
+        const char *close = verb->n == 1 ? nearest(verb->t->text, names) : NULL;
+        char hint[96];
+        if (close)
+            snprintf(hint, sizeof hint, "did you mean '%s'?", close);
+        return interp_error(in, verb->t, close ? hint : c->usage, "unknown %s verb '%s'", command_verbs[i].what,
+                            verb->t->text);
+    }
+    return true;
+}
+
+static const struct command *command_of(const char *word)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(word, commands[i].word) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Before anything runs: the argument count and the verb of a command. */
+bool commands_check(struct interp *in, const struct statement *st)
+{
+    const struct command *c = command_of(st->tok[0].text);
+    struct args a;
+    if (!c || c->run == cmd_let)
+        return true;
+    return interp_group(in, st, &a) && need(in, &a, 1, c->min, c->max, c->usage) && verb_known(in, c, &a);
+}
+
 bool commands_known(const char *word, char *hint, size_t size)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -1018,7 +1069,7 @@ bool commands_run(struct interp *in, const struct args *a)
         if (c->run != cmd_machine && !interp_machine(in))
             return false;
         /* let's one argument is NAME = VALUE, a key=value pair */
-        if (c->run != cmd_let && !need(in, a, 1, c->min, c->max, c->usage))
+        if (c->run != cmd_let && (!need(in, a, 1, c->min, c->max, c->usage) || !verb_known(in, c, a)))
             return false;
         return c->run(in, a);
     }

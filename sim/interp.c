@@ -490,8 +490,9 @@ static bool run_statement(struct interp *in, const struct statement *st, const s
     return ok && !in->error;
 }
 
-/* Static checks before anything runs: every command is known, and every
- * `repeat` has its `end`. */
+/* Static checks before anything runs: every command is known, with a
+ * sensible number of arguments and a known verb, and every `repeat` has its
+ * `end`. */
 static bool check_commands(struct interp *in, const struct script *s)
 {
     size_t open[MAX_REPEAT_DEPTH];
@@ -508,8 +509,11 @@ static bool check_commands(struct interp *in, const struct script *s)
         }
         if (word && strcmp(cmd->text, "end") == 0 && depth-- == 0)
             return interp_error(in, cmd, "an end closes a repeat block", "end without repeat");
-        if (word && commands_known(cmd->text, hint, sizeof hint))
+        if (word && commands_known(cmd->text, hint, sizeof hint)) {
+            if (!commands_check(in, &s->stmt[i]))
+                return false;
             continue;
+        }
         return interp_error(in, cmd, hint[0] ? hint : "see docs/scenario-language.md for the commands",
                             "unknown command '%s'", cmd->text);
     }

@@ -138,6 +138,8 @@ bool expect_run(struct interp *in, const struct args *args);
 bool views_run(struct interp *in, const struct args *args);
 /* Is the statement's command known? Fills a hint when it is not. */
 bool commands_known(const char *word, char *hint, size_t size);
+/* Static checks of one command statement: argument count and verb. */
+bool commands_check(struct interp *in, const struct statement *st);
 /* Every command's usage line, for .help. */
 void commands_help(FILE *out);
 /* Command and view words, NULL-terminated, for completion. */

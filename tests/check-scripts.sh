@@ -33,6 +33,9 @@ expect_said misspelled-verb.mms "did you mean 'allocate'?"
 expect_said bad-irql.mms "did you mean DISPATCH? levels: PASSIVE, APC, DISPATCH or 0..31"
 expect_said note-unquoted.mms "a note is a quoted string"
 expect_said long-tag.mms "tag 'TooLong' is too long"
+expect_said arity-before-run.mms "too few arguments"
+"$mmsim" run "$dir/arity-before-run.mms" 2>&1 | grep -q "this must not print" &&
+    { echo "FAIL arity-before-run.mms: a line ran before the static check"; status=1; }
 expect_exit expect-fails.mms 1
 expect_exit repeat-fails.mms 1
 expect_exit unexpected-bugcheck.mms 3

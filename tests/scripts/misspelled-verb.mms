@@ -1,3 +1,4 @@
-# a misspelled MDL verb is reported as one, with the nearest verb
+# a misspelled MDL verb is reported before anything runs, with the nearest verb
 machine
+note "this must not print"
 mdl alocate m

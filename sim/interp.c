@@ -150,6 +150,8 @@ bool interp_machine(struct interp *in)
 /* ---- names ---- */
 
 static const char *const kind_names[] = {"address", "process", "MDL", "driver image", "section"};
+/* The same with its article, for messages ("an MDL", "a process"). */
+static const char *const kind_a[] = {"an address", "a process", "an MDL", "a driver image", "a section"};
 
 struct name *interp_find_name(const struct interp *in, const char *s)
 {
@@ -162,7 +164,7 @@ struct name *interp_find_name(const struct interp *in, const char *s)
 struct name *interp_name(struct interp *in, const struct token *t, enum name_kind kind)
 {
     if (t->kind != TOK_WORD) {
-        interp_error(in, t, NULL, "expected the name of a %s", kind_names[kind]);
+        interp_error(in, t, NULL, "expected the name of %s", kind_a[kind]);
         return NULL;
     }
     struct name *n = interp_find_name(in, t->text);
@@ -172,7 +174,7 @@ struct name *interp_name(struct interp *in, const struct token *t, enum name_kin
         return NULL;
     }
     if (n->kind != kind) {
-        interp_error(in, t, NULL, "%s is a %s, not a %s", t->text, kind_names[n->kind], kind_names[kind]);
+        interp_error(in, t, NULL, "%s is %s, not %s", t->text, kind_a[n->kind], kind_a[kind]);
         return NULL;
     }
     return n;
@@ -272,8 +274,8 @@ static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
                             "unknown name '%.40s'", base);
     if (!dot || !*dot) {
         if (n->kind == NAME_PROCESS || n->kind == NAME_SECTION)
-            return interp_error(in, t, "use an address, MDL, driver or number here", "%s is a %s", base,
-                                kind_names[n->kind]);
+            return interp_error(in, t, "use an address, MDL, driver or number here", "%s is %s", base,
+                                kind_a[n->kind]);
         *out = n->va;
         return true;
     }
@@ -324,7 +326,7 @@ static bool eval_word(struct interp *in, const struct token *t, uint64_t *out)
         return true;
     }
     return interp_error(in, t, "fields: ADDR.pfn, ADDR.size, MDL.sys, MDL.user, MDL.pfnN, DRIVER.SECTION",
-                        "no field '%s' on %s", dot, kind_names[n->kind]);
+                        "no field '%s' on %s", dot, kind_a[n->kind]);
 }
 
 bool eval_number(struct interp *in, const struct arg *a, uint64_t *out)

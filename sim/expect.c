@@ -80,8 +80,8 @@ static bool expect_status(struct interp *in, const struct args *a)
         if (!found)
             return interp_error(in, t, "for example STATUS_ACCESS_VIOLATION", "unknown status '%s'", t->text);
     }
-    return verdict(in, in->last_status == want, "status %s (last call returned %s)", mm_status_name(want),
-                   mm_status_name(in->last_status));
+    return verdict(in, in->last_status == want, "the last call returned %s, expected %s",
+                   mm_status_name(in->last_status), mm_status_name(want));
 }
 
 static const char *const location_names[] = {"zeroed", "free", "standby", "modified", "modified-no-write", "bad",
@@ -176,7 +176,7 @@ static bool expect_flags(struct interp *in, const struct args *a)
     char gs[200], ws[200];
     view_mdl_flags(gs, sizeof gs, got);
     view_mdl_flags(ws, sizeof ws, want);
-    return verdict(in, got == want, "%s flags 0x%04X (%s), found 0x%04X (%s)", n->name, want, ws, got, gs);
+    return verdict(in, got == want, "MDL %s: flags 0x%04X (%s), expected 0x%04X (%s)", n->name, got, gs, want, ws);
 }
 
 static bool expect_finding(struct interp *in, const struct args *a)
@@ -212,7 +212,8 @@ static bool expect_valid(struct interp *in, const struct args *a, bool valid)
     if (a->count != 3 || !eval_number(in, &a->a[2], &va))
         return in->error ? false : interp_error(in, NULL, "expect valid|invalid ADDR", "which address?");
     bool got = mm_is_address_valid(in->m, va);
-    return verdict(in, got == valid, "MmIsAddressValid(%016" PRIx64 ") is %s", va, got ? "TRUE" : "FALSE");
+    return verdict(in, got == valid, "MmIsAddressValid(%016" PRIx64 ") is %s, expected %s", va, got ? "TRUE" : "FALSE",
+                   valid ? "TRUE" : "FALSE");
 }
 
 static bool expect_bytes(struct interp *in, const struct args *a)
@@ -228,7 +229,8 @@ static bool expect_bytes(struct interp *in, const struct args *a)
     mm_status st = mm_read(in->m, va, buf, n);
     if (st != MM_STATUS_SUCCESS)
         return verdict(in, false, "reading %016" PRIx64 ": %s", va, mm_status_name(st));
-    return verdict(in, memcmp(buf, s->text, n) == 0, "%zu bytes at %016" PRIx64 " match", n, va);
+    bool same = memcmp(buf, s->text, n) == 0;
+    return verdict(in, same, "%zu bytes at %016" PRIx64 " %s", n, va, same ? "match" : "differ from the expected text");
 }
 
 static bool expect_locked(struct interp *in, const struct args *a)
@@ -241,8 +243,8 @@ static bool expect_locked(struct interp *in, const struct args *a)
         return false;
     struct mm_process_info pi;
     mm_process_query(in->m, p->process, &pi);
-    return verdict(in, pi.locked_pages == (int64_t)want, "process %s has %" PRIu64 " locked pages (found %" PRId64 ")",
-                   p->name, want, pi.locked_pages);
+    return verdict(in, pi.locked_pages == (int64_t)want, "process %s: %" PRId64 " locked pages, expected %" PRIu64,
+                   p->name, pi.locked_pages, want);
 }
 
 static bool expect_value(struct interp *in, const struct args *a)
@@ -254,7 +256,7 @@ static bool expect_value(struct interp *in, const struct args *a)
     uint64_t l, r;
     if (!eval_number(in, &left, &l) || !eval_number(in, &a->a[2], &r))
         return false;
-    return verdict(in, l == r, "%s = 0x%" PRIx64 " (found 0x%" PRIx64 ")", a->a[2].key->text, r, l);
+    return verdict(in, l == r, "%s: 0x%" PRIx64 ", expected 0x%" PRIx64, a->a[2].key->text, l, r);
 }
 
 bool expect_run(struct interp *in, const struct args *a)

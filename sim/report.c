@@ -297,11 +297,19 @@ static bool has_picture_lines(const char *text, size_t len)
 static bool ready(const struct picture_options *po)
 {
     const char *dirs[] = {po->dot_dir, po->svg_dir};
-    for (int i = 0; i < 2; i++)
+    static const char *const options[] = {"--dot", "--svg"};
+    for (int i = 0; i < 2; i++) {
         if (dirs[i] && mkdir(dirs[i], 0777) != 0 && errno != EEXIST) {
             fprintf(stderr, "mmsim: cannot make %s: %s\n", dirs[i], strerror(errno));
             return false;
         }
+        struct stat st;
+        if (dirs[i] && (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))) {
+            fprintf(stderr, "mmsim: %s %s: not a directory (%s takes a folder for one file per step)\n", options[i],
+                    dirs[i], options[i]);
+            return false;
+        }
+    }
     if (po->svg_dir || po->html_file) {
         size_t n;
         char *svg = picture_svg("digraph{}", 9, &n);

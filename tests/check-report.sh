@@ -17,6 +17,12 @@ grep -q 'label="PFN 0x[0-9a-f]*\\nActive\\nshare 1  ref 2"' "$tmp"/dot/*.dot || 
 grep -q 'color="\{0,1\}red' "$tmp/dot/step-002.dot" || fail "changes are not highlighted"
 grep -q 'shape=note' "$tmp"/dot/*.dot || fail "no MDL node"
 
+: > "$tmp/a-file"
+out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/a-file" 2>&1)
+[ $? -eq 2 ] || fail "--dot onto a file is not an error" "$out"
+echo "$out" | grep -q 'not a directory' || fail "--dot onto a file: no reason given" "$out"
+echo "$out" | grep -q 'PASSED' && fail "--dot onto a file: the lab ran anyway" "$out"
+
 out=$("$mmsim" lab run mdl-lifecycle --svg "$tmp/svg" 2>&1) || fail "--svg run (is Graphviz installed?)" "$out"
 grep -q '<svg' "$tmp/svg/step-001.svg" || fail "step-001.svg is not SVG"
 

@@ -143,6 +143,7 @@ bool interp_machine(struct interp *in)
     if (st != MM_STATUS_SUCCESS)
         return interp_error(in, NULL, "check the machine settings", "cannot create the machine: %s",
                             mm_status_name(st));
+    in->boot_events = mm_trace_count(in->m);
     note_line(in, 0);
     return true;
 }
@@ -462,8 +463,11 @@ bool interp_statement(struct interp *in, const struct statement *st)
         fprintf(in->out, "%4u> %s\n", st->line, st->source);
     if (in->m)
         note_line(in, mm_machine_step(in->m) + 1);
+    bool booted = in->m == NULL;
     uint64_t first_event = in->m ? mm_trace_count(in->m) : 0;
     bool ok = run_statement(in, st, &args);
+    if (booted && in->m)
+        first_event = in->boot_events; /* the statement's own changes, not the boot's */
     if (in->after && in->m)
         in->after(in, st, first_event);
     return ok;

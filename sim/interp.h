@@ -65,6 +65,7 @@ struct interp {
     uint64_t steps;         /* statements run in this script */
     uint64_t work;          /* work done beyond the machine's events (interp_charge) */
     uint64_t first_event;   /* the trace count when it began */
+    uint64_t boot_events;   /* the trace count once the machine had booted */
     FILE *chunk_out;        /* where its output goes, even while a quiet repeat pass holds it back */
 };
 

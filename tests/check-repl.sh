@@ -21,6 +21,11 @@ echo "$out" | grep -q '   9  expect pfn b.pfn ref=2' || fail ".history (the fail
 echo "$out" | grep -q 'PFN_LIST_CORRUPT' || fail ".lab did not run the lab, or !analyze did not follow" "$out"
 echo "$out" | grep -q 'after quit' && fail ".quit did not stop" "$out"
 
+# A first command that makes the machine shows its own changes, not the boot.
+out=$(printf 'pool nonpaged b 0x1000\n' | "$mmsim" repl 2>&1)
+[ "$(echo "$out" | grep -c '~ PFN')" -le 3 ] || fail "the first command echoed the boot" "$out"
+echo "$out" | grep -q "~ POOL_ALLOC alloc .* tag 'Scrp'" || fail "the first command's own change is missing" "$out"
+
 # .save keeps what ran: not a failed line, not a failed expectation, not a
 # command typed after the bug check; .help is not numbered; the bug check
 # says how to go on. The saved script replays the session (exit 3: the bug

@@ -1011,6 +1011,21 @@ static bool verb_known(struct interp *in, const struct command *c, const struct 
     return true;
 }
 
+const char *const *commands_verbs(const char *word)
+{
+    static const char *names[16];
+    for (size_t i = 0; i < sizeof command_verbs / sizeof command_verbs[0]; i++) {
+        if (strcmp(command_verbs[i].word, word) != 0)
+            continue;
+        size_t n = 0;
+        for (const struct verb *v = command_verbs[i].verbs; v->name && n < 15; v++)
+            names[n++] = v->name;
+        names[n] = NULL;
+        return names;
+    }
+    return NULL;
+}
+
 static const struct command *command_of(const char *word)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -145,6 +145,8 @@ bool commands_check(struct interp *in, const struct statement *st);
 void commands_help(FILE *out);
 /* Command and view words, NULL-terminated, for completion. */
 const char *const *commands_words(void);
+/* The verbs of a command (NULL-terminated, valid until the next call), or NULL. */
+const char *const *commands_verbs(const char *word);
 
 void interp_init(struct interp *in, FILE *out, const char *file);
 void interp_fini(struct interp *in);

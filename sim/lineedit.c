@@ -71,32 +71,43 @@ static void browse(struct lineedit *e, int delta)
     set_line(e, e->browse == count ? e->draft : e->history.v[e->browse]);
 }
 
-/* Completes the first word when exactly one command starts with it, or
- * extends it to what all the candidates share. */
+/* Completes the word before the cursor when exactly one candidate starts
+ * with it, or extends it to what all the candidates share: the first word
+ * from `words`, a later one from `later_words`. */
 static void complete(struct lineedit *e)
 {
-    if (!e->words || memchr(e->buf, ' ', e->pos))
+    size_t start = e->pos;
+    while (start > 0 && e->buf[start - 1] != ' ' && e->buf[start - 1] != '\t')
+        start--;
+    const char *const *words = e->words;
+    if (start > 0) {
+        e->buf[e->len] = 0;
+        words = e->later_words ? e->later_words(e->ctx, e->buf, start) : NULL;
+    }
+    if (!words)
         return;
+    const char *typed = e->buf + start;
+    size_t n = e->pos - start;
     const char *first = NULL;
     size_t common = 0;
-    for (size_t i = 0; e->words[i]; i++) {
-        if (strncmp(e->words[i], e->buf, e->pos) != 0)
+    for (size_t i = 0; words[i]; i++) {
+        if (strncmp(words[i], typed, n) != 0)
             continue;
         if (!first) {
-            first = e->words[i];
+            first = words[i];
             common = strlen(first);
         } else {
             size_t k = 0;
-            while (k < common && first[k] == e->words[i][k])
+            while (k < common && first[k] == words[i][k])
                 k++;
             common = k;
         }
     }
-    for (size_t k = e->pos; first && k < common; k++)
+    for (size_t k = n; first && k < common; k++)
         insert(e, first[k]);
     bool unique = first && common == strlen(first);
-    for (size_t i = 0; unique && e->words[i]; i++)
-        unique = e->words[i] == first || strncmp(e->words[i], e->buf, e->pos) != 0;
+    for (size_t i = 0; unique && words[i]; i++)
+        unique = words[i] == first || strcmp(words[i], first) == 0 || strncmp(words[i], first, strlen(first)) != 0;
     if (unique && e->pos == e->len)
         insert(e, ' ');
 }

@@ -1,5 +1,5 @@
 /* sim/lineedit.h — a small line editor for the REPL: cursor movement,
- * deletion, history (up/down) and completion of command words, on a
+ * deletion, history (up/down) and completion of words, on a
  * terminal in raw mode. The key handling is separate from the terminal so
  * that tests can drive it with byte strings. */
 #ifndef MMSIM_LINEEDIT_H
@@ -21,6 +21,11 @@ struct lineedit {
     size_t browse;             /* browse == history.count: editing a new line */
     char draft[LINEEDIT_MAX];  /* the new line, kept while browsing history */
     const char *const *words;  /* completions for the first word (NULL-terminated), or NULL */
+    /* Completions for a later word: given the line and where the word being
+     * completed starts, a NULL-terminated list (valid until the next call),
+     * or NULL. Optional. */
+    const char *const *(*later_words)(void *ctx, const char *line, size_t word_start);
+    void *ctx;
     unsigned char pending[8];  /* an escape sequence read so far */
     size_t pending_len;
 };

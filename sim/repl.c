@@ -24,6 +24,8 @@ struct repl {
     struct strlist lines; /* what was typed and ran cleanly (not dot-commands), for .save and .history */
     size_t kept;          /* bytes in lines */
     size_t block_first;   /* index in lines of the block's first line */
+    const char **completions; /* Tab after the first word: verbs or names */
+    size_t completions_cap;
     unsigned line;
     char *block;          /* a repeat block being typed */
     size_t block_len;
@@ -238,6 +240,33 @@ static int stop(struct repl *r, enum input got)
     return got == INPUT_NUL || got == INPUT_ERROR || ferror(r->out) ? EXIT_SCRIPT_ERROR : EXIT_SUCCESS_LAB;
 }
 
+/* Tab on a later word: the command's verbs for the second word when it has
+ * them, else the names the session has made. */
+static const char *const *later_words(void *ctx, const char *line, size_t word_start)
+{
+    struct repl *r = ctx;
+    char command[32];
+    size_t cl = strcspn(line, " \t");
+    snprintf(command, sizeof command, "%.*s", (int)(cl < sizeof command ? cl : sizeof command - 1), line);
+    size_t k = cl;
+    while (line[k] == ' ' || line[k] == '\t')
+        k++;
+    const char *const *verbs = commands_verbs(command);
+    if (verbs && k == word_start)
+        return verbs;
+    if (r->completions_cap < r->in.name_count + 1) {
+        const char **g = realloc(r->completions, (r->in.name_count + 1) * sizeof *g);
+        if (!g)
+            return NULL;
+        r->completions = g;
+        r->completions_cap = r->in.name_count + 1;
+    }
+    for (size_t i = 0; i < r->in.name_count; i++)
+        r->completions[i] = r->in.names[i].name;
+    r->completions[r->in.name_count] = NULL;
+    return r->completions;
+}
+
 int repl_run(FILE *input, FILE *out, bool interactive, uint64_t max_steps)
 {
     struct repl r = {.out = out, .interactive = interactive, .max_steps = max_steps};
@@ -248,6 +277,8 @@ int repl_run(FILE *input, FILE *out, bool interactive, uint64_t max_steps)
         return EXIT_SCRIPT_ERROR;
     }
     lineedit_init(&e, commands_words());
+    e.later_words = later_words;
+    e.ctx = &r;
     start(&r);
     if (interactive)
         fprintf(out, "mmsim %s: type scenario commands; .help lists them, .quit leaves.\n", MMSIM_VERSION);
@@ -276,6 +307,7 @@ int repl_run(FILE *input, FILE *out, bool interactive, uint64_t max_steps)
     free(r.block);
     lineedit_free(&e);
     strlist_free(&r.lines);
+    free(r.completions);
     interp_fini(&r.in);
     return rc;
 }

@@ -48,6 +48,10 @@ if command -v script >/dev/null 2>&1; then
     [ "$(echo "$out" | grep -c '^      once')" -eq 2 ] || fail "arrow-up did not recall the last line" "$out"
     echo "$out" | grep -q '^      tab' || fail "Tab did not complete 'not' to 'note'" "$out"
     echo "$out" | grep -q 'mmsim> ' || fail "no prompt on a terminal" "$out"
+    keys=$(printf 'machine\rpool nonp\tbuf1 0x1000\rwrite bu\t"hi"\r.quit\r')
+    out=$( (printf '%s' "$keys"; sleep 1) | script -qfc "$mmsim repl" /dev/null 2>&1)
+    echo "$out" | grep -q '> pool nonpaged buf1 0x1000' || fail "Tab did not complete the pool verb" "$out"
+    echo "$out" | grep -q '> write buf1 "hi"' || fail "Tab did not complete a name" "$out"
 else
     echo "script(1) is missing: the terminal half is not run"
 fi

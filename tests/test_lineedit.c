@@ -92,11 +92,44 @@ static void test_completion(void **state)
     assert_string_equal(e.buf, "!p");
     type(&e, "f\t");
     assert_string_equal(e.buf, "!pfn ");
-    type(&e, "bu\t"); /* only the first word completes */
+    type(&e, "bu\t"); /* without later_words, only the first word completes */
     assert_string_equal(e.buf, "!pfn bu");
     lineedit_begin(&e);
     type(&e, "zz\t");
     assert_string_equal(e.buf, "zz");
+    lineedit_free(&e);
+}
+
+static const char *const *second_words(void *ctx, const char *line, size_t word_start)
+{
+    static const char *const verbs[] = {"lock", "map", "unmap", "unlock", NULL};
+    static const char *const names[] = {"buffer", "buf2", NULL};
+    (void)ctx;
+    return word_start == 4 && strncmp(line, "mdl ", 4) == 0 ? verbs : names;
+}
+
+static void test_completion_of_later_words(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"mdl", "machine", NULL};
+    struct lineedit e;
+    lineedit_init(&e, words);
+    e.later_words = second_words;
+    lineedit_begin(&e);
+    type(&e, "md\tunl\t"); /* the verb, from the command's own list */
+    assert_string_equal(e.buf, "mdl unlock ");
+    lineedit_begin(&e);
+    type(&e, "mdl un\t"); /* unmap and unlock share "un" */
+    assert_string_equal(e.buf, "mdl un");
+    type(&e, "m\t");
+    assert_string_equal(e.buf, "mdl unmap ");
+    type(&e, "bu\t"); /* a name: buffer and buf2 share "buf" */
+    assert_string_equal(e.buf, "mdl unmap buf");
+    type(&e, "f\t");
+    assert_string_equal(e.buf, "mdl unmap buffer ");
+    lineedit_begin(&e);
+    type(&e, "mdl lock bu\x02\x02\t"); /* only what is before the cursor counts: here, nothing */
+    assert_string_equal(e.buf, "mdl lock bufbu");
     lineedit_free(&e);
 }
 
@@ -122,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_editing_keys),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_completion),
+        cmocka_unit_test(test_completion_of_later_words),
         cmocka_unit_test(test_long_lines_and_odd_sequences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,6 +142,10 @@ int labs_run(const char *name, FILE *out, bool progress)
         return EXIT_SCRIPT_ERROR;
     char file[160];
     snprintf(file, sizeof file, "%s.mms", name);
+    char *header = script_header(text, len);
+    if (header) /* the lab's explanation, before its steps */
+        fprintf(out, "%s\n", header);
+    free(header);
     struct interp in;
     interp_init(&in, out, file);
     in.progress = progress;

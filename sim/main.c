@@ -88,6 +88,10 @@ static int run(const char *what, bool lab, int argc, char **argv)
     }
     char file[256];
     snprintf(file, sizeof file, lab ? "%s.mms" : "%s", strcmp(what, "-") == 0 ? "<stdin>" : what);
+    char *header = lab ? script_header(text, len) : NULL;
+    if (header) /* the lab's explanation, before its steps */
+        printf("%s\n", header);
+    free(header);
     int rc = picture_run(file, text, len, &po, stdout, isatty(STDERR_FILENO));
     free(text);
     return rc;

@@ -23,6 +23,7 @@ struct report {
     bool marked;   /* the script has `picture` lines: draw only there */
     bool progress;
     FILE *shown;   /* where the run's output finally goes */
+    char *header;  /* the script's opening comment, shown above the steps */
     FILE *capture; /* HTML: the run writes here, a step at a time */
     char *buf;
     size_t len, taken;
@@ -205,11 +206,11 @@ static const char html_head[] =
     "#list li.on{background:#ffe082}#list li.pic{border-left:4px solid #42a5f5}\n"
     "#detail{flex:1;min-width:0}pre{background:#f5f5f5;padding:.5em;overflow:auto;max-height:18em;margin:.3em 0}\n"
     "#picture svg{max-width:100%%;height:auto;border:1px solid #ccc}#error{display:none;background:#c62828;color:#fff;padding:.5em}\n"
-    ".stash{display:none}h2{font-size:1em;margin:.6em 0 .2em}\n</style></head>\n"
+    ".stash{display:none}h2{font-size:1em;margin:.6em 0 .2em}\n"
+    "#about pre{background:#eceff1;margin:0;padding:.6em 1em;max-height:none;white-space:pre-wrap}\n</style></head>\n"
     "<body data-status=\"loading\">\n<div id=\"error\"></div>\n<header><h1>mmsim report: %s</h1>"
     "<div id=\"verdict\">%s</div>\n<nav><button id=\"prev\">&#9664; previous</button><span id=\"where\"></span>"
-    "<button id=\"next\">next &#9654;</button> (or the arrow keys)</nav></header>\n"
-    "<main><ol id=\"list\">\n";
+    "<button id=\"next\">next &#9654;</button> (or the arrow keys)</nav></header>\n";
 
 static const char html_script[] =
     "<script>\n"
@@ -228,12 +229,15 @@ static const char html_script[] =
     "if(at){pic.appendChild(document.getElementById('pic'+at[0]).firstElementChild.cloneNode(true));\n"
     "document.getElementById('picnote').textContent=at[1]===cur?'(after this line)':'(after line '+steps[at[1]].dataset.line+')';}\n"
     "else document.getElementById('picnote').textContent='(none yet)';\n"
-    "document.getElementById('where').textContent='step '+(cur+1)+' of '+steps.length+', line '+s.dataset.line;}\n"
+    "document.getElementById('where').textContent='step '+(cur+1)+' of '+steps.length+', line '+s.dataset.line;\n"
+    "try{history.replaceState(null,'','#step-'+(cur+1));}catch(e){}}\n"
     "items.forEach(function(li,k){li.onclick=function(){show(k);};});\n"
     "document.getElementById('prev').onclick=function(){show(cur-1);};\n"
     "document.getElementById('next').onclick=function(){show(cur+1);};\n"
     "document.onkeydown=function(e){if(e.key==='ArrowLeft')show(cur-1);if(e.key==='ArrowRight')show(cur+1);};\n"
-    "show(0);document.body.dataset.status='ok';\n"
+    "var h=/^#step-([0-9]+)$/.exec(location.hash),start=0;\n"
+    "if(h)start=parseInt(h[1],10)-1;else for(var k=0;k<steps.length;k++)if(steps[k].dataset.picture!=='-1'){start=k;break;}\n"
+    "show(start);document.body.dataset.status='ok';\n"
     "})();\n</script>\n</body></html>\n";
 
 static bool write_html(const struct report *r, const char *file, const char *verdict)
@@ -250,6 +254,12 @@ static bool write_html(const struct report *r, const char *file, const char *ver
         if (strchr("<>&\"%", *c))
             *c = '_';
     fprintf(f, html_head, name, name, v);
+    if (r->header) {
+        fputs("<section id=\"about\"><pre>", f);
+        html_text(f, r->header);
+        fputs("</pre></section>\n", f);
+    }
+    fputs("<main><ol id=\"list\">\n", f);
     for (size_t i = 0; i < r->count; i++) {
         fprintf(f, "<li%s>%4u  ", r->steps[i].picture >= 0 ? " class=\"pic\"" : "", r->steps[i].line);
         html_text(f, r->steps[i].source);
@@ -333,6 +343,7 @@ int picture_run(const char *file, const char *text, size_t len, const struct pic
     in.progress = progress;
     in.budget = po->max_steps;
     struct report r = {.po = po, .marked = has_picture_lines(text, len), .progress = progress, .shown = out};
+    r.header = po->html_file ? script_header(text, len) : NULL;
     if (pictures) {
         in.after = after;
         in.after_ctx = &r;
@@ -368,6 +379,7 @@ int picture_run(const char *file, const char *text, size_t len, const struct pic
         free(r.steps[i].events);
     }
     free(r.steps);
+    free(r.header);
     for (size_t i = 0; i < r.svg_count; i++)
         free(r.svgs[i]);
     free(r.svgs);

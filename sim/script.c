@@ -366,3 +366,31 @@ char *script_read_file(const char *path, size_t *len, const char **why)
         fclose(f);
     return text;
 }
+
+char *script_header(const char *text, size_t len)
+{
+    size_t n = 0;
+    while (n < len && text[n] == '#') { /* the block ends at the first line that is not a comment */
+        const char *nl = memchr(text + n, '\n', len - n);
+        n = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    if (!n)
+        return NULL;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        i++; /* the '#' */
+        if (i < n && text[i] == ' ')
+            i++;
+        while (i < n && text[i] != '\n') {
+            if (text[i] != '\r')
+                *o++ = text[i];
+            i++;
+        }
+        *o++ = '\n';
+        i++;
+    }
+    *o = 0;
+    return out;
+}

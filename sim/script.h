@@ -58,6 +58,9 @@ void script_free(struct script *s);
  * NUL; at most SCRIPT_MAX_BYTES), or NULL with *why saying why not: "is a
  * directory", "larger than the 64 MiB limit", or the system's reason. */
 char *script_read_file(const char *path, size_t *len, const char **why);
+/* The comment block a script starts with (a lab's explanation), each line
+ * without its '#' and one space: a malloc'd string, or NULL if there is none. */
+char *script_header(const char *text, size_t len);
 
 /* "line 3, column 7: message\n  3 | source\n    |       ^ hint" */
 void script_error_print(FILE *out, const char *file, const struct script_error *err, const char *source_line);

@@ -30,6 +30,10 @@ out=$("$mmsim" lab run double-unlock --html "$tmp/report.html" 2>&1)
 [ $? -eq 0 ] || fail "--html run" "$out"
 grep -q 'id="pic0"><svg' "$tmp/report.html" || fail "the report holds no picture"
 grep -q 'PFN_LIST_CORRUPT' "$tmp/report.html" || fail "the report lacks the bug check"
+grep -q '<section id="about"><pre>Double unlock: 0x4E PFN_LIST_CORRUPT' "$tmp/report.html" ||
+    fail "the report does not show the lab's explanation"
+out=$("$mmsim" lab run double-unlock 2>&1)
+echo "$out" | head -1 | grep -q '^Double unlock: 0x4E' || fail "lab run does not start with the lab's explanation" "$out"
 
 browser=""
 for b in chromium chromium-browser google-chrome; do
@@ -46,6 +50,8 @@ grep -q 'data-status="ok"' "$tmp/dom.html" || fail "the page did not finish its 
 grep -q 'id="error" style="display: block' "$tmp/dom.html" && fail "the page shows an error"
 grep -q 'id="picture"><svg' "$tmp/dom.html" || fail "no picture is shown"
 grep -q 'step 1 of' "$tmp/dom.html" || fail "the step counter is empty"
+timeout 120 "$browser" $flags --virtual-time-budget=3000 --dump-dom "file://$tmp/report.html#step-3" > "$tmp/dom3.html" 2>>"$tmp/browser.log"
+grep -q 'step 3 of' "$tmp/dom3.html" || fail "a link to #step-3 does not open step 3"
 timeout 120 "$browser" $flags --screenshot="$tmp/shot.png" "file://$tmp/report.html" >/dev/null 2>&1
 size=$(wc -c < "$tmp/shot.png" 2>/dev/null || echo 0)
 [ "$size" -gt 20000 ] || fail "the screenshot is blank or missing ($size bytes)"

@@ -199,6 +199,68 @@ static void escape(char *dst, size_t size, const char *src)
     dst[k] = 0;
 }
 
+/* What the machine has said so far, in a box of its own: the bug check
+ * (code, parameters, name) and the findings (stale or leaked mappings, …)
+ * that are the point of many labs. Drawn in red when it changed. */
+/* Adds one left-justified line to a DOT label, never past its end. */
+static void append(char *label, size_t size, size_t *n, const char *line)
+{
+    int w = snprintf(label + *n, size - *n, "%s\\l", line);
+    *n = w < 0 || (size_t)w >= size - *n ? size - 1 : *n + (size_t)w;
+}
+
+static void verdict(struct drawing *d)
+{
+    const struct mm_bugcheck *bc = mm_machine_bugcheck(d->in->m);
+    size_t count = mm_findings_count(d->in->m);
+    if (!bc && !count)
+        return;
+    char label[2048] = "", line[512], esc[600];
+    size_t n = 0;
+    if (bc) {
+        const char *name = mm_bugcheck_name(bc->code);
+        snprintf(line, sizeof line, "*** STOP 0x%08X (0x%llx, 0x%llx, 0x%llx, 0x%llx) %s", bc->code,
+                 (unsigned long long)bc->p[0], (unsigned long long)bc->p[1], (unsigned long long)bc->p[2],
+                 (unsigned long long)bc->p[3], name ? name : "");
+        escape(esc, sizeof esc, line);
+        append(label, sizeof label, &n, esc);
+    }
+    struct mm_finding f[4];
+    size_t got = mm_findings_read(d->in->m, f, 4);
+    for (size_t i = 0; i < got && n < sizeof label - 1; i++) {
+        snprintf(line, sizeof line, "finding %s: %s", mm_finding_name(f[i].kind), f[i].text);
+        for (char *c = line; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        /* Wrapped at a space near 72 columns, continuation lines indented. */
+        for (char *c = line; *c && n < sizeof label - 1;) {
+            size_t len = strlen(c);
+            if (len > 72) {
+                len = 72;
+                while (len > 30 && c[len] != ' ')
+                    len--;
+            }
+            char piece[128];
+            snprintf(piece, sizeof piece, "%s%.*s", c == line ? "" : "    ", (int)len, c);
+            escape(esc, sizeof esc, piece);
+            append(label, sizeof label, &n, esc);
+            c += len;
+            while (*c == ' ')
+                c++;
+        }
+    }
+    if (count > got) {
+        snprintf(line, sizeof line, "… %zu more findings (!findings)", count - got);
+        append(label, sizeof label, &n, line);
+    }
+    char item[64];
+    snprintf(item, sizeof item, "v %u %zu", bc ? bc->code : 0, count);
+    bool hot = changed(d, item);
+    fprintf(d->out, "  \"verdict\" [shape=box, style=\"filled,bold\", fillcolor=\"%s\", color=\"%s\", "
+                    "fontname=\"Courier-Bold\", label=\"%s\"];\n",
+            bc ? "#ffcdd2" : "#fff9c4", hot ? "red" : "#9e9e9e", label);
+}
+
 void picture_dot(FILE *out, struct interp *in, const char *title, struct picture_memory *mem)
 {
     char *edges = NULL;
@@ -234,6 +296,7 @@ void picture_dot(FILE *out, struct interp *in, const char *title, struct picture
     fputs("  }\n", out);
     mdls(&d);
     frames(&d);
+    verdict(&d);
     fclose(d.edges);
     fwrite(edges, 1, edges_len, out);
     free(edges);

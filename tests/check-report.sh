@@ -16,6 +16,14 @@ n=$(ls "$tmp/dot" | grep -c '^step-[0-9]*\.dot$')
 grep -q 'label="PFN 0x[0-9a-f]*\\nActive\\nshare 1  ref 2"' "$tmp"/dot/*.dot || fail "no locked frame (ref 2) in any picture"
 grep -q 'color="\{0,1\}red' "$tmp/dot/step-002.dot" || fail "changes are not highlighted"
 grep -q 'shape=note' "$tmp"/dot/*.dot || fail "no MDL node"
+# The lesson is in the picture: the bug check and the findings in a box.
+"$mmsim" lab run double-unlock --dot "$tmp/du" >/dev/null 2>&1
+last=$(ls "$tmp/du" | tail -1)
+grep -q '"verdict" .*STOP 0x0000004E (0x7, ' "$tmp/du/$last" || fail "the bug check is not in the last picture"
+"$mmsim" lab run stale-mapping-repurposed --dot "$tmp/st" >/dev/null 2>&1
+last=$(ls "$tmp/st" | tail -1)
+grep -q '"verdict" .*finding stale-user-mapping: MDL' "$tmp/st/$last" || fail "the finding is not in the last picture"
+grep -q 'verdict' "$tmp/st/step-001.dot" && fail "a verdict box before anything happened"
 
 : > "$tmp/a-file"
 out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/a-file" 2>&1)

@@ -285,13 +285,29 @@ static bool cmd_decommit(struct interp *in, const struct args *a)
     return status(in, mm_virtual_free(in->m, NULL, &va, &size, MM_MEM_DECOMMIT));
 }
 
+/* After a successful free, the names of what was freed stop being drawn
+ * (the address may soon hold something else, under another name). */
+static void forget_freed(struct interp *in, mm_va va, bool pool)
+{
+    if (in->last_status != MM_STATUS_SUCCESS || in->bugchecked)
+        return;
+    for (size_t i = 0; i < in->name_count; i++) {
+        struct name *n = &in->names[i];
+        if (n->kind == NAME_ADDRESS && !n->value && n->pool == pool && n->va == va)
+            n->freed = true;
+    }
+}
+
 static bool cmd_free(struct interp *in, const struct args *a)
 {
     mm_va va;
     if (!number(in, &a->a[1], &va))
         return false;
     uint64_t size = 0;
-    return status(in, mm_virtual_free(in->m, NULL, &va, &size, MM_MEM_RELEASE));
+    mm_va base = va;
+    status(in, mm_virtual_free(in->m, NULL, &va, &size, MM_MEM_RELEASE));
+    forget_freed(in, base, false);
+    return true;
 }
 
 static bool cmd_protect(struct interp *in, const struct args *a)
@@ -488,7 +504,9 @@ static bool cmd_pool(struct interp *in, const struct args *a)
         uint32_t tag;
         if (!need(in, a, 2, 1, 1, "pool free ADDR [tag=Tag1]") || !number(in, &a->a[2], &va) || !tag_of(in, a, &tag))
             return false;
-        return status(in, mm_pool_free(in->m, va, arg_option(a, "tag") ? tag : 0));
+        status(in, mm_pool_free(in->m, va, arg_option(a, "tag") ? tag : 0));
+        forget_freed(in, va, true);
+        return true;
     }
     static const char *const types[] = {"nonpaged", "paged", NULL};
     int type = eval_choice(verb, types);

@@ -31,6 +31,7 @@ struct name {
     mm_va user;             /* NAME_MDL: its user mapping, or 0 */
     bool pool;              /* NAME_ADDRESS from pool */
     bool value;             /* made by let: a plain number (a PFN, a count), not a buffer */
+    bool freed;             /* its pool block or allocation was freed: no longer drawn */
 };
 
 struct name_key; /* the index of names (interp.c) */

@@ -97,6 +97,13 @@ static void range(struct drawing *d, mm_process *p, uint32_t pid, const char *na
         snprintf(label, sizeof label, i ? "%s+0x%" PRIx64 : "%s", name, i * MM_PAGE_SIZE);
         page(d, p, pid, MM_PAGE_ALIGN(va) + i * MM_PAGE_SIZE, label);
     }
+    if (pages > PAGES_SHOWN) { /* say what is not drawn */
+        char id[64], label[96];
+        snprintf(id, sizeof id, "more%u_%" PRIx64, pid, va);
+        snprintf(label, sizeof label, "… %s: %" PRIu64 " more pages\\n(%" PRIu64 " in all; !pte ADDR shows any)", name,
+                 pages - PAGES_SHOWN, pages);
+        node(d, id, "shape=plaintext", label);
+    }
 }
 
 static bool is_user(mm_va va) { return va < 0x800000000000ull; }
@@ -107,7 +114,8 @@ static void space(struct drawing *d, mm_process *p, uint32_t pid)
     struct interp *in = d->in;
     for (size_t i = 0; i < in->name_count && i < NAMES_DRAWN; i++) {
         const struct name *n = &in->names[i];
-        if (n->kind == NAME_ADDRESS && !n->value && n->size && (pid ? n->process == p && is_user(n->va) : !is_user(n->va)))
+        if (n->kind == NAME_ADDRESS && !n->value && !n->freed && n->size &&
+            (pid ? n->process == p && is_user(n->va) : !is_user(n->va)))
             range(d, p, pid, n->name, n->va, n->size);
         if (n->kind == NAME_MDL && pid && n->user && n->process == p) {
             char label[48];

@@ -24,6 +24,14 @@ grep -q '"verdict" .*STOP 0x0000004E (0x7, ' "$tmp/du/$last" || fail "the bug ch
 last=$(ls "$tmp/st" | tail -1)
 grep -q '"verdict" .*finding stale-user-mapping: MDL' "$tmp/st/$last" || fail "the finding is not in the last picture"
 grep -q 'verdict' "$tmp/st/step-001.dot" && fail "a verdict box before anything happened"
+# A freed name is not drawn over what took its place; a long range says
+# how much is not drawn.
+printf 'machine\npool nonpaged a 0x1000\npool free a\npool nonpaged b 0x1000\nprocess create app\nprocess attach app\nalloc big 0x10000\n' > "$tmp/fr.mms"
+"$mmsim" run "$tmp/fr.mms" --dot "$tmp/fr" >/dev/null 2>&1
+last=$(ls "$tmp/fr" | tail -1)
+grep -q 'label="a\\n' "$tmp/fr/$last" && fail "a freed pool name is still drawn"
+grep -q 'label="b\\n' "$tmp/fr/$last" || fail "the block that took its place is not drawn"
+grep -q 'big: 8 more pages' "$tmp/fr/$last" || fail "a 16-page range does not say 8 more pages"
 
 : > "$tmp/a-file"
 out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/a-file" 2>&1)

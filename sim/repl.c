@@ -204,11 +204,15 @@ static void collect(struct repl *r, const char *line)
     else if (r->depth && wl == 3 && strncmp(w, "end", 3) == 0)
         r->depth--;
     size_t n = strlen(line);
-    if (r->block_len + n + 1 > REPL_MAX_BLOCK)
-        return drop_block(r, "the block is larger than a script may be (64 MiB)");
+    if (r->block_len + n + 1 > REPL_MAX_BLOCK) {
+        drop_block(r, "the block is larger than a script may be (64 MiB)");
+        return;
+    }
     char *g = realloc(r->block, r->block_len + n + 2);
-    if (!g)
-        return drop_block(r, "out of memory");
+    if (!g) {
+        drop_block(r, "out of memory");
+        return;
+    }
     r->block = g;
     memcpy(r->block + r->block_len, line, n);
     r->block_len += n;

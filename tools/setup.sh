@@ -66,11 +66,21 @@ test)
     # The release build (-O3) compiles, warnings as errors.
     configure build-release --buildtype=release -Dtests=false
     ninja -C build-release >/dev/null
+    # Strict ISO C11 (-pedantic, warnings as errors) with gcc, and with clang
+    # when it is installed.
+    configure build-pedantic -Dc_args=-pedantic -Dtests=false
+    ninja -C build-pedantic >/dev/null
+    if command -v clang >/dev/null 2>&1; then
+        CC=clang configure build-clang -Dc_args=-pedantic -Dtests=false
+        ninja -C build-clang >/dev/null
+    else
+        echo "mmsim: clang is not installed: the clang build is skipped"
+    fi
     # The portable heap store (hosts without a shared memory file).
     configure build-heap -Dmemfile=disabled
     ninja -C build-heap
     meson test -C build-heap --print-errorlogs --suite unit "$@"
-    echo "mmsim: all tests passed in the normal, ASan+UBSan and heap-store builds; the release build compiles"
+    echo "mmsim: all tests passed in the normal, ASan+UBSan and heap-store builds; the release and -pedantic (gcc, clang) builds compile"
     passed=$(cat build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
         build-heap/meson-logs/testlog.json | grep -c '"result": "\(OK\|EXPECTEDFAIL\)"')
     echo "tests: $passed passed, 0 failed"

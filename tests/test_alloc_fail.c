@@ -5,38 +5,8 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "failing_alloc.h"
 
-struct failing {
-    uint64_t calls, fail_at; /* fail_at 0: never */
-    int64_t live;
-};
-
-static void *f_alloc(void *ctx, size_t size)
-{
-    struct failing *f = ctx;
-    if (f->fail_at && ++f->calls == f->fail_at)
-        return NULL;
-    void *p = malloc(size);
-    f->live += p != NULL;
-    return p;
-}
-
-static void *f_realloc(void *ctx, void *p, size_t size)
-{
-    struct failing *f = ctx;
-    if (f->fail_at && ++f->calls == f->fail_at)
-        return NULL;
-    void *n = realloc(p, size);
-    f->live += n != NULL && p == NULL;
-    return n;
-}
-
-static void f_free(void *ctx, void *p)
-{
-    struct failing *f = ctx;
-    f->live -= p != NULL;
-    free(p);
-}
 
 static struct failing F;
 
@@ -44,7 +14,7 @@ static mm_machine *machine_with_allocator(void)
 {
     struct mm_config cfg;
     harness_config(&cfg);
-    cfg.allocator = (struct mm_allocator){f_alloc, f_realloc, f_free, &F};
+    cfg.allocator = failing_allocator(&F);
     mm_machine *m = NULL;
     mm_status st = mm_machine_create(&cfg, &m);
     return st == MM_STATUS_SUCCESS ? m : NULL;

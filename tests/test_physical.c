@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "failing_alloc.h"
 
 #include "physical.h"
 
@@ -777,38 +778,7 @@ static void contiguous_on_a_big_machine(void **state)
 
 /* ---- host allocation failures ---- */
 
-struct failing {
-    uint64_t calls, fail_at; /* fail_at 0: never */
-    int64_t live;
-};
 static struct failing F;
-
-static void *f_alloc(void *ctx, size_t size)
-{
-    struct failing *f = ctx;
-    if (f->fail_at && ++f->calls == f->fail_at)
-        return NULL;
-    void *p = malloc(size);
-    f->live += p != NULL;
-    return p;
-}
-
-static void *f_realloc(void *ctx, void *p, size_t size)
-{
-    struct failing *f = ctx;
-    if (f->fail_at && ++f->calls == f->fail_at)
-        return NULL;
-    void *n = realloc(p, size);
-    f->live += n != NULL && p == NULL;
-    return n;
-}
-
-static void f_free(void *ctx, void *p)
-{
-    struct failing *f = ctx;
-    f->live -= p != NULL;
-    free(p);
-}
 
 /* Each DDI once, freeing what it got; true when all succeeded. The
  * contiguous request lies in frames never used, so it needs new entries. */
@@ -833,7 +803,7 @@ static void host_allocation_failures(void **state)
     for (uint64_t n = 1;; n++) {
         struct mm_config cfg;
         harness_config(&cfg);
-        cfg.allocator = (struct mm_allocator){f_alloc, f_realloc, f_free, &F};
+        cfg.allocator = failing_allocator(&F);
         F = (struct failing){0};
         memset(&H, 0, sizeof H);
         H.m = harness_machine(&cfg);

@@ -297,17 +297,6 @@ static struct mmi_section *pageable_section_at(mm_machine *m, mm_va va, bool bas
     return NULL;
 }
 
-static bool section_irql_ok(mm_machine *m)
-{
-    mm_irql irql = mmi_irql(m);
-    if ((m->cfg.verifier_flags & MM_VERIFIER_DDI_COMPLIANCE) && irql > MM_APC_LEVEL) {
-        mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019, 0, 0, 0, MM_PFN_NONE, 0,
-                     "%s at IRQL %u breaks the DDI rule IrqlMmApcLte", m->op, irql);
-        return false;
-    }
-    return mmi_irql_allows(m, MM_APC_LEVEL, 0);
-}
-
 /* Brings every page of the section in and takes (or drops) one lock on it. */
 static mm_status lock_section_pages(mm_machine *m, const struct mmi_section *s, bool lock)
 {
@@ -332,7 +321,7 @@ static mm_status lock_section_pages(mm_machine *m, const struct mmi_section *s, 
 mm_va mm_lock_pagable_section(mm_machine *m, mm_va address)
 {
     MMI_ENTER_RET(m, "MmLockPagableCodeSection", 0);
-    if (!section_irql_ok(m))
+    if (!mmi_irql_apc_lte(m))
         return 0;
     struct mmi_section *s = pageable_section_at(m, address, false);
     if (!s) {
@@ -351,7 +340,7 @@ mm_va mm_lock_pagable_section(mm_machine *m, mm_va address)
 mm_status mm_unlock_pagable_image_section(mm_machine *m, mm_va handle)
 {
     MMI_ENTER(m, "MmUnlockPagableImageSection");
-    if (!section_irql_ok(m))
+    if (!mmi_irql_apc_lte(m))
         return MM_STATUS_MACHINE_DEAD;
     struct mmi_section *s = pageable_section_at(m, handle, true);
     if (!s || s->lock_count == 0)

@@ -177,6 +177,17 @@ bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address)
     return false;
 }
 
+bool mmi_irql_apc_lte(mm_machine *m)
+{
+    mm_irql irql = mmi_irql(m);
+    if ((m->cfg.verifier_flags & MM_VERIFIER_DDI_COMPLIANCE) && irql > MM_APC_LEVEL) {
+        mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019, 0, 0, 0, MM_PFN_NONE, 0,
+                     "%s at IRQL %u breaks the DDI rule IrqlMmApcLte", m->op, irql);
+        return false;
+    }
+    return mmi_irql_allows(m, MM_APC_LEVEL, 0);
+}
+
 mm_status mm_irql_raise(mm_machine *m, mm_irql new_irql, mm_irql *old_irql)
 {
     MMI_ENTER(m, "KeRaiseIrql");

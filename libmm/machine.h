@@ -132,5 +132,9 @@ uint64_t mmi_random(mm_machine *m);
  * argument). Routines callable at DISPATCH run at any IRQL. Returns false
  * when the machine bug-checked. */
 bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address);
+/* A pageable routine callable at IRQL <= APC_LEVEL (MmAllocateNonCachedMemory,
+ * MmLockPagableDataSection …): under Verifier's DDI compliance checking the
+ * rule IrqlMmApcLte, 0xC4 (0x20019); else as mmi_irql_allows. */
+bool mmi_irql_apc_lte(mm_machine *m);
 
 #endif

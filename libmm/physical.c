@@ -399,19 +399,6 @@ mm_status mm_unmap_io_space(mm_machine *m, mm_va base, uint64_t bytes)
 
 /* ---- MmAllocateNonCachedMemory / MmFreeNonCachedMemory ---- */
 
-/* Both are pageable code callable at IRQL <= APC: Verifier's DDI rule
- * IrqlMmApcLte, else the fault of pageable code at DISPATCH. */
-static bool apc_irql_ok(mm_machine *m)
-{
-    mm_irql irql = mmi_irql(m);
-    if ((m->cfg.verifier_flags & MM_VERIFIER_DDI_COMPLIANCE) && irql > MM_APC_LEVEL) {
-        mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019, 0, 0, 0, MM_PFN_NONE, 0,
-                     "%s at IRQL %u breaks the DDI rule IrqlMmApcLte", m->op, irql);
-        return false;
-    }
-    return mmi_irql_allows(m, MM_APC_LEVEL, 0);
-}
-
 static uint64_t bytes_to_pages(uint64_t bytes)
 {
     return (bytes >> MM_PAGE_SHIFT) + ((bytes & (MM_PAGE_SIZE - 1)) != 0);
@@ -444,7 +431,7 @@ static mm_status map_non_cached(mm_machine *m, struct range *r)
 mm_va mm_allocate_non_cached_memory(mm_machine *m, uint64_t bytes)
 {
     MMI_ENTER_RET(m, "MmAllocateNonCachedMemory", 0);
-    if (!apc_irql_ok(m))
+    if (!mmi_irql_apc_lte(m))
         return 0;
     uint64_t pages = bytes_to_pages(bytes);
     if (pages == 0 || pages >= m->syspte.size || pages > m->pfn.pages)
@@ -480,7 +467,7 @@ fail:
 mm_status mm_free_non_cached_memory(mm_machine *m, mm_va base, uint64_t bytes)
 {
     MMI_ENTER(m, "MmFreeNonCachedMemory");
-    if (!apc_irql_ok(m))
+    if (!mmi_irql_apc_lte(m))
         return MM_STATUS_MACHINE_DEAD;
     /* Windows releases pages + 1 PTEs from the one before base; its
      * allocator checks that release (0x303-0x306). */

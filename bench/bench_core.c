@@ -20,12 +20,7 @@ static mm_machine *machine(uint64_t pages)
     mm_config_default(&cfg);
     cfg.physical_pages = pages;
     cfg.trace_capacity = 1024;
-    mm_machine *m = NULL;
-    if (mm_machine_create(&cfg, &m) != MM_STATUS_SUCCESS) {
-        fprintf(stderr, "bench: cannot create a machine\n");
-        exit(1);
-    }
-    return m;
+    return bench_machine(&cfg);
 }
 
 /* Floor for a frame: pop an index off a free stack, fill a 40-byte entry,

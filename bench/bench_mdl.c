@@ -65,9 +65,7 @@ static void lifecycle(unsigned pages)
     struct mm_config cfg;
     mm_config_default(&cfg);
     cfg.trace_capacity = 1024;
-    mm_machine *m = NULL;
-    if (mm_machine_create(&cfg, &m) != MM_STATUS_SUCCESS)
-        exit(1);
+    mm_machine *m = bench_machine(&cfg);
     mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, (uint64_t)pages * MM_PAGE_SIZE, 1);
     uint64_t iters = 200000 / pages;
     double value = BENCH_NS(iters, 5, {

@@ -29,12 +29,7 @@ static mm_machine *machine(uint64_t pages, uint32_t system_ptes)
     cfg.system_ptes = system_ptes;
     cfg.pagefile_pages = 4096;
     cfg.trace_capacity = 1024;
-    mm_machine *m = NULL;
-    if (mm_machine_create(&cfg, &m) != MM_STATUS_SUCCESS) {
-        fprintf(stderr, "bench: cannot create a machine\n");
-        exit(1);
-    }
-    return m;
+    return bench_machine(&cfg);
 }
 
 static void must(mm_status st, const char *what)
@@ -248,8 +243,7 @@ static void small_machine(void)
     cfg.physical_pages = 1024;
     cfg.pagefile_pages = 256;
     cfg.trace_capacity = 4096;
-    mm_machine *probe = NULL;
-    must(mm_machine_create(&cfg, &probe), "small machine");
+    mm_machine *probe = bench_machine(&cfg);
     uint64_t touched = mm_machine_stored_pages(probe);
     mm_machine_destroy(probe);
     double ns = BENCH_NS(50, ROUNDS, {

@@ -7,7 +7,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "mm/mm.h"
 
 static inline double bench_now(void)
 {
@@ -41,6 +44,17 @@ static inline void bench_row(const char *name, double value, double floor, const
 {
     printf("%-44s %11.1f %-2s %11.1f %-2s %8.2fx\n", name, value, unit, floor, unit,
            floor > 0 ? value / floor : 0.0);
+}
+
+/* A machine for a benchmark; a run that cannot make one stops here. */
+static inline mm_machine *bench_machine(const struct mm_config *cfg)
+{
+    mm_machine *m = NULL;
+    if (mm_machine_create(cfg, &m) != MM_STATUS_SUCCESS) {
+        fprintf(stderr, "bench: cannot create a machine\n");
+        exit(1);
+    }
+    return m;
 }
 
 /* Keeps the optimiser from deleting the floor loops. */

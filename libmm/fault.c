@@ -397,20 +397,21 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
     if (!table && !mmi_pfn_has(e, MMI_PF_PROTOTYPES))
         return MM_STATUS_SUCCESS;
     const uint64_t *q = mmi_frame_quads(m, pfn);
-    uint64_t entry[MM_PAGE_SIZE / 8];
-    memcpy(entry, q, sizeof entry);
-    memcpy((unsigned char *)entry + offset, buf, len);
     for (unsigned i = offset / 8; i <= (offset + len - 1) / 8; i++) {
-        if (entry[i] == q[i])
+        uint64_t now = q[i]; /* the entry as the write leaves it */
+        size_t from = i * 8 < offset ? offset - i * 8 : 0;
+        size_t to = (i + 1) * 8 > offset + len ? offset + len - i * 8 : 8;
+        memcpy((unsigned char *)&now + from, (const unsigned char *)buf + (i * 8 + from - offset), to - from);
+        if (now == q[i])
             continue;
         /* The page is visible at the VA its own PTE maps (for a page table,
          * its place in the self-map). */
         mm_va at = mmi_va_from_pte_address(e->pte_address) + i * 8;
-        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, at, entry[i] & 0xFFFFFFFF, entry[i] >> 32, pfn,
+        return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x41792, at, now & 0xFFFFFFFF, now >> 32, pfn,
                             at, "%s overwrote %s entry %u of PFN 0x%llx with %016llx (was %016llx): the memory "
                             "manager finds a corrupted PTE the next time it reads it", who,
                             table ? "page-table" : "prototype PTE", i, (unsigned long long)pfn,
-                            (unsigned long long)entry[i], (unsigned long long)q[i]);
+                            (unsigned long long)now, (unsigned long long)q[i]);
     }
     return MM_STATUS_SUCCESS;
 }

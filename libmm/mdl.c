@@ -378,6 +378,49 @@ static mm_status chain_on_irp(mm_machine *m, mm_va irp, mm_va mdl, bool secondar
     }
 }
 
+/* ---- the MDL lookaside list ----
+ * IoAllocateMdl takes MDLs of up to 23 pages from a lookaside list of
+ * fixed-size blocks and IoFreeMdl gives them back: the block stays allocated
+ * pool, and the list's link overwrites the MDL's Next field, as the SList
+ * entry at the start of the block does on Windows. Verifier's Special Pool
+ * and Pool Tracking see MDL allocations (Windows 7 and later), so with them
+ * every MDL comes from pool and goes back to it. */
+
+static bool lookaside_enabled(const mm_machine *m)
+{
+    return !(m->cfg.verifier_flags & (MM_VERIFIER_SPECIAL_POOL | MM_VERIFIER_POOL_TRACKING));
+}
+
+/* A block ExFreePool'd by the driver while it sat on the list is dropped. */
+static mm_va lookaside_pop(mm_machine *m)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    while (lookaside_enabled(m) && s->lookaside_count) {
+        mm_va mdl = s->lookaside[--s->lookaside_count];
+        if (mmi_pool_is_allocated(m, mdl))
+            return mdl;
+    }
+    return 0;
+}
+
+static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    mm_status st = mmi_pool_check_free(m, mdl, 0);
+    if (!MM_SUCCESS(st))
+        return st;
+    for (unsigned i = 0; i < s->lookaside_count; i++)
+        if (s->lookaside[i] == mdl) /* Windows would hand this MDL out twice */
+            return mmi_pool_double_free(m, mdl);
+    if (s->lookaside_count == MMI_MDL_LOOKASIDE_DEPTH)
+        return mmi_pool_release(m, mdl);
+    mm_va next = s->lookaside_count ? s->lookaside[s->lookaside_count - 1] : 0;
+    st = kernel_access(m, mdl, &next, sizeof next, MM_ACCESS_WRITE);
+    if (MM_SUCCESS(st))
+        s->lookaside[s->lookaside_count++] = mdl;
+    return st;
+}
+
 mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer, bool charge_quota,
                          mm_va irp)
 {
@@ -391,8 +434,8 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
     uint64_t pages = MM_SPAN_PAGES(va, length);
     bool fixed = pages <= MDL_FIXED_PAGES;
     uint64_t size = MM_MDL_HEADER_SIZE + (fixed ? MDL_FIXED_PAGES : pages) * 8;
-    mm_va mdl;
-    if (!MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
+    mm_va mdl = fixed ? lookaside_pop(m) : 0;
+    if (!mdl && !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
         return 0;
     forget(m, mdl); /* an MDL once at this address, freed as plain pool */
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
@@ -524,7 +567,10 @@ mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
                         "IoFreeMdl freed MDL %016llx while it still maps %llu pages at %016llx: those system PTEs "
                         "are never released", (unsigned long long)mdl, (unsigned long long)mdl_pages(&h),
                         (unsigned long long)MM_PAGE_ALIGN(h.MappedSystemVa));
-    st = mmi_pool_free_checked(m, mdl, 0);
+    if ((f & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m))
+        st = free_to_lookaside(m, mdl);
+    else
+        st = mmi_pool_free_checked(m, mdl, 0);
     if (!MM_SUCCESS(st))
         return st;
     return forget(m, mdl);

@@ -84,8 +84,14 @@ struct mmi_leaked_lock {
     int64_t pages;
 };
 
+/* Free fixed-size MDLs kept for the next IoAllocateMdl (the I/O manager's
+ * MDL lookaside list); a fixed depth where Windows tunes it from 4 to 256. */
+#define MMI_MDL_LOOKASIDE_DEPTH 16u
+
 struct mmi_mdl_state {
     struct mmi_mdl_rec *recs;
+    mm_va lookaside[MMI_MDL_LOOKASIDE_DEPTH]; /* top last; each block still allocated pool */
+    unsigned lookaside_count;
     struct mmi_mdl_rec *last;  /* the record found last (find_rec) */
     struct mmi_mdl_rec *spare; /* freed records kept for reuse */
     unsigned spare_count;

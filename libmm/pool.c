@@ -280,15 +280,8 @@ static mm_status bad_free(mm_machine *m, mm_va block)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x40, block, MM_SYSTEM_RANGE_START, 0, MM_PFN_NONE,
                             block, "ExFreePool of a user-mode address %016llx", (unsigned long long)block);
     int t = mmi_pool_region(m, block);
-    if (t >= 0 && find(m->pool[t].freed, block)) {
-        uint64_t h = header_contents(m, block);
-        if (mmi_verifier(m))
-            return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x13, 0,
-                                block - MM_POOL_HEADER_SIZE, h, MM_PFN_NONE, block,
-                                "pool block %016llx freed twice", (unsigned long long)block);
-        return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x07, 0, h, block, MM_PFN_NONE, block,
-                            "pool block %016llx freed twice", (unsigned long long)block);
-    }
+    if (t >= 0 && find(m->pool[t].freed, block))
+        return mmi_pool_double_free(m, block);
     if (mmi_verifier(m))
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x10, block, 0, 0, MM_PFN_NONE,
                             block, "ExFreePool of %016llx, which no allocation returned",
@@ -331,6 +324,12 @@ mm_status mm_pool_free(mm_machine *m, mm_va block, uint32_t tag)
 
 mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag)
 {
+    mm_status st = mmi_pool_check_free(m, block, tag);
+    return MM_SUCCESS(st) ? mmi_pool_release(m, block) : st;
+}
+
+mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag)
+{
     int t = mmi_pool_region(m, block);
     struct mmi_pool_block *b = t >= 0 ? find(m->pool[t].blocks, block) : NULL;
     if (t >= 0 && !irql_ok_for(m, (mm_pool_type)t)) {
@@ -361,7 +360,23 @@ mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag)
                                 "the POOL_HEADER of block %016llx was overwritten (contents %016llx)",
                                 (unsigned long long)block, (unsigned long long)h);
     }
-    return mmi_pool_release(m, block);
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mmi_pool_double_free(mm_machine *m, mm_va block)
+{
+    uint64_t h = header_contents(m, block);
+    if (mmi_verifier(m))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x13, 0, block - MM_POOL_HEADER_SIZE,
+                            h, MM_PFN_NONE, block, "pool block %016llx freed twice", (unsigned long long)block);
+    return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x07, 0, h, block, MM_PFN_NONE, block,
+                        "pool block %016llx freed twice", (unsigned long long)block);
+}
+
+bool mmi_pool_is_allocated(const mm_machine *m, mm_va block)
+{
+    int t = mmi_pool_region(m, block);
+    return t >= 0 && find(m->pool[t].blocks, block) != NULL;
 }
 
 mm_status mm_pool_query(mm_machine *m, mm_va block, struct mm_pool_block_info *out)

@@ -14,6 +14,14 @@ mm_status mmi_pool_alloc_kernel(mm_machine *m, uint64_t bytes, uint32_t tag, mm_
 mm_status mmi_pool_release(mm_machine *m, mm_va block);
 /* ExFreePoolWithTag's checks and release, inside another operation. */
 mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag);
+/* ExFreePoolWithTag's checks alone (IRQL, a live block, not the kernel's,
+ * the tag, an intact POOL_HEADER): what a lookaside free still checks. */
+mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag);
+/* The bug check for a block freed a second time (0xC2/0x07; 0xC4/0x13
+ * under Verifier). */
+mm_status mmi_pool_double_free(mm_machine *m, mm_va block);
+/* Whether block is the address of a live pool allocation. */
+bool mmi_pool_is_allocated(const mm_machine *m, mm_va block);
 /* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */
 int mmi_pool_region(const mm_machine *m, mm_va va);
 

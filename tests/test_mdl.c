@@ -1376,12 +1376,91 @@ static void mapping_can_fail_flag_returns_null(void **state)
     assert_params(32, 16, 16);
 }
 
+/* IoAllocateMdl of up to 23 pages comes from the MDL lookaside list and
+ * IoFreeMdl gives it back: the block stays allocated pool, its Next field
+ * now links the list, and the next allocation gets the same MDL. */
+static void freed_mdl_goes_to_the_lookaside_list(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, MM_PAGE_SIZE, TAG);
+    mm_va first = mm_io_allocate_mdl(m, buf, MM_PAGE_SIZE, false, false, 0);
+    mm_va second = mm_io_allocate_mdl(m, buf, MM_PAGE_SIZE, false, false, 0);
+    struct mm_pool_usage before;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &before));
+    assert_ok(mm_io_free_mdl(m, first));
+    assert_ok(mm_io_free_mdl(m, second));
+    struct mm_pool_usage after;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &after));
+    assert_int_equal(after.allocations, before.allocations); /* still pool, on the list */
+    struct mm_pool_block_info info;
+    assert_ok(mm_pool_query(m, second, &info));
+    assert_int_equal(info.tag, MM_POOL_TAG('M', 'd', 'l', ' '));
+    uint64_t next = 0;
+    assert_ok(mm_read(m, second, &next, sizeof next));
+    assert_int_equal(next, first); /* the list's link is the MDL's Next */
+    assert_int_equal(mm_io_allocate_mdl(m, buf, 100, false, false, 0), second); /* last in, first out */
+    struct mm_mdl h = read_mdl(m, second, NULL, 0);
+    assert_int_equal(h.Next, 0);
+    assert_int_equal(h.ByteCount, 100);
+    assert_int_equal(h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE);
+    assert_int_equal(mm_io_allocate_mdl(m, buf, 100, false, false, 0), first);
+    assert_invariants(m);
+}
+
+/* An MDL too big for the list goes back to pool at once. */
+static void large_mdl_is_freed_to_pool(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 24 * MM_PAGE_SIZE, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 24 * MM_PAGE_SIZE, false, false, 0);
+    assert_int_equal(read_mdl(m, mdl, NULL, 0).MdlFlags, 0);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    struct mm_pool_block_info info;
+    assert_status(mm_pool_query(m, mdl, &info), MM_STATUS_NOT_FOUND);
+}
+
+/* Freeing an MDL that already sits on the list would let Windows hand it out
+ * twice; mmsim stops at the second free with pool's double-free check. */
+static void mdl_freed_twice(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, MM_PAGE_SIZE, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, MM_PAGE_SIZE, false, false, 0);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    if (mm_machine_verifier(m)) { /* Special Pool: the MDL went back to pool, its page unmapped */
+        expect_bugcheck(mm_io_free_mdl(m, mdl), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, mdl);
+        return;
+    }
+    expect_bugcheck(mm_io_free_mdl(m, mdl), MM_BUGCHECK_BAD_POOL_CALLER, 0x07);
+    assert_int_equal(H.bc.p[2] >> 32, MM_POOL_TAG('M', 'd', 'l', ' ')); /* P3: the POOL_HEADER */
+    assert_params(0, H.bc.p[2], mdl);
+}
+
+/* A driver that ExFreePools an MDL on the list: the list drops it. */
+static void pool_freed_lookaside_mdl_is_not_reused(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, MM_PAGE_SIZE, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, MM_PAGE_SIZE, false, false, 0);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_ok(mm_pool_free(m, mdl, 0));
+    mm_va again = mm_io_allocate_mdl(m, buf, MM_PAGE_SIZE, false, false, 0);
+    assert_true(again != 0);
+    assert_int_equal(read_mdl(m, again, NULL, 0).ByteCount, MM_PAGE_SIZE);
+    assert_invariants(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown_machine)
 #define V(f) {"verifier_" #f, f, setup_verifier, teardown_machine, NULL}
         T(kernel_buffer_lifecycle),
+        T(freed_mdl_goes_to_the_lookaside_list),
+        T(large_mdl_is_freed_to_pool),
+        T(mdl_freed_twice),
+        V(mdl_freed_twice),
+        T(pool_freed_lookaside_mdl_is_not_reused),
         T(dma_into_a_page_table),
         T(cpu_write_through_the_self_map),
         T(write_over_prototype_ptes),

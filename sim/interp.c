@@ -489,9 +489,7 @@ static bool run_statement(struct interp *in, const struct statement *st, const s
                                 in->bc.code);
         ok = commands_run(in, a);
         if (in->bugchecked && in->bugcheck_line == st->line)
-            fprintf(in->out, "      *** STOP 0x%08X (0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ") %s\n",
-                    in->bc.code, in->bc.p[0], in->bc.p[1], in->bc.p[2], in->bc.p[3],
-                    mm_bugcheck_name(in->bc.code) ? mm_bugcheck_name(in->bc.code) : "");
+            view_stop(in->out, &in->bc, "      ");
     }
     return ok && !in->error;
 }

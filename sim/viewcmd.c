@@ -62,18 +62,19 @@ static mm_process *process_arg(struct interp *in, const struct args *a)
     return n ? n->process : NULL;
 }
 
-/* !history NAME|NUMBER: an MDL name, a PFN (a number below the RAM size),
- * or an address. */
+/* !history [-v] NAME|NUMBER: an MDL name, a PFN (a number below the RAM
+ * size), or an address; -v adds mmsim's notes and the raw event fields. */
 static bool view_history_of(struct interp *in, const struct args *a)
 {
     uint64_t v;
-    if (a->count < 2)
-        return interp_error(in, NULL, "!history MDL | !history PFN | !history ADDR", "history of what?");
-    if (!eval_number(in, &a->a[1], &v))
+    size_t i = a->count > 1 && arg_is_word(&a->a[1], "-v") ? 2 : 1;
+    if (a->count <= i)
+        return interp_error(in, NULL, "!history [-v] MDL | PFN | ADDR", "history of what?");
+    if (!eval_number(in, &a->a[i], &v))
         return false;
     enum history_of kind = HISTORY_VA;
-    const struct token *t = a->a[1].t;
-    const struct name *n = a->a[1].n == 1 && t->kind == TOK_WORD ? interp_find_name(in, t->text) : NULL;
+    const struct token *t = a->a[i].t;
+    const struct name *n = a->a[i].n == 1 && t->kind == TOK_WORD ? interp_find_name(in, t->text) : NULL;
     struct mm_memory_counts c;
     if (n && n->kind == NAME_MDL)
         kind = HISTORY_MDL;
@@ -83,7 +84,7 @@ static bool view_history_of(struct interp *in, const struct args *a)
     struct capture cap;
     FILE *out = capture(in, &cap);
     fprintf(out, "History of %s 0x%" PRIx64 ":\n", what[kind], v);
-    view_history(out, in->m, kind, v);
+    view_history(out, in->m, kind, v, i == 2);
     uint64_t events = mm_trace_count(in->m);
     interp_charge(in, events < in->cfg.trace_capacity ? events : in->cfg.trace_capacity);
     return release(in, &cap);
@@ -108,9 +109,11 @@ bool views_run(struct interp *in, const struct args *a)
     if (strcmp(w, "!mdl") == 0 || strcmp(w, "dt") == 0) {
         size_t i = strcmp(w, "dt") == 0 ? 2 : 1;
         if (i == 2 && (a->count < 2 || !arg_is_word(&a->a[1], "_MDL")))
-            return interp_error(in, a->count > 1 ? a->a[1].t : NULL, "dt _MDL NAME", "only dt _MDL is known");
+            return interp_error(in, a->count > 1 ? a->a[1].t : NULL, "dt _MDL [NAME]", "only dt _MDL is known");
+        if (i == 2 && a->count == 2)
+            return view_mdl_type(in->out), true;
         if (a->count <= i)
-            return interp_error(in, NULL, "dt _MDL NAME", "which MDL?");
+            return interp_error(in, NULL, "!mdl NAME", "which MDL?");
         struct name *n = interp_name(in, a->a[i].t, NAME_MDL);
         return n && (view_mdl(in->out, in->m, n->va), true);
     }
@@ -133,8 +136,12 @@ bool views_run(struct interp *in, const struct args *a)
         return view_verifier(in->out, in->m, in->cfg.track_locked_pages, in->cfg.track_ptes), true;
     if (strcmp(w, "!history") == 0)
         return view_history_of(in, a);
-    if (strcmp(w, "!memusage") == 0)
+    if (strcmp(w, "!memusage") == 0) {
+        struct mm_memory_counts c;
+        if (mm_memory_query(in->m, &c) == MM_STATUS_SUCCESS)
+            interp_charge(in, c.physical_pages); /* it reads every frame */
         return view_memusage(in->out, in->m), true;
+    }
     if (strcmp(w, "!trace") == 0) {
         v = 20;
         if (a->count > 1 && !eval_number(in, &a->a[1], &v))
@@ -151,13 +158,13 @@ bool views_run(struct interp *in, const struct args *a)
             fprintf(in->out, "the machine has not bug-checked\n");
         else {
             struct capture c;
-            view_bugcheck(capture(in, &c), &in->bc);
+            view_analyze(capture(in, &c), in->m, &in->bc);
             return release(in, &c);
         }
         return true;
     }
     return interp_error(in, a->a[0].t,
-                        "!pfn !pte !vtop dt _MDL !mdl !process !vad !memusage !lockedpages !verifier !trace !history "
+                        "!pfn !pte !vtop dt _MDL !mdl !process !vad !memusage !lockedpages !verifier !trace !history [-v] "
                         "!findings !analyze -v",
                         "unknown view '%s'", w);
 }

@@ -416,8 +416,32 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
     return MM_STATUS_SUCCESS;
 }
 
+/* The common case without the full translation: the model's own kernel
+ * read or write inside one system-space page (an MDL header, a pool header)
+ * whose translation the TLB holds. A driver's writes take the long way, past
+ * the page-table write check. */
+static bool access_in_tlb(mm_machine *m, const struct mm_access_request *req, bool from_driver)
+{
+    bool write = req->kind == MM_ACCESS_WRITE;
+    if (req->mode != MM_KERNEL_MODE || req->kind == MM_ACCESS_EXECUTE || !req->buffer || (write && from_driver) ||
+        !mmi_is_system_va(req->va) || mmi_va_index(req->va, 0) == MM_PXE_SELFMAP_INDEX ||
+        MM_BYTE_OFFSET(req->va) + req->length > MM_PAGE_SIZE)
+        return false;
+    const struct mmi_tlb_entry *e = tlb_slot(m, req->va);
+    if (e->generation != m->pte_generation || e->page != MM_PAGE_ALIGN(req->va) || e->top != m->system->pml4 ||
+        (write && !e->writable) || !mmi_pfn_is_ram(m, e->pfn))
+        return false;
+    if (write)
+        mmi_frame_write(m, e->pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+    else
+        mmi_frame_read(m, e->pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+    return true;
+}
+
 static mm_status access_pages(mm_machine *m, const struct mm_access_request *req, bool from_driver)
 {
+    if (access_in_tlb(m, req, from_driver))
+        return MM_STATUS_SUCCESS;
     struct access a = {.va = req->va, .kind = req->kind, .mode = req->mode, .ip = req->ip,
                        .process = mmi_cpu(m)->process};
     size_t done = 0;

@@ -30,8 +30,14 @@
 
 bool mmi_mdl_init(mm_machine *m)
 {
-    m->mdl = mmi_alloc(m, sizeof *m->mdl);
-    return m->mdl != NULL;
+    struct mmi_mdl_state *s = m->mdl = mmi_alloc(m, sizeof *m->mdl);
+    if (!s)
+        return false;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD(hh, s->recs, mdl, sizeof s->anchor.mdl, &s->anchor);
+    (void)uthash_m;
+    return !uthash_failed;
 }
 
 /* Windows 8 and later count the locks on device frames (they have no PFN
@@ -107,7 +113,8 @@ void mmi_mdl_fini(mm_machine *m)
     struct mmi_mdl_rec *r, *tmp;
     HASH_ITER(hh, s->recs, r, tmp) {
         HASH_DEL(s->recs, r);
-        mmi_free(m, r);
+        if (r != &s->anchor)
+            mmi_free(m, r);
     }
     (void)uthash_m;
     while (s->spare) {
@@ -134,6 +141,8 @@ static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
     struct mmi_mdl_state *s = m->mdl;
     if (s->last && s->last->mdl == mdl)
         return s->last;
+    if (!mdl) /* the anchor's key: no MDL lives at address 0 */
+        return NULL;
     struct mmi_mdl_rec *r;
     HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
     if (r)
@@ -145,7 +154,7 @@ struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
 {
     struct mmi_mdl_state *s = m->mdl;
     struct mmi_mdl_rec *r = find_rec(m, mdl);
-    if (r)
+    if (r || !mdl)
         return r;
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
@@ -298,7 +307,7 @@ size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t max)
     if (!m || (max && !out))
         return 0;
     size_t n = 0;
-    for (const struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next, n++) {
+    for (const struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next, n++) {
         if (n < max)
             out[n] = (struct mm_mdl_info){.mdl = r->mdl, .id = r->id, .lock_process = r->lock_process,
                                           .locked = r->locked, .pool_allocated = r->pool_allocated,
@@ -1216,7 +1225,7 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
             return true;
         }
     }
-    for (struct mmi_mdl_rec *r = m->mdl->recs; r; r = r->hh.next) {
+    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next) {
         if (r->charge > 0 && r->lock_process == process_id) {
             *tracker = r->tracker;
             *mdl = r->mdl;

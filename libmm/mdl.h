@@ -89,7 +89,9 @@ struct mmi_leaked_lock {
 #define MMI_MDL_LOOKASIDE_DEPTH 16u
 
 struct mmi_mdl_state {
-    struct mmi_mdl_rec *recs;
+    struct mmi_mdl_rec *recs;  /* the anchor first, never removed: the hash table is
+                                * not freed and rebuilt each time the last MDL goes */
+    struct mmi_mdl_rec anchor; /* mdl 0; not an MDL (see mmi_mdl_first) */
     mm_va lookaside[MMI_MDL_LOOKASIDE_DEPTH]; /* top last; each block still allocated pool */
     unsigned lookaside_count;
     struct mmi_mdl_rec *last;  /* the record found last (find_rec) */
@@ -122,6 +124,11 @@ mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_md
 mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);
+/* The first MDL record, in the order they were made (then r->hh.next). */
+static inline struct mmi_mdl_rec *mmi_mdl_first(const struct mmi_mdl_state *s)
+{
+    return s->recs ? (struct mmi_mdl_rec *)s->recs->hh.next : NULL;
+}
 /* The record for an MDL address; created on first use (NULL: host OOM). */
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl);
 /* A NOTE event naming a DDI call on an MDL (its !history): `what` is four

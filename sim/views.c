@@ -566,7 +566,7 @@ static void verifier_statistics(FILE *out, mm_machine *m)
         fprintf(out, "  RaiseIrqls           0x%" PRIx64 "\n", c.raise_irqls);
         fprintf(out, "  Trims                0x%" PRIx64 "\n\n", c.trims);
         fprintf(out, "  Pool Allocations Succeeded             0x%" PRIx64 "\n", c.pool_allocations);
-        fprintf(out, "  Pool Allocations With NO TAG           0x%" PRIx64 "\n\n", c.no_tag);
+        fprintf(out, "  Pool Allocations With NO TAG           0x%" PRIx64 "\n", c.no_tag);
     }
     free(ev);
     if (!complete)

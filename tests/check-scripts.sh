@@ -103,6 +103,99 @@ check "--max-steps 0: no limit" 0 PASSED "$mmsim" run "$dir/budget-events.mms" -
 check "--max-steps needs a number" 2 "--max-steps takes a number" "$mmsim" run "$dir/budget.mms" --max-steps lots
 check "repl --max-steps" 0 "budget of 50 steps" sh -c "printf 'repeat 100\nnote \"x\"\nend\n' | \"\$1\" repl --max-steps 50" sh "$mmsim"
 
+# The views in WinDbg's layout and wording (docs/views.md): each line below
+# is what WinDbg prints for the same state; mmsim's own lines come after
+# "mmsim:". A regression in a field name, a column or a word fails here.
+"$mmsim" run "$dir/views.mms" >"$tmp/views" 2>&1 || { echo "FAIL views.mms did not pass"; tail -5 "$tmp/views"; status=1; }
+view_has() { # what pattern: a line matching the extended regex
+    grep -Eq -- "$2" "$tmp/views" || { echo "FAIL view $1: no line like: $2"; status=1; }
+}
+view_lacks() {
+    grep -Eq -- "$2" "$tmp/views" && { echo "FAIL view $1: a line like: $2"; status=1; }
+}
+view_has "!pfn" '^    PFN 00000013 at address FFFFFA8000000390$'
+view_has "!pfn" '^    flink       [-0-9A-F]{8}  blink / share count 00000001  pteaddress FFFFF68000000080$'
+view_has "!pfn" '^    reference count 0001    used entry count  [-0-9A-F]{4}      Cached    color [-0-9]   Priority [-0-7]$'
+view_has "!pfn" '^    restore pte 00000080  containing page 000012  Active$'
+view_lacks "!pfn" '^    maps '
+view_has "!pfn (mmsim)" '^  maps 0000000000010000 in process 256 \(Private page\)$'
+view_has "!process" '^PROCESS fffffa8000201010$'
+view_has "!process" '^    Cid: 0100$'
+view_has "!process" '^    DirBase: 0000e000$'
+view_has "!process" '^    Image: app.exe$'
+view_has "!process" '^    Vads 1 Locked 0\.$'
+view_has "!process" '^    CommitCharge +3$'
+view_lacks "!process" '^    (VadCount|WorkingSet [0-9]|.*LockedPages [0-9])'
+view_has "!vad" '^VAD +Level +Start +End +Commit$'
+view_has "!vad" '^- +- +10 +12 +3 Private +READWRITE$'
+view_has "!vad" '^Total VADs: 1$'
+view_has "!pte" '^ +VA 0000000000010000$'
+view_has "!pte" '^PXE at FFFFF6FB7DBED000    PPE at FFFFF6FB7DA00000    PDE at FFFFF6FB40000000    PTE at FFFFF68000000080$'
+view_has "!pte" '^contains 0000000000010067  contains 0000000000011067  contains 0000000000012067  contains 0000000000013880$'
+view_has "!pte" '^pfn 10        ---DA--UWEV  pfn 11        ---DA--UWEV  pfn 12        ---DA--UWEV  not valid$'
+view_has "!pte" '^ {82}Transition: 13$'
+view_has "!pte" '^ {82}Protect: 4 - ReadWrite$'
+view_has "!pte" '^ {82}DemandZero$'
+view_has "!pte" '---DA--KWEV  not valid$'
+view_has "!memusage" '^ +Active/Valid: +[0-9]+ \( +[0-9]+ kb\)$'
+view_has "!memusage" '^ +TOTAL: +4096 \( +16384 kb\)$'
+view_has "!memusage" '^  Usage Summary \(in Kb\):$'
+view_has "!memusage" '^Control Valid Standby Dirty Shared Locked PageTables  name$'
+view_has "!memusage" '^-------- +[0-9]+ +[0-9]+ +[0-9]+ ----- +[0-9]+ +[0-9]+  process \( app.exe \)$'
+view_has "dt _MDL" '^   \+0x000 Next             : \(null\)$'
+view_has "dt _MDL" '^   \+0x008 Size             : 0n72$'
+view_has "dt _MDL" '^   \+0x00a MdlFlags         : 0n138$'
+view_has "dt _MDL" '^   \+0x00c AllocationProcessorNumber : 0$'
+view_has "dt _MDL" '^   \+0x00e Reserved         : 0$'
+view_has "dt _MDL" '^   \+0x010 Process          : 0xfffffa80`00201010 _EPROCESS$'
+view_has "dt _MDL" '^   \+0x018 MappedSystemVa   : \(null\)$'
+view_has "dt _MDL" '^   \+0x020 StartVa          : 0x00000000`00010000 Void$'
+view_has "dt _MDL" '^   \+0x028 ByteCount        : 0x3000$'
+view_has "dt _MDL (type)" '^   \+0x000 Next             : Ptr64 _MDL$'
+view_has "dt _MDL (type)" '^   \+0x00c AllocationProcessorNumber : Uint2B$'
+view_has "dt _MDL (type)" '^   \+0x010 Process          : Ptr64 _EPROCESS$'
+view_has "dt _MDL (type)" '^   \+0x018 MappedSystemVa   : Ptr64 Void$'
+view_has "dt _MDL (type)" '^   \+0x02c ByteOffset       : Uint4B$'
+view_has "dt _MDL (mmsim)" '^  MdlFlags 0x008a: PAGES_LOCKED\|ALLOCATED_FIXED_SIZE\|WRITE_OPERATION$'
+view_has "!verifier" '^Verify Flags Level 0x00000002$'
+view_has "!verifier" '^  STANDARD FLAGS:$'
+view_has "!verifier" '^    \[X\] \(0x00000002\) Force IRQL checking$'
+view_has "!verifier" '^  ADDITIONAL FLAGS:$'
+view_has "!verifier" '^Summary of All Verifier Statistics$'
+view_has "!verifier" '^  RaiseIrqls +0x1$'
+view_has "!verifier" '^  Pool Allocations Succeeded +0x1$'
+view_has "!history" '^  line 17  MmProbeAndLockPages: PFN 0x13 reference count 1 -> 2$'
+view_lacks "!history" '^  #[0-9]+ line 7 '
+view_has "!history -v" '^  #[0-9]+ line 17 MmProbeAndLockPages: NOTE LOCK '
+view_has "STOP line" '^      \*\*\* STOP: 0x00000076 \(0x0000000000000000,0xFFFFFA8000201010,0x0000000000000003,0x0000000000000000\)$'
+view_has "STOP line" '^      PROCESS_HAS_LOCKED_PAGES$'
+view_has "!analyze -v" '^\*{79}$'
+view_has "!analyze -v" '^\* +Bugcheck Analysis +\*$'
+view_has "!analyze -v" '^PROCESS_HAS_LOCKED_PAGES \(76\)$'
+view_has "!analyze -v" '^Arg1: 0000000000000000, the process being terminated still has locked pages$'
+view_has "!analyze -v" '^Arg4: 0000000000000000, '
+view_has "!analyze -v" '^Debugging Details:$'
+view_has "!analyze -v" '^BUGCHECK_CODE:  76$'
+view_has "!analyze -v" '^BUGCHECK_P2: fffffa8000201010$'
+view_has "!analyze -v" '^PROCESS_NAME:  System$'
+view_has "!analyze -v" '^MODULE_NAME: nt$'
+view_has "!analyze -v" '^IMAGE_NAME:  ntkrnlmp.exe$'
+view_has "!analyze -v" '^FAILURE_BUCKET_ID:  0x76_0_nt!PspExitProcess$'
+view_has "!analyze -v" '^Probably caused by : ntkrnlmp.exe \( nt!PspExitProcess \)$'
+view_has "!analyze -v (mmsim)" '^  Raised by: PspExitProcess \(line 27\) on CPU 0$'
+view_has "0x76 history" '^    MDL fffffa8000202010 \(locked at line 17, never unlocked\):$'
+view_has "0x76 history" '^    line 17  MmProbeAndLockPages: PFN 0x16 reference count 1 -> 2$'
+# A driver's fault names the driver; a bad paged-pool free is in the sub-code table.
+"$mmsim" lab run demo >"$tmp/views" 2>&1
+view_has "!analyze -v (driver)" '^DRIVER_IRQL_NOT_LESS_OR_EQUAL \(d1\)$'
+view_has "!analyze -v (driver)" '^IMAGE_NAME:  demo.sys$'
+view_has "!analyze -v (driver)" '^Probably caused by : demo.sys \( demo\+1040 \)$'
+printf 'machine\npool paged b 0x1000\npool free b+0x100\nexpect bugcheck 0xC2 0x50\n!analyze -v\n' >"$tmp/c2.mms"
+"$mmsim" run "$tmp/c2.mms" >"$tmp/views" 2>&1
+view_has "0xC2 sub-code" '^Arg1: 0000000000000050, a non-allocated paged-pool address was freed$'
+view_lacks "0xC2 sub-code" 'see sub-code'
+[ $status -eq 0 ] && echo "ok   views in WinDbg's layout"
+
 # Script size limits, and 200 000 names in linear time (it was quadratic:
 # 100 000 took 19 s).
 awk 'BEGIN { for (i = 0; i <= 1000000; i++) print "note" }' >"$tmp/many.mms"

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "process.h"
 #include "pte.h"
+#include "tlb.h"
 #include "trace.h"
 #include "vad.h"
 
@@ -311,42 +312,22 @@ static mm_status check_valid(mm_machine *m, const struct access *a, const struct
     return MM_STATUS_SUCCESS;
 }
 
-static struct mmi_tlb_entry *tlb_slot(mm_machine *m, mm_va va)
-{
-    return &m->tlb[(va >> MM_PAGE_SHIFT) & (MMI_TLB_ENTRIES - 1)];
-}
-
-void mmi_tlb_flush_page(mm_machine *m, mm_va va)
-{
-    struct mmi_tlb_entry *e = tlb_slot(m, va);
-    if (e->page == MM_PAGE_ALIGN(va))
-        e->generation = m->pte_generation - 1;
-}
-
-void mmi_tlb_flush_all(mm_machine *m) { m->pte_generation++; }
-
-/* Kernel reads and writes of resident pages hit the cache; user-mode and
+/* Kernel reads and writes of resident pages hit the TLB; user-mode and
  * execute accesses, and MDL user mappings (watched for staleness), always
  * walk. */
 static bool tlb_lookup(mm_machine *m, const struct access *a, mm_pfn top, mm_pfn *pfn)
 {
     if (a->mode != MM_KERNEL_MODE || a->kind == MM_ACCESS_EXECUTE)
         return false;
-    const struct mmi_tlb_entry *e = tlb_slot(m, a->va);
-    if (e->generation != m->pte_generation || e->page != MM_PAGE_ALIGN(a->va) || e->top != top ||
-        (a->kind == MM_ACCESS_WRITE && !e->writable))
-        return false;
-    *pfn = e->pfn;
-    return true;
+    *pfn = mmi_tlb_lookup(m, a->va, top, a->kind == MM_ACCESS_WRITE);
+    return *pfn != MM_PFN_NONE;
 }
 
 static void tlb_fill(mm_machine *m, const struct access *a, mm_pfn top, uint64_t pte)
 {
     if (a->mode != MM_KERNEL_MODE || ((pte & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(a->va)))
         return;
-    *tlb_slot(m, a->va) = (struct mmi_tlb_entry){
-        .page = MM_PAGE_ALIGN(a->va), .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->pte_generation,
-        .writable = (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY)};
+    mmi_tlb_fill(m, a->va, top, mmi_pte_pfn(pte), (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY));
 }
 
 /* Resolves one page of an access to its frame. */
@@ -427,14 +408,13 @@ static bool access_in_tlb(mm_machine *m, const struct mm_access_request *req, bo
         !mmi_is_system_va(req->va) || mmi_va_index(req->va, 0) == MM_PXE_SELFMAP_INDEX ||
         MM_BYTE_OFFSET(req->va) + req->length > MM_PAGE_SIZE)
         return false;
-    const struct mmi_tlb_entry *e = tlb_slot(m, req->va);
-    if (e->generation != m->pte_generation || e->page != MM_PAGE_ALIGN(req->va) || e->top != m->system->pml4 ||
-        (write && !e->writable) || !mmi_pfn_is_ram(m, e->pfn))
+    mm_pfn pfn = mmi_tlb_lookup(m, req->va, m->system->pml4, write);
+    if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn))
         return false;
     if (write)
-        mmi_frame_write(m, e->pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+        mmi_frame_write(m, pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
     else
-        mmi_frame_read(m, e->pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+        mmi_frame_read(m, pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
     return true;
 }
 

@@ -20,8 +20,5 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
 bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */
 mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va);
-/* Drop the cached translation of one page / of every page. */
-void mmi_tlb_flush_page(mm_machine *m, mm_va va);
-void mmi_tlb_flush_all(mm_machine *m);
 
 #endif

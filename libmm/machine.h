@@ -10,6 +10,7 @@
 #include "pagefile.h"
 #include "pfn.h"
 #include "store.h"
+#include "tlb.h"
 #include "trace.h"
 
 #define MMI_MAX_CPUS 64u
@@ -20,16 +21,6 @@ struct mmi_cpu {
     uint32_t attach_depth;
 };
 
-/* A translation cached by kernel accesses. Overwriting a valid PTE drops its
- * page's entry (INVLPG); overwriting a valid upper-level entry starts a new
- * generation, which drops every entry (a full flush). */
-struct mmi_tlb_entry {
-    mm_va page;
-    mm_pfn top, pfn;
-    uint64_t generation;
-    bool writable; /* writes may skip the walk: the PTE is writable and dirty */
-};
-#define MMI_TLB_ENTRIES 64u
 
 struct mmi_pool_block;
 struct mmi_working_set;
@@ -88,8 +79,7 @@ struct mm_machine {
 
     uint64_t commit_charge, commit_limit;
 
-    uint64_t pte_generation;          /* bumped by every full TLB flush */
-    struct mmi_tlb_entry tlb[MMI_TLB_ENTRIES];
+    struct mmi_tlb tlb;
 };
 
 /* Every public call starts with one of these. They refuse NULL and dead

@@ -11,9 +11,6 @@
 #include "bugcheck.h"
 #include "hash.h"
 
-/* PTE bit 52 (software) marks a PTE written for an MDL mapping: it borrows
- * the MDL's lock and holds no share of the frame. */
-#define MMI_PTE_MDL_MAPPING (UINT64_C(1) << 52)
 
 struct mmi_mdl_state;
 

@@ -16,6 +16,7 @@
 #include "pfn.h"
 #include "pool.h"
 #include "pte.h"
+#include "tlb.h"
 #include "trace.h"
 #include "virtual.h"
 

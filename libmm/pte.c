@@ -10,6 +10,7 @@
 #include "pfn.h"
 #include "process.h"
 #include "syspte.h"
+#include "tlb.h"
 #include "trace.h"
 
 uint64_t mmi_pte_make_valid(mm_pfn pfn, unsigned protection, bool user)

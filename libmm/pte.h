@@ -21,6 +21,9 @@
 #define PTE_TRANSITION UINT64_C(0x800)    /* same bit, in an invalid PTE */
 #define PTE_NO_EXECUTE (UINT64_C(1) << 63)
 #define PTE_PFN_MASK UINT64_C(0x0000FFFFFFFFF000)
+/* PTE bit 52 (software) marks a PTE written for an MDL mapping: it borrows
+ * the MDL's lock and holds no share of the frame. */
+#define MMI_PTE_MDL_MAPPING (UINT64_C(1) << 52)
 
 /* 5-bit protections (MM_*) of software PTEs and original PTEs. */
 #define MMP_ZERO_ACCESS 0u

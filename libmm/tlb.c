@@ -1,0 +1,48 @@
+/* libmm/tlb.c — the simulated TLB (see tlb.h): a direct-mapped cache of 64
+ * translations, and the host-MMU hooks it drives. */
+#include "tlb.h"
+
+#include "machine.h"
+
+static struct mmi_tlb_entry *slot(mm_machine *m, mm_va va)
+{
+    return &m->tlb.entry[(va >> MM_PAGE_SHIFT) & (MMI_TLB_ENTRIES - 1)];
+}
+
+mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write)
+{
+    const struct mmi_tlb_entry *e = slot(m, va);
+    if (e->generation != m->tlb.generation || e->page != MM_PAGE_ALIGN(va) || e->top != top ||
+        (write && !e->writable))
+        return MM_PFN_NONE;
+    return e->pfn;
+}
+
+void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable)
+{
+    struct mmi_tlb_entry *e = slot(m, va);
+    mm_va page = MM_PAGE_ALIGN(va);
+    if (m->tlb.host && e->generation == m->tlb.generation && e->page != page)
+        m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
+    *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = pfn, .generation = m->tlb.generation,
+                                .writable = writable};
+    if (m->tlb.host)
+        m->tlb.host->map(m->tlb.host_ctx, page, pfn, writable);
+}
+
+void mmi_tlb_flush_page(mm_machine *m, mm_va va)
+{
+    struct mmi_tlb_entry *e = slot(m, va);
+    if (e->page != MM_PAGE_ALIGN(va) || e->generation != m->tlb.generation)
+        return;
+    e->generation = m->tlb.generation - 1;
+    if (m->tlb.host)
+        m->tlb.host->unmap(m->tlb.host_ctx, e->page);
+}
+
+void mmi_tlb_flush_all(mm_machine *m)
+{
+    m->tlb.generation++;
+    if (m->tlb.host)
+        m->tlb.host->unmap_all(m->tlb.host_ctx);
+}

@@ -1,0 +1,47 @@
+/* libmm/tlb.h — the simulated TLB: translations cached by kernel accesses,
+ * dropped when a PTE that produced them changes, and the only caller of the
+ * host-MMU hooks (struct mmi_host_ops), so a host view of simulated memory
+ * can never hold a translation the model has dropped. */
+#ifndef MMI_TLB_H
+#define MMI_TLB_H
+
+#include "mm/types.h"
+
+/* A translation cached by kernel accesses. Overwriting a valid PTE drops its
+ * page's entry (INVLPG); overwriting a valid upper-level entry starts a new
+ * generation, which drops every entry (a full flush). */
+struct mmi_tlb_entry {
+    mm_va page;
+    mm_pfn top, pfn;
+    uint64_t generation;
+    bool writable; /* writes may skip the walk: the PTE is writable and dirty */
+};
+#define MMI_TLB_ENTRIES 64u
+
+/* How the model reaches a host view of simulated memory (libmm/host): a
+ * page the TLB caches is mapped there with the translation's rights, and a
+ * flush takes it away. Without a host layer the table is absent and the
+ * model runs alone. */
+struct mmi_host_ops {
+    void (*map)(void *ctx, mm_va page, mm_pfn pfn, bool writable);
+    void (*unmap)(void *ctx, mm_va page);
+    void (*unmap_all)(void *ctx);
+};
+
+struct mmi_tlb {
+    uint64_t generation; /* bumped by every full flush */
+    struct mmi_tlb_entry entry[MMI_TLB_ENTRIES];
+    const struct mmi_host_ops *host;
+    void *host_ctx;
+};
+
+/* The cached frame for a kernel access to va through the tables at top, or
+ * MM_PFN_NONE (a write needs a writable, dirty translation). */
+mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write);
+/* Caches va's translation (the walk found it valid). */
+void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable);
+/* Drop the cached translation of one page / of every page. */
+void mmi_tlb_flush_page(mm_machine *m, mm_va va);
+void mmi_tlb_flush_all(mm_machine *m);
+
+#endif

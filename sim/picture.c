@@ -1,10 +1,19 @@
-/* sim/picture.c — the machine as a Graphviz graph. Clusters are address
- * spaces (each process, and system space); in them, one node per page of
- * each named range, MDL mapping and driver section (up to PAGES_SHOWN a
- * range), labelled with its PTE. Edges go from a page to the frame its PTE
- * names (dashed for a transition PTE) and from each MDL to the frames in
- * its PFN array. Frames are coloured by the list they are on. Anything new
- * or different since the previous picture is drawn in red. */
+/* sim/picture.c — the machine as a Graphviz graph, laid out the same way
+ * from one picture to the next. Left column: one box per address space
+ * (each process, then system space), a row per page of each named range,
+ * MDL mapping and driver section (up to PAGES_SHOWN a range) with its PTE;
+ * then the MDLs. Right column: the page frames, coloured by list. Edges go
+ * from a page to the frame its PTE names (dashed for a transition PTE) and
+ * from each MDL to the frames in its PFN array. Anything new or different
+ * since the previous picture is drawn in red.
+ *
+ * Stable layout (docs/scenario-language.md, "Pictures"): every node is
+ * named by what it is (process id, name, PFN), never by where it lies;
+ * boxes and rows come in creation order, frames in the order the run first
+ * drew them; and an invisible chain in each column fixes that order, so
+ * Graphviz cannot reorder boxes to save an edge crossing. Address spaces
+ * are HTML-table nodes, not clusters, because dot ignores ordering
+ * constraints between clusters. */
 #include "picture.h"
 
 #include <inttypes.h>
@@ -22,12 +31,17 @@
  * first names made and the first processes are drawn (the title says so). */
 #define NAMES_DRAWN 256
 #define PROCESSES_DRAWN 32
+/* Frames whose first appearance a run remembers; later ones follow them in
+ * PFN order. */
+#define FRAMES_REMEMBERED 65536
 
 struct drawing {
-    FILE *out, *edges; /* edges go after the clusters, or they pull frames into them */
+    FILE *out, *edges; /* edges go after the nodes */
     struct interp *in;
     struct picture_memory *old;
     struct strlist items;
+    struct strlist column; /* the left column's nodes, top to bottom */
+    const char *box;       /* the address-space box rows go into */
     mm_pfn frames[FRAMES_MAX];
     size_t frame_count;
 };
@@ -47,7 +61,7 @@ static void node(struct drawing *d, const char *id, const char *attrs, const cha
     char item[512];
     snprintf(item, sizeof item, "n %s %s", id, label);
     bool hot = changed(d, item);
-    fprintf(d->out, "    \"%s\" [%s, label=\"%s\"%s];\n", id, attrs, label, hot ? ", color=red, penwidth=3" : "");
+    fprintf(d->out, "  \"%s\" [%s, label=\"%s\"%s];\n", id, attrs, label, hot ? ", color=red, penwidth=3" : "");
 }
 
 static void edge(struct drawing *d, const char *from, const char *to, const char *attrs)
@@ -55,7 +69,45 @@ static void edge(struct drawing *d, const char *from, const char *to, const char
     char item[256];
     snprintf(item, sizeof item, "e %s %s %s", from, to, attrs);
     bool hot = changed(d, item);
-    fprintf(d->edges, "  \"%s\" -> \"%s\" [%s%s];\n", from, to, attrs, hot ? ", color=red, penwidth=2" : "");
+    fprintf(d->edges, "  %s -> \"%s\" [%s%s];\n", from, to, attrs, hot ? ", color=red, penwidth=2" : "");
+}
+
+static void html_escape(char *dst, size_t size, const char *src)
+{
+    size_t k = 0;
+    for (; *src; src++) {
+        const char *e = *src == '&' ? "&amp;" : *src == '<' ? "&lt;" : *src == '>' ? "&gt;" : *src == '"' ? "&quot;" : NULL;
+        size_t n = e ? strlen(e) : 1;
+        if (k + n + 1 > size)
+            break;
+        memcpy(dst + k, e ? e : src, n);
+        k += n;
+    }
+    dst[k] = 0;
+}
+
+/* A box for an address space: an HTML table whose rows are its pages. */
+static void box_open(struct drawing *d, const char *id, const char *title, const char *colour, bool hot)
+{
+    char t[160];
+    html_escape(t, sizeof t, title);
+    fprintf(d->out, "  \"%s\" [shape=plaintext, label=<<table border=\"%d\" cellborder=\"1\" cellspacing=\"0\" "
+                    "cellpadding=\"3\" style=\"rounded\" color=\"%s\">\n"
+                    "    <tr><td border=\"0\"><font face=\"Helvetica\">%s</font></td></tr>\n",
+            id, hot ? 3 : 1, hot ? "red" : colour, t);
+    d->box = id;
+    (void)strlist_add(&d->column, id); /* out of memory: this box is not held in place */
+}
+
+static void box_close(struct drawing *d) { fputs("  </table>>];\n", d->out); }
+
+/* One row of the current box; `port` names it for edges. */
+static void row(struct drawing *d, const char *port, const char *text)
+{
+    char item[512];
+    snprintf(item, sizeof item, "n %s:%s %s", d->box, port, text);
+    bool hot = changed(d, item);
+    fprintf(d->out, "    <tr><td port=\"%s\"%s>%s</td></tr>\n", port, hot ? " border=\"3\" color=\"red\"" : "", text);
 }
 
 static void want_frame(struct drawing *d, mm_pfn pfn)
@@ -67,76 +119,87 @@ static void want_frame(struct drawing *d, mm_pfn pfn)
         d->frames[d->frame_count++] = pfn;
 }
 
+/* A row's port: its label, with anything but [A-Za-z0-9._!+-] made '_'. */
+static void port_name(char *dst, size_t size, const char *label, const char *suffix)
+{
+    snprintf(dst, size, "%s%s", label, suffix);
+    for (char *c = dst; *c; c++)
+        if (!strchr("._!+-", *c) && !(*c >= '0' && *c <= '9') && !((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z'))
+            *c = '_';
+}
+
 /* One page of a range: its PTE, and the frame it leads to. */
-static void page(struct drawing *d, mm_process *p, uint32_t pid, mm_va va, const char *label)
+static void page(struct drawing *d, mm_process *p, mm_va va, const char *label)
 {
     struct mm_pte_walk w;
-    char id[64], text[200];
-    snprintf(id, sizeof id, "v%u_%" PRIx64, pid, va);
+    char port[64], text[240], from[160];
     if (mm_pte_walk(d->in->m, p, va, &w) != MM_STATUS_SUCCESS)
         return;
     uint64_t pte = w.level[3].present ? w.level[3].value : 0;
     const char *kind = w.level[3].present ? mm_pte_format_name(pte) : "no page table";
-    snprintf(text, sizeof text, "%s\\n%016" PRIx64 "\\nPTE %016" PRIx64 " (%s)", label, va, pte, kind);
-    node(d, id, "shape=box", text);
+    port_name(port, sizeof port, label, "");
+    snprintf(text, sizeof text, "%s<br/>%016" PRIx64 "<br/>PTE %016" PRIx64 " (%s)", label, va, pte, kind);
+    row(d, port, text);
     bool valid = pte & 1, transition = strcmp(kind, "transition") == 0;
     if (valid || transition) {
         mm_pfn pfn = (pte >> 12) & 0xFFFFFFFFFull;
         char to[32];
+        snprintf(from, sizeof from, "\"%s\":\"%s\":e", d->box, port);
         snprintf(to, sizeof to, "f%" PRIx64, pfn);
-        edge(d, id, to, valid ? "style=solid" : "style=dashed, label=\"transition\"");
+        edge(d, from, to, valid ? "style=solid" : "style=dashed, label=\"transition\"");
         want_frame(d, pfn);
     }
 }
 
-static void range(struct drawing *d, mm_process *p, uint32_t pid, const char *name, mm_va va, uint64_t size)
+static void range(struct drawing *d, mm_process *p, const char *name, mm_va va, uint64_t size)
 {
     uint64_t pages = (MM_BYTE_OFFSET(va) + size + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
     for (uint64_t i = 0; i < pages && i < PAGES_SHOWN; i++) {
         char label[64];
         snprintf(label, sizeof label, i ? "%s+0x%" PRIx64 : "%s", name, i * MM_PAGE_SIZE);
-        page(d, p, pid, MM_PAGE_ALIGN(va) + i * MM_PAGE_SIZE, label);
+        page(d, p, MM_PAGE_ALIGN(va) + i * MM_PAGE_SIZE, label);
     }
     if (pages > PAGES_SHOWN) { /* say what is not drawn */
-        char id[64], label[96];
-        snprintf(id, sizeof id, "more%u_%" PRIx64, pid, va);
-        snprintf(label, sizeof label, "… %s: %" PRIu64 " more pages\\n(%" PRIu64 " in all; !pte ADDR shows any)", name,
-                 pages - PAGES_SHOWN, pages);
-        node(d, id, "shape=plaintext", label);
+        char port[64], text[160];
+        port_name(port, sizeof port, name, ".more");
+        snprintf(text, sizeof text, "<i>… %s: %" PRIu64 " more pages</i><br/>(%" PRIu64 " in all; !pte ADDR shows any)",
+                 name, pages - PAGES_SHOWN, pages);
+        row(d, port, text);
     }
 }
 
 static bool is_user(mm_va va) { return va < 0x800000000000ull; }
 
-/* The named things that live in this address space (pid 0: system space). */
-static void space(struct drawing *d, mm_process *p, uint32_t pid)
+/* The named things that live in this address space (user: a process's;
+ * else system space), in the order the script made them. */
+static void space(struct drawing *d, mm_process *p, bool user)
 {
     struct interp *in = d->in;
     for (size_t i = 0; i < in->name_count && i < NAMES_DRAWN; i++) {
         const struct name *n = &in->names[i];
         if (n->kind == NAME_ADDRESS && !n->value && !n->freed && n->size &&
-            (pid ? n->process == p && is_user(n->va) : !is_user(n->va)))
-            range(d, p, pid, n->name, n->va, n->size);
-        if (n->kind == NAME_MDL && pid && n->user && n->process == p) {
+            (user ? n->process == p && is_user(n->va) : !is_user(n->va)))
+            range(d, p, n->name, n->va, n->size);
+        if (n->kind == NAME_MDL && user && n->user && n->process == p) {
             char label[48];
             snprintf(label, sizeof label, "%s.user", n->name);
-            range(d, p, pid, label, n->user, n->size);
+            range(d, p, label, n->user, n->size);
         }
-        if (n->kind == NAME_MDL && !pid) {
+        if (n->kind == NAME_MDL && !user) {
             struct mm_mdl h;
             if (mm_mdl_read(in->m, n->va, &h, NULL, 0) == MM_STATUS_SUCCESS &&
                 ((uint16_t)h.MdlFlags & MM_MDL_MAPPED_TO_SYSTEM_VA) && h.MappedSystemVa) {
                 char label[48];
                 snprintf(label, sizeof label, "%s.sys", n->name);
-                range(d, p, pid, label, h.MappedSystemVa, h.ByteCount);
+                range(d, p, label, h.MappedSystemVa, h.ByteCount);
             }
         }
-        if (n->kind == NAME_IMAGE && !pid) {
+        if (n->kind == NAME_IMAGE && !user) {
             struct mm_section_info si;
             for (unsigned k = 0; mm_image_section(in->m, n->image, k, &si) == MM_STATUS_SUCCESS; k++) {
                 char label[48];
                 snprintf(label, sizeof label, "%s!%s", n->name, si.name);
-                page(d, p, pid, si.base, label);
+                page(d, p, si.base, label);
             }
         }
     }
@@ -151,8 +214,9 @@ static void mdls(struct drawing *d)
         mm_pfn pfns[PAGES_SHOWN];
         if (n->kind != NAME_MDL || mm_mdl_read(in->m, n->va, &h, pfns, PAGES_SHOWN) != MM_STATUS_SUCCESS)
             continue;
-        char id[48], flags[200], label[320];
-        snprintf(id, sizeof id, "m%" PRIx64, n->va);
+        char id[48], from[56], flags[200], label[320];
+        snprintf(id, sizeof id, "mdl_%s", n->name);
+        snprintf(from, sizeof from, "\"%s\"", id);
         view_mdl_flags(flags, sizeof flags, (uint16_t)h.MdlFlags);
         for (char *c = flags; *c; c++)
             if (*c == '|')
@@ -160,6 +224,7 @@ static void mdls(struct drawing *d)
         snprintf(label, sizeof label, "MDL %s\\n%016" PRIx64 "\\n%s\\nByteCount 0x%x", n->name, n->va,
                  flags[0] ? flags : "(no flags)", h.ByteCount);
         node(d, id, "shape=note, style=filled, fillcolor=\"#e8eaf6\"", label);
+        (void)strlist_add(&d->column, id);
         uint64_t pages = MM_MDL_PAGES(&h);
         for (uint64_t k = 0; k < pages && k < PAGES_SHOWN && (h.MdlFlags & (MM_MDL_PAGES_LOCKED | MM_MDL_SOURCE_IS_NONPAGED_POOL | MM_MDL_PARTIAL)); k++) {
             if (pfns[k] == MM_PFN_NONE)
@@ -167,7 +232,7 @@ static void mdls(struct drawing *d)
             char to[32], attrs[64];
             snprintf(to, sizeof to, "f%" PRIx64, pfns[k]);
             snprintf(attrs, sizeof attrs, "style=dotted, color=\"#3949ab\", label=\"[%" PRIu64 "]\"", k);
-            edge(d, id, to, attrs);
+            edge(d, from, to, attrs);
             want_frame(d, pfns[k]);
         }
     }
@@ -180,20 +245,88 @@ static const char *list_colour(unsigned location)
     return colours[location & 7];
 }
 
+/* When the run first drew this frame (remembered in mem, kept sorted by
+ * PFN); a frame past FRAMES_REMEMBERED comes after all that are. */
+static uint64_t first_drawn(struct picture_memory *mem, mm_pfn pfn)
+{
+    size_t lo = 0, hi = mem->frame_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mem->frames[mid].pfn == pfn)
+            return mem->frames[mid].order;
+        if (mem->frames[mid].pfn < pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (mem->frame_count == FRAMES_REMEMBERED)
+        return UINT64_MAX;
+    if (mem->frame_count == mem->frame_cap) {
+        size_t cap = mem->frame_cap ? 2 * mem->frame_cap : 64;
+        struct picture_frame *g = realloc(mem->frames, cap * sizeof *g);
+        if (!g)
+            return UINT64_MAX;
+        mem->frames = g;
+        mem->frame_cap = cap;
+    }
+    memmove(mem->frames + lo + 1, mem->frames + lo, (mem->frame_count - lo) * sizeof *mem->frames);
+    mem->frames[lo] = (struct picture_frame){.pfn = pfn, .order = mem->frames_drawn++};
+    mem->frame_count++;
+    return mem->frames[lo].order;
+}
+
+struct frame_place {
+    uint64_t order;
+    mm_pfn pfn;
+};
+
+static int by_place(const void *a, const void *b)
+{
+    const struct frame_place *x = a, *y = b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
+}
+
+/* The frames, in the order the run first drew them, held in a column. */
 static void frames(struct drawing *d)
 {
+    struct frame_place place[FRAMES_MAX];
+    for (size_t i = 0; i < d->frame_count; i++) /* in the order met, so new frames keep that order */
+        place[i] = (struct frame_place){.order = first_drawn(d->old, d->frames[i]), .pfn = d->frames[i]};
+    if (d->frame_count)
+        qsort(place, d->frame_count, sizeof *place, by_place);
+    size_t drawn = 0;
     for (size_t i = 0; i < d->frame_count; i++) {
         struct mm_pfn_info pi;
-        if (mm_pfn_query(d->in->m, d->frames[i], &pi) != MM_STATUS_SUCCESS)
+        if (mm_pfn_query(d->in->m, place[i].pfn, &pi) != MM_STATUS_SUCCESS)
             continue;
         char id[32], label[160], attrs[96];
-        snprintf(id, sizeof id, "f%" PRIx64, d->frames[i]);
-        snprintf(label, sizeof label, "PFN 0x%" PRIx64 "\\n%s\\nshare %u  ref %u", d->frames[i],
+        snprintf(id, sizeof id, "f%" PRIx64, place[i].pfn);
+        snprintf(label, sizeof label, "PFN 0x%" PRIx64 "\\n%s\\nshare %u  ref %u", place[i].pfn,
                  mm_page_location_name(pi.location), pi.share_count, pi.reference_count);
         snprintf(attrs, sizeof attrs, "shape=box, style=\"rounded,filled\", fillcolor=\"%s\"",
                  list_colour(pi.location));
         node(d, id, attrs, label);
+        place[drawn++] = place[i];
     }
+    if (drawn < 2)
+        return;
+    fputs("  { rank=same;", d->out);
+    for (size_t i = 0; i < drawn; i++)
+        fprintf(d->out, "%s\"f%" PRIx64 "\"", i ? " -> " : " ", place[i].pfn);
+    fputs(" [style=invis]; }\n", d->out);
+}
+
+/* Holds the left column in the order drawn. */
+static void column(struct drawing *d)
+{
+    if (d->column.count < 2)
+        return;
+    fputs("  { rank=same;", d->out);
+    for (size_t i = 0; i < d->column.count; i++)
+        fprintf(d->out, "%s\"%s\"", i ? " -> " : " ", d->column.v[i]);
+    fputs(" [style=invis]; }\n", d->out);
 }
 
 static void escape(char *dst, size_t size, const char *src)
@@ -267,6 +400,7 @@ static void verdict(struct drawing *d)
     fprintf(d->out, "  \"verdict\" [shape=box, style=\"filled,bold\", fillcolor=\"%s\", color=\"%s\", "
                     "fontname=\"Courier-Bold\", label=\"%s\"];\n",
             bc ? "#ffcdd2" : "#fff9c4", hot ? "red" : "#9e9e9e", label);
+    (void)strlist_add(&d->column, "verdict");
 }
 
 void picture_dot(FILE *out, struct interp *in, const char *title, struct picture_memory *mem)
@@ -280,43 +414,47 @@ void picture_dot(FILE *out, struct interp *in, const char *title, struct picture
     char full[300];
     snprintf(full, sizeof full, "%s%s", title, in->name_count > NAMES_DRAWN ? " (the first 256 names)" : "");
     escape(t, sizeof t, full);
-    fprintf(out, "digraph mm {\n  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label=\"%s\"];\n"
+    fprintf(out, "digraph mm {\n  graph [rankdir=LR, newrank=true, fontname=\"Helvetica\", labelloc=t, label=\"%s\"];\n"
                  "  node [fontname=\"Courier\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n", t);
+    verdict(&d); /* at the top of the left column */
     unsigned processes = 0;
     for (mm_process *p = mm_process_next(in->m, NULL); p && processes < PROCESSES_DRAWN; p = mm_process_next(in->m, p)) {
         struct mm_process_info pi;
         if (mm_process_query(in->m, p, &pi) != MM_STATUS_SUCCESS || pi.id == 4)
             continue;
         processes++;
-        char item[64];
+        char item[64], id[16], label[96];
         snprintf(item, sizeof item, "c %u %d", pi.id, pi.terminated);
-        bool hot = changed(&d, item);
-        fprintf(out, "  subgraph cluster_p%u {\n    label=\"%s (Cid %04x)%s\"; style=rounded; color=\"%s\";%s\n",
-                pi.id, pi.name, pi.id, pi.terminated ? ", exited" : "", hot ? "red" : "#607d8b",
-                hot ? " penwidth=3;" : "");
-        fprintf(out, "    \"p%u\" [shape=plaintext, label=\"user space\"];\n", pi.id);
-        space(&d, p, pi.id);
-        fputs("  }\n", out);
+        snprintf(id, sizeof id, "P%u", pi.id);
+        snprintf(label, sizeof label, "%.16s (Cid %04x)%s", pi.name, pi.id, pi.terminated ? ", exited" : "");
+        box_open(&d, id, label, "#607d8b", changed(&d, item));
+        space(&d, p, true);
+        box_close(&d);
     }
-    fputs("  subgraph cluster_system {\n    label=\"system space\"; style=rounded; color=\"#795548\";\n", out);
-    fputs("    \"sys\" [shape=plaintext, label=\"kernel\"];\n", out);
-    space(&d, mm_process_system(in->m), 0);
-    fputs("  }\n", out);
+    box_open(&d, "S", "system space", "#795548", false);
+    space(&d, mm_process_system(in->m), false);
+    box_close(&d);
     mdls(&d);
+    column(&d);
     frames(&d);
-    verdict(&d);
     fclose(d.edges);
     fwrite(edges, 1, edges_len, out);
     free(edges);
     fputs("}\n", out);
-    picture_memory_free(mem);
+    strlist_free(&d.column);
+    strlist_free(&mem->items);
     if (d.items.count)
         qsort(d.items.v, d.items.count, sizeof *d.items.v, by_string);
     mem->items = d.items;
     mem->drawn = true;
 }
 
-void picture_memory_free(struct picture_memory *mem) { strlist_free(&mem->items); }
+void picture_memory_free(struct picture_memory *mem)
+{
+    strlist_free(&mem->items);
+    free(mem->frames);
+    *mem = (struct picture_memory){0};
+}
 
 extern char **environ;
 

@@ -13,10 +13,16 @@
 #include "interp.h"
 #include "strlist.h"
 
-/* What the previous picture showed, to highlight changes. */
+/* What the previous pictures showed: to highlight changes, and to keep
+ * each frame where it was first drawn. */
 struct picture_memory {
     struct strlist items; /* "n id label", "e from to style", "c pid" strings, sorted */
     bool drawn;   /* there was a previous picture (the first has nothing to compare) */
+    struct picture_frame {
+        uint64_t pfn, order; /* order: how many frames were drawn before it first was */
+    } *frames;               /* sorted by pfn */
+    size_t frame_count, frame_cap;
+    uint64_t frames_drawn;
 };
 
 /* Writes the state as a DOT graph titled `title`; updates *mem. */

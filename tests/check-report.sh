@@ -29,9 +29,48 @@ grep -q 'verdict' "$tmp/st/step-001.dot" && fail "a verdict box before anything 
 printf 'machine\npool nonpaged a 0x1000\npool free a\npool nonpaged b 0x1000\nprocess create app\nprocess attach app\nalloc big 0x10000\n' > "$tmp/fr.mms"
 "$mmsim" run "$tmp/fr.mms" --dot "$tmp/fr" >/dev/null 2>&1
 last=$(ls "$tmp/fr" | tail -1)
-grep -q 'label="a\\n' "$tmp/fr/$last" && fail "a freed pool name is still drawn"
-grep -q 'label="b\\n' "$tmp/fr/$last" || fail "the block that took its place is not drawn"
+grep -q '>a<br/>' "$tmp/fr/$last" && fail "a freed pool name is still drawn"
+grep -q '>b<br/>' "$tmp/fr/$last" || fail "the block that took its place is not drawn"
 grep -q 'big: 8 more pages' "$tmp/fr/$last" || fail "a 16-page range does not say 8 more pages"
+
+# A stable layout: from one picture to the next, the boxes, MDLs and frames
+# that both show are in the same order on the page (as Graphviz placed
+# them: column by column, top to bottom), and so are the rows in the boxes;
+# something freed or added in the middle moves nothing else. And the same
+# script draws the same pictures, byte for byte.
+placed() { # DOT file: its nodes as placed, column by column, top to bottom
+    dot -Tplain "$1" | awk '$1 == "node" { print $3, -$4, $2 }' | sort -k1,1g -k2,2g | awk '{ print $3 }'
+}
+rows() { grep -o 'port="[^"]*"' "$1"; }
+same_order() { # kind A-list B-list: what both lists hold is in the same order
+    grep -Fx -f "$3" "$2" > "$2.common"
+    grep -Fx -f "$2" "$3" > "$3.common"
+    cmp -s "$2.common" "$3.common" ||
+        fail "$1 moved from $4 to $5" "$(diff "$2.common" "$3.common")"
+}
+stable() { # DIR: each picture against the one before it
+    prev=""
+    for f in "$1"/step-*.dot; do
+        placed "$f" > "$f.placed"
+        rows "$f" > "$f.rows"
+        if [ -n "$prev" ]; then
+            same_order "nodes" "$prev.placed" "$f.placed" "${prev##*/}" "${f##*/}"
+            same_order "rows" "$prev.rows" "$f.rows" "${prev##*/}" "${f##*/}"
+        fi
+        prev=$f
+    done
+}
+"$mmsim" run "$(dirname "$0")/scripts/picture-stable.mms" --dot "$tmp/stable" >/dev/null 2>&1 ||
+    fail "picture-stable.mms did not pass"
+grep -q '"f[0-9a-f]*" -> "f' "$tmp/stable/step-010.dot" || fail "the frames are not held in a column"
+stable "$tmp/stable"
+for lab in partial-mdl-reuse system-pte-exhaustion; do
+    "$mmsim" lab run $lab --dot "$tmp/$lab" >/dev/null 2>&1
+    stable "$tmp/$lab"
+    "$mmsim" lab run $lab --dot "$tmp/$lab-again" >/dev/null 2>&1
+    rm -f "$tmp/$lab"/*.placed* "$tmp/$lab"/*.rows*
+    diff -r "$tmp/$lab" "$tmp/$lab-again" >/dev/null || fail "$lab: the same lab drew different pictures"
+done
 
 : > "$tmp/a-file"
 out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/a-file" 2>&1)

@@ -77,6 +77,9 @@ out=$("$mmsim" lab run mdl-lifecycle --dot "$tmp/a-file" 2>&1)
 [ $? -eq 2 ] || fail "--dot onto a file is not an error" "$out"
 echo "$out" | grep -q 'not a directory' || fail "--dot onto a file: no reason given" "$out"
 echo "$out" | grep -q 'PASSED' && fail "--dot onto a file: the lab ran anyway" "$out"
+out=$("$mmsim" lab run mdl-lifecycle --svg "$tmp/a-file" 2>&1)
+[ $? -eq 2 ] || fail "--svg onto a file is not an error" "$out"
+echo "$out" | grep -q 'not a directory' || fail "--svg onto a file: no reason given" "$out"
 
 out=$("$mmsim" lab run mdl-lifecycle --svg "$tmp/svg" 2>&1) || fail "--svg run (is Graphviz installed?)" "$out"
 grep -q '<svg' "$tmp/svg/step-001.svg" || fail "step-001.svg is not SVG"

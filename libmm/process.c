@@ -417,7 +417,7 @@ size_t mm_process_vads(mm_machine *m, mm_process *process, struct mm_vad_info *o
         out[i] = (struct mm_vad_info){.start = v->start, .end = v->end, .protect = v->protect,
                                       .type = v->section || v->physical ? MM_MEM_MAPPED : MM_MEM_PRIVATE,
                                       .committed_all = v->committed_all, .physical = v->physical,
-                                      .commit_charge = v->charge};
+                                      .commit_charge = v->charge, .level = mmi_vad_level(t, v)};
     }
     return t->count;
 }

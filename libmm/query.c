@@ -17,6 +17,7 @@ mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out)
     if (!mmi_pfn_is_ram(m, pfn))
         return MM_STATUS_INVALID_PARAMETER;
     *out = (struct mm_pfn_info){.pfn = pfn, .entry_address = MM_PFN_DATABASE + pfn * 0x30};
+    out->flink = out->blink = MM_PFN_NONE;
     if (pfn >= m->pfn.untouched) {
         out->location = MM_ZEROED_PAGE_LIST;
         out->cache_attribute = MM_PFN_NOT_MAPPED;
@@ -38,6 +39,13 @@ mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out)
     out->original_pte = e->original_pte;
     out->mapped_va = e->pte_address ? mmi_va_from_pte_address(e->pte_address) : 0;
     out->owner_process_id = e->owner;
+    if (location == MM_ACTIVE_AND_VALID || location == MM_TRANSITION_PAGE) {
+        out->flink = location == MM_ACTIVE_AND_VALID && e->flink != MMI_LINK_NONE ? e->flink : 0;
+        out->blink = 0;
+    } else {
+        out->flink = e->flink == MMI_LINK_NONE ? MM_PFN_NONE : e->flink;
+        out->blink = e->blink == MMI_LINK_NONE ? MM_PFN_NONE : e->blink;
+    }
     return MM_STATUS_SUCCESS;
 }
 

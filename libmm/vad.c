@@ -214,6 +214,14 @@ struct mmi_vad *mmi_vad_first(const struct mmi_vad_table *t)
     return n;
 }
 
+uint32_t mmi_vad_level(const struct mmi_vad_table *t, const struct mmi_vad *vad)
+{
+    uint32_t level = 0;
+    for (const struct mmi_vad *n = t->root; n && n != vad; level++)
+        n = vad->start < n->start ? n->left : n->right;
+    return level;
+}
+
 struct mmi_vad *mmi_vad_above(const struct mmi_vad_table *t, mm_va va)
 {
     struct mmi_vad *best = NULL;

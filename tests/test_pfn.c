@@ -142,6 +142,32 @@ static void lists_are_fifo_for_reuse(void **state)
     assert_int_equal(pfn_of(m, d), pb);
 }
 
+/* !pfn's flink and blink: the list neighbours of a free page, the
+ * working-set place of an active one. */
+static void query_shows_list_links(void **state)
+{
+    mm_machine *m = *state;
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, 1);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, 1);
+    mm_pfn pa = pfn_of(m, a), pb = pfn_of(m, b);
+    struct mm_pfn_info i;
+    assert_ok(mm_pfn_query(m, pa, &i));
+    assert_int_equal(i.blink, 0);
+    assert_ok(mm_pool_free(m, a, 0));
+    assert_ok(mm_pool_free(m, b, 0));
+    assert_ok(mm_pfn_query(m, pa, &i));
+    assert_int_equal(i.location, MM_FREE_PAGE_LIST);
+    assert_int_equal(i.flink, pb); /* freed in order: a, then b at the tail */
+    struct mm_pfn_info j;
+    assert_ok(mm_pfn_query(m, pb, &j));
+    assert_int_equal(j.blink, pa);
+    assert_int_equal(j.flink, MM_PFN_NONE);
+    mm_va va;
+    mm_pfn user = mapped_user_page(m, &va);
+    assert_ok(mm_pfn_query(m, user, &i));
+    assert_true(i.flink >= 1); /* in its process's working set */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +180,7 @@ int main(void)
         T(reference_underflow_is_4e_02),
         T(locked_page_outlives_its_mapping),
         T(lists_are_fifo_for_reuse),
+        T(query_shows_list_links),
     };
     return cmocka_run_group_tests_name("pfn", tests, NULL, NULL);
 }

@@ -298,6 +298,26 @@ static void close_forgets_an_exited_process(void **state)
     assert_invariants(m);
 }
 
+/* !vad's Level: the depth of each VAD in the balanced tree. */
+static void vads_report_their_tree_level(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_apc_state apc;
+    mm_process *p = attached_process(m, "vads.exe", &apc);
+    for (int i = 0; i < 7; i++)
+        commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    struct mm_vad_info v[16];
+    size_t n = mm_process_vads(m, p, v, 16);
+    assert_true(n >= 7);
+    unsigned roots = 0, deepest = 0;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        roots += v[i].level == 0;
+        deepest = v[i].level > deepest ? v[i].level : deepest;
+    }
+    assert_int_equal(roots, 1);
+    assert_true(deepest >= 2 && deepest <= 4); /* balanced: 7+ nodes, at most 1.44 log2 n deep */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +335,7 @@ int main(void)
         T(driver_freeing_an_eprocess),
         T(driver_freeing_an_eprocess_verifier),
         T(close_forgets_an_exited_process),
+        T(vads_report_their_tree_level),
     };
     return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

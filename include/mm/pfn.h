@@ -48,6 +48,11 @@ struct mm_pfn_info {
     mm_va mapped_va;           /* the address that PTE maps */
     uint32_t owner_process_id; /* address space of that PTE (4 = system) */
     mm_va entry_address;       /* where WinDbg would show the MMPFN */
+    /* On a page list: the next and previous frames (MM_PFN_NONE at an end,
+     * and for frames never taken yet, which the list holds implicitly).
+     * Active: flink is the page's place in its working set, counted from 1
+     * (0: in none), as !pfn's flink shows WsIndex; blink 0. */
+    mm_pfn flink, blink;
 };
 
 struct mm_memory_counts {

@@ -35,6 +35,7 @@ struct mm_vad_info {
     bool committed_all;      /* MEM_COMMIT at reservation time */
     bool physical;           /* an MDL mapped into the process (MmMapLockedPages UserMode) */
     uint64_t commit_charge;  /* pages charged for a copy-on-write view */
+    uint32_t level;          /* depth in the process's balanced VAD tree (the root is 0), as !vad's Level */
 };
 /* Copies up to max VADs of p in address order; returns how many p has. */
 MM_API size_t mm_process_vads(mm_machine *m, mm_process *p, struct mm_vad_info *out, size_t max);

@@ -77,13 +77,18 @@ void view_pfn(FILE *out, mm_machine *m, mm_pfn pfn)
         return;
     }
     static const char *const cache[] = {"NonCached", "Cached", "WriteComb", "NotMapped"};
-    char share[16] = "--------";
+    char share[24] = "--------";
     if (!on_a_list(i.location))
         snprintf(share, sizeof share, "%08X", i.share_count);
     const char *letters, *words;
     pfn_letters(&i, &letters, &words);
     fprintf(out, "    PFN %08" PRIX64 " at address %016" PRIX64 "\n", pfn, i.entry_address);
-    fprintf(out, "    flink       --------  blink / share count %s  pteaddress %016" PRIX64 "\n", share,
+    char flink[24] = "--------";
+    if (i.flink != MM_PFN_NONE)
+        snprintf(flink, sizeof flink, "%08" PRIX64, i.flink);
+    if (on_a_list(i.location) && i.blink != MM_PFN_NONE)
+        snprintf(share, sizeof share, "%08" PRIX64, i.blink);
+    fprintf(out, "    flink       %s  blink / share count %s  pteaddress %016" PRIX64 "\n", flink, share,
             i.pte_address);
     fprintf(out, "    reference count %04X    used entry count  ----      %-9s color -   Priority -\n",
             i.reference_count, cache[i.cache_attribute & 3]);
@@ -388,13 +393,13 @@ void view_vad(FILE *out, mm_machine *m, mm_process *p)
         return;
     n = n ? mm_process_vads(m, p, v, n) : 0;
     uint64_t private_commit = 0;
-    /* The model keeps no VAD address or tree level it can show: "-". */
+    /* VADs live in host memory, not in simulated pool: no VAD address to show ("-"). */
     fprintf(out, "VAD             Level     Start       End Commit\n");
     for (size_t i = 0; i < n; i++) {
         uint64_t commit = vad_commit(&v[i]);
         if (v[i].type != MM_MEM_MAPPED)
             private_commit += commit;
-        fprintf(out, "%-16s %5s %9" PRIx64 " %9" PRIx64 " %6" PRIu64 " %-7s      %s\n", "-", "-", v[i].start >> 12,
+        fprintf(out, "%-16s %5u %9" PRIx64 " %9" PRIx64 " %6" PRIu64 " %-7s      %s\n", "-", v[i].level, v[i].start >> 12,
                 (v[i].end >> 12) - 1, commit, v[i].type == MM_MEM_MAPPED ? "Mapped" : "Private",
                 protect_name(v[i].protect));
     }

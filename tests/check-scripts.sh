@@ -114,7 +114,7 @@ view_lacks() {
     grep -Eq -- "$2" "$tmp/views" && { echo "FAIL view $1: a line like: $2"; status=1; }
 }
 view_has "!pfn" '^    PFN 00000013 at address FFFFFA8000000390$'
-view_has "!pfn" '^    flink       [-0-9A-F]{8}  blink / share count 00000001  pteaddress FFFFF68000000080$'
+view_has "!pfn" '^    flink       00000001  blink / share count 00000001  pteaddress FFFFF68000000080$'
 view_has "!pfn" '^    reference count 0001    used entry count  [-0-9A-F]{4}      Cached    color [-0-9]   Priority [-0-7]$'
 view_has "!pfn" '^    restore pte 00000080  containing page 000012  Active$'
 view_lacks "!pfn" '^    maps '
@@ -127,7 +127,7 @@ view_has "!process" '^    Vads 1 Locked 0\.$'
 view_has "!process" '^    CommitCharge +3$'
 view_lacks "!process" '^    (VadCount|WorkingSet [0-9]|.*LockedPages [0-9])'
 view_has "!vad" '^VAD +Level +Start +End +Commit$'
-view_has "!vad" '^- +- +10 +12 +3 Private +READWRITE$'
+view_has "!vad" '^- +[0-9]+ +10 +12 +3 Private +READWRITE$'
 view_has "!vad" '^Total VADs: 1$'
 view_has "!pte" '^ +VA 0000000000010000$'
 view_has "!pte" '^PXE at FFFFF6FB7DBED000    PPE at FFFFF6FB7DA00000    PDE at FFFFF6FB40000000    PTE at FFFFF68000000080$'

@@ -13,7 +13,6 @@
 #include "image.h"
 #include "kstack.h"
 #include "machine.h"
-#include "mdl.h"
 #include "memory.h"
 #include "pagefile.h"
 #include "pfn.h"
@@ -307,8 +306,8 @@ static mm_status check_valid(mm_machine *m, const struct access *a, const struct
     }
     if (a->kind == MM_ACCESS_WRITE && !(pte & PTE_DIRTY))
         mmi_pte_set(m, w->table[3], mmi_va_index(a->va, 3), MM_PAGE_ALIGN(a->va), pte | PTE_DIRTY);
-    if ((pte & MMI_PTE_MDL_MAPPING) && user_va && a->process)
-        mmi_mdl_stale_access(m, a->va, mmi_pte_pfn(pte), a->process->id);
+    if ((pte & MMI_PTE_MDL_MAPPING) && user_va && a->process && m->mdl_user_access)
+        m->mdl_user_access(m, a->va, mmi_pte_pfn(pte), a->process->id);
     return MM_STATUS_SUCCESS;
 }
 

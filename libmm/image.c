@@ -11,7 +11,6 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "fault.h"
-#include "mdl.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"

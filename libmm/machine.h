@@ -66,6 +66,10 @@ struct mm_machine {
     struct mmi_bitmap syspte;         /* system PTE pool */
     struct mmi_bitmap syspte_start;   /* first PTE of each allocation in it */
     struct mmi_mdl_state *mdl;        /* MDL tracking (mdl.c) */
+    /* Set by the MDL layer, called by the fault path for every access
+     * through an MDL user mapping (its staleness check): the fault path
+     * below it needs no knowledge of MDLs. */
+    void (*mdl_user_access)(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id);
     struct mmi_physical_state *physical; /* I/O-space and contiguous allocations (physical.c) */
     struct mmi_kstack *kstacks;       /* kernel stacks by base (kstack.c) */
     struct mmi_irp *irps;             /* IRP packets by address (irp.c) */

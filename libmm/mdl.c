@@ -33,6 +33,7 @@ bool mmi_mdl_init(mm_machine *m)
     struct mmi_mdl_state *s = m->mdl = mmi_alloc(m, sizeof *m->mdl);
     if (!s)
         return false;
+    m->mdl_user_access = mmi_mdl_stale_access;
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
     HASH_ADD(hh, s->recs, mdl, sizeof s->anchor.mdl, &s->anchor);
@@ -600,40 +601,6 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
         st = mmi_mdl_pfn(m, mdl, i, &pfns[i]);
     }
     return st;
-}
-
-/* ---- locking and unlocking single frames (MiReferenceProbedPageAndBump-
- * LockCount / MiDereferencePfnAndDropLockCount) ---- */
-
-/* Windows refuses a lock on a page referenced MmReferenceCountCheck
- * (32767) times: the probe raises STATUS_WORKING_SET_QUOTA. */
-#define REFERENCE_COUNT_CHECK 32767u
-
-mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn)
-{
-    struct mmi_pfn *e = mmi_pfn(m, pfn);
-    unsigned location = mmi_pfn_location(e);
-    if (location != MM_ACTIVE_AND_VALID && location != MM_TRANSITION_PAGE) /* e.g. RAM an I/O mapping reached */
-        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x99, pfn, location, 0, pfn, 0,
-                            "%s locked PFN 0x%llx through a valid PTE, but the page is on the %s list: the PTE "
-                            "maps a frame the memory manager does not consider in use", m->op,
-                            (unsigned long long)pfn, mm_page_location_name(location));
-    if (e->reference_count >= REFERENCE_COUNT_CHECK)
-        return MM_STATUS_WORKING_SET_QUOTA;
-    if (e->reference_count == 1)
-        m->pfn.system_locked++; /* the frame's first lock */
-    mmi_pfn_ref_inc(m, pfn);
-    return MM_STATUS_SUCCESS;
-}
-
-mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
-{
-    struct mmi_pfn *e = mmi_pfn(m, pfn);
-    uint16_t old = e->reference_count;
-    if ((old == 1 && e->share_count == 0) || (old == 2 && e->share_count >= 1))
-        if (m->pfn.system_locked)
-            m->pfn.system_locked--;
-    return mmi_pfn_ref_dec(m, pfn);
 }
 
 /* ---- MmProbeAndLockPages ---- */

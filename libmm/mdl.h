@@ -14,20 +14,6 @@
 
 struct mmi_mdl_state;
 
-/* The PFN cache attribute a cache type gives a page. */
-static inline mm_pfn_cache mmi_pfn_cache_of(mm_cache_type cache)
-{
-    switch (cache) {
-    case MM_NON_CACHED:
-    case MM_NON_CACHED_UNORDERED: return MM_PFN_NON_CACHED;
-    case MM_WRITE_COMBINED:
-    case MM_USWC_CACHED: return MM_PFN_WRITE_COMBINED;
-    case MM_CACHED:
-    case MM_HARDWARE_COHERENT_CACHED: return MM_PFN_CACHED;
-    default: return MM_PFN_NOT_MAPPED;
-    }
-}
-
 bool mmi_mdl_init(mm_machine *m);
 void mmi_mdl_fini(mm_machine *m);
 /* Process exit: a lock-tracking record left for this process, or 0. */
@@ -35,12 +21,6 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
 /* An access through an MDL user mapping whose frame is no longer locked. */
 void mmi_mdl_stale_access(mm_machine *m, mm_va va, mm_pfn pfn, uint32_t process_id);
 bool mmi_lock_tracking(const mm_machine *m);
-/* One lock on a frame (MiReferenceProbedPageAndBumpLockCount) and its
- * release (MiDereferencePfnAndDropLockCount). */
-/* STATUS_WORKING_SET_QUOTA when its reference count is at the limit; a
- * frame a valid PTE maps while it sits on a page list is 0x4E/0x99. */
-mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn);
-mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
 
 
 /* ---- shared by mdl.c and mdlmap.c ---- */

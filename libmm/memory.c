@@ -3,7 +3,6 @@
 #include "memory.h"
 
 #include "machine.h"
-#include "mdl.h"
 #include "pagefile.h"
 #include "pfn.h"
 #include "process.h"

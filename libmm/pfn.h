@@ -4,6 +4,7 @@
 #ifndef MMI_PFN_H
 #define MMI_PFN_H
 
+#include "mm/mdl.h" /* mm_cache_type */
 #include "mm/pfn.h"
 
 #define MMI_LINK_NONE UINT32_MAX
@@ -120,5 +121,26 @@ const uint64_t *mmi_frame_quads(mm_machine *m, mm_pfn pfn);
 void mmi_frame_write64(mm_machine *m, mm_pfn pfn, unsigned index, uint64_t value);
 /* The frame as 512 quadwords to read and write in place (marks it stored). */
 uint64_t *mmi_frame_quads_for_write(mm_machine *m, mm_pfn pfn);
+
+/* One lock on a frame (MiReferenceProbedPageAndBumpLockCount) and its
+ * release (MiDereferencePfnAndDropLockCount): STATUS_WORKING_SET_QUOTA when
+ * its reference count is at the limit; a frame a valid PTE maps while it
+ * sits on a page list is 0x4E/0x99. */
+mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn);
+mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
+
+/* The PFN cache attribute a cache type gives a page. */
+static inline mm_pfn_cache mmi_pfn_cache_of(mm_cache_type cache)
+{
+    switch (cache) {
+    case MM_NON_CACHED:
+    case MM_NON_CACHED_UNORDERED: return MM_PFN_NON_CACHED;
+    case MM_WRITE_COMBINED:
+    case MM_USWC_CACHED: return MM_PFN_WRITE_COMBINED;
+    case MM_CACHED:
+    case MM_HARDWARE_COHERENT_CACHED: return MM_PFN_CACHED;
+    default: return MM_PFN_NOT_MAPPED;
+    }
+}
 
 #endif

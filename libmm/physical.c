@@ -13,7 +13,6 @@
 #include "bugcheck.h"
 #include "hash.h"
 #include "machine.h"
-#include "mdl.h"
 #include "pfn.h"
 #include "pool.h"
 #include "process.h"

@@ -1,5 +1,6 @@
 /* libmm/process.h — the process object (EPROCESS-like): address space (top
- * table, VADs), working set, locked-page count, and its lookup table. */
+ * table, VADs), working set, locked-page count; its table's lookups
+ * (proctable.c), and process.c's calls for machine creation. */
 #ifndef MMI_PROCESS_H
 #define MMI_PROCESS_H
 

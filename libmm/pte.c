@@ -4,9 +4,7 @@
 
 #include <assert.h>
 
-#include "fault.h"
 #include "machine.h"
-#include "memory.h"
 #include "pfn.h"
 #include "process.h"
 #include "syspte.h"

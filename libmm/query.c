@@ -4,7 +4,6 @@
 
 #include "fault.h"
 #include "machine.h"
-#include "mdl.h"
 #include "pfn.h"
 #include "process.h"
 #include "pte.h"

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "fault.h"
+#include "irql.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"

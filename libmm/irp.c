@@ -13,6 +13,7 @@
 #include "bugcheck.h"
 #include "fault.h"
 #include "hash.h"
+#include "irql.h"
 #include "machine.h"
 #include "pool.h"
 #include "trace.h"

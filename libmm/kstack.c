@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "hash.h"
+#include "irql.h"
 #include "machine.h"
 #include "memory.h"
 #include "pte.h"

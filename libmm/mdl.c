@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "image.h"
 #include "irp.h"
+#include "irql.h"
 #include "machine.h"
 #include "pfn.h"
 #include "pool.h"

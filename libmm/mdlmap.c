@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "fault.h"
+#include "irql.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"

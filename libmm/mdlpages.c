@@ -4,6 +4,7 @@
  * returns to the free list when the last reference goes. */
 #include "mdl.h"
 
+#include "irql.h"
 #include "machine.h"
 #include "pfn.h"
 #include "pool.h"

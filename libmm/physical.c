@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "hash.h"
+#include "irql.h"
 #include "machine.h"
 #include "pfn.h"
 #include "pool.h"

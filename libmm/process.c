@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "fault.h"
+#include "irql.h"
 #include "machine.h"
 #include "mdl.h"
 #include "memory.h"

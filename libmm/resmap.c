@@ -6,6 +6,7 @@
  * empty them; MmFreeMappingAddress gives them back. Misuse is 0xDA. */
 #include "mdl.h"
 
+#include "irql.h"
 #include "machine.h"
 #include "pfn.h"
 #include "process.h"

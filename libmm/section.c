@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "fault.h"
 #include "hash.h"
+#include "irql.h"
 #include "machine.h"
 #include "memory.h"
 #include "pagefile.h"

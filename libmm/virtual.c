@@ -6,6 +6,7 @@
  * decommitting inside it writes decommit PTEs, as Windows does. */
 #include "virtual.h"
 
+#include "irql.h"
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"

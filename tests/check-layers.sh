@@ -5,7 +5,7 @@
 #   0 data structures   bitmap store vad hash alloc.h workset.h host/memfile
 #   1 the machine       machine.h alloc bugcheck trace process.h proctable
 #   2 frames and tables pfn pagefile pte tlb syspte workset.c
-#   3 memory and paging memory paging
+#   3 memory, paging  memory paging irql
 #   4 -
 #   5 faults, objects   fault pool virtual section image kstack physical
 #   6 MDLs, processes   mdl mdladjust mdlmap mdlpages resmap irp process.c
@@ -16,7 +16,7 @@ src=${1:-$(dirname "$0")/..}
 levels="bitmap:0 store:0 vad:0 hash:0 alloc.h:0 host/memfile:0 memfile:0 status:0 workset.h:0
 machine.h:1 alloc:1 bugcheck:1 trace:1 process.h:1 proctable:1
 pfn:2 pagefile:2 pte:2 tlb:2 syspte:2 workset:2
-memory:3 paging:3
+memory:3 paging:3 irql:3
 fault:5 pool:5 virtual:5 section:5 image:5 kstack:5 physical:5
 mdl:6 mdladjust:6 mdlmap:6 mdlpages:6 resmap:6 irp:6 process.c:6
 query:7 invariants:7

@@ -15,10 +15,19 @@
 
 #define MMI_MAX_CPUS 64u
 
+/* How deep DDIs may call DDIs (IofCompleteRequest -> MmUnlockPages, an
+ * IRP dispatch routine -> MmProbeAndLockPages ...). */
+#define MMI_OP_DEPTH 8u
+
 struct mmi_cpu {
     mm_irql irql;
     struct mm_process *process;  /* current address-space context */
     uint32_t attach_depth;
+    /* The operation context: the public call running on this CPU, then the
+     * DDIs it runs inside it. A public call starts a new stack (MMI_ENTER);
+     * nothing needs unwinding after a bug check. */
+    const char *op[MMI_OP_DEPTH];
+    unsigned op_depth;
 };
 
 
@@ -41,7 +50,8 @@ struct mm_machine {
     bool dead;
     struct mm_bugcheck bugcheck;
     uint64_t step;                 /* public operations so far */
-    const char *op;                /* the public operation running now */
+    const char *op;                /* the operation running now: the top of the
+                                    * current CPU's operation context */
     uint64_t rng;
 
     struct mmi_cpu cpu[MMI_MAX_CPUS];
@@ -86,8 +96,36 @@ struct mm_machine {
     struct mmi_tlb tlb;
 };
 
+/* A public call's operation context: a new stack on the current CPU. */
+static inline void mmi_op_begin(mm_machine *m, const char *name)
+{
+    struct mmi_cpu *cpu = &m->cpu[m->current_cpu];
+    cpu->op[0] = name;
+    cpu->op_depth = 1;
+    m->op = name;
+}
+
+/* A DDI run inside the current operation (its bug checks and trace events
+ * name it), and the return to the caller's context. */
+static inline void mmi_op_enter(mm_machine *m, const char *name)
+{
+    struct mmi_cpu *cpu = &m->cpu[m->current_cpu];
+    if (cpu->op_depth < MMI_OP_DEPTH)
+        cpu->op[cpu->op_depth] = name;
+    cpu->op_depth++;
+    m->op = name;
+}
+
+static inline void mmi_op_exit(mm_machine *m)
+{
+    struct mmi_cpu *cpu = &m->cpu[m->current_cpu];
+    if (cpu->op_depth > 1)
+        cpu->op_depth--;
+    m->op = cpu->op[(cpu->op_depth < MMI_OP_DEPTH ? cpu->op_depth : MMI_OP_DEPTH) - 1];
+}
+
 /* Every public call starts with one of these. They refuse NULL and dead
- * machines, and number the operation for the trace. */
+ * machines, number the operation for the trace and begin its context. */
 #define MMI_ENTER_RET(m, name, fail)          \
     do {                                      \
         if ((m) == NULL)                      \
@@ -95,7 +133,7 @@ struct mm_machine {
         if ((m)->dead)                        \
             return (fail);                    \
         (m)->step++;                          \
-        (m)->op = (name);                     \
+        mmi_op_begin((m), (name));            \
     } while (0)
 #define MMI_ENTER(m, name)                                  \
     do {                                                    \
@@ -104,7 +142,7 @@ struct mm_machine {
         if ((m)->dead)                                      \
             return MM_STATUS_MACHINE_DEAD;                  \
         (m)->step++;                                        \
-        (m)->op = (name);                                   \
+        mmi_op_begin((m), (name));                          \
     } while (0)
 
 static inline struct mmi_cpu *mmi_cpu(mm_machine *m) { return &m->cpu[m->current_cpu]; }

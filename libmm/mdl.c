@@ -432,6 +432,18 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
     return st;
 }
 
+/* IoFreeMdl's release of the MDL's memory: to the lookaside list when it
+ * came from there, else to pool; then the model forgets it. */
+static mm_status free_mdl_memory(mm_machine *m, mm_va mdl)
+{
+    uint16_t flags = 0;
+    mm_status st = kernel_access(m, mdl + 10, &flags, sizeof flags, MM_ACCESS_READ); /* MDL.MdlFlags */
+    if (MM_SUCCESS(st))
+        st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl)
+                                                                          : mmi_pool_free_checked(m, mdl, 0);
+    return MM_SUCCESS(st) ? forget(m, mdl) : st;
+}
+
 mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer, bool charge_quota,
                          mm_va irp)
 {
@@ -578,13 +590,7 @@ mm_status mm_io_free_mdl(mm_machine *m, mm_va mdl)
                         "IoFreeMdl freed MDL %016llx while it still maps %llu pages at %016llx: those system PTEs "
                         "are never released", (unsigned long long)mdl, (unsigned long long)mdl_pages(&h),
                         (unsigned long long)MM_PAGE_ALIGN(h.MappedSystemVa));
-    if ((f & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m))
-        st = free_to_lookaside(m, mdl);
-    else
-        st = mmi_pool_free_checked(m, mdl, 0);
-    if (!MM_SUCCESS(st))
-        return st;
-    return forget(m, mdl);
+    return free_mdl_memory(m, mdl);
 }
 
 mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *pfns, size_t max_pfns)
@@ -1053,17 +1059,16 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
     for (mm_va next; MM_SUCCESS(st) && mdl; mdl = next) {
         st = kernel_access(m, mdl, &next, 8, MM_ACCESS_READ); /* MDL.Next */
         if (MM_SUCCESS(st)) {
-            m->op = "MmUnlockPages";
+            mmi_op_enter(m, "MmUnlockPages");
             st = unlock_checked(m, mdl);
+            mmi_op_exit(m);
         }
         if (MM_SUCCESS(st)) {
-            m->op = "IoFreeMdl";
-            st = mmi_pool_free_checked(m, mdl, 0);
-            if (MM_SUCCESS(st))
-                st = forget(m, mdl);
+            mmi_op_enter(m, "IoFreeMdl");
+            st = free_mdl_memory(m, mdl);
+            mmi_op_exit(m);
         }
     }
-    m->op = "IofCompleteRequest";
     if (!MM_SUCCESS(st))
         return st;
     if (MM_SUCCESS(st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &(mm_va){0}, 8, MM_ACCESS_WRITE)))

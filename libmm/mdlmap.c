@@ -462,8 +462,10 @@ mm_va mm_get_system_address_for_mdl_safe(mm_machine *m, mm_va mdl, uint32_t prio
         return 0;
     if (flags_of(&h) & (MM_MDL_MAPPED_TO_SYSTEM_VA | MM_MDL_SOURCE_IS_NONPAGED_POOL))
         return h.MappedSystemVa;
-    m->op = "MmMapLockedPagesSpecifyCache";
-    return map_locked(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, false, priority, NULL);
+    mmi_op_enter(m, "MmMapLockedPagesSpecifyCache");
+    mm_va va = map_locked(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, false, priority, NULL);
+    mmi_op_exit(m);
+    return va;
 }
 
 /* PTE tracking (TrackPtes) remembers each mapping: the address, the MDL's

@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
+#include "machine.h" /* the operation context */
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -243,10 +245,53 @@ static void churn_reuses_frames(void **state)
     mm_machine_destroy(m);
 }
 
+/* The operation context: a DDI run inside another names itself while it
+ * runs, the caller's name comes back after, and the next public call starts
+ * afresh however deep the last one was left (a bug check unwinds nothing). */
+static void operation_context_nests(void **state)
+{
+    mm_machine *m = *state;
+    mmi_op_begin(m, "IofCompleteRequest");
+    mmi_op_enter(m, "MmUnlockPages");
+    assert_string_equal(m->op, "MmUnlockPages");
+    mmi_op_exit(m);
+    assert_string_equal(m->op, "IofCompleteRequest");
+    for (unsigned i = 0; i < MMI_OP_DEPTH + 3; i++) /* deeper than kept: the names past the limit are lost */
+        mmi_op_enter(m, i < MMI_OP_DEPTH - 1 ? "inner" : "deepest");
+    for (unsigned i = 0; i < MMI_OP_DEPTH + 3; i++)
+        mmi_op_exit(m);
+    assert_string_equal(m->op, "IofCompleteRequest");
+    mmi_op_exit(m); /* never below the public call */
+    assert_string_equal(m->op, "IofCompleteRequest");
+    mmi_op_enter(m, "left open");
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 16, 1);
+    assert_string_equal(m->op, "ExAllocatePoolWithTag");
+    assert_int_equal(mmi_cpu(m)->op_depth, 1);
+    assert_ok(mm_pool_free(m, b, 0));
+}
+
+/* A DDI another runs inside names itself in the bug check: the I/O
+ * manager's completion unlocking an MDL the driver already unlocked. */
+static void nested_bugcheck_names_the_inner_ddi(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_apc_state apc;
+    attached_process(m, "app.exe", &apc);
+    mm_va buf = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    mm_va irp = mm_io_allocate_irp(m);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, irp);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    assert_ok(mm_unlock_pages(m, mdl));
+    expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_string_equal(H.bc.operation, "MmUnlockPages");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_is_validated),
+        cmocka_unit_test_setup_teardown(operation_context_nests, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(nested_bugcheck_names_the_inner_ddi, setup_machine, teardown_machine),
         cmocka_unit_test(sixty_four_gib_is_cheap),
         cmocka_unit_test(closed_stdio_is_not_reused),
         cmocka_unit_test(churn_reuses_frames),

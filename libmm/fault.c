@@ -12,6 +12,7 @@
 #include "bugcheck.h"
 #include "image.h"
 #include "kstack.h"
+#include "layout.h"
 #include "machine.h"
 #include "memory.h"
 #include "pagefile.h"
@@ -35,14 +36,14 @@ struct access {
 
 mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va)
 {
-    if (mmi_is_user_va(va))
+    if (mmi_is_user_va(m, va))
         return MM_USE_PRIVATE;
     int pool = mmi_pool_region(m, va);
     if (pool == MM_NONPAGED_POOL)
         return MM_USE_NONPAGED_POOL;
     if (pool == MM_PAGED_POOL)
         return MM_USE_PAGED_POOL;
-    if (va >= MM_DRIVER_IMAGE_START && va < MM_SYSTEM_PTE_START)
+    if (va >= m->layout.driver_images && va < m->layout.driver_images + MMI_IMAGE_VA_PAGES * MM_PAGE_SIZE)
         return MM_USE_IMAGE;
     return MM_USE_SYSTEM;
 }
@@ -135,7 +136,7 @@ static mm_status map_resolved(mm_machine *m, const struct access *a, mm_pfn tabl
                               enum fault_kind kind)
 {
     mm_va page = MM_PAGE_ALIGN(a->va);
-    mmi_pte_set(m, table, mmi_va_index(page, 3), page, mmi_pte_make_valid(pfn, protection, mmi_is_user_va(page)));
+    mmi_pte_set(m, table, mmi_va_index(page, 3), page, mmi_pte_make_valid(pfn, protection, mmi_is_user_va(m, page)));
     add_to_working_set(m, a, pfn);
     mmi_trace(m, MM_EV_FAULT, a->va, pfn, kind, 0);
     return MM_STATUS_SUCCESS;
@@ -201,7 +202,7 @@ static mm_status clear_guard(mm_machine *m, const struct access *a, const struct
 /* Nothing in the page tables: for a user address the VAD decides. */
 static mm_status fault_unmapped(mm_machine *m, const struct access *a, const struct mmi_walk *w)
 {
-    if (mmi_is_user_va(a->va)) {
+    if (mmi_is_user_va(m, a->va)) {
         struct mmi_vad *vad = a->process ? mmi_vad_find(&a->process->vads, a->va) : NULL;
         if (!vad || !vad->committed_all || !protection_allows(vad->protection & 0x7, a->kind) ||
             vad->protection == MMP_NOACCESS)
@@ -226,7 +227,7 @@ static mm_status fault_software(mm_machine *m, const struct access *a, const str
 {
     uint64_t pte = w->entry[3];
     unsigned protection = mmi_pte_protection(pte);
-    bool user_va = mmi_is_user_va(a->va);
+    bool user_va = mmi_is_user_va(m, a->va);
     if (protection == MMP_NOACCESS || (protection & 7) == 0) {
         if (user_va)
             return access_violation(m, a);
@@ -259,7 +260,7 @@ static mm_status page_fault(mm_machine *m, const struct access *a, const struct 
 {
     uint64_t pte = w->depth == 4 ? w->entry[3] : 0;
     mm_va stack;
-    if (!mmi_is_user_va(a->va) && mmi_kstack_guard(m, a->va, &stack)) /* no stack left for the trap itself */
+    if (!mmi_is_user_va(m, a->va) && mmi_kstack_guard(m, a->va, &stack)) /* no stack left for the trap itself */
         return mmi_bugcheck(m, MM_BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP, 8, 0, 0, 0, MM_PFN_NONE, a->va,
                             "%s of %016llx, the guard page below the kernel stack at %016llx: the stack overflowed "
                             "(a double fault)", kind_name(a->kind), (unsigned long long)a->va,
@@ -280,7 +281,7 @@ static mm_status page_fault(mm_machine *m, const struct access *a, const struct 
 static mm_status check_valid(mm_machine *m, const struct access *a, const struct mmi_walk *w, bool *retry)
 {
     uint64_t pte = w->entry[3];
-    bool user_va = mmi_is_user_va(a->va);
+    bool user_va = mmi_is_user_va(m, a->va);
     *retry = false;
     if (a->mode == MM_USER_MODE && !(pte & PTE_OWNER))
         return access_violation(m, a);
@@ -324,7 +325,7 @@ static bool tlb_lookup(mm_machine *m, const struct access *a, mm_pfn top, mm_pfn
 
 static void tlb_fill(mm_machine *m, const struct access *a, mm_pfn top, uint64_t pte)
 {
-    if (a->mode != MM_KERNEL_MODE || ((pte & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(a->va)))
+    if (a->mode != MM_KERNEL_MODE || ((pte & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(m, a->va)))
         return;
     mmi_tlb_fill(m, a->va, top, mmi_pte_pfn(pte), (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY));
 }
@@ -338,9 +339,9 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
         return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, 4,
                             MM_PFN_NONE, 0, "%016llx is not a canonical address", (unsigned long long)a->va);
     }
-    if (a->mode == MM_USER_MODE && !mmi_is_user_va(a->va))
+    if (a->mode == MM_USER_MODE && !mmi_is_user_va(m, a->va))
         return access_violation(m, a);
-    if (mmi_is_user_va(a->va) && !a->process)
+    if (mmi_is_user_va(m, a->va) && !a->process)
         return access_violation(m, a);
     mm_pfn top = mmi_top_for(m, a->process, a->va);
     if (tlb_lookup(m, a, top, pfn))
@@ -404,7 +405,7 @@ static bool access_in_tlb(mm_machine *m, const struct mm_access_request *req, bo
 {
     bool write = req->kind == MM_ACCESS_WRITE;
     if (req->mode != MM_KERNEL_MODE || req->kind == MM_ACCESS_EXECUTE || !req->buffer || (write && from_driver) ||
-        !mmi_is_system_va(req->va) || mmi_va_index(req->va, 0) == MM_PXE_SELFMAP_INDEX ||
+        !mmi_is_system_va(m, req->va) || mmi_va_index(req->va, 0) == MM_PXE_SELFMAP_INDEX ||
         MM_BYTE_OFFSET(req->va) + req->length > MM_PAGE_SIZE)
         return false;
     mm_pfn pfn = mmi_tlb_lookup(m, req->va, m->system->pml4, write);
@@ -485,7 +486,7 @@ bool mmi_is_address_valid(mm_machine *m, mm_va va)
     if (!mmi_is_canonical(va))
         return false;
     struct mm_process *p = mmi_cpu(m)->process;
-    if (mmi_is_user_va(va) && !p)
+    if (mmi_is_user_va(m, va) && !p)
         return false;
     struct mmi_walk w;
     mmi_walk(m, mmi_top_for(m, p, va), va, &w);

@@ -169,7 +169,7 @@ mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section
         goto fail_img;
     img->self = img;
     snprintf(img->name, sizeof img->name, "%s", name);
-    img->base = MM_DRIVER_IMAGE_START + index * MM_PAGE_SIZE;
+    img->base = m->layout.driver_images + index * MM_PAGE_SIZE;
     img->pages = pages;
     img->count = count;
     lay_out(img, sections);

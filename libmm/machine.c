@@ -9,6 +9,7 @@
 #include "image.h"
 #include "irp.h"
 #include "kstack.h"
+#include "layout.h"
 #include "mdl.h"
 #include "syspte.h"
 #include "physical.h"
@@ -37,7 +38,7 @@ static bool config_valid(const struct mm_config *c)
     return c->physical_pages >= 256 && c->physical_pages <= (UINT64_C(1) << 28) && c->cpu_count >= 1 &&
            c->cpu_count <= MMI_MAX_CPUS && pow2 && c->trace_capacity >= 16 &&
            c->trace_capacity <= (1u << 24) && c->system_ptes >= 16 && c->system_ptes <= (1u << 24) &&
-           c->pagefile_pages < (UINT64_C(1) << 31);
+           c->pagefile_pages < (UINT64_C(1) << 31) && (c->layout == MM_LAYOUT_WINDOWS || c->layout == MM_LAYOUT_HOSTED);
 }
 
 uint64_t mmi_random(mm_machine *m)
@@ -54,7 +55,7 @@ static mm_status boot(mm_machine *m)
     if (!MM_SUCCESS(st))
         return st;
     if (!mmi_pfn_init(m, m->cfg.physical_pages) || !mmi_store_init(m, &m->store, m->cfg.physical_pages) ||
-        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, 1u << 18) ||
+        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, MMI_IMAGE_VA_PAGES) ||
         !mmi_syspte_init(m) || !mmi_mdl_init(m) || !mmi_physical_init(m))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->commit_limit = m->cfg.physical_pages + m->cfg.pagefile_pages;
@@ -84,6 +85,11 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
     if (!m)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->cfg = *cfg;
+    mmi_layout_windows(cfg, &m->layout);
+    if (cfg->layout == MM_LAYOUT_HOSTED) { /* the host layer comes next */
+        mmi_free_with(&a, m);
+        return MM_STATUS_NOT_SUPPORTED;
+    }
     m->alloc = a;
     m->rng = cfg->seed;
     m->cpu_count = cfg->cpu_count;
@@ -131,6 +137,14 @@ bool mm_machine_is_dead(const mm_machine *m) { return !m || m->dead; }
 const struct mm_bugcheck *mm_machine_bugcheck(const mm_machine *m)
 {
     return m && m->dead ? &m->bugcheck : NULL;
+}
+
+mm_status mm_machine_layout(const mm_machine *m, struct mm_layout *out)
+{
+    if (!m || !out)
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = m->layout;
+    return MM_STATUS_SUCCESS;
 }
 
 uint64_t mm_machine_host_bytes(const mm_machine *m) { return m ? m->host_bytes : 0; }

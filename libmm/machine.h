@@ -44,6 +44,7 @@ struct mmi_pool {
 
 struct mm_machine {
     struct mm_config cfg;
+    struct mm_layout layout;
     struct mm_allocator alloc;
     uint64_t host_bytes;
 
@@ -71,7 +72,6 @@ struct mm_machine {
     struct mmi_working_set *system_ws;
 
     struct mmi_pool pool[2];
-    mm_va nonpaged_pool_start;
 
     struct mmi_bitmap syspte;         /* system PTE pool */
     struct mmi_bitmap syspte_start;   /* first PTE of each allocation in it */
@@ -148,11 +148,13 @@ static inline void mmi_op_exit(mm_machine *m)
 static inline struct mmi_cpu *mmi_cpu(mm_machine *m) { return &m->cpu[m->current_cpu]; }
 static inline mm_irql mmi_irql(const mm_machine *m) { return m->cpu[m->current_cpu].irql; }
 static inline bool mmi_verifier(const mm_machine *m) { return m->cfg.verifier_flags != 0; }
-static inline bool mmi_is_user_va(mm_va va) { return va <= MM_HIGHEST_USER_ADDRESS; }
-static inline bool mmi_is_system_va(mm_va va) { return va >= MM_SYSTEM_RANGE_START; }
+/* Below MmHighestUserAddress / at or above MmSystemRangeStart. */
+static inline bool mmi_is_user_va(const mm_machine *m, mm_va va) { return va <= m->layout.highest_user_address; }
+static inline bool mmi_is_system_va(const mm_machine *m, mm_va va) { return va >= m->layout.system_range_start; }
+/* x64's rule, whatever the layout: bits 63..47 all equal. */
 static inline bool mmi_is_canonical(mm_va va)
 {
-    return va < UINT64_C(0x0000800000000000) || va >= MM_SYSTEM_RANGE_START;
+    return va < UINT64_C(0x0000800000000000) || va >= UINT64_C(0xFFFF800000000000);
 }
 
 uint64_t mmi_random(mm_machine *m);

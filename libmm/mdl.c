@@ -728,11 +728,11 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
         return MM_STATUS_INVALID_PARAMETER;
     mm_va address = MM_MDL_VIRTUAL_ADDRESS(&h);
     mm_va end = address + h.ByteCount;
-    if (mode != MM_KERNEL_MODE && (end > MM_USER_PROBE_ADDRESS || end <= address)) {
+    if (mode != MM_KERNEL_MODE && (end > m->layout.user_probe_address || end <= address)) {
         mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
         return MM_STATUS_ACCESS_VIOLATION;
     }
-    bool user = address <= MM_HIGHEST_USER_ADDRESS;
+    bool user = address <= m->layout.highest_user_address;
     bool write = op != MM_IO_READ_ACCESS;
     struct mm_process *cur = mmi_cpu(m)->process;
     st = probe_pages(m, mdl, address, mdl_pages(&h), write && user);
@@ -811,9 +811,9 @@ static mm_status probe_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64
         mm_va va;
         if (!MM_SUCCESS(st = segment(m, segments, i, &va)))
             return st;
-        if (MM_BYTE_OFFSET(va) || (mode == MM_USER_MODE && va > MM_HIGHEST_USER_ADDRESS))
+        if (MM_BYTE_OFFSET(va) || (mode == MM_USER_MODE && va > m->layout.highest_user_address))
             return MM_STATUS_ACCESS_VIOLATION;
-        struct mm_access_request req = {.va = va, .kind = write && mmi_is_user_va(va) ? MM_ACCESS_WRITE : MM_ACCESS_READ};
+        struct mm_access_request req = {.va = va, .kind = write && mmi_is_user_va(m, va) ? MM_ACCESS_WRITE : MM_ACCESS_READ};
         st = mmi_access(m, &req);
     }
     return st;
@@ -885,7 +885,7 @@ mm_status mm_probe_and_lock_selected_pages(mm_machine *m, mm_va mdl, mm_va segme
         }
         return st;
     }
-    bool user = mmi_is_user_va(first);
+    bool user = mmi_is_user_va(m, first);
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
     if (!r)
         return MM_STATUS_INSUFFICIENT_RESOURCES;

@@ -309,10 +309,10 @@ static mm_va map_user(mm_machine *m, mm_va mdl, const struct mm_mdl *h, const mm
     mm_va base;
     if (requested) {
         /* Any page-aligned address is taken as it is (no rounding); the
-         * mapping must end at or below MM_HIGHEST_VAD_ADDRESS. */
+         * mapping must end at or below the highest VAD address. */
         base = requested;
-        if (MM_BYTE_OFFSET(base) || base < MM_LOWEST_USER_ADDRESS || base > MM_HIGHEST_VAD_ADDRESS ||
-            bytes > MM_HIGHEST_VAD_ADDRESS + 1 - base) {
+        if (MM_BYTE_OFFSET(base) || base < m->layout.lowest_user_address || base > m->layout.highest_vad_address ||
+            bytes > m->layout.highest_vad_address + 1 - base) {
             *raised = MM_STATUS_INVALID_ADDRESS;
             return 0;
         }
@@ -509,7 +509,7 @@ mm_status mm_unmap_locked_pages(mm_machine *m, mm_va base, mm_va mdl)
         return st;
     unsigned f = flags_of(&h);
     mm_irql irql = mmi_irql(m);
-    bool user = base <= MM_HIGHEST_USER_ADDRESS;
+    bool user = base <= m->layout.highest_user_address;
     if (mmi_verifier(m)) {
         if (user ? irql > MM_APC_LEVEL : irql > MM_DISPATCH_LEVEL)
             return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, user ? 0x7A : 0x79, irql, base,

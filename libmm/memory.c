@@ -12,7 +12,7 @@
 
 uint32_t mmi_owner_id(mm_machine *m, struct mm_process *p, mm_va va)
 {
-    if (mmi_is_system_va(va) || !p)
+    if (mmi_is_system_va(m, va) || !p)
         return m->system->id;
     return p->id;
 }
@@ -29,7 +29,7 @@ struct mmi_working_set *mmi_ws_for(mm_machine *m, struct mm_process *p, mm_va va
 {
     /* The System process has one working set, the system's, for its user
      * pages too: the one mmi_ws_of_owner finds by its id. */
-    if (mmi_is_system_va(va) || !p || p == m->system)
+    if (mmi_is_system_va(m, va) || !p || p == m->system)
         return m->system_ws;
     return &p->ws;
 }
@@ -49,7 +49,7 @@ mm_status mmi_map_new_page(mm_machine *m, struct mm_process *p, mm_va va, unsign
         return st;
     unsigned index = mmi_va_index(va, 3);
     mmi_pfn_init_active(m, pfn, mmi_pte_address(va, 3), table, mmi_pte_make_demand_zero(protection), owner, use);
-    mmi_pte_set(m, table, index, va, mmi_pte_make_valid(pfn, protection, mmi_is_user_va(va)));
+    mmi_pte_set(m, table, index, va, mmi_pte_make_valid(pfn, protection, mmi_is_user_va(m, va)));
     if (ws)
         mmi_ws_insert(m, ws, va, pfn);
     if (out)
@@ -107,7 +107,7 @@ void mmi_reprotect_va(mm_machine *m, struct mm_process *p, mm_va va, unsigned pr
         struct mmi_pfn *e = mmi_pfn(m, pfn);
         uint64_t slot = mmi_pte_pagefile_slot(e->original_pte);
         e->original_pte = slot ? mmi_pte_make_pagefile(slot, protection) : mmi_pte_make_demand_zero(protection);
-        next = mmi_pte_make_valid(pfn, protection, mmi_is_user_va(va)) | (pte & PTE_DIRTY);
+        next = mmi_pte_make_valid(pfn, protection, mmi_is_user_va(m, va)) | (pte & PTE_DIRTY);
         mmi_pte_set(m, w.table[3], mmi_va_index(va, 3), va, next);
         /* A resident page made a guard page must fault on its next touch. */
         if ((protection & 0x18u) == MMP_GUARDPAGE)

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "bugcheck.h"
 #include "fault.h"
+#include "layout.h"
 #include "machine.h"
 #include "memory.h"
 #include "process.h"
@@ -21,7 +22,6 @@
 #include "hash.h"
 
 #define SMALL_MAX 0xFE0u
-#define POOL_VA_PAGES_MAX (UINT64_C(1) << 20)
 
 struct mmi_pool_block {
     UT_hash_handle hh;
@@ -33,22 +33,12 @@ struct mmi_pool_block {
     bool kernel; /* the memory manager's own object: no driver may free it */
 };
 
-static uint64_t pool_pages_for(const mm_machine *m)
-{
-    uint64_t want = m->cfg.physical_pages * 2;
-    if (want < 4096)
-        want = 4096;
-    return want < POOL_VA_PAGES_MAX ? want : POOL_VA_PAGES_MAX;
-}
-
 mm_status mmi_pool_init(mm_machine *m)
 {
-    uint64_t pfn_db_bytes = m->cfg.physical_pages * 0x30;
-    m->nonpaged_pool_start = MM_PFN_DATABASE + ((pfn_db_bytes + 0x1FFFFF) & ~UINT64_C(0x1FFFFF));
-    m->pool[MM_NONPAGED_POOL].start = m->nonpaged_pool_start;
-    m->pool[MM_PAGED_POOL].start = MM_PAGED_POOL_START;
+    m->pool[MM_NONPAGED_POOL].start = m->layout.nonpaged_pool;
+    m->pool[MM_PAGED_POOL].start = m->layout.paged_pool;
     for (int t = 0; t < 2; t++)
-        if (!mmi_bitmap_init(m, &m->pool[t].va, pool_pages_for(m)))
+        if (!mmi_bitmap_init(m, &m->pool[t].va, mmi_pool_va_pages(&m->cfg)))
             return MM_STATUS_INSUFFICIENT_RESOURCES;
     return MM_STATUS_SUCCESS;
 }
@@ -276,8 +266,8 @@ static uint64_t header_contents(mm_machine *m, mm_va block)
 
 static mm_status bad_free(mm_machine *m, mm_va block)
 {
-    if (!mmi_is_system_va(block))
-        return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x40, block, MM_SYSTEM_RANGE_START, 0, MM_PFN_NONE,
+    if (!mmi_is_system_va(m, block))
+        return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x40, block, m->layout.system_range_start, 0, MM_PFN_NONE,
                             block, "ExFreePool of a user-mode address %016llx", (unsigned long long)block);
     int t = mmi_pool_region(m, block);
     if (t >= 0 && find(m->pool[t].freed, block))

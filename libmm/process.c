@@ -75,6 +75,7 @@ static struct mm_process *new_process(mm_machine *m, const char *name, uint32_t 
     p->machine = m;
     p->id = id;
     p->ws.owner = id;
+    mmi_vad_init(&p->vads, m->layout.lowest_user_address, m->layout.highest_vad_address + 1);
     snprintf(p->name, sizeof p->name, "%s", name);
     HASH_ADD_PTR(m->processes, self, p);
     if (uthash_failed) {
@@ -134,8 +135,8 @@ mm_status mmi_process_create_system(mm_machine *m)
         return st;
     /* The system regions' upper tables exist from boot on, so every process
      * shares them through its copy of the system half. */
-    static const mm_va regions[] = {MM_DRIVER_IMAGE_START, MM_SYSTEM_PTE_START, MM_PAGED_POOL_START,
-                                    MM_PFN_DATABASE};
+    const mm_va regions[] = {m->layout.driver_images, m->layout.system_ptes, m->layout.paged_pool,
+                             m->layout.pfn_database};
     for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
         mm_pfn table;
         st = mmi_pt_ensure(m, p->pml4, regions[i], p->id, &table);

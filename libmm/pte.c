@@ -183,7 +183,7 @@ mm_pfn mmi_top_for(mm_machine *m, struct mm_process *p, mm_va va)
 {
     if (!p || !p->pml4) /* no context, or its tables are gone */
         return m->system->pml4;
-    if (mmi_is_system_va(va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
+    if (mmi_is_system_va(m, va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
         return m->system->pml4;
     return p->pml4;
 }
@@ -196,7 +196,7 @@ static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va v
         return st;
     mmi_pfn_init_active(m, pfn, mmi_pte_address(va, level), parent, 0, owner, MM_USE_PAGE_TABLE);
     uint64_t entry = (pfn << 12) | PTE_VALID | PTE_DIRTY1 | PTE_ACCESSED | PTE_DIRTY;
-    if (mmi_is_user_va(va))
+    if (mmi_is_user_va(m, va))
         entry |= PTE_OWNER;
     mmi_pte_set_upper(m, parent, mmi_va_index(va, level), va, entry);
     *out = pfn;
@@ -254,7 +254,7 @@ static bool table_empty(mm_machine *m, mm_pfn table)
 
 mm_status mmi_pt_prune(mm_machine *m, mm_pfn top, mm_va va)
 {
-    if (!mmi_is_user_va(va))
+    if (!mmi_is_user_va(m, va))
         return MM_STATUS_SUCCESS; /* system page tables stay */
     struct mmi_walk w;
     mmi_walk(m, top, va, &w);

@@ -15,7 +15,7 @@ mm_status mm_pfn_query(mm_machine *m, mm_pfn pfn, struct mm_pfn_info *out)
         return MM_STATUS_INVALID_PARAMETER;
     if (!mmi_pfn_is_ram(m, pfn))
         return MM_STATUS_INVALID_PARAMETER;
-    *out = (struct mm_pfn_info){.pfn = pfn, .entry_address = MM_PFN_DATABASE + pfn * 0x30};
+    *out = (struct mm_pfn_info){.pfn = pfn, .entry_address = m->layout.pfn_database + pfn * 0x30};
     out->flink = out->blink = MM_PFN_NONE;
     if (pfn >= m->pfn.untouched) {
         out->location = MM_ZEROED_PAGE_LIST;
@@ -93,7 +93,7 @@ mm_status mm_pte_walk(mm_machine *m, mm_process *process, mm_va va, struct mm_pt
     struct mm_process *p = process ? mmi_process_lookup(m, process) : mmi_cpu(m)->process;
     if (!p)
         return MM_STATUS_INVALID_HANDLE;
-    if (p->terminated && mmi_is_user_va(va))
+    if (p->terminated && mmi_is_user_va(m, va))
         return MM_STATUS_PROCESS_IS_TERMINATING;
     memset(out, 0, sizeof *out);
     out->va = va;
@@ -172,7 +172,7 @@ void mm_pte_decode(uint64_t pte, struct mm_pte_info *out)
 static bool debug_pte(mm_machine *m, mm_process *process, mm_va va, uint64_t *pte)
 {
     struct mm_process *p = process ? mmi_process_lookup(m, process) : mmi_cpu(m)->process;
-    if (!p || !mmi_is_canonical(va) || (mmi_is_user_va(va) && (p->terminated || !p->pml4)))
+    if (!p || !mmi_is_canonical(va) || (mmi_is_user_va(m, va) && (p->terminated || !p->pml4)))
         return false;
     struct mmi_walk w;
     mmi_walk(m, mmi_top_for(m, p, va), va, &w);

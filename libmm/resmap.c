@@ -91,7 +91,7 @@ mm_status mm_free_mapping_address(mm_machine *m, mm_va base, uint32_t tag)
     MMI_ENTER(m, "MmFreeMappingAddress");
     if (!mmi_irql_allows(m, MM_APC_LEVEL, base))
         return MM_STATUS_MACHINE_DEAD;
-    if (!mmi_is_syspte_va(m, base) || base < MM_SYSTEM_PTE_START + HEADERS * MM_PAGE_SIZE)
+    if (!mmi_is_syspte_va(m, base) || base < m->layout.system_ptes + HEADERS * MM_PAGE_SIZE)
         return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x101, base, tag, 0, MM_PFN_NONE, base,
                             "MmFreeMappingAddress(%016llx) is not a reserved range", (unsigned long long)base);
     mm_status st = check_owner(m, base, tag, 0x101, 0x102);
@@ -116,7 +116,7 @@ mm_va mm_map_locked_pages_with_reserved_mapping(mm_machine *m, mm_va base, uint3
     MMI_ENTER_RET(m, "MmMapLockedPagesWithReservedMapping", 0);
     if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, base) || cache >= MM_MAXIMUM_CACHE_TYPE)
         return 0;
-    if (!mmi_is_syspte_va(m, base) || base < MM_SYSTEM_PTE_START + HEADERS * MM_PAGE_SIZE) {
+    if (!mmi_is_syspte_va(m, base) || base < m->layout.system_ptes + HEADERS * MM_PAGE_SIZE) {
         mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x105, base, tag, 0, MM_PFN_NONE, base,
                      "MmMapLockedPagesWithReservedMapping(%016llx) is not a reserved range", (unsigned long long)base);
         return 0;
@@ -187,7 +187,7 @@ mm_status mm_unmap_reserved_mapping(mm_machine *m, mm_va base, uint32_t tag, mm_
     MMI_ENTER(m, "MmUnmapReservedMapping");
     if (!mmi_irql_allows(m, MM_DISPATCH_LEVEL, base))
         return MM_STATUS_MACHINE_DEAD;
-    if (!mmi_is_syspte_va(m, base) || base < MM_SYSTEM_PTE_START + HEADERS * MM_PAGE_SIZE)
+    if (!mmi_is_syspte_va(m, base) || base < m->layout.system_ptes + HEADERS * MM_PAGE_SIZE)
         return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x108, base, tag, 0, MM_PFN_NONE, base,
                             "MmUnmapReservedMapping(%016llx) is not a reserved range", (unsigned long long)base);
     mm_status st = check_owner(m, base, tag, 0x108, 0x109);

@@ -328,8 +328,8 @@ mm_status mm_map_view_of_section(mm_machine *m, mm_section *section, mm_process 
     if (start) {
         if (start & 0xFFFF)
             return MM_STATUS_MAPPED_ALIGNMENT;
-        if (start < MM_LOWEST_USER_ADDRESS || start > MM_HIGHEST_USER_ADDRESS ||
-            bytes > MM_HIGHEST_USER_ADDRESS + 1 - start)
+        if (start < m->layout.lowest_user_address || start > m->layout.highest_user_address ||
+            bytes > m->layout.highest_user_address + 1 - start)
             return MM_STATUS_INVALID_ADDRESS;
         if (!mmi_vad_range_free(&p->vads, start, start + bytes))
             return MM_STATUS_CONFLICTING_ADDRESSES;
@@ -382,7 +382,7 @@ mm_status mm_unmap_view_of_section(mm_machine *m, mm_process *process, mm_va bas
         return st;
     if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, base))
         return MM_STATUS_MACHINE_DEAD;
-    struct mmi_vad *vad = base <= MM_HIGHEST_USER_ADDRESS ? mmi_vad_find(&p->vads, base) : NULL;
+    struct mmi_vad *vad = base <= m->layout.highest_user_address ? mmi_vad_find(&p->vads, base) : NULL;
     if (!vad || !vad->section)
         return MM_STATUS_NOT_MAPPED_VIEW;
     return mmi_section_unmap_view(m, p, vad);

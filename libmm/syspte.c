@@ -20,7 +20,7 @@ void mmi_syspte_fini(mm_machine *m)
     mmi_bitmap_fini(m, &m->syspte_start);
 }
 
-static uint64_t index_of(mm_va va) { return (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE; }
+static uint64_t index_of(const mm_machine *m, mm_va va) { return (va - m->layout.system_ptes) / MM_PAGE_SIZE; }
 
 mm_va mmi_syspte_reserve(mm_machine *m, uint64_t pages)
 {
@@ -28,13 +28,13 @@ mm_va mmi_syspte_reserve(mm_machine *m, uint64_t pages)
     if (index == MMI_BITMAP_NONE)
         return 0;
     mmi_bitmap_mark(&m->syspte_start, index, true);
-    return MM_SYSTEM_PTE_START + index * MM_PAGE_SIZE;
+    return m->layout.system_ptes + index * MM_PAGE_SIZE;
 }
 
 void mmi_syspte_release(mm_machine *m, mm_va va, uint64_t pages)
 {
-    mmi_bitmap_mark(&m->syspte_start, index_of(va), false);
-    mmi_bitmap_clear(&m->syspte, index_of(va), pages);
+    mmi_bitmap_mark(&m->syspte_start, index_of(m, va), false);
+    mmi_bitmap_clear(&m->syspte, index_of(m, va), pages);
 }
 
 /* The length of the allocation starting at index: up to the next free PTE
@@ -52,9 +52,9 @@ uint32_t mmi_syspte_check_release(const mm_machine *m, mm_va va, uint64_t pages,
 {
     *p3 = pages;
     *p4 = 0;
-    if (pages == 0 || !mmi_is_syspte_va(m, va) || MM_BYTE_OFFSET(va) || pages > m->syspte.size - index_of(va))
+    if (pages == 0 || !mmi_is_syspte_va(m, va) || MM_BYTE_OFFSET(va) || pages > m->syspte.size - index_of(m, va))
         return 0x303;
-    uint64_t index = index_of(va);
+    uint64_t index = index_of(m, va);
     if (!mmi_bitmap_test(&m->syspte, index)) {
         *p3 = va;
         *p4 = pages;
@@ -72,12 +72,12 @@ uint32_t mmi_syspte_check_release(const mm_machine *m, mm_va va, uint64_t pages,
 
 bool mmi_is_syspte_va(const mm_machine *m, mm_va va)
 {
-    return va >= MM_SYSTEM_PTE_START && (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE < m->syspte.size;
+    return va >= m->layout.system_ptes && index_of(m, va) < m->syspte.size;
 }
 
 bool mmi_syspte_in_use(const mm_machine *m, mm_va va)
 {
-    return mmi_is_syspte_va(m, va) && mmi_bitmap_test(&m->syspte, (va - MM_SYSTEM_PTE_START) / MM_PAGE_SIZE);
+    return mmi_is_syspte_va(m, va) && mmi_bitmap_test(&m->syspte, index_of(m, va));
 }
 
 uint64_t mmi_syspte_free(const mm_machine *m) { return m->syspte.size - m->syspte.set; }

@@ -8,7 +8,6 @@
 #include "alloc.h"
 
 #define GRANULE ((mm_va)MM_ALLOCATION_GRANULARITY)
-#define TOP (MM_HIGHEST_USER_ADDRESS + 1 - MM_ALLOCATION_GRANULARITY)
 
 static mm_va align_up(mm_va va) { return (va + GRANULE - 1) & ~(GRANULE - 1); }
 
@@ -173,14 +172,19 @@ static mm_va first_fit(const struct mmi_vad *n, mm_va prev_end, uint64_t bytes)
     return 0;
 }
 
+void mmi_vad_init(struct mmi_vad_table *t, mm_va lowest, mm_va top)
+{
+    *t = (struct mmi_vad_table){.lowest = lowest, .top = top};
+}
+
 mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes)
 {
     if (!t->root)
-        return hole(MM_LOWEST_USER_ADDRESS, TOP) >= bytes ? MM_LOWEST_USER_ADDRESS : 0;
-    mm_va at = first_fit(t->root, MM_LOWEST_USER_ADDRESS, bytes);
+        return hole(t->lowest, t->top) >= bytes ? align_up(t->lowest) : 0;
+    mm_va at = first_fit(t->root, t->lowest, bytes);
     if (at)
         return at;
-    return hole(t->root->max_end, TOP) >= bytes ? align_up(t->root->max_end) : 0;
+    return hole(t->root->max_end, t->top) >= bytes ? align_up(t->root->max_end) : 0;
 }
 
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad)
@@ -249,5 +253,5 @@ static void free_tree(mm_machine *m, struct mmi_vad *n)
 void mmi_vad_fini(mm_machine *m, struct mmi_vad_table *t)
 {
     free_tree(m, t->root);
-    *t = (struct mmi_vad_table){0};
+    mmi_vad_init(t, t->lowest, t->top);
 }

@@ -28,7 +28,11 @@ struct mmi_vad_table {
     struct mmi_vad *root;
     struct mmi_vad *hint; /* VadHint: the VAD last found, asked first */
     size_t count;
+    mm_va lowest, top;    /* where VADs may lie: [lowest, top) */
 };
+
+/* An empty table whose VADs lie in [lowest, top). */
+void mmi_vad_init(struct mmi_vad_table *t, mm_va lowest, mm_va top);
 
 struct mmi_vad *mmi_vad_find(struct mmi_vad_table *t, mm_va va);
 /* True if [start, end) overlaps no VAD. */

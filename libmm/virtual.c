@@ -66,7 +66,7 @@ static mm_status prologue(mm_machine *m, mm_process *process, mm_va *base, uint6
     mm_status st = mmi_process_resolve(m, process, p);
     if (!MM_SUCCESS(st))
         return st;
-    if (*base > MM_HIGHEST_USER_ADDRESS || *size > MM_HIGHEST_USER_ADDRESS + 1 - *base)
+    if (*base > m->layout.highest_user_address || *size > m->layout.highest_user_address + 1 - *base)
         return MM_STATUS_INVALID_ADDRESS;
     if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, *base))
         return MM_STATUS_MACHINE_DEAD;
@@ -140,7 +140,7 @@ static mm_status reserve(mm_machine *m, struct mm_process *p, mm_va *base, uint6
     if (*base) {
         start = *base & ~GRANULE_MASK;
         end = (*base + *size + PAGE_MASK) & ~PAGE_MASK;
-        if (start < MM_LOWEST_USER_ADDRESS || end - 1 > MM_HIGHEST_USER_ADDRESS)
+        if (start < m->layout.lowest_user_address || end - 1 > m->layout.highest_user_address)
             return MM_STATUS_INVALID_ADDRESS;
         if (!mmi_vad_range_free(&p->vads, start, end))
             return MM_STATUS_CONFLICTING_ADDRESSES;
@@ -378,14 +378,14 @@ mm_status mm_virtual_query(mm_machine *m, mm_process *process, mm_va va, struct 
     mm_status st = mmi_process_resolve(m, process, &p);
     if (!MM_SUCCESS(st))
         return st;
-    if (va > MM_HIGHEST_USER_ADDRESS)
+    if (va > m->layout.highest_user_address)
         return MM_STATUS_INVALID_PARAMETER;
     mm_va page = va & ~PAGE_MASK;
     struct mmi_vad *vad = mmi_vad_find(&p->vads, page);
     *out = (struct mm_region_info){.base_address = page};
     if (!vad) {
         const struct mmi_vad *above = mmi_vad_above(&p->vads, page);
-        mm_va next = above ? above->start : MM_HIGHEST_USER_ADDRESS + 1;
+        mm_va next = above ? above->start : m->layout.highest_user_address + 1;
         out->state = MM_MEM_FREE;
         out->protect = MM_PAGE_NOACCESS;
         out->region_size = next - page;

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
+#include "layout.h"
 #include "machine.h" /* the operation context */
 
 #include <fcntl.h>
@@ -286,10 +287,59 @@ static void nested_bugcheck_names_the_inner_ddi(void **state)
     assert_string_equal(H.bc.operation, "MmUnlockPages");
 }
 
+/* The default layout is Windows x64's, and the model's addresses follow it. */
+static void windows_layout_by_default(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_layout l;
+    assert_ok(mm_machine_layout(m, &l));
+    assert_int_equal(l.kind, MM_LAYOUT_WINDOWS);
+    assert_int_equal(l.highest_user_address, 0x7FFFFFFEFFFF);
+    assert_int_equal(l.user_probe_address, 0x7FFFFFFF0000);
+    assert_int_equal(l.system_range_start, 0xFFFF800000000000);
+    assert_int_equal(l.system_ptes, MM_SYSTEM_PTE_START);
+    assert_int_equal(l.paged_pool, MM_PAGED_POOL_START);
+    mm_va np = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, 1);
+    assert_true(np >= l.nonpaged_pool && np < l.system_end);
+    assert_status(mm_machine_layout(m, NULL), MM_STATUS_INVALID_PARAMETER);
+}
+
+/* The hosted layout: user space, then system space, each region on a 1 GiB
+ * boundary and big enough for the configuration, all in the low half. */
+static void hosted_layout_regions(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    mm_config_default(&cfg);
+    mm_va base = UINT64_C(0x7F0000000000);
+    uint64_t bytes = mmi_layout_hosted_bytes(&cfg);
+    struct mm_layout l;
+    mmi_layout_hosted(&cfg, base, &l);
+    assert_int_equal(l.kind, MM_LAYOUT_HOSTED);
+    assert_int_equal(l.lowest_user_address, base + 0x10000);
+    assert_int_equal(l.system_range_start, base + MMI_HOSTED_USER_BYTES);
+    assert_int_equal(l.user_probe_address, l.system_range_start - 0x10000);
+    assert_int_equal(l.highest_user_address, l.user_probe_address - 1);
+    assert_true(l.highest_vad_address < l.highest_user_address);
+    const mm_va order[] = {l.system_range_start, l.driver_images, l.system_ptes, l.paged_pool, l.pfn_database,
+                           l.nonpaged_pool, l.system_end};
+    for (size_t i = 1; i < sizeof order / sizeof order[0]; i++) {
+        assert_true(order[i] >= order[i - 1]);
+        assert_int_equal(order[i] % MMI_HOSTED_ALIGN, 0);
+    }
+    assert_true(l.system_ptes - l.driver_images >= MMI_IMAGE_VA_PAGES * MM_PAGE_SIZE);
+    assert_true(l.pfn_database - l.paged_pool >= mmi_pool_va_pages(&cfg) * MM_PAGE_SIZE);
+    assert_true(l.system_end - l.nonpaged_pool >= mmi_pool_va_pages(&cfg) * MM_PAGE_SIZE);
+    assert_int_equal(l.system_end, base + bytes);
+    assert_true(l.system_end <= UINT64_C(0x800000000000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_is_validated),
+        cmocka_unit_test_setup_teardown(windows_layout_by_default, setup_machine, teardown_machine),
+        cmocka_unit_test(hosted_layout_regions),
         cmocka_unit_test_setup_teardown(operation_context_nests, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(nested_bugcheck_names_the_inner_ddi, setup_machine, teardown_machine),
         cmocka_unit_test(sixty_four_gib_is_cheap),

@@ -375,7 +375,8 @@ static mm_va brute_first_fit(const mm_va (*v)[2], size_t n, uint64_t bytes)
 static void vad_tree_matches_a_sorted_list(void **state)
 {
     mm_machine *m = *state;
-    struct mmi_vad_table t = {0};
+    struct mmi_vad_table t;
+    mmi_vad_init(&t, MM_LOWEST_USER_ADDRESS, MM_HIGHEST_VAD_ADDRESS + 1);
     static mm_va v[600][2];
     size_t n = 0;
     uint64_t rng = 12345;

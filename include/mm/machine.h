@@ -39,6 +39,33 @@ struct mm_allocator {
  * is dead afterwards. NULL means mm_bugcheck_hook_default. */
 typedef void (*mm_bugcheck_fn)(void *ctx, mm_machine *m, const struct mm_bugcheck *bc);
 
+/* Where a machine puts user and system space. MM_LAYOUT_WINDOWS (the
+ * default) is Windows x64's: user space up to 0x7FFFFFFEFFFF, system space
+ * from 0xFFFF800000000000 with fixed regions; the model never dereferences
+ * these addresses. MM_LAYOUT_HOSTED puts both in host address ranges the
+ * machine reserves, user space below system space, so a VA the model hands
+ * out is a host pointer (this needs the host layer; see docs/hosted.md). */
+typedef enum {
+    MM_LAYOUT_WINDOWS = 0,
+    MM_LAYOUT_HOSTED = 1,
+} mm_layout_kind;
+
+/* A machine's address layout (mm_machine_layout). */
+struct mm_layout {
+    mm_layout_kind kind;
+    mm_va lowest_user_address;    /* MM_LOWEST_USER_ADDRESS in the Windows layout */
+    mm_va highest_user_address;   /* MmHighestUserAddress */
+    mm_va user_probe_address;     /* MmUserProbeAddress: the first address a probe refuses */
+    mm_va highest_vad_address;    /* the last byte a VAD may cover */
+    mm_va system_range_start;     /* MmSystemRangeStart */
+    mm_va driver_images;          /* where loaded driver images go */
+    mm_va system_ptes;            /* the system PTE region (MDL mappings, kernel stacks) */
+    mm_va paged_pool;
+    mm_va pfn_database;           /* the PFN database's VA (WinDbg's MMPFN addresses) */
+    mm_va nonpaged_pool;
+    mm_va system_end;             /* one past the last system address of the regions */
+};
+
 struct mm_config {
     uint64_t physical_pages;      /* simulated RAM, in 4 KiB pages (256 .. 2^28) */
     uint32_t cpu_count;           /* simulated CPUs (1 .. 64) */
@@ -54,11 +81,16 @@ struct mm_config {
     mm_trace_fn trace_hook;       /* optional: every event as it happens */
     void *trace_ctx;
     struct mm_allocator allocator; /* zeroed = the C library's */
+    mm_layout_kind layout;        /* MM_LAYOUT_WINDOWS unless asked */
 };
 
 MM_API void mm_config_default(struct mm_config *cfg);
 MM_API mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out);
 MM_API void mm_machine_destroy(mm_machine *m); /* NULL is a no-op */
+
+/* The machine's address layout (MmHighestUserAddress, MmSystemRangeStart,
+ * where each region starts). */
+MM_API mm_status mm_machine_layout(const mm_machine *m, struct mm_layout *out);
 
 MM_API bool mm_machine_is_dead(const mm_machine *m);
 /* The bug check that killed the machine, or NULL. */

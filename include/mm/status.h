@@ -38,6 +38,7 @@ extern "C" {
     X(INVALID_ADDRESS, 0xC0000141, "the address is outside the allowed range") \
     X(INVALID_DEVICE_STATE, 0xC0000184, "the object is in a state that does not allow the operation") \
     X(MAPPED_ALIGNMENT, 0xC0000220, "a view's base address must be 64 KiB aligned") \
+    X(NOT_SUPPORTED, 0xC00000BB, "this build of mmsim cannot do that (e.g. the hosted layout without the host layer)") \
     X(NOT_FOUND, 0xC0000225, "no such object") \
     X(MACHINE_DEAD, 0xE0000001, "the machine has bug-checked; it is dead and refuses every call")
 

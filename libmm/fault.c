@@ -454,6 +454,26 @@ static mm_status access_pages(mm_machine *m, const struct mm_access_request *req
 
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req) { return access_pages(m, req, false); }
 
+mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip)
+{
+    struct access a = {.va = va, .kind = kind, .mode = MM_KERNEL_MODE, .ip = ip, .process = mmi_cpu(m)->process};
+    mm_pfn pfn = MM_PFN_NONE;
+    mm_status st = translate(m, &a, &pfn);
+    if (!MM_SUCCESS(st))
+        return st;
+    /* The walk found a valid translation with the rights asked for (a write
+     * has set the dirty bit): cache it, which maps it for the host. A page
+     * mapped clean is mapped read-only, so its first write comes back here. */
+    mm_pfn top = mmi_top_for(m, a.process, va);
+    struct mmi_walk w;
+    mmi_walk(m, top, va, &w);
+    if (!mmi_walk_valid(&w))
+        return MM_STATUS_UNSUCCESSFUL;
+    uint64_t pte = w.entry[3];
+    mmi_tlb_fill(m, va, top, mmi_pte_pfn(pte), (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY));
+    return MM_STATUS_SUCCESS;
+}
+
 mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req)
 {
     MMI_ENTER(m, "CpuAccess");

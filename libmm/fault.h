@@ -16,6 +16,12 @@ mm_status mmi_access(mm_machine *m, const struct mm_access_request *req);
  * `who` names the writer for the explanation. */
 mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len,
                                     const char *who);
+/* An access by host code (a driver dereferencing a hosted VA) that the
+ * host view refused: resolved as the CPU would (demand zero, soft and hard
+ * faults, copy on write) and left in the TLB, hence mapped for the host; or
+ * the bug check Windows raises; or STATUS_ACCESS_VIOLATION for a user
+ * address, which the caller turns into an exception. */
+mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip);
 /* MmIsAddressValid without the entry bookkeeping. */
 bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */

@@ -6,6 +6,7 @@
 #include "bugcheck.h"
 #include "machine.h"
 #include "paging.h"
+#include "tlb.h"
 
 uint32_t mm_cpu_count(const mm_machine *m) { return m ? m->cpu_count : 0; }
 uint32_t mm_cpu_current(const mm_machine *m) { return m ? m->current_cpu : 0; }
@@ -15,6 +16,8 @@ mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu)
     MMI_ENTER(m, "mm_cpu_set_current");
     if (cpu >= m->cpu_count)
         return MM_STATUS_INVALID_PARAMETER;
+    if (m->cpu[cpu].process != mmi_cpu(m)->process)
+        mmi_tlb_flush_user(m); /* one TLB for all CPUs: the next one's user space differs */
     m->current_cpu = cpu;
     return MM_STATUS_SUCCESS;
 }

@@ -21,6 +21,7 @@
 #include "process.h"
 #include "pte.h"
 #include "syspte.h"
+#include "tlb.h"
 #include "trace.h"
 
 #define MDL_FIXED_PAGES 23u      /* lookaside MDLs hold up to 23 PFNs */
@@ -785,12 +786,12 @@ mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *
     if (mmi_verifier(m) && cpu->irql > MM_DISPATCH_LEVEL)
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x71, cpu->irql, mdl, p->eprocess,
                             MM_PFN_NONE, mdl, "MmProbeAndLockProcessPages at IRQL %u", cpu->irql);
-    cpu->process = p; /* KeStackAttachProcess … try/finally … detach */
+    mmi_switch_process(m, p); /* KeStackAttachProcess … try/finally … detach */
     p->attach_count++;
     st = probe_and_lock(m, mdl, mode, op, 0xB1);
     if (!m->dead) {
         p->attach_count--;
-        cpu->process = saved;
+        mmi_switch_process(m, saved);
     }
     return st;
 }
@@ -932,6 +933,10 @@ static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
         if (u->mdl != mdl || u->unlocked)
             continue;
         u->unlocked = true;
+        /* Its PTEs stay, but every later touch must reach the staleness
+         * check: the cached translations (and a host view's pages) go. */
+        for (uint64_t i = 0; i < u->pages; i++)
+            mmi_tlb_flush_page(m, u->va + i * MM_PAGE_SIZE);
         mmi_mdl_finding(m, MM_FINDING_STALE_USER_MAPPING, mdl, u->va, MM_PFN_NONE, u->process,
                         "MDL %016llx was unlocked while its user mapping at %016llx in process %u is still in "
                         "place: those PTEs now map frames nothing keeps locked",

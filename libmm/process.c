@@ -344,7 +344,7 @@ mm_status mm_process_attach(mm_machine *m, mm_process *process, struct mm_apc_st
                             "KeStackAttachProcess at IRQL %u: it requires IRQL below DISPATCH_LEVEL", cpu->irql);
     *state = (struct mm_apc_state){.saved = cpu->process, .target = p, .cpu = m->current_cpu,
                                    .magic = APC_STATE_MAGIC};
-    cpu->process = p;
+    mmi_switch_process(m, p);
     cpu->attach_depth++;
     p->attach_count++;
     mmi_trace(m, MM_EV_ATTACH, p->eprocess, MM_PFN_NONE, 0, p->id);
@@ -364,7 +364,7 @@ mm_status mm_process_detach(mm_machine *m, struct mm_apc_state *state)
         return mmi_bugcheck(m, MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, target ? target->eprocess : 0,
                             cpu->process->eprocess, cpu->irql, 0, MM_PFN_NONE, 0,
                             "KeUnstackDetachProcess with an APC state that does not match the current attach");
-    cpu->process = saved;
+    mmi_switch_process(m, saved);
     cpu->attach_depth--;
     target->attach_count--;
     state->magic = 0;

@@ -46,3 +46,20 @@ void mmi_tlb_flush_all(mm_machine *m)
     if (m->tlb.host)
         m->tlb.host->unmap_all(m->tlb.host_ctx);
 }
+
+void mmi_tlb_flush_user(mm_machine *m)
+{
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (e->generation == m->tlb.generation && mmi_is_user_va(m, e->page))
+            mmi_tlb_flush_page(m, e->page);
+    }
+}
+
+void mmi_switch_process(mm_machine *m, struct mm_process *p)
+{
+    struct mmi_cpu *cpu = mmi_cpu(m);
+    if (cpu->process != p)
+        mmi_tlb_flush_user(m);
+    cpu->process = p;
+}

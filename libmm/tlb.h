@@ -7,6 +7,8 @@
 
 #include "mm/types.h"
 
+struct mm_process;
+
 /* A translation cached by kernel accesses. Overwriting a valid PTE drops its
  * page's entry (INVLPG); overwriting a valid upper-level entry starts a new
  * generation, which drops every entry (a full flush). */
@@ -43,5 +45,11 @@ void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable
 /* Drop the cached translation of one page / of every page. */
 void mmi_tlb_flush_page(mm_machine *m, mm_va va);
 void mmi_tlb_flush_all(mm_machine *m);
+/* Drops every user-space translation (a CR3 reload keeps only global,
+ * i.e. system, entries). */
+void mmi_tlb_flush_user(mm_machine *m);
+/* KiSwapProcess: the current CPU runs in p's address space from now on;
+ * the old one's user translations go (from a host view too). */
+void mmi_switch_process(mm_machine *m, struct mm_process *p);
 
 #endif

@@ -2,8 +2,9 @@
 # mmsim set-up: installs what is missing (Debian packages), builds, and runs
 # either the demo lab ("demo") or the whole test suite in a normal and an
 # ASan+UBSan build ("test"; it also needs Graphviz and Chromium, for the
-# pictures and the HTML report, and an arm64 cross compiler, qemu-user and
-# arm64 CMocka for the arm64 leg). Idempotent: does nothing it does not need to.
+# pictures and the HTML report, Doxygen for the API reference, and an arm64
+# cross compiler, qemu-user and arm64 CMocka for the arm64 leg).
+# Idempotent: does nothing it does not need to.
 set -eu
 
 usage() { echo "usage: tools/setup.sh demo|test|build" >&2; exit 2; }
@@ -17,9 +18,10 @@ packages="meson ninja-build pkg-config libcmocka-dev uthash-dev"
 # The test suite also draws pictures (Graphviz) and opens the HTML report
 # in a headless browser (Chromium).
 [ "$job" = test ] && packages="$packages graphviz chromium"
-# The arm64 leg: Debian's cross compiler, qemu-user to run the tests, and
-# CMocka for arm64 from multiarch (which needs the arm64 architecture added).
-[ "$job" = test ] && packages="$packages gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64"
+# The API reference (Doxygen), and the arm64 leg: Debian's cross compiler,
+# qemu-user to run the tests, and CMocka for arm64 from multiarch (which
+# needs the arm64 architecture added).
+[ "$job" = test ] && packages="$packages doxygen gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in $packages; do
@@ -67,6 +69,10 @@ test)
     configure build
     ninja -C build
     meson test -C build --print-errorlogs "$@"
+    # The API reference from the header comments: any Doxygen warning fails.
+    # (A build dir made before Doxygen was installed learns of it first.)
+    ninja -C build -t query docs >/dev/null 2>&1 || meson setup --reconfigure build >/dev/null
+    ninja -C build docs >/dev/null
     configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ninja -C build-asan
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

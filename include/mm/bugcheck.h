@@ -1,4 +1,5 @@
-/* mm/bugcheck.h — the simulated bug checks: one table of codes and one of
+/** \file
+ * mm/bugcheck.h — the simulated bug checks: one table of codes and one of
  * sub-codes (keyed by P1), each with the meaning of every parameter, and the
  * record delivered to the machine's bug-check hook. */
 #ifndef MM_BUGCHECK_H
@@ -10,7 +11,10 @@
 extern "C" {
 #endif
 
-/* X(code, NAME, p1, p2, p3, p4) — parameter meanings when P1 is not a
+/** \addtogroup bugcheck
+ *  \{ */
+
+/** X(code, NAME, p1, p2, p3, p4) — parameter meanings when P1 is not a
  * sub-code; codes whose P1 selects a row of MM_BUGCHECK_SUBCODE_MAP say so. */
 #define MM_BUGCHECK_MAP(X) \
     X(0x05, INVALID_PROCESS_ATTACH_ATTEMPT, "process being attached", "current process", "IRQL", "0") \
@@ -43,7 +47,7 @@ extern "C" {
     X(0xDA, SYSTEM_PTE_MISUSE, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xFC, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, "address executed", "PTE contents", "reserved", "reserved")
 
-/* X(code, sub-code, p2, p3, p4, meaning) */
+/** X(code, sub-code, p2, p3, p4, meaning) */
 #define MM_BUGCHECK_SUBCODE_MAP(X) \
     X(0x19, 0x02, "pool entry", "size", "0", "special pool pattern check failed") \
     X(0x19, 0x03, "pool entry", "read-back flink", "read-back blink", "pool free list is corrupt") \
@@ -175,7 +179,7 @@ extern "C" {
     X(0xDA, 0x306, "first address", "already-free mapping", "count", "releasing an already-free mapping") \
     X(0xDA, 0x400, "I/O mapping base", "pages to free", "0", "freeing an I/O-space mapping the system does not know")
 
-/* Codes as an enum: MM_BUGCHECK_PFN_LIST_CORRUPT = 0x4E … */
+/** Codes as an enum: MM_BUGCHECK_PFN_LIST_CORRUPT = 0x4E … */
 enum {
 #define MM_BUGCHECK_ENUM(code, name, p1, p2, p3, p4) MM_BUGCHECK_##name = code,
     MM_BUGCHECK_MAP(MM_BUGCHECK_ENUM)
@@ -184,32 +188,34 @@ enum {
 
 #define MM_BUGCHECK_HISTORY_MAX 16
 
-/* One step of the history shown with a bug check (see mm/trace.h). */
+/** One step of the history shown with a bug check (see mm/trace.h). */
 struct mm_history_line {
-    uint64_t step;      /* operation number that made the change */
+    uint64_t step;      /**< operation number that made the change */
     char text[160];
 };
 
-/* What the machine's bug-check hook receives. */
+/** What the machine's bug-check hook receives. */
 struct mm_bugcheck {
     uint32_t code;
-    uint64_t p[4];                 /* P1..P4 */
-    uint32_t cpu;                  /* simulated CPU that raised it */
-    uint64_t step;                 /* operation number (1-based) */
-    const char *operation;         /* the public call that raised it */
-    char explanation[256];         /* why, in words, naming the culprit */
-    unsigned history_count;        /* recent history of the PFN/object involved */
+    uint64_t p[4];                 /**< P1..P4 */
+    uint32_t cpu;                  /**< simulated CPU that raised it */
+    uint64_t step;                 /**< operation number (1-based) */
+    const char *operation;         /**< the public call that raised it */
+    char explanation[256];         /**< why, in words, naming the culprit */
+    unsigned history_count;        /**< recent history of the PFN/object involved */
     struct mm_history_line history[MM_BUGCHECK_HISTORY_MAX];
 };
 
-/* "PFN_LIST_CORRUPT"; NULL for a code not in the table. */
+/** "PFN_LIST_CORRUPT"; NULL for a code not in the table. */
 MM_API const char *mm_bugcheck_name(uint32_t code);
-/* Meaning of parameter index (0..3) for this code and P1 (sub-code aware). */
+/** Meaning of parameter index (0..3) for this code and P1 (sub-code aware). */
 MM_API const char *mm_bugcheck_param_meaning(uint32_t code, uint64_t p1, unsigned index);
-/* One-line meaning of the sub-code, or NULL. */
+/** One-line meaning of the sub-code, or NULL. */
 MM_API const char *mm_bugcheck_subcode_meaning(uint32_t code, uint64_t p1);
-/* WinDbg-style report; returns the length it would have written (snprintf). */
+/** WinDbg-style report; returns the length it would have written (snprintf). */
 MM_API int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size);
+
+/** \} */
 
 #ifdef __cplusplus
 }

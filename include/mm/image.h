@@ -1,4 +1,5 @@
-/* mm/image.h — driver images: named sections laid out in system space;
+/** \file
+ * mm/image.h — driver images: named sections laid out in system space;
  * resident code/data, pageable PAGE* sections, and an INIT section that is
  * discarded after initialisation (its frames freed, its PTEs invalid). */
 #ifndef MM_IMAGE_H
@@ -11,15 +12,18 @@
 extern "C" {
 #endif
 
-#define MM_SECTION_CODE 0x1u     /* executable */
-#define MM_SECTION_WRITE 0x2u    /* writable data */
+/** \addtogroup image
+ *  \{ */
+
+#define MM_SECTION_CODE 0x1u     /**< executable */
+#define MM_SECTION_WRITE 0x2u    /**< writable data */
 
 struct mm_section_desc {
-    const char *name;     /* up to 8 characters: ".text", "PAGE", "INIT" … */
-    uint32_t size;        /* bytes (> 0) */
-    uint32_t flags;       /* MM_SECTION_* */
-    const void *data;     /* initial contents, or NULL for zeros */
-    size_t data_size;     /* <= size */
+    const char *name;     /**< up to 8 characters: ".text", "PAGE", "INIT" … */
+    uint32_t size;        /**< bytes (> 0) */
+    uint32_t flags;       /**< MM_SECTION_* */
+    const void *data;     /**< initial contents, or NULL for zeros */
+    size_t data_size;     /**< <= size */
 };
 
 struct mm_section_info {
@@ -27,8 +31,8 @@ struct mm_section_info {
     mm_va base;
     uint32_t size;
     uint32_t flags;
-    bool pageable;        /* PAGE* */
-    bool discardable;     /* INIT */
+    bool pageable;        /**< PAGE* */
+    bool discardable;     /**< INIT */
     bool discarded;
 };
 
@@ -41,17 +45,31 @@ struct mm_image_info {
     bool unloaded;
 };
 
+/** Loads a driver image named name with count sections into system space
+ * (MmLoadSystemImage) and stores it in *out.
+ * \windows MmLoadSystemImage
+ * \ownership The image stays known (mm_image_at()) after mm_image_unload();
+ * the machine frees it.
+ * \errors MM_STATUS_INVALID_PARAMETER for a bad section description. */
 MM_API mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section_desc *sections,
                                unsigned count, mm_image **out);
-/* Called when DriverEntry returns: frees the INIT section. */
+/** Called when DriverEntry returns: frees the INIT section. */
 MM_API mm_status mm_image_discard_init(mm_machine *m, mm_image *img);
+/** MmUnloadSystemImage: frees the image's pages; its address range is
+ * remembered for bug checks that name an unloaded driver.
+ * \windows MmUnloadSystemImage */
 MM_API mm_status mm_image_unload(mm_machine *m, mm_image *img);
+/** A snapshot of the image (lm). */
 MM_API mm_status mm_image_query(mm_machine *m, mm_image *img, struct mm_image_info *out);
+/** A snapshot of the image's section number index (0-based).
+ * \errors MM_STATUS_NOT_FOUND for an index past the last section. */
 MM_API mm_status mm_image_section(mm_machine *m, mm_image *img, unsigned index, struct mm_section_info *out);
-/* Address of the named section, or 0. */
+/** Address of the named section, or 0. */
 MM_API mm_va mm_image_section_address(mm_machine *m, mm_image *img, const char *name);
-/* The image containing va (loaded or unloaded), or NULL. */
+/** The image containing va (loaded or unloaded), or NULL. */
 MM_API mm_image *mm_image_at(mm_machine *m, mm_va va);
+
+/** \} */
 
 #ifdef __cplusplus
 }

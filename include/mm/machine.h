@@ -1,4 +1,5 @@
-/* mm/machine.h — the simulated machine: created from a config, owns all
+/** \file
+ * mm/machine.h — the simulated machine: created from a config, owns all
  * state (no globals), simulated CPUs with their IRQL, the verifier settings,
  * the hooks, and the invariant checker. */
 #ifndef MM_MACHINE_H
@@ -13,7 +14,10 @@
 extern "C" {
 #endif
 
-/* Driver Verifier option bits, as `verifier /flags` takes them. */
+/** \addtogroup verifier
+ *  \{ */
+
+/** Driver Verifier option bits, as `verifier /flags` takes them. */
 #define MM_VERIFIER_SPECIAL_POOL 0x1u
 #define MM_VERIFIER_FORCE_IRQL_CHECKING 0x2u
 #define MM_VERIFIER_LOW_RESOURCES 0x4u
@@ -26,7 +30,10 @@ extern "C" {
 #define MM_VERIFIER_DDI_COMPLIANCE 0x20000u
 #define MM_VERIFIER_STANDARD 0x209BBu
 
-/* All host memory the model uses for its own bookkeeping goes through this. */
+/** \} */
+/** \addtogroup machine
+ *  \{ */
+/** All host memory the model uses for its own bookkeeping goes through this. */
 struct mm_allocator {
     void *(*alloc)(void *ctx, size_t size);
     void *(*realloc)(void *ctx, void *ptr, size_t size);
@@ -34,12 +41,12 @@ struct mm_allocator {
     void *ctx;
 };
 
-/* Receives each bug check. It may return (the failing call then returns
+/** Receives each bug check. It may return (the failing call then returns
  * MM_STATUS_MACHINE_DEAD or 0) or unwind with longjmp; either way the machine
  * is dead afterwards. NULL means mm_bugcheck_hook_default. */
 typedef void (*mm_bugcheck_fn)(void *ctx, mm_machine *m, const struct mm_bugcheck *bc);
 
-/* Where a machine puts user and system space. MM_LAYOUT_WINDOWS (the
+/** Where a machine puts user and system space. MM_LAYOUT_WINDOWS (the
  * default) is Windows x64's: user space up to 0x7FFFFFFEFFFF, system space
  * from 0xFFFF800000000000 with fixed regions; the model never dereferences
  * these addresses. MM_LAYOUT_HOSTED puts both in host address ranges the
@@ -50,81 +57,116 @@ typedef enum {
     MM_LAYOUT_HOSTED = 1,
 } mm_layout_kind;
 
-/* A machine's address layout (mm_machine_layout). */
+/** A machine's address layout (mm_machine_layout). */
 struct mm_layout {
     mm_layout_kind kind;
-    mm_va lowest_user_address;    /* MM_LOWEST_USER_ADDRESS in the Windows layout */
-    mm_va highest_user_address;   /* MmHighestUserAddress */
-    mm_va user_probe_address;     /* MmUserProbeAddress: the first address a probe refuses */
-    mm_va highest_vad_address;    /* the last byte a VAD may cover */
-    mm_va system_range_start;     /* MmSystemRangeStart */
-    mm_va driver_images;          /* where loaded driver images go */
-    mm_va system_ptes;            /* the system PTE region (MDL mappings, kernel stacks) */
+    mm_va lowest_user_address;    /**< MM_LOWEST_USER_ADDRESS in the Windows layout */
+    mm_va highest_user_address;   /**< MmHighestUserAddress */
+    mm_va user_probe_address;     /**< MmUserProbeAddress: the first address a probe refuses */
+    mm_va highest_vad_address;    /**< the last byte a VAD may cover */
+    mm_va system_range_start;     /**< MmSystemRangeStart */
+    mm_va driver_images;          /**< where loaded driver images go */
+    mm_va system_ptes;            /**< the system PTE region (MDL mappings, kernel stacks) */
     mm_va paged_pool;
-    mm_va pfn_database;           /* the PFN database's VA (WinDbg's MMPFN addresses) */
+    mm_va pfn_database;           /**< the PFN database's VA (WinDbg's MMPFN addresses) */
     mm_va nonpaged_pool;
-    mm_va system_end;             /* one past the last system address of the regions */
+    mm_va system_end;             /**< one past the last system address of the regions */
 };
 
 struct mm_config {
-    uint64_t physical_pages;      /* simulated RAM, in 4 KiB pages (256 .. 2^28) */
-    uint32_t cpu_count;           /* simulated CPUs (1 .. 64) */
-    uint64_t seed;                /* deterministic RNG seed */
-    uint32_t verifier_flags;      /* MM_VERIFIER_* ; 0 = Verifier off */
-    bool track_locked_pages;      /* registry TrackLockedPages = 1 */
-    bool track_ptes;              /* registry TrackPtes = 1 */
-    uint32_t system_ptes;         /* size of the system PTE pool */
-    uint64_t pagefile_pages;      /* page-file size in pages (0 = none) */
-    uint32_t trace_capacity;      /* events kept in the ring (power of two, >= 16) */
+    uint64_t physical_pages;      /**< simulated RAM, in 4 KiB pages (256 .. 2^28) */
+    uint32_t cpu_count;           /**< simulated CPUs (1 .. 64) */
+    uint64_t seed;                /**< deterministic RNG seed */
+    uint32_t verifier_flags;      /**< MM_VERIFIER_* ; 0 = Verifier off */
+    bool track_locked_pages;      /**< registry TrackLockedPages = 1 */
+    bool track_ptes;              /**< registry TrackPtes = 1 */
+    uint32_t system_ptes;         /**< size of the system PTE pool */
+    uint64_t pagefile_pages;      /**< page-file size in pages (0 = none) */
+    uint32_t trace_capacity;      /**< events kept in the ring (power of two, >= 16) */
     mm_bugcheck_fn bugcheck_hook;
     void *bugcheck_ctx;
-    mm_trace_fn trace_hook;       /* optional: every event as it happens */
+    mm_trace_fn trace_hook;       /**< optional: every event as it happens */
     void *trace_ctx;
-    struct mm_allocator allocator; /* zeroed = the C library's */
-    mm_layout_kind layout;        /* MM_LAYOUT_WINDOWS unless asked */
+    struct mm_allocator allocator; /**< zeroed = the C library's */
+    mm_layout_kind layout;        /**< MM_LAYOUT_WINDOWS unless asked */
 };
 
+/** Fills cfg with the defaults: 64 MiB of RAM, 2 CPUs, a page file, Verifier
+ * off, the default bug-check hook.
+ * \ownership cfg is the caller's; the machine copies it at creation. */
 MM_API void mm_config_default(struct mm_config *cfg);
+/** Creates a machine from cfg (NULL is not allowed) and stores it in *out.
+ * \ownership The caller owns the machine and frees it with
+ * mm_machine_destroy(), which frees everything made in it.
+ * \errors MM_STATUS_INVALID_PARAMETER for a config out of range,
+ * MM_STATUS_INSUFFICIENT_RESOURCES when the host allocator fails. */
 MM_API mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out);
-MM_API void mm_machine_destroy(mm_machine *m); /* NULL is a no-op */
+MM_API void mm_machine_destroy(mm_machine *m); /**< NULL is a no-op */
 
-/* The machine's address layout (MmHighestUserAddress, MmSystemRangeStart,
+/** The machine's address layout (MmHighestUserAddress, MmSystemRangeStart,
  * where each region starts). */
 MM_API mm_status mm_machine_layout(const mm_machine *m, struct mm_layout *out);
 
+/** True once the machine has bug-checked: every later call is refused with
+ * MM_STATUS_MACHINE_DEAD (or returns 0). */
 MM_API bool mm_machine_is_dead(const mm_machine *m);
-/* The bug check that killed the machine, or NULL. */
+/** The bug check that killed the machine, or NULL. */
 MM_API const struct mm_bugcheck *mm_machine_bugcheck(const mm_machine *m);
-/* Prints the WinDbg-style report to stderr and aborts the host process. */
+/** Prints the WinDbg-style report to stderr and aborts the host process. */
 MM_API void mm_bugcheck_hook_default(void *ctx, mm_machine *m, const struct mm_bugcheck *bc);
 
-/* Host bytes held by the model's bookkeeping (through the allocator), and by
+/** Host bytes held by the model's bookkeeping (through the allocator), and by
  * stored page contents. */
 MM_API uint64_t mm_machine_host_bytes(const mm_machine *m);
+/** Pages whose contents the store holds (pages never written cost nothing). */
 MM_API uint64_t mm_machine_stored_pages(const mm_machine *m);
 
-/* Verifies every structural rule; MM_STATUS_SUCCESS or MM_STATUS_UNSUCCESSFUL
+/** Verifies every structural rule; MM_STATUS_SUCCESS or MM_STATUS_UNSUCCESSFUL
  * with the first broken rule in `why`. */
 MM_API mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size);
 
-/* Verifier and tracking may be changed at run time, as with `verifier /flags`
- * after a reboot. */
-/* Public operations run so far: the step number of the latest one (trace
+/** Public operations run so far: the step number of the latest one (trace
  * events and findings carry the step that caused them). */
 MM_API uint64_t mm_machine_step(const mm_machine *m);
 
+/** \} */
+/** \addtogroup verifier
+ *  \{ */
+/** Sets the Driver Verifier flags (MM_VERIFIER_*; 0 turns it off). Verifier
+ * and tracking may be changed at run time, as with `verifier /flags` after
+ * a reboot.
+ * \windows verifier /flags */
 MM_API mm_status mm_machine_set_verifier(mm_machine *m, uint32_t verifier_flags);
+/** The Verifier flags in force (MM_VERIFIER_*; 0 = off). */
 MM_API uint32_t mm_machine_verifier(const mm_machine *m);
 
-/* Simulated CPUs: calls run on the current CPU. */
+/** \} */
+/** \addtogroup machine
+ *  \{ */
+/** Simulated CPUs: calls run on the current CPU. */
 MM_API uint32_t mm_cpu_count(const mm_machine *m);
+/** The CPU that calls run on (0-based). */
 MM_API uint32_t mm_cpu_current(const mm_machine *m);
+/** Makes cpu the current CPU; later calls run there, at its IRQL and in its
+ * process context.
+ * \errors MM_STATUS_INVALID_PARAMETER for a CPU the machine does not have. */
 MM_API mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu);
 
-/* KeGetCurrentIrql / KeRaiseIrql / KeLowerIrql on the current CPU. */
+/** KeGetCurrentIrql / KeRaiseIrql / KeLowerIrql on the current CPU. */
 MM_API mm_irql mm_irql_current(const mm_machine *m);
+/** KeRaiseIrql: raises the current CPU's IRQL to new_irql; the old one in
+ * *old_irql (may be NULL).
+ * \windows KeRaiseIrql
+ * \errors Bug check 0x09 IRQL_NOT_GREATER_OR_EQUAL when new_irql is below
+ * the current IRQL. */
 MM_API mm_status mm_irql_raise(mm_machine *m, mm_irql new_irql, mm_irql *old_irql);
+/** KeLowerIrql: lowers the current CPU's IRQL to new_irql.
+ * \windows KeLowerIrql
+ * \errors Bug check 0x0A IRQL_NOT_LESS_OR_EQUAL when new_irql is above the
+ * current IRQL. */
 MM_API mm_status mm_irql_lower(mm_machine *m, mm_irql new_irql);
+
+/** \} */
 
 #ifdef __cplusplus
 }

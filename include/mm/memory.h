@@ -1,4 +1,5 @@
-/* mm/memory.h — virtual memory: user ranges with NtAllocateVirtualMemory /
+/** \file
+ * mm/memory.h — virtual memory: user ranges with NtAllocateVirtualMemory /
  * NtFreeVirtualMemory / NtProtectVirtualMemory semantics, byte access through
  * the page tables (taking the faults a CPU would), MmIsAddressValid /
  * MmGetPhysicalAddress, PTE walks, and paging (trim, modified page writer). */
@@ -12,7 +13,10 @@
 extern "C" {
 #endif
 
-/* Allocation types and page protections (Win32 values). */
+/** \addtogroup virtual
+ *  \{ */
+
+/** Allocation types and page protections (Win32 values). */
 #define MM_MEM_COMMIT 0x1000u
 #define MM_MEM_RESERVE 0x2000u
 #define MM_MEM_DECOMMIT 0x4000u
@@ -33,103 +37,135 @@ extern "C" {
 #define MM_PAGE_NOCACHE 0x200u
 #define MM_PAGE_WRITECOMBINE 0x400u
 
-/* In process p (NULL = the current process). *base and *size are rounded as
+/** In process p (NULL = the current process). *base and *size are rounded as
  * Windows rounds them and returned. */
 MM_API mm_status mm_virtual_alloc(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
                                   uint32_t type, uint32_t protect);
+/** NtFreeVirtualMemory: MM_MEM_DECOMMIT or MM_MEM_RELEASE of [*base, *base + *size).
+ * \windows NtFreeVirtualMemory
+ * \errors MM_STATUS_FREE_VM_NOT_AT_BASE, MM_STATUS_MEMORY_NOT_ALLOCATED,
+ * MM_STATUS_UNABLE_TO_DELETE_SECTION for a view, as Windows returns them. */
 MM_API mm_status mm_virtual_free(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
                                  uint32_t type);
+/** NtProtectVirtualMemory: the old protection of the first page in
+ * *old_protect.
+ * \windows NtProtectVirtualMemory
+ * \errors MM_STATUS_NOT_COMMITTED, MM_STATUS_INVALID_PAGE_PROTECTION. */
 MM_API mm_status mm_virtual_protect(mm_machine *m, mm_process *p, mm_va *base, uint64_t *size,
                                     uint32_t new_protect, uint32_t *old_protect);
 
-/* MEMORY_BASIC_INFORMATION */
+/** MEMORY_BASIC_INFORMATION */
 struct mm_region_info {
     mm_va base_address, allocation_base;
     uint32_t allocation_protect;
     uint64_t region_size;
-    uint32_t state;    /* MM_MEM_COMMIT, MM_MEM_RESERVE or MM_MEM_FREE */
+    uint32_t state;    /**< MM_MEM_COMMIT, MM_MEM_RESERVE or MM_MEM_FREE */
     uint32_t protect;
-    uint32_t type;     /* MM_MEM_PRIVATE, MM_MEM_MAPPED or 0 */
+    uint32_t type;     /**< MM_MEM_PRIVATE, MM_MEM_MAPPED or 0 */
 };
+/** NtQueryVirtualMemory (MemoryBasicInformation) of va in p (NULL: current).
+ * \windows NtQueryVirtualMemory */
 MM_API mm_status mm_virtual_query(mm_machine *m, mm_process *p, mm_va va, struct mm_region_info *out);
 
-/* One access by the current CPU, in its current process context. */
+/** One access by the current CPU, in its current process context. */
 struct mm_access_request {
     mm_va va;
-    void *buffer;          /* read into / written from; NULL = touch only */
+    void *buffer;          /**< read into / written from; NULL = touch only */
     size_t length;
     mm_access kind;
-    mm_mode mode;          /* the CPU's privilege for the access */
-    mm_va ip;              /* instruction address, for bug-check parameters */
+    mm_mode mode;          /**< the CPU's privilege for the access */
+    mm_va ip;              /**< instruction address, for bug-check parameters */
 };
-/* MM_STATUS_SUCCESS, ACCESS_VIOLATION (a user address the caller may catch),
+/** MM_STATUS_SUCCESS, ACCESS_VIOLATION (a user address the caller may catch),
  * GUARD_PAGE_VIOLATION, NO_MEMORY, or MACHINE_DEAD after a bug check. */
 MM_API mm_status mm_access_memory(mm_machine *m, const struct mm_access_request *req);
-/* Kernel-mode shorthands. */
+/** Kernel-mode shorthands. */
 MM_API mm_status mm_read(mm_machine *m, mm_va va, void *buffer, size_t length);
+/** Kernel-mode write of length bytes at va (see mm_access_memory()). */
 MM_API mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length);
 
-/* A kernel stack (MmCreateKernelStack): KERNEL_STACK_SIZE resident bytes
+/** A kernel stack (MmCreateKernelStack): KERNEL_STACK_SIZE resident bytes
  * in system PTEs, growing down from *base to *limit, with an invalid guard
  * page below *limit (running into it is a double fault, 0x7F). Code under
  * test may keep buffers there; lock them with MmProbeAndLockPages, never
  * describe them with MmBuildMdlForNonPagedPool (0xC4/0x140 under Verifier). */
 #define MM_KERNEL_STACK_SIZE 0x6000u
+/** MmCreateKernelStack: a new kernel stack; its top in *base, its lowest
+ * resident address in *limit.
+ * \windows MmCreateKernelStack
+ * \ownership Freed with mm_kernel_stack_delete().
+ * \errors MM_STATUS_INSUFFICIENT_RESOURCES when no system PTEs or pages are
+ * left. */
 MM_API mm_status mm_kernel_stack_create(mm_machine *m, mm_va *base, mm_va *limit);
+/** MmDeleteKernelStack of a stack made by mm_kernel_stack_create().
+ * \windows MmDeleteKernelStack */
 MM_API mm_status mm_kernel_stack_delete(mm_machine *m, mm_va base);
 
-/* MmIsAddressValid (IRQL <= DISPATCH) and MmGetPhysicalAddress (0 if invalid). */
+/** \} */
+/** \addtogroup pte
+ *  \{ */
+/** MmIsAddressValid (IRQL <= DISPATCH) and MmGetPhysicalAddress (0 if invalid). */
 MM_API bool mm_is_address_valid(mm_machine *m, mm_va va);
+/** MmGetPhysicalAddress: the physical address behind va, 0 if invalid.
+ * \windows MmGetPhysicalAddress */
 MM_API uint64_t mm_get_physical_address(mm_machine *m, mm_va va);
 
-/* The !pte walk of va in process p (NULL = current): PXE, PPE, PDE, PTE. */
+/** The !pte walk of va in process p (NULL = current): PXE, PPE, PDE, PTE. */
 struct mm_pte_level {
-    mm_va entry_address;  /* self-map address of the entry */
-    uint64_t value;       /* the entry's contents */
-    mm_pfn table_pfn;     /* page-table page that holds it */
-    bool present;         /* the table exists (the level was reached) */
+    mm_va entry_address;  /**< self-map address of the entry */
+    uint64_t value;       /**< the entry's contents */
+    mm_pfn table_pfn;     /**< page-table page that holds it */
+    bool present;         /**< the table exists (the level was reached) */
 };
 struct mm_pte_walk {
     mm_va va;
-    struct mm_pte_level level[4]; /* 0 = PXE … 3 = PTE */
+    struct mm_pte_level level[4]; /**< 0 = PXE … 3 = PTE */
 };
+/** Walks va through the four levels (!pte), with no fault and no trace.
+ * \ownership out is the caller's. */
 MM_API mm_status mm_pte_walk(mm_machine *m, mm_process *p, mm_va va, struct mm_pte_walk *out);
-/* Reads a PTE value's fields for display; returns a static name of its format. */
+/** Reads a PTE value's fields for display; returns a static name of its format. */
 MM_API const char *mm_pte_format_name(uint64_t pte);
 
-/* A PTE value taken apart, hardware and software formats alike. */
+/** A PTE value taken apart, hardware and software formats alike. */
 typedef enum {
     MM_PTE_ZERO = 0, MM_PTE_VALID, MM_PTE_TRANSITION, MM_PTE_PAGEFILE, MM_PTE_DEMAND_ZERO, MM_PTE_PROTOTYPE,
     MM_PTE_DECOMMITTED, MM_PTE_NO_ACCESS
 } mm_pte_kind;
 struct mm_pte_info {
     mm_pte_kind kind;
-    mm_pfn pfn;             /* valid and transition: the frame */
-    uint64_t pagefile_slot; /* page file: the slot */
-    uint32_t protection;    /* software formats: the 5-bit MM_* protection */
+    mm_pfn pfn;             /**< valid and transition: the frame */
+    uint64_t pagefile_slot; /**< page file: the slot */
+    uint32_t protection;    /**< software formats: the 5-bit MM_* protection */
     bool writable, no_execute, user, dirty, accessed, global;
     bool cache_disable, write_through;
     bool copy_on_write;
-    bool mdl_mapping;       /* mmsim's mark: an MDL mapping borrowing the MDL's lock */
+    bool mdl_mapping;       /**< mmsim's mark: an MDL mapping borrowing the MDL's lock */
 };
+/** Takes a PTE value apart into out (hardware and software formats). */
 MM_API void mm_pte_decode(uint64_t pte, struct mm_pte_info *out);
-/* The frame behind va in process p (NULL = current) when a valid PTE maps
+/** The frame behind va in process p (NULL = current) when a valid PTE maps
  * it, else MM_PFN_NONE. A lookup like a debugger's: no fault, no trace. */
 MM_API mm_pfn mm_va_to_pfn(mm_machine *m, mm_process *p, mm_va va);
-/* Reads simulated memory the way a debugger does: through valid and
+/** Reads simulated memory the way a debugger does: through valid and
  * transition PTEs only, with no fault, no TLB fill, no trace and no change
  * to any count. *done (optional) says how many bytes were read; a page that
  * is not resident ends the read with STATUS_ACCESS_VIOLATION. */
 MM_API mm_status mm_debug_read(mm_machine *m, mm_process *p, mm_va va, void *buffer, size_t length, size_t *done);
 
-/* Paging. Trims up to max_pages from a working set (p NULL = the system
+/** \} */
+/** \addtogroup virtual
+ *  \{ */
+/** Paging. Trims up to max_pages from a working set (p NULL = the system
  * working set: paged pool and pageable image sections); locked pages stay. */
 MM_API mm_status mm_working_set_trim(mm_machine *m, mm_process *p, uint64_t max_pages,
                                      uint64_t *trimmed);
-/* Writes every modified page to the page file; they move to standby. */
+/** Writes every modified page to the page file; they move to standby. */
 MM_API mm_status mm_modified_page_writer(mm_machine *m, uint64_t *written);
-/* Trims every working set and writes modified pages: low-memory pressure. */
+/** Trims every working set and writes modified pages: low-memory pressure. */
 MM_API mm_status mm_memory_pressure(mm_machine *m);
+
+/** \} */
 
 #ifdef __cplusplus
 }

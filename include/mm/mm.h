@@ -1,4 +1,5 @@
-/* mm/mm.h — the umbrella header of mmsim's native API. */
+/** \file
+ * mm/mm.h — the umbrella header of mmsim's native API. */
 #ifndef MM_MM_H
 #define MM_MM_H
 

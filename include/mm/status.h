@@ -1,4 +1,5 @@
-/* mm/status.h — the NTSTATUS values mmsim returns, from one table that
+/** \file
+ * mm/status.h — the NTSTATUS values mmsim returns, from one table that
  * generates the constants and their names. */
 #ifndef MM_STATUS_H
 #define MM_STATUS_H
@@ -9,7 +10,10 @@
 extern "C" {
 #endif
 
-/* X(name, value, meaning) */
+/** \addtogroup status
+ *  \{ */
+
+/** X(name, value, meaning) */
 #define MM_STATUS_MAP(X) \
     X(SUCCESS, 0x00000000, "the operation succeeded") \
     X(GUARD_PAGE_VIOLATION, 0x80000001, "a guard page was touched; the guard is now cleared") \
@@ -50,9 +54,12 @@ enum {
 
 #define MM_SUCCESS(s) ((mm_status)(s) >= 0)
 
-/* "STATUS_ACCESS_VIOLATION" etc.; "STATUS_<unknown>" for values not in the table. */
+/** "STATUS_ACCESS_VIOLATION" etc.; "STATUS_<unknown>" for values not in the table. */
 MM_API const char *mm_status_name(mm_status status);
+/** One line on what the status means, from the table; a static string. */
 MM_API const char *mm_status_meaning(mm_status status);
+
+/** \} */
 
 #ifdef __cplusplus
 }

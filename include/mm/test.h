@@ -1,4 +1,5 @@
-/* mm/test.h — catching simulated bug checks in tests, from CMocka or plain C.
+/** \file
+ * mm/test.h — catching simulated bug checks in tests, from CMocka or plain C.
  *
  * A machine made with mm_test_machine_create() delivers its bug checks to a
  * catcher: inside MM_TRY_BUGCHECK the failing call unwinds back to the test
@@ -25,16 +26,19 @@
 extern "C" {
 #endif
 
+/** \addtogroup test
+ *  \{ */
+
 struct mm_catcher {
     jmp_buf jump;
-    volatile int armed;       /* inside MM_TRY_BUGCHECK */
-    int raised;               /* a bug check was delivered */
-    int ok;                   /* MM_EXPECT_BUGCHECK: it was the one expected */
+    volatile int armed;       /**< inside MM_TRY_BUGCHECK */
+    int raised;               /**< a bug check was delivered */
+    int ok;                   /**< MM_EXPECT_BUGCHECK: it was the one expected */
     struct mm_bugcheck bugcheck;
-    char message[512];        /* why MM_EXPECT_BUGCHECK failed, or the report */
+    char message[512];        /**< why MM_EXPECT_BUGCHECK failed, or the report */
 };
 
-/* The hook: records the bug check and unwinds to MM_TRY_BUGCHECK if armed. */
+/** The hook: records the bug check and unwinds to MM_TRY_BUGCHECK if armed. */
 static inline void mm_test_hook(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
 {
     struct mm_catcher *c = (struct mm_catcher *)ctx;
@@ -47,7 +51,7 @@ static inline void mm_test_hook(void *ctx, mm_machine *m, const struct mm_bugche
     }
 }
 
-/* A machine whose bug checks go to c (cfg NULL: mm_config_default). */
+/** A machine whose bug checks go to c (cfg NULL: mm_config_default). */
 static inline mm_machine *mm_test_machine_create(struct mm_catcher *c, const struct mm_config *cfg)
 {
     struct mm_config local;
@@ -62,7 +66,7 @@ static inline mm_machine *mm_test_machine_create(struct mm_catcher *c, const str
     return mm_machine_create(&local, &m) == MM_STATUS_SUCCESS ? m : NULL;
 }
 
-/* Runs expr; c->raised says whether it raised a bug check (c->bugcheck). */
+/** Runs expr; c->raised says whether it raised a bug check (c->bugcheck). */
 #define MM_TRY_BUGCHECK(c, expr)               \
     do {                                       \
         (c)->raised = 0;                       \
@@ -72,7 +76,7 @@ static inline mm_machine *mm_test_machine_create(struct mm_catcher *c, const str
         (c)->armed = 0;                        \
     } while (0)
 
-/* Runs expr, which must raise bug check `code` with P1 = `p1`: c->ok, and
+/** Runs expr, which must raise bug check `code` with P1 = `p1`: c->ok, and
  * c->message saying what happened instead. */
 #define MM_EXPECT_BUGCHECK(c, expr, code, p1)                                 \
     do {                                                                      \
@@ -80,6 +84,7 @@ static inline mm_machine *mm_test_machine_create(struct mm_catcher *c, const str
         mm_test_judge((c), #expr, (uint32_t)(code), (uint64_t)(p1));          \
     } while (0)
 
+/** Sets c->ok and c->message for MM_EXPECT_BUGCHECK (used by the macro). */
 static inline void mm_test_judge(struct mm_catcher *c, const char *what, uint32_t code, uint64_t p1)
 {
     const struct mm_bugcheck *bc = &c->bugcheck;
@@ -95,6 +100,8 @@ static inline void mm_test_judge(struct mm_catcher *c, const char *what, uint32_
     else
         snprintf(c->message, sizeof c->message, "%s", bc->explanation);
 }
+
+/** \} */
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "bugcheck.h"
 #include "image.h"
 #include "irp.h"
+#include "host/hostmmu.h"
 #include "kstack.h"
 #include "layout.h"
 #include "mdl.h"
@@ -86,9 +87,14 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->cfg = *cfg;
     mmi_layout_windows(cfg, &m->layout);
-    if (cfg->layout == MM_LAYOUT_HOSTED) { /* the host layer comes next */
-        mmi_free_with(&a, m);
-        return MM_STATUS_NOT_SUPPORTED;
+    if (cfg->layout == MM_LAYOUT_HOSTED) {
+        mm_va base;
+        mm_status reserved = mmi_host_reserve(cfg, &base);
+        if (!MM_SUCCESS(reserved)) {
+            mmi_free_with(&a, m);
+            return reserved;
+        }
+        mmi_layout_hosted(cfg, base, &m->layout);
     }
     m->alloc = a;
     m->rng = cfg->seed;
@@ -102,6 +108,10 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
     }
     for (uint32_t i = 0; i < m->cpu_count; i++)
         m->cpu[i].process = m->system;
+    if (m->layout.kind == MM_LAYOUT_HOSTED && !MM_SUCCESS(st = mmi_host_attach(m))) {
+        mm_machine_destroy(m);
+        return st;
+    }
     *out = m;
     return MM_STATUS_SUCCESS;
 }
@@ -110,6 +120,7 @@ void mm_machine_destroy(mm_machine *m)
 {
     if (!m)
         return;
+    mmi_host_detach(m); /* first: nothing below may touch the host view */
     mmi_physical_fini(m);
     mmi_kstack_fini(m);
     mmi_irp_fini(m);

@@ -94,6 +94,7 @@ struct mm_machine {
     uint64_t commit_charge, commit_limit;
 
     struct mmi_tlb tlb;
+    struct mmi_hostview *hostview;    /* the host view of a hosted machine (libmm/host/hostmmu.c) */
 };
 
 /* A public call's operation context: a new stack on the current CPU. */
@@ -103,6 +104,8 @@ static inline void mmi_op_begin(mm_machine *m, const char *name)
     cpu->op[0] = name;
     cpu->op_depth = 1;
     m->op = name;
+    if (m->tlb.host)
+        m->tlb.host->enter(m->tlb.host_ctx);
 }
 
 /* A DDI run inside the current operation (its bug checks and trace events

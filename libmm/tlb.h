@@ -28,6 +28,9 @@ struct mmi_host_ops {
     void (*map)(void *ctx, mm_va page, mm_pfn pfn, bool writable);
     void (*unmap)(void *ctx, mm_va page);
     void (*unmap_all)(void *ctx);
+    /* At every public call: the host view makes sure its fault handler is
+     * still the first (a test framework may have put its own in front). */
+    void (*enter)(void *ctx);
 };
 
 struct mmi_tlb {

@@ -787,6 +787,9 @@ static const char *bugcheck_description(uint32_t code)
         {0x19, "A pool header or the pool's free list is corrupt."},
         {0x1A, "The memory manager found its own state inconsistent; the first argument\n"
                "says which check failed."},
+        {0x1E, "Kernel-mode code raised an exception no handler took: here, an access\n"
+               "violation on a user address touched outside __try (probe user buffers and\n"
+               "touch them inside __try/__except)."},
         {0x3F, "No system PTEs were left to satisfy a request."},
         {0x41, "A must-succeed pool request could not be satisfied."},
         {0x44, "A driver completed an IRP that was already completed."},

@@ -9,7 +9,7 @@
 #   4 -
 #   5 faults, objects   fault pool virtual section image kstack physical
 #   6 MDLs, processes   mdl mdladjust mdlmap mdlpages resmap irp process.c
-#   7 views             query invariants
+#   7 views, host view  query invariants host/hostmmu
 #   8 creation          machine.c
 # machine.h gathers every module's state, so it may include any data header.
 src=${1:-$(dirname "$0")/..}
@@ -19,7 +19,7 @@ pfn:2 pagefile:2 pte:2 tlb:2 syspte:2 workset:2
 memory:3 paging:3 irql:3
 fault:5 pool:5 virtual:5 section:5 image:5 kstack:5 physical:5
 mdl:6 mdladjust:6 mdlmap:6 mdlpages:6 resmap:6 irp:6 process.c:6
-query:7 invariants:7
+query:7 invariants:7 host/hostmmu:7 hostmmu:7
 machine.c:8"
 level() { # exact file name first, then the module name
     for p in $levels; do [ "${p%%:*}" = "$1" ] && { echo "${p##*:}"; return; }; done
@@ -33,7 +33,7 @@ for f in "$src"/libmm/*.c "$src"/libmm/*.h "$src"/libmm/host/*.c "$src"/libmm/ho
     [ "$name" = machine.h ] && continue
     mine=$(level "$name" "${name%.*}")
     if [ "$mine" = "?" ]; then echo "FAIL libmm/$name has no layer (add it to $0)"; status=1; continue; fi
-    for inc in $(sed -n 's/^#include "\([a-z/]*\)\.h".*/\1/p' "$f"); do
+    for inc in $(sed -n 's/^#include "\(\.\.\/\)\{0,1\}\([a-z/]*\)\.h".*/\2/p' "$f"); do
         case $inc in mm/*) continue ;; esac
         [ "$inc" = "${name%.*}" ] && continue
         theirs=$(level "$inc.h" "$inc")

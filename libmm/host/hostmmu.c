@@ -1,0 +1,304 @@
+/* libmm/host/hostmmu.c — the host view of a hosted machine (see
+ * hostmmu.h). The simulated TLB drives it through struct mmi_host_ops: a
+ * cached translation is a 4 KiB host mapping of the frame's page of the
+ * memory file, with the translation's rights; a dropped one goes back to
+ * PROT_NONE. An access the host refuses raises SIGSEGV; the handler finds
+ * the machine whose range holds the address, asks the model to resolve the
+ * access (which maps the page, so the instruction is retried and goes
+ * through) or to raise what Windows raises. Addresses of no machine go to
+ * the handler installed before ours (AddressSanitizer's, a debugger's, the
+ * default). */
+#define _GNU_SOURCE
+#include "hostmmu.h"
+
+#if defined(MMSIM_HAVE_MEMFILE) && defined(__linux__)
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "../alloc.h"
+#include "../bugcheck.h"
+#include "../fault.h"
+#include "../layout.h"
+#include "../machine.h"
+#include "../pfn.h"
+#include "../tlb.h"
+
+#define MAX_MACHINES 64u
+
+/* The machines with a host view, for the signal handler: the only global
+ * state of the library. A slot is written before its range can fault and
+ * cleared after the range is gone. */
+static struct {
+    atomic_int claimed;
+    _Atomic(mm_machine *) m; /* published after lo and hi */
+    mm_va lo, hi;
+} machines[MAX_MACHINES];
+
+static struct sigaction previous;
+
+struct mmi_hostview {
+    void *reserved; /* the whole reservation, as mmap returned it */
+    size_t reserved_bytes;
+    mm_va base, end; /* the layout's range inside it */
+    int fd;
+};
+
+static bool four_kib_pages(void) { return sysconf(_SC_PAGESIZE) == MM_PAGE_SIZE; }
+
+mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
+{
+    if (!four_kib_pages())
+        return MM_STATUS_NOT_SUPPORTED;
+    size_t bytes = (size_t)(mmi_layout_hosted_bytes(cfg) + MMI_HOSTED_ALIGN);
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    mm_va aligned = ((mm_va)(uintptr_t)p + MMI_HOSTED_ALIGN - 1) & ~(mm_va)(MMI_HOSTED_ALIGN - 1);
+    /* The slack before and after the aligned range goes back at once. */
+    size_t head = (size_t)(aligned - (mm_va)(uintptr_t)p);
+    size_t used = (size_t)mmi_layout_hosted_bytes(cfg);
+    if (head)
+        munmap(p, head);
+    if (bytes - head - used)
+        munmap((void *)(uintptr_t)(aligned + used), bytes - head - used);
+    *base = aligned;
+    return MM_STATUS_SUCCESS;
+}
+
+/* ---- the host MMU hooks ---- */
+
+static void *page_ptr(mm_va page) { return (void *)(uintptr_t)page; }
+
+static void host_unmap(void *ctx, mm_va page)
+{
+    (void)ctx;
+    mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+static void host_map(void *ctx, mm_va page, mm_pfn pfn, bool writable)
+{
+    mm_machine *m = ctx;
+    struct mmi_hostview *h = m->hostview;
+    if (page < h->base || page >= h->end)
+        return; /* outside the range the host reserved (the self-map): the model's alone */
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *at;
+    if (mmi_pfn_is_ram(m, pfn)) {
+        at = mmap(page_ptr(page), MM_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, h->fd, (off_t)(pfn * MM_PAGE_SIZE));
+    } else { /* device memory: reads see all ones, writes go nowhere */
+        at = mmap(page_ptr(page), MM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                  0);
+        if (at != MAP_FAILED)
+            memset(at, 0xFF, MM_PAGE_SIZE);
+    }
+    if (at == MAP_FAILED) { /* the host refused a mapping inside our own reservation */
+        fputs("mmsim: the host refused to map a page of simulated memory\n", stderr);
+        abort();
+    }
+}
+
+static void host_unmap_all(void *ctx)
+{
+    struct mmi_hostview *h = ((mm_machine *)ctx)->hostview;
+    mmap(page_ptr(h->base), (size_t)(h->end - h->base), PROT_NONE,
+         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+static bool install_handler(void);
+static void host_enter(void *ctx)
+{
+    (void)ctx;
+    install_handler();
+}
+
+static const struct mmi_host_ops ops = {.map = host_map, .unmap = host_unmap, .unmap_all = host_unmap_all,
+                                        .enter = host_enter};
+
+/* ---- the fault handler ---- */
+
+static mm_machine *machine_for(mm_va va)
+{
+    for (unsigned i = 0; i < MAX_MACHINES; i++) {
+        mm_machine *m = atomic_load(&machines[i].m);
+        if (m && va >= machines[i].lo && va < machines[i].hi)
+            return m;
+    }
+    return NULL;
+}
+
+/* What the faulting instruction tried: the page-fault error code where the
+ * host reports it (x86-64: bit 1 write, bit 4 instruction fetch); elsewhere
+ * a refused access to a page the TLB already maps readable is a write. */
+static mm_access access_kind(mm_machine *m, mm_va va, const void *context)
+{
+#if defined(__x86_64__)
+    const ucontext_t *uc = context;
+    uint64_t err = (uint64_t)uc->uc_mcontext.gregs[REG_ERR];
+    if (err & 0x10)
+        return MM_ACCESS_EXECUTE;
+    return (err & 0x2) ? MM_ACCESS_WRITE : MM_ACCESS_READ;
+#else
+    (void)context;
+    mm_pfn top = mmi_top_for(m, mmi_cpu(m)->process, va);
+    return mmi_tlb_lookup(m, va, top, false) != MM_PFN_NONE ? MM_ACCESS_WRITE : MM_ACCESS_READ;
+#endif
+}
+
+static mm_va instruction_address(const void *context)
+{
+#if defined(__x86_64__)
+    return (mm_va)((const ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (mm_va)((const ucontext_t *)context)->uc_mcontext.pc;
+#else
+    (void)context;
+    return 0;
+#endif
+}
+
+static void chain(int sig, siginfo_t *si, void *context)
+{
+    if (previous.sa_flags & SA_SIGINFO) {
+        if (previous.sa_sigaction) {
+            previous.sa_sigaction(sig, si, context);
+            return;
+        }
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+        return;
+    }
+    /* The default action: let the access fault again with no handler. */
+    signal(sig, SIG_DFL);
+}
+
+/* A bug check whose hook returned leaves the faulting instruction with
+ * nothing it can do: the host process stops, as Windows does. */
+static void stop_after(mm_machine *m)
+{
+    fprintf(stderr, "mmsim: bugcheck 0x%X/0x%llX in %s: driver code cannot continue past it\n", m->bugcheck.code,
+            (unsigned long long)m->bugcheck.p[0], m->bugcheck.operation ? m->bugcheck.operation : "?");
+    fflush(NULL);
+    abort();
+}
+
+static void on_fault(int sig, siginfo_t *si, void *context)
+{
+    mm_va va = (mm_va)(uintptr_t)si->si_addr;
+    mm_machine *m = machine_for(va);
+    if (!m) {
+        chain(sig, si, context);
+        return;
+    }
+    if (m->dead)
+        stop_after(m);
+    mm_access kind = access_kind(m, va, context);
+    mm_va ip = instruction_address(context);
+    mmi_op_begin(m, "CpuAccess");
+    mm_status st = mmi_host_access(m, va, kind, ip);
+    if (MM_SUCCESS(st))
+        return; /* mapped: the instruction runs again */
+    if (st == MM_STATUS_ACCESS_VIOLATION && !m->dead)
+        /* A kernel-mode access to a bad user address raises an exception;
+         * with no handler for it (exception handling is the WDK layer's),
+         * the kernel stops with KMODE_EXCEPTION_NOT_HANDLED. */
+        mmi_bugcheck(m, MM_BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, (uint64_t)(uint32_t)MM_STATUS_ACCESS_VIOLATION,
+                     ip, kind == MM_ACCESS_WRITE, va, MM_PFN_NONE, va,
+                     "%s of user address %016llx by kernel-mode code with no exception handler: the access "
+                     "violation it raised was not handled",
+                     kind == MM_ACCESS_WRITE ? "a write" : "a read", (unsigned long long)va);
+    stop_after(m);
+}
+
+/* Ours goes in front of whatever handles SIGSEGV now, at each machine's
+ * start: a test framework that installed its own since (CMocka does, per
+ * test) is then behind ours, and gets every fault that is not ours. */
+static bool install_handler(void)
+{
+    struct sigaction now;
+    if (sigaction(SIGSEGV, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_fault)
+        return true;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    /* SA_NODEFER: a bug-check hook may leave the handler with longjmp, and
+     * SIGSEGV must not stay blocked after it. */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, &previous) == 0;
+}
+
+mm_status mmi_host_attach(mm_machine *m)
+{
+    if (m->store.fd < 0 || !m->store.base)
+        return MM_STATUS_NOT_SUPPORTED; /* frames must live in the memory file */
+    struct mmi_hostview *h = mmi_alloc(m, sizeof *h);
+    if (!h)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    h->base = m->layout.lowest_user_address & ~(mm_va)(MMI_HOSTED_ALIGN - 1);
+    h->end = m->layout.system_end;
+    h->fd = m->store.fd;
+    unsigned slot = MAX_MACHINES;
+    for (unsigned i = 0; i < MAX_MACHINES && slot == MAX_MACHINES; i++) {
+        int free_slot = 0;
+        if (atomic_compare_exchange_strong(&machines[i].claimed, &free_slot, 1))
+            slot = i;
+    }
+    if (slot == MAX_MACHINES || !install_handler()) {
+        if (slot != MAX_MACHINES)
+            atomic_store(&machines[slot].claimed, 0);
+        mmi_free(m, h);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    machines[slot].lo = h->base;
+    machines[slot].hi = h->end;
+    atomic_store(&machines[slot].m, m);
+    m->hostview = h;
+    m->tlb.host = &ops;
+    m->tlb.host_ctx = m;
+    return MM_STATUS_SUCCESS;
+}
+
+void mmi_host_detach(mm_machine *m)
+{
+    struct mmi_hostview *h = m->hostview;
+    m->tlb.host = NULL;
+    if (h) {
+        for (unsigned i = 0; i < MAX_MACHINES; i++) {
+            mm_machine *mine = m;
+            if (atomic_compare_exchange_strong(&machines[i].m, &mine, NULL))
+                atomic_store(&machines[i].claimed, 0);
+        }
+        mmi_free(m, h);
+        m->hostview = NULL;
+    }
+    if (m->layout.kind == MM_LAYOUT_HOSTED) {
+        mm_va base = m->layout.lowest_user_address & ~(mm_va)(MMI_HOSTED_ALIGN - 1);
+        munmap(page_ptr(base), (size_t)(m->layout.system_end - base));
+    }
+}
+
+#else /* no host view on this host */
+
+mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
+{
+    (void)cfg;
+    (void)base;
+    return MM_STATUS_NOT_SUPPORTED;
+}
+
+mm_status mmi_host_attach(mm_machine *m)
+{
+    (void)m;
+    return MM_STATUS_NOT_SUPPORTED;
+}
+
+void mmi_host_detach(mm_machine *m) { (void)m; }
+
+#endif

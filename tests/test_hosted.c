@@ -1,0 +1,234 @@
+/* tests/test_hosted.c — the hosted layout through real pointers: the VA the
+ * model hands out is a host pointer, the same frame seen at a user and a
+ * system VA is the same bytes, and a touch Windows refuses lands in the
+ * bug check Windows raises, at the faulting instruction. Skipped where the
+ * host has no host view (no memory file, pages other than 4 KiB). */
+#include "harness.h"
+
+#include <stdint.h>
+
+#define TAG MM_POOL_TAG('H', 'o', 's', 't')
+
+static void *ptr(mm_va va) { return (void *)(uintptr_t)va; }
+
+/* Reads and writes through a pointer, as driver code does; volatile so the
+ * compiler keeps each access where the test puts it. */
+static uint32_t load(mm_va va) { return *(volatile uint32_t *)ptr(va); }
+static int store(mm_va va, uint32_t v)
+{
+    *(volatile uint32_t *)ptr(va) = v;
+    return 0;
+}
+
+static int setup_hosted(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.layout = MM_LAYOUT_HOSTED;
+    memset(&H, 0, sizeof H);
+    assert_ok(mm_machine_create(&cfg, &H.m));
+    *state = H.m;
+    H.proc = attached_process(H.m, "app.exe", &H.apc);
+    return 0;
+}
+
+static int teardown_hosted(void **state)
+{
+    if (*state)
+        teardown_machine(state);
+    return 0;
+}
+
+/* The layout's comparisons hold for the pointers drivers get. */
+static void pointers_lie_in_their_ranges(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_layout l;
+    assert_ok(mm_machine_layout(m, &l));
+    assert_int_equal(l.kind, MM_LAYOUT_HOSTED);
+    mm_va pool = mm_pool_allocate(m, MM_NONPAGED_POOL, 64, TAG);
+    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_true(pool >= l.system_range_start && pool < l.system_end);
+    assert_true(user >= l.lowest_user_address && user <= l.highest_user_address);
+    assert_true(user < l.system_range_start);
+}
+
+/* A pool block written through its pointer holds those bytes for the model,
+ * and the model's writes show through the pointer. */
+static void pool_is_host_memory(void **state)
+{
+    mm_machine *m = *state;
+    mm_va p = mm_pool_allocate(m, MM_NONPAGED_POOL, 64, TAG);
+    store(p, 0x12345678);
+    uint32_t seen = 0;
+    assert_ok(mm_read(m, p, &seen, sizeof seen));
+    assert_int_equal(seen, 0x12345678);
+    uint32_t v = 0xCAFEF00D;
+    assert_ok(mm_write(m, p + 8, &v, sizeof v));
+    assert_int_equal(load(p + 8), 0xCAFEF00D);
+    memcpy(ptr(p + 16), "hosted", 7); /* any host code, not only our helpers */
+    assert_string_equal((const char *)ptr(p + 16), "hosted");
+    assert_invariants(m);
+}
+
+/* A demand-zero user page is made on first touch, from host code. */
+static void user_page_faults_in_on_touch(void **state)
+{
+    mm_machine *m = *state;
+    mm_va u = commit_user(m, 0x3000, MM_PAGE_READWRITE);
+    assert_int_equal(load(u + 0x1000), 0);
+    store(u + 0x2000, 7);
+    assert_int_equal(load(u + 0x2000), 7);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    assert_true(pi.working_set_pages >= 2);
+}
+
+/* One frame, two VAs: a user buffer locked and mapped in system space is
+ * the same bytes both ways. */
+static void user_and_system_views_alias(void **state)
+{
+    mm_machine *m = *state;
+    mm_va u = commit_user(m, 0x2000, MM_PAGE_READWRITE);
+    mm_va mdl = mm_io_allocate_mdl(m, u, 0x2000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    assert_true(s != 0);
+    store(u + 0x1004, 0xA5A5A5A5);
+    assert_int_equal(load(s + 0x1004), 0xA5A5A5A5);
+    store(s, 0x5A5A5A5A);
+    assert_int_equal(load(u), 0x5A5A5A5A);
+    assert_ok(mm_unmap_locked_pages(m, s, mdl));
+    assert_ok(mm_unlock_pages(m, mdl));
+    assert_ok(mm_io_free_mdl(m, mdl));
+}
+
+/* Touching a system VA after MmUnmapLockedPages faults as on Windows. */
+static void touch_after_unmap_is_0x50(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    store(s, 1);
+    assert_int_equal(load(buf), 1);
+    assert_ok(mm_unmap_locked_pages(m, s, mdl));
+    expect_bugcheck(load(s), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, s);
+    assert_int_equal(H.bc.p[1], 0); /* a read */
+    assert_true(H.bc.p[2] != 0);    /* the instruction address the host reported */
+}
+
+/* A write through a read-only system mapping (MdlMappingNoWrite). */
+static void write_to_read_only_mapping_is_0xbe(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                MM_NORMAL_PAGE_PRIORITY | MM_MDL_MAPPING_NO_WRITE, NULL);
+    assert_int_equal(load(s), 0); /* reads are fine */
+    expect_bugcheck(store(s + 4, 9), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, s + 4);
+}
+
+/* A user address nothing is committed at, touched by kernel-mode code with
+ * no exception handler. */
+static void bad_user_address_is_0x1e(void **state)
+{
+    mm_machine *m = *state;
+    mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    mm_va base = u;
+    uint64_t size = 0;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+    expect_bugcheck(store(u, 1), MM_BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, 0xC0000005);
+    assert_int_equal(H.bc.p[2], 1); /* a write */
+    assert_int_equal(H.bc.p[3], u);
+}
+
+/* Paged pool trimmed, then touched at DISPATCH_LEVEL. */
+static void paged_pool_at_dispatch_is_0x0a(void **state)
+{
+    mm_machine *m = *state;
+    mm_va p = mm_pool_allocate(m, MM_PAGED_POOL, 0x1000, TAG);
+    store(p, 3);
+    uint64_t trimmed = 0;
+    assert_ok(mm_working_set_trim(m, mm_process_system(m), UINT64_MAX, &trimmed));
+    assert_true(trimmed >= 1);
+    mm_irql old;
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, &old));
+    expect_bugcheck(load(p), MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, p);
+    assert_int_equal(H.bc.p[1], MM_DISPATCH_LEVEL);
+}
+
+/* Data written before a page goes out to the page file is read back after
+ * it comes in, through the same pointer. */
+static void bytes_survive_page_out(void **state)
+{
+    mm_machine *m = *state;
+    mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    store(u + 12, 0xBEEF);
+    uint64_t trimmed = 0;
+    assert_ok(mm_working_set_trim(m, H.proc, UINT64_MAX, &trimmed));
+    assert_true(trimmed >= 1);
+    assert_int_equal(load(u + 12), 0xBEEF);
+}
+
+/* Attaching to another process swaps the user range the host sees. */
+static void attach_swaps_the_user_range(void **state)
+{
+    mm_machine *m = *state;
+    mm_va a = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    store(a, 0xAAAA);
+    mm_process *other = NULL;
+    assert_ok(mm_process_create(m, "other.exe", &other));
+    struct mm_apc_state apc;
+    assert_ok(mm_process_attach(m, other, &apc));
+    mm_va base = a;
+    uint64_t size = 0x1000;
+    assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
+    assert_int_equal(base, a); /* the same VA in the other address space */
+    assert_int_equal(load(a), 0); /* its own demand-zero page, not app.exe's */
+    store(a, 0xBBBB);
+    assert_ok(mm_process_detach(m, &apc));
+    assert_int_equal(load(a), 0xAAAA);
+}
+
+/* Whether this host gives a hosted machine a host view at all. */
+static bool hosted_supported(void)
+{
+    struct mm_config cfg;
+    mm_config_default(&cfg);
+    cfg.layout = MM_LAYOUT_HOSTED;
+    mm_machine *m = NULL;
+    mm_status st = mm_machine_create(&cfg, &m);
+    mm_machine_destroy(m);
+    if (st != MM_STATUS_NOT_SUPPORTED && st != MM_STATUS_SUCCESS)
+        fail_msg("mm_machine_create(hosted): %s", mm_status_name(st));
+    return st == MM_STATUS_SUCCESS;
+}
+
+int main(void)
+{
+    if (!hosted_supported()) {
+        puts("skipped: no host view on this host (the hosted layout needs the POSIX memory file and 4 KiB pages)");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_hosted, teardown_hosted)
+        T(pointers_lie_in_their_ranges),
+        T(pool_is_host_memory),
+        T(user_page_faults_in_on_touch),
+        T(user_and_system_views_alias),
+        T(touch_after_unmap_is_0x50),
+        T(write_to_read_only_mapping_is_0xbe),
+        T(bad_user_address_is_0x1e),
+        T(paged_pool_at_dispatch_is_0x0a),
+        T(bytes_survive_page_out),
+        T(attach_swaps_the_user_range),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

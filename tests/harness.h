@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -39,12 +40,36 @@ static void harness_hook(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
     }
 }
 
+static inline struct mm_layout layout_of(mm_machine *m)
+{
+    struct mm_layout l;
+    if (mm_machine_layout(m, &l) != MM_STATUS_SUCCESS)
+        fail_msg("mm_machine_layout failed");
+    return l;
+}
+
+/* Where user space starts counting: 0 in the Windows layout, the hosted
+ * range's base in the hosted one, so `user_base(m) + 0x12340000` is the
+ * same place in both. */
+static inline mm_va user_base(mm_machine *m) { return layout_of(m).lowest_user_address - 0x10000; }
+
+/* Tests of the Windows layout's own addresses skip on hosted machines. */
+#define skip_if_hosted(m)                                   \
+    do {                                                    \
+        if (layout_of(m).kind == MM_LAYOUT_HOSTED)          \
+            skip();                                         \
+    } while (0)
+
+/* MMSIM_TEST_LAYOUT=hosted runs a suite on hosted machines. */
 static inline void harness_config(struct mm_config *cfg)
 {
     mm_config_default(cfg);
     cfg->physical_pages = 2048;
     cfg->pagefile_pages = 1024;
     cfg->bugcheck_hook = harness_hook;
+    const char *layout = getenv("MMSIM_TEST_LAYOUT");
+    if (layout && strcmp(layout, "hosted") == 0)
+        cfg->layout = MM_LAYOUT_HOSTED;
 }
 
 static inline mm_machine *harness_machine(const struct mm_config *cfg)

@@ -111,12 +111,12 @@ static void dead_machine_refuses_everything(void **state)
     mm_process *p = NULL;
     assert_status(mm_process_create(m, "x", &p), MM_STATUS_MACHINE_DEAD);
     assert_status(mm_irql_lower(m, 0), MM_STATUS_MACHINE_DEAD);
-    assert_status(mm_write(m, MM_PAGED_POOL_START, "x", 1), MM_STATUS_MACHINE_DEAD);
+    assert_status(mm_write(m, layout_of(m).paged_pool, "x", 1), MM_STATUS_MACHINE_DEAD);
     assert_status(mm_machine_set_verifier(m, 0), MM_STATUS_MACHINE_DEAD);
     mm_va b = 0;
     uint64_t s = 1;
     assert_status(mm_virtual_alloc(m, NULL, &b, &s, MM_MEM_COMMIT, MM_PAGE_READWRITE), MM_STATUS_MACHINE_DEAD);
-    assert_false(mm_is_address_valid(m, MM_PAGED_POOL_START));
+    assert_false(mm_is_address_valid(m, layout_of(m).paged_pool));
     /* Queries still answer, for post-mortem views. */
     struct mm_memory_counts c;
     assert_ok(mm_memory_query(m, &c));
@@ -291,6 +291,7 @@ static void nested_bugcheck_names_the_inner_ddi(void **state)
 static void windows_layout_by_default(void **state)
 {
     mm_machine *m = *state;
+    skip_if_hosted(m);
     struct mm_layout l;
     assert_ok(mm_machine_layout(m, &l));
     assert_int_equal(l.kind, MM_LAYOUT_WINDOWS);

@@ -196,7 +196,7 @@ static void kernel_buffer_lifecycle(void **state)
     assert_ok(mm_write(m, buf, "through the pool VA", 20));
     mm_va sys = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
                                                   MM_NORMAL_PAGE_PRIORITY, NULL);
-    assert_true(sys >= MM_SYSTEM_PTE_START && sys < MM_PAGED_POOL_START);
+    assert_true(sys >= layout_of(m).system_ptes && sys < layout_of(m).paged_pool);
     assert_int_equal(sys & 0xFFF, buf & 0xFFF);
     h = read_mdl(m, mdl, NULL, 0);
     assert_int_equal((uint16_t)h.MdlFlags, 0x000B);
@@ -268,7 +268,7 @@ static void user_mapping_sees_the_same_bytes(void **state)
     mm_va uva = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false,
                                                   MM_NORMAL_PAGE_PRIORITY, &raised);
     assert_ok(raised);
-    assert_true(uva > 0 && uva <= MM_HIGHEST_USER_ADDRESS);
+    assert_true(uva > 0 && uva <= layout_of(m).highest_user_address);
     assert_int_equal(uva & 0xFFF, 0x10);
     assert_flags(m, mdl, 0x0008 | 0x0002 | 0x0080); /* no MDL flag tracks user mappings */
     uint64_t pte = pte_of(m, NULL, uva);
@@ -549,7 +549,7 @@ static void user_mapping_at_a_requested_address(void **state)
     mm_va mdl = kernel_mdl(m, &buf);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
     mm_status raised;
-    mm_va top = MM_HIGHEST_VAD_ADDRESS + 1 - MM_PAGE_SIZE;
+    mm_va top = layout_of(m).highest_vad_address + 1 - MM_PAGE_SIZE;
     assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, top + 0x10, false, 0, &raised),
                      0);
     assert_status(raised, MM_STATUS_INVALID_ADDRESS);
@@ -967,7 +967,7 @@ static void unmap_not_mapped(void **state)
     mm_va mdl = kernel_mdl(m, &buf);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
     if (mm_machine_verifier(m)) {
-        expect_bugcheck(mm_unmap_locked_pages(m, MM_SYSTEM_PTE_START, mdl),
+        expect_bugcheck(mm_unmap_locked_pages(m, layout_of(m).system_ptes, mdl),
                         MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB6);
         assert_params(mdl, 0x000A, MM_MDL_MAPPED_TO_SYSTEM_VA);
         return;
@@ -1028,7 +1028,7 @@ static void unmap_unreserved_and_foreign_addresses(void **state)
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
     struct mm_memory_counts c;
     assert_ok(mm_memory_query(m, &c));
-    mm_va last = MM_SYSTEM_PTE_START + (c.system_ptes_total - 1) * MM_PAGE_SIZE;
+    mm_va last = layout_of(m).system_ptes + (c.system_ptes_total - 1) * MM_PAGE_SIZE;
     expect_bugcheck(mm_unmap_locked_pages(m, last, mdl), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x306);
     assert_params(last, last, 1);
 }
@@ -1084,8 +1084,8 @@ static void unmap_not_mapped_with_pte_tracking(void **state)
     mm_va buf;
     mm_va mdl = kernel_mdl(m, &buf);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    expect_bugcheck(mm_unmap_locked_pages(m, MM_SYSTEM_PTE_START + 0x10, mdl), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06);
-    assert_params(mdl, MM_SYSTEM_PTE_START + 0x10, 1);
+    expect_bugcheck(mm_unmap_locked_pages(m, layout_of(m).system_ptes + 0x10, mdl), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x06);
+    assert_params(mdl, layout_of(m).system_ptes + 0x10, 1);
 }
 
 static void unmap_partial(void **state)
@@ -1240,8 +1240,12 @@ static void build_nonpaged_mdl_on_paged_pool(void **state)
         assert_params(MM_PASSIVE_LEVEL, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
         return;
     }
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, paged, &w));
+    if (layout_of(m).kind == MM_LAYOUT_WINDOWS)
+        assert_int_equal(w.level[3].entry_address, UINT64_C(0xFFFFF6FC50000000));
     expect_bugcheck(mm_build_mdl_for_nonpaged_pool(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1240);
-    assert_params(mdl, UINT64_C(0xFFFFF6FC50000000), 0);
+    assert_params(mdl, w.level[3].entry_address, 0); /* P3: the PTE of the first page, in the self-map */
 }
 
 static void unlock_before_unmap_leaves_a_stale_user_mapping(void **state)

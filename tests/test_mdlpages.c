@@ -100,7 +100,7 @@ static void reserved_mapping_lifecycle(void **state)
     mm_machine *m = *state;
     assert_int_equal(mm_allocate_mapping_address(m, MM_PAGE_SIZE, 0), 0); /* callers must name themselves */
     mm_va base = mm_allocate_mapping_address(m, 4 * MM_PAGE_SIZE, RTAG);
-    assert_true(base >= MM_SYSTEM_PTE_START + 2 * MM_PAGE_SIZE);
+    assert_true(base >= layout_of(m).system_ptes + 2 * MM_PAGE_SIZE);
     assert_false(mm_is_address_valid(m, base));
     /* Windows' header encoding: PTE[-2] = total PTEs << 1, PTE[-1] = tag & ~1. */
     assert_int_equal(pte_of(m, NULL, base - 2 * MM_PAGE_SIZE), (4 + 2) << 1);

@@ -33,7 +33,7 @@ static void fresh_machine_counts(void **state)
     assert_ok(mm_pfn_query(m, c.physical_pages - 1, &i)); /* never touched */
     assert_int_equal(i.location, MM_ZEROED_PAGE_LIST);
     assert_status(mm_pfn_query(m, c.physical_pages, &i), MM_STATUS_INVALID_PARAMETER);
-    assert_int_equal(i.entry_address, MM_PFN_DATABASE + (c.physical_pages - 1) * 0x30);
+    assert_int_equal(i.entry_address, layout_of(m).pfn_database + (c.physical_pages - 1) * 0x30);
 }
 
 static void contents_are_stored_only_once_written(void **state)

@@ -425,7 +425,7 @@ static void unmap_above_apc_with_verifier_is_0x7B(void **state)
 static void unmap_never_mapped_is_0xDA_400(void **state)
 {
     mm_machine *m = *state;
-    mm_va va = MM_SYSTEM_PTE_START + 0x100000 + 0x20;
+    mm_va va = layout_of(m).system_ptes + 0x100000 + 0x20;
     expect_bugcheck(mm_unmap_io_space(m, va, 0x1000), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x400);
     assert_params(MM_PAGE_ALIGN(va), 2, 0);
 }

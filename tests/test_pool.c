@@ -127,28 +127,28 @@ static void free_of_never_allocated_with_verifier_is_c4_10(void **state)
 {
     mm_machine *m = *state;
     assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
-    expect_bugcheck(mm_pool_free(m, MM_PAGED_POOL_START + 0x5000, 0), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
+    expect_bugcheck(mm_pool_free(m, layout_of(m).paged_pool + 0x5000, 0), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
                     0x10);
-    assert_params(MM_PAGED_POOL_START + 0x5000, 0, 0);
+    assert_params(layout_of(m).paged_pool + 0x5000, 0, 0);
 }
 
 static void free_of_user_address_is_c2_40(void **state)
 {
     mm_machine *m = *state;
     expect_bugcheck(mm_pool_free(m, 0x10000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x40);
-    assert_params(0x10000, MM_SYSTEM_RANGE_START, 0);
+    assert_params(0x10000, layout_of(m).system_range_start, 0);
 }
 
 static void free_of_non_pool_address_is_c2_42(void **state)
 {
     mm_machine *m = *state;
-    expect_bugcheck(mm_pool_free(m, MM_SYSTEM_PTE_START, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x42);
+    expect_bugcheck(mm_pool_free(m, layout_of(m).system_ptes, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x42);
 }
 
 static void paged_pool_free_in_unallocated_is_c2_50(void **state)
 {
     mm_machine *m = *state;
-    expect_bugcheck(mm_pool_free(m, MM_PAGED_POOL_START + 0x3000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x50);
+    expect_bugcheck(mm_pool_free(m, layout_of(m).paged_pool + 0x3000, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x50);
     assert_int_equal(H.bc.p[2], 3);
     assert_int_equal(H.bc.p[3] % MM_PAGE_SIZE, 0); /* paged pool size, in bytes */
     assert_string_equal(mm_bugcheck_param_meaning(0xC2, 0x50, 3), "paged pool size in bytes");

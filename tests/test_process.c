@@ -27,7 +27,7 @@ static void create_gives_own_address_space(void **state)
     assert_ptr_equal(mm_process_next(m, NULL), mm_process_system(m));
     /* Same user address, different frames, different contents. */
     struct mm_apc_state s;
-    mm_va va = 0x400000;
+    mm_va va = user_base(m) + 0x400000;
     uint64_t size = 0x1000;
     assert_ok(mm_virtual_alloc(m, a, &va, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
     assert_ok(mm_virtual_alloc(m, b, &va, &size, MM_MEM_RESERVE | MM_MEM_COMMIT, MM_PAGE_READWRITE));
@@ -54,15 +54,17 @@ static void self_map_and_shared_system_half(void **state)
     struct mm_process_info ia;
     assert_ok(mm_process_query(m, a, &ia));
     struct mm_pte_walk wa, ws;
-    assert_ok(mm_pte_walk(m, a, MM_PAGED_POOL_START, &wa));
-    assert_ok(mm_pte_walk(m, mm_process_system(m), MM_PAGED_POOL_START, &ws));
+    assert_ok(mm_pte_walk(m, a, layout_of(m).paged_pool, &wa));
+    assert_ok(mm_pte_walk(m, mm_process_system(m), layout_of(m).paged_pool, &ws));
     assert_int_equal(wa.level[0].value, ws.level[0].value);
     /* The PXE of the self-map slot maps the top table itself. */
     struct mm_pte_walk self;
     assert_ok(mm_pte_walk(m, a, MM_PTE_BASE, &self));
     assert_int_equal(self.level[0].entry_address, MM_PXE_BASE + 0x1ED * 8);
     assert_int_equal((self.level[0].value >> 12) & 0xFFFFFFFFF, ia.directory_table_base);
-    assert_pfn(m, ia.directory_table_base, 1 + 3 /* the PXEs of the three system slots */, 1, MM_ACTIVE_AND_VALID);
+    /* In the hosted layout system space shares no top-level slot of its own. */
+    unsigned shared = layout_of(m).kind == MM_LAYOUT_HOSTED ? 0 : 3; /* the PXEs of the three system slots */
+    assert_pfn(m, ia.directory_table_base, 1 + shared, 1, MM_ACTIVE_AND_VALID);
 }
 
 static void attach_detach_and_nesting(void **state)

@@ -17,23 +17,24 @@ static int setup(void **state)
 static void reserve_rounds_to_64k_and_commit_to_pages(void **state)
 {
     mm_machine *m = *state;
-    mm_va base = 0x12345678;
+    mm_va ub = user_base(m);
+    mm_va base = ub + 0x12345678;
     uint64_t size = 0x1001;
     assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
-    assert_int_equal(base, 0x12340000);
+    assert_int_equal(base, ub + 0x12340000);
     assert_int_equal(size, 0x7000); /* up to the page end of 0x12345678 + 0x1001 */
-    mm_va c = 0x12341234;
+    mm_va c = ub + 0x12341234;
     uint64_t csize = 0x10;
     assert_ok(mm_virtual_alloc(m, NULL, &c, &csize, MM_MEM_COMMIT, MM_PAGE_READONLY));
-    assert_int_equal(c, 0x12341000);
+    assert_int_equal(c, ub + 0x12341000);
     assert_int_equal(csize, 0x1000);
     struct mm_region_info r;
-    assert_ok(mm_virtual_query(m, NULL, 0x12341800, &r));
+    assert_ok(mm_virtual_query(m, NULL, ub + 0x12341800, &r));
     assert_int_equal(r.state, MM_MEM_COMMIT);
     assert_int_equal(r.protect, MM_PAGE_READONLY);
-    assert_int_equal(r.allocation_base, 0x12340000);
+    assert_int_equal(r.allocation_base, ub + 0x12340000);
     assert_int_equal(r.region_size, 0x1000);
-    assert_ok(mm_virtual_query(m, NULL, 0x12340000, &r));
+    assert_ok(mm_virtual_query(m, NULL, ub + 0x12340000, &r));
     assert_int_equal(r.state, MM_MEM_RESERVE);
     assert_int_equal(r.region_size, 0x1000);
 }
@@ -41,23 +42,25 @@ static void reserve_rounds_to_64k_and_commit_to_pages(void **state)
 static void conflicting_and_invalid_requests(void **state)
 {
     mm_machine *m = *state;
-    mm_va base = 0x20000000;
+    struct mm_layout l = layout_of(m);
+    mm_va ub = user_base(m);
+    mm_va base = ub + 0x20000000;
     uint64_t size = 0x10000;
     assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
-    mm_va again = 0x20008000;
+    mm_va again = ub + 0x20008000;
     uint64_t s2 = 0x1000;
     assert_status(mm_virtual_alloc(m, NULL, &again, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
                   MM_STATUS_CONFLICTING_ADDRESSES);
-    mm_va out = 0x30000000;
+    mm_va out = ub + 0x30000000;
     assert_status(mm_virtual_alloc(m, NULL, &out, &s2, MM_MEM_COMMIT, MM_PAGE_READWRITE),
                   MM_STATUS_CONFLICTING_ADDRESSES);
-    mm_va kernel = MM_SYSTEM_RANGE_START;
+    mm_va kernel = l.system_range_start;
     assert_status(mm_virtual_alloc(m, NULL, &kernel, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
                   MM_STATUS_INVALID_ADDRESS);
-    mm_va low = 0x1000;
+    mm_va low = ub + 0x1000;
     assert_status(mm_virtual_alloc(m, NULL, &low, &s2, MM_MEM_RESERVE, MM_PAGE_READWRITE),
                   MM_STATUS_INVALID_ADDRESS);
-    mm_va wrap = MM_HIGHEST_USER_ADDRESS - 0xFFF;
+    mm_va wrap = l.highest_user_address - 0xFFF;
     uint64_t huge = UINT64_MAX - 5;
     assert_status(mm_virtual_alloc(m, NULL, &wrap, &huge, MM_MEM_RESERVE, MM_PAGE_READWRITE),
                   MM_STATUS_INVALID_ADDRESS);
@@ -146,7 +149,7 @@ static void reserved_page_is_an_access_violation(void **state)
     uint8_t b;
     assert_status(mm_read(m, base, &b, 1), MM_STATUS_ACCESS_VIOLATION);
     assert_status(mm_read(m, 0x7000000, &b, 1), MM_STATUS_ACCESS_VIOLATION); /* no VAD at all */
-    struct mm_access_request user = {.va = MM_PAGED_POOL_START, .buffer = &b, .length = 1, .mode = MM_USER_MODE};
+    struct mm_access_request user = {.va = layout_of(m).paged_pool, .buffer = &b, .length = 1, .mode = MM_USER_MODE};
     assert_status(mm_access_memory(m, &user), MM_STATUS_ACCESS_VIOLATION);
 }
 
@@ -282,6 +285,7 @@ static void terminate_returns_every_frame(void **state)
 static void huge_reservation_costs_what_is_mapped(void **state)
 {
     mm_machine *m = *state;
+    skip_if_hosted(m); /* 64 TiB: more than the hosted layout's user space */
     mm_va base = 0;
     uint64_t size = UINT64_C(64) << 40;
     assert_ok(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));

@@ -327,7 +327,7 @@ static void tlb_fill(mm_machine *m, const struct access *a, mm_pfn top, uint64_t
 {
     if (a->mode != MM_KERNEL_MODE || ((pte & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(m, a->va)))
         return;
-    mmi_tlb_fill(m, a->va, top, mmi_pte_pfn(pte), (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY));
+    mmi_tlb_fill(m, a->va, top, pte);
 }
 
 /* Resolves one page of an access to its frame. */
@@ -470,7 +470,7 @@ mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip)
     if (!mmi_walk_valid(&w))
         return MM_STATUS_UNSUCCESSFUL;
     uint64_t pte = w.entry[3];
-    mmi_tlb_fill(m, va, top, mmi_pte_pfn(pte), (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY));
+    mmi_tlb_fill(m, va, top, pte);
     return MM_STATUS_SUCCESS;
 }
 

@@ -3,6 +3,7 @@
 #include "tlb.h"
 
 #include "machine.h"
+#include "pte.h"
 
 static struct mmi_tlb_entry *slot(mm_machine *m, mm_va va)
 {
@@ -18,8 +19,10 @@ mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write)
     return e->pfn;
 }
 
-void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable)
+void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte)
 {
+    mm_pfn pfn = mmi_pte_pfn(pte);
+    bool writable = (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY);
     struct mmi_tlb_entry *e = slot(m, va);
     mm_va page = MM_PAGE_ALIGN(va);
     if (m->tlb.host && e->generation == m->tlb.generation && e->page != page)
@@ -27,7 +30,7 @@ void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = pfn, .generation = m->tlb.generation,
                                 .writable = writable};
     if (m->tlb.host)
-        m->tlb.host->map(m->tlb.host_ctx, page, pfn, writable);
+        m->tlb.host->map(m->tlb.host_ctx, page, pfn, writable, !(pte & PTE_NO_EXECUTE));
 }
 
 void mmi_tlb_flush_page(mm_machine *m, mm_va va)

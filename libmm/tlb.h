@@ -25,7 +25,7 @@ struct mmi_tlb_entry {
  * flush takes it away. Without a host layer the table is absent and the
  * model runs alone. */
 struct mmi_host_ops {
-    void (*map)(void *ctx, mm_va page, mm_pfn pfn, bool writable);
+    void (*map)(void *ctx, mm_va page, mm_pfn pfn, bool writable, bool executable);
     void (*unmap)(void *ctx, mm_va page);
     void (*unmap_all)(void *ctx);
     /* At every public call: the host view makes sure its fault handler is
@@ -43,8 +43,9 @@ struct mmi_tlb {
 /* The cached frame for a kernel access to va through the tables at top, or
  * MM_PFN_NONE (a write needs a writable, dirty translation). */
 mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write);
-/* Caches va's translation (the walk found it valid). */
-void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, mm_pfn pfn, bool writable);
+/* Caches va's translation from its valid PTE: writes may use it when the PTE
+ * is writable and dirty, a host view may execute it when it is not NX. */
+void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte);
 /* Drop the cached translation of one page / of every page. */
 void mmi_tlb_flush_page(mm_machine *m, mm_va va);
 void mmi_tlb_flush_all(mm_machine *m);

@@ -196,6 +196,91 @@ static void attach_swaps_the_user_range(void **state)
     assert_int_equal(load(a), 0xAAAA);
 }
 
+/* A driver image's INIT section, discarded after DriverEntry, touched
+ * through the pointer the driver kept. */
+static void touch_of_discarded_init_is_0x50(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_section_desc s[] = {
+        {".text", 0x1000, MM_SECTION_CODE, NULL, 0},
+        {"INIT", 0x1000, MM_SECTION_CODE | MM_SECTION_WRITE, "boot", 5},
+    };
+    mm_image *img = NULL;
+    assert_ok(mm_image_load(m, "init.sys", s, 2, &img));
+    mm_va init = mm_image_section_address(m, img, "INIT");
+    assert_string_equal((const char *)ptr(init), "boot"); /* DriverEntry reads it */
+    assert_ok(mm_image_discard_init(m, img));
+    expect_bugcheck(load(init), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, init);
+}
+
+#if defined(__x86_64__)
+/* Calling into nonpaged pool, which is no-execute: 0xFC at the call. */
+static void executing_no_execute_pool_is_0xfc(void **state)
+{
+    mm_machine *m = *state;
+    mm_va code = mm_pool_allocate(m, MM_NONPAGED_POOL, 16, TAG);
+    *(volatile unsigned char *)ptr(code) = 0xC3; /* ret */
+    void (*fn)(void);
+    mm_va target = code;
+    memcpy(&fn, &target, sizeof fn);
+    expect_bugcheck((fn(), 0), MM_BUGCHECK_ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, code);
+}
+#endif
+
+/* The lesson of unlocking too early, through real pointers: a user mapping
+ * of an MDL (MmMapLockedPagesSpecifyCache UserMode) outlives MmUnlockPages
+ * (which takes only the system mapping down), and once the frame is
+ * repurposed it shows the new owner's bytes; the access is a finding. */
+static void stale_mapping_shows_the_new_owner(void **state)
+{
+    mm_machine *m = *state;
+    mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    store(u, 0x11111111);
+    mm_va mdl = mm_io_allocate_mdl(m, u, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false,
+                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    assert_int_equal(load(s), 0x11111111);
+    mm_pfn frame = pfn_of(m, u);
+    assert_ok(mm_unlock_pages(m, mdl)); /* too early: the user mapping stays */
+    mm_va base = u;
+    uint64_t size = 0;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE)); /* the frame goes free */
+    /* Someone else gets the frame: allocate until it comes back. */
+    mm_va taker = 0;
+    for (int i = 0; i < 64 && !taker; i++) {
+        mm_va p = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+        if (pfn_of(m, p) == frame)
+            taker = p;
+    }
+    assert_true(taker != 0);
+    store(taker, 0x22222222);
+    assert_int_equal(load(s), 0x22222222); /* the process reads someone else's data */
+    struct mm_finding f[8];
+    size_t n = mm_findings_read(m, f, 8);
+    bool touched = false;
+    for (size_t i = 0; i < n && i < 8; i++)
+        touched |= f[i].kind == MM_FINDING_STALE_MAPPING_ACCESS && f[i].va == s;
+    assert_true(touched);
+}
+
+/* Where the host allows it a hosted machine lies at the same place each
+ * time, so its addresses (and trace, and bug-check parameters) repeat. */
+static void same_addresses_each_time(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_layout first = layout_of(m), again;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.layout = MM_LAYOUT_HOSTED;
+    mm_machine_destroy(m);
+    *state = H.m = NULL;
+    mm_machine *n = harness_machine(&cfg);
+    assert_ok(mm_machine_layout(n, &again));
+    assert_int_equal(again.lowest_user_address, first.lowest_user_address);
+    mm_machine_destroy(n);
+}
+
 /* Whether this host gives a hosted machine a host view at all. */
 static bool hosted_supported(void)
 {
@@ -228,6 +313,12 @@ int main(void)
         T(paged_pool_at_dispatch_is_0x0a),
         T(bytes_survive_page_out),
         T(attach_swaps_the_user_range),
+        T(touch_of_discarded_init_is_0x50),
+#if defined(__x86_64__)
+        T(executing_no_execute_pool_is_0xfc),
+#endif
+        T(stale_mapping_shows_the_new_owner),
+        T(same_addresses_each_time),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

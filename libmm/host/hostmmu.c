@@ -52,10 +52,34 @@ struct mmi_hostview {
 
 static bool four_kib_pages(void) { return sysconf(_SC_PAGESIZE) == MM_PAGE_SIZE; }
 
+/* Fixed places first, so a hosted machine gets the same addresses run after
+ * run (its trace, its bug-check parameters and a replay match): the first
+ * free of a few hints 2 TiB apart, above AddressSanitizer's shadow. */
+#define HINT_FIRST UINT64_C(0x200000000000)
+#define HINT_STEP UINT64_C(0x20000000000)
+#define HINTS 16u
+
+static bool reserve_at_hint(size_t bytes, mm_va *base)
+{
+    for (unsigned i = 0; i < HINTS; i++) {
+        void *want = (void *)(uintptr_t)(HINT_FIRST + i * HINT_STEP);
+        void *p = mmap(want, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == want) {
+            *base = (mm_va)(uintptr_t)p;
+            return true;
+        }
+        if (p != MAP_FAILED)
+            munmap(p, bytes);
+    }
+    return false;
+}
+
 mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
 {
     if (!four_kib_pages())
         return MM_STATUS_NOT_SUPPORTED;
+    if (reserve_at_hint((size_t)mmi_layout_hosted_bytes(cfg), base))
+        return MM_STATUS_SUCCESS;
     size_t bytes = (size_t)(mmi_layout_hosted_bytes(cfg) + MMI_HOSTED_ALIGN);
     void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
@@ -82,13 +106,13 @@ static void host_unmap(void *ctx, mm_va page)
     mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
-static void host_map(void *ctx, mm_va page, mm_pfn pfn, bool writable)
+static void host_map(void *ctx, mm_va page, mm_pfn pfn, bool writable, bool executable)
 {
     mm_machine *m = ctx;
     struct mmi_hostview *h = m->hostview;
     if (page < h->base || page >= h->end)
         return; /* outside the range the host reserved (the self-map): the model's alone */
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
     void *at;
     if (mmi_pfn_is_ram(m, pfn)) {
         at = mmap(page_ptr(page), MM_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, h->fd, (off_t)(pfn * MM_PAGE_SIZE));

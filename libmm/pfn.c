@@ -128,15 +128,20 @@ void mmi_pfn_list_remove(mm_machine *m, mm_pfn pfn)
 
 /* ---- frame contents ---- */
 
-static unsigned char *frame_for_write(mm_machine *m, mm_pfn pfn)
+void mmi_frame_mark_stored(mm_machine *m, mm_pfn pfn)
 {
     struct mmi_pfn *e = mmi_pfn(m, pfn);
-    unsigned char *p = mmi_store_page(m, &m->store, pfn);
-    assert(p != NULL);
     if (!mmi_pfn_has(e, MMI_PF_STORED)) {
         mmi_pfn_flag(e, MMI_PF_STORED, true);
         m->store.stored++;
     }
+}
+
+static unsigned char *frame_for_write(mm_machine *m, mm_pfn pfn)
+{
+    unsigned char *p = mmi_store_page(m, &m->store, pfn);
+    assert(p != NULL);
+    mmi_frame_mark_stored(m, pfn);
     return p;
 }
 

@@ -113,6 +113,9 @@ void mmi_pfn_set_location(mm_machine *m, mm_pfn pfn, unsigned location);
 void mmi_frame_read(mm_machine *m, mm_pfn pfn, uint32_t offset, void *buf, size_t len);
 void mmi_frame_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len);
 void mmi_frame_zero(mm_machine *m, mm_pfn pfn);
+/* The frame's contents may change outside the model (a host view maps it
+ * writable): from now on it is read, copied and zeroed like a written one. */
+void mmi_frame_mark_stored(mm_machine *m, mm_pfn pfn);
 void mmi_frame_copy(mm_machine *m, mm_pfn dst, mm_pfn src);
 uint64_t mmi_frame_read64(mm_machine *m, mm_pfn pfn, unsigned index);
 /* The frame's 512 quadwords for reading (a shared zero page when it holds

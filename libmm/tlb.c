@@ -3,6 +3,7 @@
 #include "tlb.h"
 
 #include "machine.h"
+#include "pfn.h"
 #include "pte.h"
 
 static struct mmi_tlb_entry *slot(mm_machine *m, mm_va va)
@@ -29,8 +30,11 @@ void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte)
         m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = pfn, .generation = m->tlb.generation,
                                 .writable = writable};
-    if (m->tlb.host)
+    if (m->tlb.host) {
+        if (writable && mmi_pfn_is_ram(m, pfn) && pfn < m->pfn.untouched)
+            mmi_frame_mark_stored(m, pfn); /* host code may write it from now on */
         m->tlb.host->map(m->tlb.host_ctx, page, pfn, writable, !(pte & PTE_NO_EXECUTE));
+    }
 }
 
 void mmi_tlb_flush_page(mm_machine *m, mm_va va)

@@ -84,6 +84,28 @@ static void user_page_faults_in_on_touch(void **state)
     assert_true(pi.working_set_pages >= 2);
 }
 
+/* Bytes host code wrote are the frame's contents for the model too: freed
+ * and reused, the frame is zeroed before anyone sees it again (a new
+ * demand-zero page reads zeros, a new page table holds no stale entries). */
+static void host_writes_are_zeroed_before_reuse(void **state)
+{
+    mm_machine *m = *state;
+    for (int round = 0; round < 8; round++) {
+        mm_va u = commit_user(m, 0x4000, MM_PAGE_READWRITE);
+        for (unsigned i = 0; i < 4; i++) {
+            assert_int_equal(load(u + i * 0x1000 + 0x40), 0);
+            memset(ptr(u + i * 0x1000), 0xEE, 0x1000);
+        }
+        uint32_t seen = 0;
+        assert_ok(mm_read(m, u + 0x2000, &seen, sizeof seen));
+        assert_int_equal(seen, 0xEEEEEEEE);
+        mm_va base = u;
+        uint64_t size = 0;
+        assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+        assert_invariants(m);
+    }
+}
+
 /* One frame, two VAs: a user buffer locked and mapped in system space is
  * the same bytes both ways. */
 static void user_and_system_views_alias(void **state)
@@ -307,6 +329,7 @@ int main(void)
         T(pool_is_host_memory),
         T(user_page_faults_in_on_touch),
         T(user_and_system_views_alias),
+        T(host_writes_are_zeroed_before_reuse),
         T(touch_after_unmap_is_0x50),
         T(write_to_read_only_mapping_is_0xbe),
         T(bad_user_address_is_0x1e),

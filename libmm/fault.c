@@ -454,6 +454,8 @@ static mm_status access_pages(mm_machine *m, const struct mm_access_request *req
 
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req) { return access_pages(m, req, false); }
 
+#define HOST_FAULT_AROUND 16u
+
 mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip)
 {
     struct access a = {.va = va, .kind = kind, .mode = MM_KERNEL_MODE, .ip = ip, .process = mmi_cpu(m)->process};
@@ -469,8 +471,18 @@ mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip)
     mmi_walk(m, top, va, &w);
     if (!mmi_walk_valid(&w))
         return MM_STATUS_UNSUCCESSFUL;
-    uint64_t pte = w.entry[3];
-    mmi_tlb_fill(m, va, top, pte);
+    /* Fault-around: the resident pages that follow in the same page table
+     * are mapped with it (code walks buffers forward), so a run of frames
+     * costs one host mapping and one fault, not one of each per page. */
+    uint64_t ptes[HOST_FAULT_AROUND] = {w.entry[3]};
+    unsigned n = 1, index = mmi_va_index(va, 3);
+    while (n < HOST_FAULT_AROUND && index + n < 512) {
+        uint64_t next = mmi_pte_get(m, w.table[3], index + n);
+        if (!mmi_pte_valid(next) || ((next & MMI_PTE_MDL_MAPPING) && mmi_is_user_va(m, va)))
+            break; /* an MDL's user mapping is watched page by page (staleness) */
+        ptes[n++] = next;
+    }
+    mmi_tlb_fill_run(m, va, top, ptes, n);
     return MM_STATUS_SUCCESS;
 }
 

@@ -20,20 +20,41 @@ mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write)
     return e->pfn;
 }
 
-void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte)
+static bool pte_writable(uint64_t pte) { return (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY); }
+
+/* One entry, without telling the host. */
+static void cache(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
 {
-    mm_pfn pfn = mmi_pte_pfn(pte);
-    bool writable = (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY);
-    struct mmi_tlb_entry *e = slot(m, va);
-    mm_va page = MM_PAGE_ALIGN(va);
+    struct mmi_tlb_entry *e = slot(m, page);
     if (m->tlb.host && e->generation == m->tlb.generation && e->page != page)
         m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
-    *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = pfn, .generation = m->tlb.generation,
-                                .writable = writable};
-    if (m->tlb.host) {
-        if (writable && mmi_pfn_is_ram(m, pfn) && pfn < m->pfn.untouched)
-            mmi_frame_mark_stored(m, pfn); /* host code may write it from now on */
-        m->tlb.host->map(m->tlb.host_ctx, page, pfn, writable, !(pte & PTE_NO_EXECUTE));
+    *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->tlb.generation,
+                                .writable = pte_writable(pte)};
+    if (m->tlb.host && e->writable && mmi_pfn_is_ram(m, e->pfn) && e->pfn < m->pfn.untouched)
+        mmi_frame_mark_stored(m, e->pfn); /* host code may write it from now on */
+}
+
+void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte) { mmi_tlb_fill_run(m, va, top, &pte, 1); }
+
+static bool same_run(mm_machine *m, uint64_t a, uint64_t b)
+{
+    return mmi_pte_pfn(b) == mmi_pte_pfn(a) + 1 && pte_writable(a) == pte_writable(b) &&
+           (a & PTE_NO_EXECUTE) == (b & PTE_NO_EXECUTE) &&
+           mmi_pfn_is_ram(m, mmi_pte_pfn(a)) == mmi_pfn_is_ram(m, mmi_pte_pfn(b));
+}
+
+void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes, unsigned count)
+{
+    mm_va first = MM_PAGE_ALIGN(va);
+    for (unsigned i = 0; i < count; i++)
+        cache(m, first + (mm_va)i * MM_PAGE_SIZE, top, ptes[i]);
+    if (!m->tlb.host)
+        return;
+    for (unsigned i = 0, run; i < count; i += run) {
+        for (run = 1; i + run < count && same_run(m, ptes[i + run - 1], ptes[i + run]); run++)
+            ;
+        m->tlb.host->map(m->tlb.host_ctx, first + (mm_va)i * MM_PAGE_SIZE, mmi_pte_pfn(ptes[i]), run,
+                         pte_writable(ptes[i]), !(ptes[i] & PTE_NO_EXECUTE));
     }
 }
 
@@ -47,11 +68,15 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
         m->tlb.host->unmap(m->tlb.host_ctx, e->page);
 }
 
+/* A host view holds only what the TLB holds: its pages go one by one (a
+ * few, at most 64), which costs far less than remapping the whole range. */
 void mmi_tlb_flush_all(mm_machine *m)
 {
-    m->tlb.generation++;
     if (m->tlb.host)
-        m->tlb.host->unmap_all(m->tlb.host_ctx);
+        for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
+            if (m->tlb.entry[i].generation == m->tlb.generation)
+                m->tlb.host->unmap(m->tlb.host_ctx, m->tlb.entry[i].page);
+    m->tlb.generation++;
 }
 
 void mmi_tlb_flush_user(mm_machine *m)

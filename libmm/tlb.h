@@ -23,11 +23,11 @@ struct mmi_tlb_entry {
 /* How the model reaches a host view of simulated memory (libmm/host): a
  * page the TLB caches is mapped there with the translation's rights, and a
  * flush takes it away. Without a host layer the table is absent and the
- * model runs alone. */
+ * model runs alone. The host maps only pages the TLB holds. */
 struct mmi_host_ops {
-    void (*map)(void *ctx, mm_va page, mm_pfn pfn, bool writable, bool executable);
+    /* pages consecutive pages from page, onto consecutive frames from pfn */
+    void (*map)(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool writable, bool executable);
     void (*unmap)(void *ctx, mm_va page);
-    void (*unmap_all)(void *ctx);
     /* At every public call: the host view makes sure its fault handler is
      * still the first (a test framework may have put its own in front). */
     void (*enter)(void *ctx);
@@ -46,6 +46,9 @@ mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write);
 /* Caches va's translation from its valid PTE: writes may use it when the PTE
  * is writable and dirty, a host view may execute it when it is not NX. */
 void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte);
+/* The same for count consecutive pages from va (their valid PTEs in ptes),
+ * with one host mapping per run of consecutive frames of the same rights. */
+void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes, unsigned count);
 /* Drop the cached translation of one page / of every page. */
 void mmi_tlb_flush_page(mm_machine *m, mm_va va);
 void mmi_tlb_flush_all(mm_machine *m);

@@ -106,33 +106,26 @@ static void host_unmap(void *ctx, mm_va page)
     mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
-static void host_map(void *ctx, mm_va page, mm_pfn pfn, bool writable, bool executable)
+static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool writable, bool executable)
 {
     mm_machine *m = ctx;
     struct mmi_hostview *h = m->hostview;
-    if (page < h->base || page >= h->end)
+    if (page < h->base || page >= h->end || pages > (h->end - page) / MM_PAGE_SIZE)
         return; /* outside the range the host reserved (the self-map): the model's alone */
     int prot = PROT_READ | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
+    size_t bytes = (size_t)(pages * MM_PAGE_SIZE);
     void *at;
     if (mmi_pfn_is_ram(m, pfn)) {
-        at = mmap(page_ptr(page), MM_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, h->fd, (off_t)(pfn * MM_PAGE_SIZE));
+        at = mmap(page_ptr(page), bytes, prot, MAP_SHARED | MAP_FIXED, h->fd, (off_t)(pfn * MM_PAGE_SIZE));
     } else { /* device memory: reads see all ones, writes go nowhere */
-        at = mmap(page_ptr(page), MM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-                  0);
+        at = mmap(page_ptr(page), bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (at != MAP_FAILED)
-            memset(at, 0xFF, MM_PAGE_SIZE);
+            memset(at, 0xFF, bytes);
     }
     if (at == MAP_FAILED) { /* the host refused a mapping inside our own reservation */
         fputs("mmsim: the host refused to map a page of simulated memory\n", stderr);
         abort();
     }
-}
-
-static void host_unmap_all(void *ctx)
-{
-    struct mmi_hostview *h = ((mm_machine *)ctx)->hostview;
-    mmap(page_ptr(h->base), (size_t)(h->end - h->base), PROT_NONE,
-         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
 static bool install_handler(void);
@@ -142,8 +135,7 @@ static void host_enter(void *ctx)
     install_handler();
 }
 
-static const struct mmi_host_ops ops = {.map = host_map, .unmap = host_unmap, .unmap_all = host_unmap_all,
-                                        .enter = host_enter};
+static const struct mmi_host_ops ops = {.map = host_map, .unmap = host_unmap, .enter = host_enter};
 
 /* ---- the fault handler ---- */
 

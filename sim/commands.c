@@ -948,7 +948,7 @@ void commands_help(FILE *out)
     fputs("  expect bugcheck|no-bugcheck|status|pfn|flags|finding|valid|invalid|bytes|locked|value …\n"
           "  repeat N … end\n"
           "views:\n  !pfn PFN  !pte ADDR  !vtop ADDR  dt _MDL M  !process [P]  !vad [P]  !memusage\n"
-          "  !lockedpages  !verifier  !trace [N]  !history MDL|PFN|ADDR  !findings  !analyze -v\n",
+          "  !lockedpages  !verifier  !trace [N]  !history [-v] MDL|PFN|ADDR  !findings  !analyze -v\n",
           out);
 }
 

@@ -359,11 +359,14 @@ static void verdict(struct drawing *d)
     char label[2048] = "", line[512], esc[600];
     size_t n = 0;
     if (bc) {
+        /* the STOP line as the run printed it (views.c, view_stop) */
         const char *name = mm_bugcheck_name(bc->code);
-        snprintf(line, sizeof line, "*** STOP 0x%08X (0x%llx, 0x%llx, 0x%llx, 0x%llx) %s", bc->code,
+        snprintf(line, sizeof line, "*** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)", bc->code,
                  (unsigned long long)bc->p[0], (unsigned long long)bc->p[1], (unsigned long long)bc->p[2],
-                 (unsigned long long)bc->p[3], name ? name : "");
+                 (unsigned long long)bc->p[3]);
         escape(esc, sizeof esc, line);
+        append(label, sizeof label, &n, esc);
+        escape(esc, sizeof esc, name ? name : "UNKNOWN_BUGCHECK");
         append(label, sizeof label, &n, esc);
     }
     struct mm_finding f[4];

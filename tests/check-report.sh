@@ -19,7 +19,7 @@ grep -q 'shape=note' "$tmp"/dot/*.dot || fail "no MDL node"
 # The lesson is in the picture: the bug check and the findings in a box.
 "$mmsim" lab run double-unlock --dot "$tmp/du" >/dev/null 2>&1
 last=$(ls "$tmp/du" | tail -1)
-grep -q '"verdict" .*STOP 0x0000004E (0x7, ' "$tmp/du/$last" || fail "the bug check is not in the last picture"
+grep -q '"verdict" .*STOP: 0x0000004E (0x0000000000000007,.*PFN_LIST_CORRUPT' "$tmp/du/$last" || fail "the bug check is not in the last picture"
 "$mmsim" lab run stale-mapping-repurposed --dot "$tmp/st" >/dev/null 2>&1
 last=$(ls "$tmp/st" | tail -1)
 grep -q '"verdict" .*finding stale-user-mapping: MDL' "$tmp/st/$last" || fail "the finding is not in the last picture"

@@ -1,7 +1,8 @@
 /* libmm/store.h — where the 4 KiB contents of frames (and page-file slots)
  * live. A page that was never written has no storage and reads as zeros.
  * With the host memory file, page N sits at offset N * 4096 of one shared
- * file, so the host-MMU layer can map a frame at several host addresses. */
+ * file, so a hosted machine's host view (host/hostmmu.c) maps a frame at
+ * several host addresses. */
 #ifndef MMI_STORE_H
 #define MMI_STORE_H
 

@@ -303,6 +303,69 @@ static void same_addresses_each_time(void **state)
     mm_machine_destroy(n);
 }
 
+/* Code under test on a simulated kernel stack: an MDL over a local buffer
+ * describes simulated frames, and MmIsAddressValid(&local) holds. Results
+ * are checked after the call: the stack is only 24 KiB. */
+struct stack_run {
+    mm_machine *m;
+    mm_va local, mapped;
+    bool valid, same_bytes;
+    mm_status locked;
+};
+
+static void use_a_stack_buffer(void *ctx)
+{
+    struct stack_run *r = ctx;
+    char buf[256];
+    memcpy(buf, "on the kernel stack", 20);
+    r->local = (mm_va)(uintptr_t)buf;
+    r->valid = mm_is_address_valid(r->m, r->local);
+    mm_va mdl = mm_io_allocate_mdl(r->m, r->local, sizeof buf, false, false, 0);
+    r->locked = mm_probe_and_lock_pages(r->m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS);
+    r->mapped = mm_map_locked_pages_specify_cache(r->m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                  MM_NORMAL_PAGE_PRIORITY, NULL);
+    r->same_bytes = r->mapped && memcmp(ptr(r->mapped), buf, 20) == 0;
+    mm_unmap_locked_pages(r->m, r->mapped, mdl);
+    mm_unlock_pages(r->m, mdl);
+    mm_io_free_mdl(r->m, mdl);
+}
+
+static void mdl_over_a_stack_buffer(void **state)
+{
+    mm_machine *m = *state;
+    struct stack_run r = {.m = m};
+    assert_ok(mm_call_on_kernel_stack(m, use_a_stack_buffer, &r));
+    struct mm_layout l = layout_of(m);
+    assert_true(r.local >= l.system_ptes && r.local < l.paged_pool); /* a kernel stack lives in system PTEs */
+    assert_true(r.valid);
+    assert_ok(r.locked);
+    assert_true(r.mapped != 0 && r.mapped != r.local);
+    assert_true(r.same_bytes);
+    assert_invariants(m);
+}
+
+static unsigned deepest;
+static volatile unsigned limit = 1000; /* never reached: the stack ends first */
+
+static void recurse(void *ctx)
+{
+    volatile char frame[1024];
+    frame[0] = (char)deepest++;
+    if (deepest < limit)
+        recurse(ctx);
+    frame[1] = frame[0]; /* not a tail call */
+}
+
+/* Running off the end of the kernel stack hits its guard page: a double
+ * fault, as on Windows. */
+static void kernel_stack_overflow_is_0x7f(void **state)
+{
+    mm_machine *m = *state;
+    deepest = 0;
+    expect_bugcheck(mm_call_on_kernel_stack(m, recurse, NULL), MM_BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP, 8);
+    assert_true(deepest >= 10 && deepest <= 24); /* about 24 KiB of 1 KiB frames */
+}
+
 /* Whether this host gives a hosted machine a host view at all. */
 static bool hosted_supported(void)
 {
@@ -342,6 +405,8 @@ int main(void)
 #endif
         T(stale_mapping_shows_the_new_owner),
         T(same_addresses_each_time),
+        T(mdl_over_a_stack_buffer),
+        T(kernel_stack_overflow_is_0x7f),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,6 +101,19 @@ MM_API mm_status mm_kernel_stack_create(mm_machine *m, mm_va *base, mm_va *limit
  * \windows MmDeleteKernelStack */
 MM_API mm_status mm_kernel_stack_delete(mm_machine *m, mm_va base);
 
+/** Runs fn(ctx) on a new simulated kernel stack of a hosted machine, as
+ * driver code runs on a thread's kernel stack: its locals are simulated
+ * memory (an MDL can describe them, MmIsAddressValid(&local) is true), and
+ * running off its end touches the guard page: 0x7F (8), a double fault.
+ * The stack is MM_KERNEL_STACK_SIZE (24 KiB), as on Windows x64, and is
+ * deleted when fn returns.
+ * \windows KeExpandKernelStackAndCallout (here: a fresh stack, not a larger one)
+ * \errors MM_STATUS_NOT_SUPPORTED on a machine without a host view (the
+ * Windows layout); MM_STATUS_INSUFFICIENT_RESOURCES when no stack can be
+ * made. A bug check inside fn unwinds through the machine's hook as any
+ * other does; the stack then stays until the machine is destroyed. */
+MM_API mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx);
+
 /** \} */
 /** \addtogroup pte
  *  \{ */

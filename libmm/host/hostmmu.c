@@ -300,6 +300,64 @@ void mmi_host_detach(mm_machine *m)
     }
 }
 
+/* ---- code under test on a simulated kernel stack ---- */
+
+/* The signal handler needs a stack of its own: the fault it handles may be
+ * the first touch of the kernel stack the code runs on, or its guard page.
+ * One per thread, allocated once (model code runs in the handler). */
+#define ALT_STACK_BYTES (256u * 1024u)
+
+static bool ensure_alt_stack(void)
+{
+    stack_t now;
+    if (sigaltstack(NULL, &now) == 0 && !(now.ss_flags & SS_DISABLE) && now.ss_size >= ALT_STACK_BYTES)
+        return true;
+    static _Thread_local void *mine;
+    if (!mine && !(mine = malloc(ALT_STACK_BYTES)))
+        return false;
+    stack_t ss = {.ss_sp = mine, .ss_size = ALT_STACK_BYTES, .ss_flags = 0};
+    return sigaltstack(&ss, NULL) == 0;
+}
+
+struct callout {
+    void (*fn)(void *);
+    void *ctx;
+};
+static _Thread_local struct callout *running;
+
+static void trampoline(void) { running->fn(running->ctx); }
+
+mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
+{
+    if (!m || !fn)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    if (!m->hostview)
+        return MM_STATUS_NOT_SUPPORTED;
+    if (!ensure_alt_stack())
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    mm_va base, limit;
+    mm_status st = mm_kernel_stack_create(m, &base, &limit);
+    if (!MM_SUCCESS(st))
+        return st;
+    mmi_op_begin(m, "KeExpandKernelStackAndCallout");
+    ucontext_t caller, callee;
+    struct callout call = {fn, ctx}, *outer = running;
+    if (getcontext(&callee) != 0) {
+        mm_kernel_stack_delete(m, base);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    callee.uc_stack.ss_sp = page_ptr(limit);
+    callee.uc_stack.ss_size = (size_t)(base - limit);
+    callee.uc_link = &caller;
+    makecontext(&callee, trampoline, 0);
+    running = &call;
+    swapcontext(&caller, &callee); /* back here when fn returns */
+    running = outer;
+    return m->dead ? MM_STATUS_MACHINE_DEAD : mm_kernel_stack_delete(m, base);
+}
+
 #else /* no host view on this host */
 
 mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
@@ -316,5 +374,12 @@ mm_status mmi_host_attach(mm_machine *m)
 }
 
 void mmi_host_detach(mm_machine *m) { (void)m; }
+
+mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
+{
+    (void)fn;
+    (void)ctx;
+    return m ? MM_STATUS_NOT_SUPPORTED : MM_STATUS_INVALID_PARAMETER;
+}
 
 #endif

@@ -5,18 +5,51 @@
 #include "bitmap.h"
 
 #include <assert.h>
+#include <string.h>
 
 #include "alloc.h"
 
 #define FULL UINT64_MAX
 
-bool mmi_bitmap_init(mm_machine *m, struct mmi_bitmap *b, uint64_t size)
+bool mmi_bitmap_init_growable(mm_machine *m, struct mmi_bitmap *b, uint64_t initial, uint64_t max)
 {
-    uint64_t words = (size + 63) / 64;
-    *b = (struct mmi_bitmap){.size = size};
+    if (initial > max)
+        initial = max;
+    uint64_t words = (initial + 63) / 64;
+    *b = (struct mmi_bitmap){.size = initial, .max = max, .owner = m};
     b->words = mmi_alloc(m, (size_t)words * sizeof *b->words);
     b->full = mmi_alloc(m, (size_t)((words + 63) / 64) * sizeof *b->full);
     return b->words != NULL && b->full != NULL;
+}
+
+bool mmi_bitmap_init(mm_machine *m, struct mmi_bitmap *b, uint64_t size)
+{
+    return mmi_bitmap_init_growable(m, b, size, size);
+}
+
+/* Doubles the storage (at least to `need` bits, at most to max); false when
+ * it cannot grow. The new words are clear. */
+static bool grow(struct mmi_bitmap *b, uint64_t need)
+{
+    if (b->size >= b->max)
+        return false;
+    uint64_t size = b->size * 2 > need ? b->size * 2 : need;
+    if (size > b->max)
+        size = b->max;
+    uint64_t old_words = (b->size + 63) / 64, words = (size + 63) / 64;
+    uint64_t old_sums = (old_words + 63) / 64, sums = (words + 63) / 64;
+    uint64_t *w = mmi_realloc(b->owner, b->words, (size_t)words * sizeof *w);
+    if (!w)
+        return false;
+    b->words = w;
+    uint64_t *f = mmi_realloc(b->owner, b->full, (size_t)sums * sizeof *f);
+    if (!f)
+        return false;
+    b->full = f;
+    memset(w + old_words, 0, (size_t)(words - old_words) * sizeof *w);
+    memset(f + old_sums, 0, (size_t)(sums - old_sums) * sizeof *f);
+    b->size = size;
+    return true;
 }
 
 void mmi_bitmap_fini(mm_machine *m, struct mmi_bitmap *b)
@@ -68,7 +101,17 @@ static uint64_t skip_full_words(const struct mmi_bitmap *b, uint64_t i)
     return b->size;
 }
 
+static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align);
+
 uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
+{
+    uint64_t at = find_set(b, count, align);
+    while (at == MMI_BITMAP_NONE && count && grow(b, b->size + count))
+        at = find_set(b, count, align);
+    return at;
+}
+
+static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
 {
     if (count == 0 || count > b->size - b->set)
         return MMI_BITMAP_NONE;

@@ -22,6 +22,9 @@
 #include "hash.h"
 
 #define SMALL_MAX 0xFE0u
+/* Pool VA bookkeeping starts at 64 MiB of VA and grows on demand up to the
+ * region's size: a 64 GiB machine does not pay for 4 GiB of pool VA up front. */
+#define POOL_VA_INITIAL_PAGES 16384u
 
 struct mmi_pool_block {
     UT_hash_handle hh;
@@ -38,7 +41,7 @@ mm_status mmi_pool_init(mm_machine *m)
     m->pool[MM_NONPAGED_POOL].start = m->layout.nonpaged_pool;
     m->pool[MM_PAGED_POOL].start = m->layout.paged_pool;
     for (int t = 0; t < 2; t++)
-        if (!mmi_bitmap_init(m, &m->pool[t].va, mmi_pool_va_pages(&m->cfg)))
+        if (!mmi_bitmap_init_growable(m, &m->pool[t].va, POOL_VA_INITIAL_PAGES, mmi_pool_va_pages(&m->cfg)))
             return MM_STATUS_INSUFFICIENT_RESOURCES;
     return MM_STATUS_SUCCESS;
 }
@@ -67,7 +70,7 @@ int mmi_pool_region(const mm_machine *m, mm_va va)
 {
     for (int t = 0; t < 2; t++) {
         const struct mmi_pool *p = &m->pool[t];
-        if (va >= p->start && va - p->start < p->va.size * MM_PAGE_SIZE)
+        if (va >= p->start && va - p->start < p->va.max * MM_PAGE_SIZE)
             return t;
     }
     return -1;
@@ -138,7 +141,7 @@ mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint3
     struct mmi_pool *pool = &m->pool[type];
     bool small = bytes <= SMALL_MAX;
     uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
-    if (pages > pool->va.size)
+    if (pages > pool->va.max)
         return MM_STATUS_NO_MEMORY;
     if (m->commit_charge + pages > m->commit_limit)
         return MM_STATUS_COMMITMENT_LIMIT;
@@ -282,7 +285,7 @@ static mm_status bad_free(mm_machine *m, mm_va block)
                             (unsigned long long)block);
     if (t == MM_PAGED_POOL)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x50, block,
-                            (block - m->pool[t].start) / MM_PAGE_SIZE, m->pool[t].va.size * MM_PAGE_SIZE, MM_PFN_NONE, block,
+                            (block - m->pool[t].start) / MM_PAGE_SIZE, m->pool[t].va.max * MM_PAGE_SIZE, MM_PFN_NONE, block,
                             "ExFreePool of %016llx: not an allocated paged-pool block",
                             (unsigned long long)block);
     return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x42, block, 0, 0, MM_PFN_NONE, block,

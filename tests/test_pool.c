@@ -236,6 +236,25 @@ static void exhausting_ram_returns_null(void **state)
     assert_invariants(m);
 }
 
+/* Pool VA bookkeeping grows on demand: a block bigger than the first 64 MiB
+ * of VA fits, and the whole region counts as pool from the start (a bad free
+ * far into it is a bad pool free, not a non-pool one). */
+static void pool_va_grows_on_demand(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.physical_pages = 65536; /* 128k pages of pool VA */
+    memset(&H, 0, sizeof H);
+    mm_machine *m = H.m = harness_machine(&cfg);
+    mm_va big = mm_pool_allocate(m, MM_NONPAGED_POOL, 20000 * MM_PAGE_SIZE, 1);
+    assert_true(big != 0);
+    mm_va far = big + 30000 * MM_PAGE_SIZE; /* past the first 16384 pages, never allocated */
+    expect_bugcheck(mm_pool_free(m, far, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x44);
+    mm_machine_destroy(m);
+    H.m = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +270,7 @@ int main(void)
         T(free_of_never_allocated_with_verifier_is_c4_10),
         T(free_of_user_address_is_c2_40),
         T(free_of_non_pool_address_is_c2_42),
+        cmocka_unit_test(pool_va_grows_on_demand),
         T(paged_pool_free_in_unallocated_is_c2_50),
         T(paged_allocation_at_dispatch),
         T(paged_allocation_at_dispatch_with_verifier),

@@ -126,15 +126,22 @@ static void user_and_system_views_alias(void **state)
     assert_ok(mm_io_free_mdl(m, mdl));
 }
 
+/* A page of nonpaged pool (in *buf), described by an MDL (in *mdl) and
+ * mapped again in system space with `priority`: the mapping. */
+static mm_va pool_page_mapped(mm_machine *m, uint32_t priority, mm_va *buf, mm_va *mdl)
+{
+    *buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    *mdl = mm_io_allocate_mdl(m, *buf, 0x1000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, *mdl));
+    return mm_map_locked_pages_specify_cache(m, *mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, priority, NULL);
+}
+
 /* Touching a system VA after MmUnmapLockedPages faults as on Windows. */
 static void touch_after_unmap_is_0x50(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
-    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
-    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
-    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
-                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    mm_va buf, mdl;
+    mm_va s = pool_page_mapped(m, MM_NORMAL_PAGE_PRIORITY, &buf, &mdl);
     store(s, 1);
     assert_int_equal(load(buf), 1);
     assert_ok(mm_unmap_locked_pages(m, s, mdl));
@@ -147,11 +154,8 @@ static void touch_after_unmap_is_0x50(void **state)
 static void write_to_read_only_mapping_is_0xbe(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
-    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
-    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
-    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
-                                                MM_NORMAL_PAGE_PRIORITY | MM_MDL_MAPPING_NO_WRITE, NULL);
+    mm_va buf, mdl;
+    mm_va s = pool_page_mapped(m, MM_NORMAL_PAGE_PRIORITY | MM_MDL_MAPPING_NO_WRITE, &buf, &mdl);
     assert_int_equal(load(s), 0); /* reads are fine */
     expect_bugcheck(store(s + 4, 9), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, s + 4);
 }

@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "hostmmu.h"
 
+#include "mm/memory.h" /* mm_call_on_kernel_stack */
+
 #if defined(MMSIM_HAVE_MEMFILE) && defined(__linux__)
 
 #include <signal.h>

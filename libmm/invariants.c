@@ -16,6 +16,7 @@
 #include "section.h"
 #include "pte.h"
 #include "syspte.h"
+#include "vad.h"
 #include "workset.h"
 
 struct check {
@@ -180,6 +181,8 @@ static mm_status check_address_spaces(struct check *c)
         if (p == m->system || p->terminated)
             continue;
         CHECK(!c->is_table[p->pml4], "top-level table of process %u is shared", p->id);
+        CHECK(mmi_vad_check(&p->vads), "the VAD tree of process %u is out of order, unbalanced or mis-summarised",
+              p->id);
         c->is_table[p->pml4] = 1;
         for (unsigned i = 256; i < 512; i++)
             CHECK(i == MM_PXE_SELFMAP_INDEX || mmi_pte_get(m, p->pml4, i) == mmi_pte_get(m, sys, i),

@@ -1,8 +1,11 @@
-/* libmm/vad.c — the VAD table: an AVL tree ordered by start address. Each
- * node also knows its subtree's lowest start, highest end and largest
- * aligned hole, so the first free range of a given size is found by one
- * descent. Nodes are allocated one each, so a VAD pointer stays valid until
- * that VAD is removed. */
+/* libmm/vad.c — the VAD table: an AVL tree ordered by start address, with
+ * parent links. Each node keeps the aligned hole between the VAD before it
+ * and itself, and the largest such hole in its subtree, so the first free
+ * range of a given size is found by one descent; a change walks up only as
+ * far as heights or largest holes change, and a reservation after the
+ * highest VAD (the common case) starts from it, not from the root. Nodes
+ * are allocated one each, so a VAD pointer stays valid until that VAD is
+ * removed. */
 #include "vad.h"
 
 #include "alloc.h"
@@ -20,97 +23,144 @@ static uint64_t hole(mm_va after, mm_va before)
 }
 
 static int height(const struct mmi_vad *n) { return n ? n->height : 0; }
+static uint64_t max_gap(const struct mmi_vad *n) { return n ? n->max_gap : 0; }
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
-static void update(struct mmi_vad *n)
+/* Recomputes n's height and largest hole from its children; true if either
+ * changed (its ancestors then need the same). */
+static bool update(struct mmi_vad *n)
 {
     int hl = height(n->left), hr = height(n->right);
-    n->height = 1 + (hl > hr ? hl : hr);
-    n->min_start = n->left ? n->left->min_start : n->start;
-    n->max_end = n->right ? n->right->max_end : n->end;
-    uint64_t before = n->left ? hole(n->left->max_end, n->start) : 0;
-    uint64_t after = n->right ? hole(n->end, n->right->min_start) : 0;
-    n->max_gap = max3(n->left ? n->left->max_gap : 0, n->right ? n->right->max_gap : 0, before > after ? before : after);
+    int h = 1 + (hl > hr ? hl : hr);
+    uint64_t g = max3(n->gap, max_gap(n->left), max_gap(n->right));
+    bool changed = h != n->height || g != n->max_gap;
+    n->height = h;
+    n->max_gap = g;
+    return changed;
 }
 
-static struct mmi_vad *rotate_right(struct mmi_vad *n)
+/* Puts `to` where `from` hung from its parent (or at the root). */
+static void replace_child(struct mmi_vad_table *t, struct mmi_vad *parent, struct mmi_vad *from, struct mmi_vad *to)
+{
+    if (!parent)
+        t->root = to;
+    else if (parent->left == from)
+        parent->left = to;
+    else
+        parent->right = to;
+    if (to)
+        to->parent = parent;
+}
+
+static struct mmi_vad *rotate_right(struct mmi_vad_table *t, struct mmi_vad *n)
 {
     struct mmi_vad *l = n->left;
+    replace_child(t, n->parent, n, l);
     n->left = l->right;
+    if (n->left)
+        n->left->parent = n;
     l->right = n;
+    n->parent = l;
     update(n);
     update(l);
     return l;
 }
 
-static struct mmi_vad *rotate_left(struct mmi_vad *n)
+static struct mmi_vad *rotate_left(struct mmi_vad_table *t, struct mmi_vad *n)
 {
     struct mmi_vad *r = n->right;
+    replace_child(t, n->parent, n, r);
     n->right = r->left;
+    if (n->right)
+        n->right->parent = n;
     r->left = n;
+    n->parent = r;
     update(n);
     update(r);
     return r;
 }
 
-static struct mmi_vad *balance(struct mmi_vad *n)
+/* Restores n's balance; returns the node now in its place. */
+static struct mmi_vad *balance(struct mmi_vad_table *t, struct mmi_vad *n)
 {
-    update(n);
     int b = height(n->left) - height(n->right);
     if (b > 1) {
         if (height(n->left->left) < height(n->left->right))
-            n->left = rotate_left(n->left);
-        return rotate_right(n);
+            rotate_left(t, n->left);
+        return rotate_right(t, n);
     }
     if (b < -1) {
         if (height(n->right->right) < height(n->right->left))
-            n->right = rotate_right(n->right);
-        return rotate_left(n);
+            rotate_right(t, n->right);
+        return rotate_left(t, n);
     }
     return n;
 }
 
-static struct mmi_vad *insert(struct mmi_vad *n, struct mmi_vad *node)
+/* From n up: heights, largest holes and balance, stopping where nothing
+ * changes any more. */
+static void fix_up(struct mmi_vad_table *t, struct mmi_vad *n)
 {
-    if (!n)
-        return node;
-    if (node->start < n->start)
-        n->left = insert(n->left, node);
-    else
-        n->right = insert(n->right, node);
-    return balance(n);
+    while (n) {
+        int before = n->height;
+        uint64_t gap = n->max_gap;
+        bool changed = update(n);
+        struct mmi_vad *top = balance(t, n);
+        if (!changed && top == n && top->height == before && top->max_gap == gap)
+            return;
+        n = top->parent;
+    }
 }
 
-static struct mmi_vad *remove_min(struct mmi_vad *n, struct mmi_vad **min)
+static struct mmi_vad *leftmost(struct mmi_vad *n)
 {
-    if (!n->left) {
-        *min = n;
-        return n->right;
-    }
-    n->left = remove_min(n->left, min);
-    return balance(n);
+    while (n && n->left)
+        n = n->left;
+    return n;
 }
 
-/* Unlinks the node that starts at `start` (the node itself moves nowhere:
- * its in-order successor takes its place in the tree). */
-static struct mmi_vad *remove(struct mmi_vad *n, mm_va start)
+static struct mmi_vad *predecessor(const struct mmi_vad *n)
 {
-    if (!n)
-        return NULL;
-    if (start < n->start) {
-        n->left = remove(n->left, start);
-    } else if (start > n->start) {
-        n->right = remove(n->right, start);
-    } else {
-        if (!n->left || !n->right)
-            return n->left ? n->left : n->right;
-        struct mmi_vad *successor;
-        struct mmi_vad *right = remove_min(n->right, &successor);
-        successor->left = n->left;
-        successor->right = right;
-        n = successor;
+    if (n->left) {
+        n = n->left;
+        while (n->right)
+            n = n->right;
+        return (struct mmi_vad *)n;
     }
-    return balance(n);
+    while (n->parent && n->parent->left == n)
+        n = n->parent;
+    return n->parent;
+}
+
+static struct mmi_vad *successor(const struct mmi_vad *n)
+{
+    if (n->right)
+        return leftmost(n->right);
+    while (n->parent && n->parent->right == n)
+        n = n->parent;
+    return n->parent;
+}
+
+/* A node's hole: after the VAD before it, or after the table's lowest address. */
+static void set_gap(const struct mmi_vad_table *t, struct mmi_vad *n)
+{
+    const struct mmi_vad *p = predecessor(n);
+    n->gap = hole(p ? p->end : t->lowest, n->start);
+}
+
+static void link_leaf(struct mmi_vad_table *t, struct mmi_vad *node)
+{
+    struct mmi_vad *parent = NULL, **at = &t->root;
+    if (t->last && node->start > t->last->start) { /* after the highest VAD */
+        parent = t->last;
+        at = &parent->right;
+    }
+    while (*at) {
+        parent = *at;
+        at = node->start < parent->start ? &parent->left : &parent->right;
+    }
+    *at = node;
+    node->parent = parent;
 }
 
 /* As MiLocateAddress: the hint first (faults and releases come in runs on
@@ -152,24 +202,18 @@ bool mmi_vad_range_free(const struct mmi_vad_table *t, mm_va start, mm_va end)
     return !v || v->end <= start;
 }
 
-/* The lowest hole of `bytes` in n's subtree, whose in-order predecessor
- * outside it ends at prev_end; 0 if there is none before the subtree's end. */
-static mm_va first_fit(const struct mmi_vad *n, mm_va prev_end, uint64_t bytes)
+/* The lowest VAD in n's subtree with a hole of `bytes` before it. */
+static const struct mmi_vad *first_gap(const struct mmi_vad *n, uint64_t bytes)
 {
-    while (n) {
-        if (hole(prev_end, n->min_start) >= bytes)
-            return align_up(prev_end);
-        if (n->max_gap < bytes)
-            return 0;
-        if (n->left && n->left->max_gap >= bytes)
-            return first_fit(n->left, prev_end, bytes);
-        mm_va before = n->left ? n->left->max_end : prev_end;
-        if (hole(before, n->start) >= bytes)
-            return align_up(before);
-        prev_end = n->end;
-        n = n->right;
+    while (n && n->max_gap >= bytes) {
+        if (max_gap(n->left) >= bytes)
+            n = n->left;
+        else if (n->gap >= bytes)
+            return n;
+        else
+            n = n->right;
     }
-    return 0;
+    return NULL;
 }
 
 void mmi_vad_init(struct mmi_vad_table *t, mm_va lowest, mm_va top)
@@ -181,10 +225,10 @@ mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes)
 {
     if (!t->root)
         return hole(t->lowest, t->top) >= bytes ? align_up(t->lowest) : 0;
-    mm_va at = first_fit(t->root, t->lowest, bytes);
-    if (at)
-        return at;
-    return hole(t->root->max_end, t->top) >= bytes ? align_up(t->root->max_end) : 0;
+    const struct mmi_vad *n = first_gap(t->root, bytes);
+    if (n)
+        return n->start - n->gap; /* the hole ends at the VAD */
+    return hole(t->last->end, t->top) >= bytes ? align_up(t->last->end) : 0;
 }
 
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad)
@@ -193,17 +237,60 @@ struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const str
     if (!node)
         return NULL;
     *node = *vad;
-    node->left = node->right = NULL;
-    update(node);
-    t->root = insert(t->root, node);
+    node->left = node->right = node->parent = NULL;
+    node->height = 1;
+    link_leaf(t, node);
+    if (!t->last || node->start > t->last->start)
+        t->last = node;
+    set_gap(t, node);
+    node->max_gap = node->gap;
+    fix_up(t, node->parent);
+    struct mmi_vad *next = successor(node);
+    if (next) { /* the hole before it now starts at the new VAD */
+        next->gap = hole(node->end, next->start);
+        fix_up(t, next);
+    }
     t->count++;
     t->hint = node; /* a new VAD is usually touched next */
     return node;
 }
 
+/* Unlinks vad; its in-order successor takes its place when it has two
+ * children (the nodes themselves never move). Returns where the structure
+ * changed, for the walk up. */
+static struct mmi_vad *unlink_node(struct mmi_vad_table *t, struct mmi_vad *vad, struct mmi_vad *next)
+{
+    if (!vad->left || !vad->right) {
+        replace_child(t, vad->parent, vad, vad->left ? vad->left : vad->right);
+        return vad->parent;
+    }
+    struct mmi_vad *from = next; /* leftmost of vad's right subtree */
+    if (next->parent != vad) {
+        from = next->parent;
+        replace_child(t, next->parent, next, next->right);
+        next->right = vad->right;
+        next->right->parent = next;
+    }
+    next->left = vad->left;
+    next->left->parent = next;
+    replace_child(t, vad->parent, vad, next);
+    /* What vad's ancestors last saw of this place: a walk that stops below
+     * it must leave them right, and one that reaches it compares with it. */
+    next->height = vad->height;
+    next->max_gap = vad->max_gap;
+    return from;
+}
+
 void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad)
 {
-    t->root = remove(t->root, vad->start);
+    struct mmi_vad *prev = predecessor(vad), *next = successor(vad);
+    if (t->last == vad)
+        t->last = prev;
+    if (next) /* the hole before it now reaches back to the VAD before vad */
+        next->gap = hole(prev ? prev->end : t->lowest, next->start);
+    fix_up(t, unlink_node(t, vad, next));
+    if (next)
+        fix_up(t, next);
     t->count--;
     if (t->hint == vad)
         t->hint = NULL;
@@ -254,4 +341,37 @@ void mmi_vad_fini(mm_machine *m, struct mmi_vad_table *t)
 {
     free_tree(m, t->root);
     mmi_vad_init(t, t->lowest, t->top);
+}
+
+/* ---- the tree's own invariants (the invariant checker and tests) ---- */
+
+static int check_node(const struct mmi_vad_table *t, const struct mmi_vad *n, const struct mmi_vad *parent,
+                      const struct mmi_vad **prev, size_t *count)
+{
+    if (!n)
+        return 0;
+    if (n->parent != parent)
+        return -1;
+    int hl = check_node(t, n->left, n, prev, count);
+    if (hl < 0)
+        return -1;
+    if (n->start >= n->end || (*prev && (*prev)->end > n->start) ||
+        n->gap != hole(*prev ? (*prev)->end : t->lowest, n->start))
+        return -1;
+    *prev = n;
+    ++*count;
+    int hr = check_node(t, n->right, n, prev, count);
+    if (hr < 0)
+        return -1;
+    int h = 1 + (hl > hr ? hl : hr);
+    if (n->height != h || hl - hr > 1 || hr - hl > 1 || n->max_gap != max3(n->gap, max_gap(n->left), max_gap(n->right)))
+        return -1;
+    return h;
+}
+
+bool mmi_vad_check(const struct mmi_vad_table *t)
+{
+    const struct mmi_vad *prev = NULL;
+    size_t count = 0;
+    return check_node(t, t->root, NULL, &prev, &count) >= 0 && count == t->count && prev == t->last;
 }

@@ -18,15 +18,16 @@ struct mmi_vad {
     struct mm_section *section; /* a view of this section (a mapped VAD) */
     uint64_t charge;           /* commit charged for a copy-on-write view */
     /* the tree (vad.c only) */
-    struct mmi_vad *left, *right;
+    struct mmi_vad *left, *right, *parent;
     int height;
-    mm_va min_start, max_end;  /* of the subtree */
-    uint64_t max_gap;          /* largest 64 KiB-aligned hole inside the subtree */
+    uint64_t gap;              /* the 64 KiB-aligned hole between the VAD before and this one */
+    uint64_t max_gap;          /* the largest gap in the subtree */
 };
 
 struct mmi_vad_table {
     struct mmi_vad *root;
     struct mmi_vad *hint; /* VadHint: the VAD last found, asked first */
+    struct mmi_vad *last; /* the highest VAD: new reservations usually go after it */
     size_t count;
     mm_va lowest, top;    /* where VADs may lie: [lowest, top) */
 };
@@ -45,6 +46,9 @@ struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const str
 void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad);
 /* In address order: the lowest VAD, and the first that starts above va. */
 struct mmi_vad *mmi_vad_first(const struct mmi_vad_table *t);
+/* The tree's invariants: order, parent links, AVL balance and heights, each
+ * node's hole and its subtree's largest, the highest VAD, the count. */
+bool mmi_vad_check(const struct mmi_vad_table *t);
 /* The depth of vad in the tree (the root is 0). */
 uint32_t mmi_vad_level(const struct mmi_vad_table *t, const struct mmi_vad *vad);
 struct mmi_vad *mmi_vad_above(const struct mmi_vad_table *t, mm_va va);

@@ -376,6 +376,52 @@ static mm_va brute_first_fit(const mm_va (*v)[2], size_t n, uint64_t bytes)
     return 0;
 }
 
+/* Reservations at given addresses anywhere (not only the first fit), and
+ * releases in any order: the tree stays balanced, ordered and summarised,
+ * and the first fit still matches the plain rule. */
+static void vad_tree_at_any_address(void **state)
+{
+    mm_machine *m = *state;
+    struct mmi_vad_table t;
+    mmi_vad_init(&t, MM_LOWEST_USER_ADDRESS, MM_HIGHEST_VAD_ADDRESS + 1);
+    static mm_va v[400][2];
+    size_t n = 0;
+    uint64_t rng = 777;
+    for (int op = 0; op < 6000; op++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        uint64_t r = rng >> 33;
+        if (n < 400 && (r % 5 != 0 || n == 0)) {
+            mm_va at = MM_LOWEST_USER_ADDRESS + (r % 2048) * MM_ALLOCATION_GRANULARITY;
+            uint64_t bytes = ((r >> 11) % 3 + 1) * MM_PAGE_SIZE;
+            if (!mmi_vad_range_free(&t, at, at + bytes))
+                continue;
+            struct mmi_vad vad = {.start = at, .end = at + bytes};
+            assert_non_null(mmi_vad_insert(m, &t, &vad));
+            size_t i = n;
+            while (i > 0 && v[i - 1][0] > at) {
+                v[i][0] = v[i - 1][0];
+                v[i][1] = v[i - 1][1];
+                i--;
+            }
+            v[i][0] = at;
+            v[i][1] = at + bytes;
+            n++;
+        } else {
+            size_t i = r % n;
+            mmi_vad_remove(m, &t, mmi_vad_find(&t, v[i][0]));
+            for (; i + 1 < n; i++) {
+                v[i][0] = v[i + 1][0];
+                v[i][1] = v[i + 1][1];
+            }
+            n--;
+        }
+        assert_true(mmi_vad_check(&t));
+        uint64_t want = ((r >> 20) % 5 + 1) * MM_ALLOCATION_GRANULARITY;
+        assert_int_equal(mmi_vad_find_free(&t, want), brute_first_fit((const mm_va(*)[2])v, n, want));
+    }
+    mmi_vad_fini(m, &t);
+}
+
 static void vad_tree_matches_a_sorted_list(void **state)
 {
     mm_machine *m = *state;
@@ -419,6 +465,7 @@ static void vad_tree_matches_a_sorted_list(void **state)
             n--;
         }
         assert_int_equal(t.count, n);
+        assert_true(mmi_vad_check(&t));
         const struct mmi_vad *first = mmi_vad_first(&t);
         assert_int_equal(first ? first->start : 0, n ? v[0][0] : 0);
     }
@@ -444,6 +491,7 @@ int main(void)
         cmocka_unit_test(invariants_with_the_largest_page_file),
         cmocka_unit_test(user_pages_of_the_system_process),
         cmocka_unit_test_setup_teardown(vad_tree_matches_a_sorted_list, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(vad_tree_at_any_address, setup_machine, teardown_machine),
     };
     return cmocka_run_group_tests_name("virtual", tests, NULL, NULL);
 }

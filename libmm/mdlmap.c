@@ -418,6 +418,8 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
     mm_pfn *pfns = NULL;
     uint64_t count = 0;
     mm_status st = mmi_mdl_load(m, mdl, &h);
+    if (MM_SUCCESS(st) && mdl_pages(&h) == 0)
+        st = MM_STATUS_INVALID_PARAMETER; /* ByteCount 0: the MDL describes no page to map */
     if (MM_SUCCESS(st))
         st = read_pfns(m, mdl, &h, &pfns, &count);
     if (!MM_SUCCESS(st)) {

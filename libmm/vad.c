@@ -8,6 +8,8 @@
  * removed. */
 #include "vad.h"
 
+#include <assert.h>
+
 #include "alloc.h"
 
 #define GRANULE ((mm_va)MM_ALLOCATION_GRANULARITY)
@@ -233,6 +235,7 @@ mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes)
 
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad)
 {
+    assert(vad->start < vad->end && mmi_vad_range_free(t, vad->start, vad->end)); /* callers check */
     struct mmi_vad *node = mmi_alloc(m, sizeof *node);
     if (!node)
         return NULL;

@@ -542,6 +542,26 @@ static void irql_above_dispatch_without_verifier(void **state)
 /* A requested user address is taken as it is: page aligned, ending at or
  * below MM_HIGHEST_VAD_ADDRESS, or STATUS_INVALID_ADDRESS is raised
  * (regression: an unaligned address was rounded, the top 64 KiB allowed). */
+/* Regression (found by the API fuzzer): an MDL describing no page mapped
+ * into user space made an empty VAD inside the next one. It is refused. */
+static void user_mapping_of_an_empty_mdl(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, MM_PAGE_SIZE, TAG);
+    mm_va mdl = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, TAG);
+    assert_ok(mm_initialize_mdl(m, mdl, buf, MM_PAGE_SIZE));
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    uint32_t none = 0;
+    assert_ok(mm_write(m, mdl + 0x28, &none, sizeof none)); /* ByteCount: the driver says 0 bytes */
+    mm_status raised = MM_STATUS_SUCCESS;
+    assert_int_equal(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, &raised), 0);
+    assert_status(raised, MM_STATUS_INVALID_PARAMETER);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, H.proc, &pi));
+    assert_int_equal(pi.vad_count, 0);
+    assert_invariants(m);
+}
+
 static void user_mapping_at_a_requested_address(void **state)
 {
     mm_machine *m = *state;
@@ -1485,6 +1505,7 @@ int main(void)
         T(failing_reprobe_of_locked_mdl),
         T(irql_above_dispatch_without_verifier),
         T(user_mapping_at_a_requested_address),
+        T(user_mapping_of_an_empty_mdl),
         T(explanations_say_what_happened),
         T(no_more_system_ptes_without_leaks),
         T(mdl_over_a_kernel_stack_buffer), V(mdl_over_a_kernel_stack_buffer),

@@ -57,6 +57,8 @@ static void replace_child(struct mmi_vad_table *t, struct mmi_vad *parent, struc
 static struct mmi_vad *rotate_right(struct mmi_vad_table *t, struct mmi_vad *n)
 {
     struct mmi_vad *l = n->left;
+    if (!l) /* balance() rotates only toward a taller side */
+        return n;
     replace_child(t, n->parent, n, l);
     n->left = l->right;
     if (n->left)
@@ -71,6 +73,8 @@ static struct mmi_vad *rotate_right(struct mmi_vad_table *t, struct mmi_vad *n)
 static struct mmi_vad *rotate_left(struct mmi_vad_table *t, struct mmi_vad *n)
 {
     struct mmi_vad *r = n->right;
+    if (!r)
+        return n;
     replace_child(t, n->parent, n, r);
     n->right = r->left;
     if (n->right)

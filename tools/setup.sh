@@ -8,6 +8,17 @@
 set -eu
 
 usage() { echo "usage: tools/setup.sh demo|test|build" >&2; exit 2; }
+
+# Builds quietly; on failure shows the build's output (the compiler's errors).
+quiet_ninja() {
+    log=$(mktemp)
+    if ! ninja "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
 [ $# -ge 1 ] || usage
 job=$1; shift
 
@@ -72,7 +83,7 @@ test)
     # The API reference from the header comments: any Doxygen warning fails.
     # (A build dir made before Doxygen was installed learns of it first.)
     ninja -C build -t query docs >/dev/null 2>&1 || meson setup --reconfigure build >/dev/null
-    ninja -C build docs >/dev/null
+    quiet_ninja -C build docs
     configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ninja -C build-asan
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -80,14 +91,14 @@ test)
         meson test -C build-asan --print-errorlogs "$@"
     # The release build (-O3) compiles, warnings as errors.
     configure build-release --buildtype=release -Dtests=false
-    ninja -C build-release >/dev/null
+    quiet_ninja -C build-release
     # Strict ISO C11 (-pedantic, warnings as errors) with gcc, and with clang
     # when it is installed.
     configure build-pedantic -Dc_args=-pedantic -Dtests=false
-    ninja -C build-pedantic >/dev/null
+    quiet_ninja -C build-pedantic
     if command -v clang >/dev/null 2>&1; then
         CC=clang configure build-clang -Dc_args=-pedantic -Dtests=false
-        ninja -C build-clang >/dev/null
+        quiet_ninja -C build-clang
     else
         echo "mmsim: clang is not installed: the clang build is skipped"
     fi
@@ -105,7 +116,7 @@ test)
     legs="normal, ASan+UBSan, heap-store"
     if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
         configure build-arm64 --cross-file tools/cross/aarch64-linux-gnu.ini -Dmemfile=disabled
-        ninja -C build-arm64 >/dev/null
+        quiet_ninja -C build-arm64
         meson test -C build-arm64 --print-errorlogs --no-suite sim --no-suite build "$@"
         logs="$logs build-arm64/meson-logs/testlog.json"
         legs="$legs and arm64 (qemu-user)"

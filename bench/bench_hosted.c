@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -62,6 +63,36 @@ static void first_touch(mm_machine *m, int fd)
     bench_row("commit + first touch + release a page", value, floor, "ns");
 }
 
+/* The least any signal-driven host view pays for a fault: the page made
+ * inaccessible, touched, and given back its rights by a SIGSEGV handler. */
+static void *signal_floor_page;
+
+static void floor_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    mprotect(signal_floor_page, PAGE, PROT_READ | PROT_WRITE);
+}
+
+static double signal_round_trip(int fd)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = floor_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old);
+    signal_floor_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    double ns = BENCH_NS(20000, 5, {
+        mprotect(signal_floor_page, PAGE, PROT_NONE);
+        *(volatile uint32_t *)signal_floor_page += 1; /* faults; the handler lets it through */
+    });
+    munmap(signal_floor_page, PAGE);
+    sigaction(SIGSEGV, &old, NULL);
+    return ns;
+}
+
 static void trimmed_page(mm_machine *m, int fd)
 {
     mm_va base = 0;
@@ -82,6 +113,7 @@ static void trimmed_page(mm_machine *m, int fd)
     });
     munmap(page, PAGE);
     bench_row("trim a page, touch it back (soft fault)", value, floor, "ns");
+    bench_row("  the same, floor: a SIGSEGV round trip", value, signal_round_trip(fd), "ns");
 }
 
 static void context_switch(mm_machine *m, int fd)

@@ -7,6 +7,7 @@
 #include "mdl.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -438,7 +439,7 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
 static mm_status free_mdl_memory(mm_machine *m, mm_va mdl)
 {
     uint16_t flags = 0;
-    mm_status st = kernel_access(m, mdl + 10, &flags, sizeof flags, MM_ACCESS_READ); /* MDL.MdlFlags */
+    mm_status st = kernel_access(m, mdl + offsetof(struct mm_mdl, MdlFlags), &flags, sizeof flags, MM_ACCESS_READ);
     if (MM_SUCCESS(st))
         st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl)
                                                                           : mmi_pool_free_checked(m, mdl, 0);

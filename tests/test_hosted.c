@@ -20,6 +20,24 @@ static int store(mm_va va, uint32_t v)
     return 0;
 }
 
+/* MEM_RELEASE of the reservation at base, in the current process. */
+static void release_user(mm_machine *m, mm_va base)
+{
+    uint64_t size = 0;
+    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+}
+
+/* A user page holding `value`, locked by an MDL (in *mdl) and mapped again
+ * in `mode`: the mapping. */
+static mm_va locked_user_page(mm_machine *m, uint32_t value, mm_mode mode, mm_va *user, mm_va *mdl)
+{
+    *user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    store(*user, value);
+    *mdl = mm_io_allocate_mdl(m, *user, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, *mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
+    return mm_map_locked_pages_specify_cache(m, *mdl, mode, MM_CACHED, 0, false, MM_NORMAL_PAGE_PRIORITY, NULL);
+}
+
 static int setup_hosted(void **state)
 {
     struct mm_config cfg;
@@ -99,9 +117,7 @@ static void host_writes_are_zeroed_before_reuse(void **state)
         uint32_t seen = 0;
         assert_ok(mm_read(m, u + 0x2000, &seen, sizeof seen));
         assert_int_equal(seen, 0xEEEEEEEE);
-        mm_va base = u;
-        uint64_t size = 0;
-        assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+        release_user(m, u);
         assert_invariants(m);
     }
 }
@@ -166,9 +182,7 @@ static void bad_user_address_is_0x1e(void **state)
 {
     mm_machine *m = *state;
     mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    mm_va base = u;
-    uint64_t size = 0;
-    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+    release_user(m, u);
     expect_bugcheck(store(u, 1), MM_BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, 0xC0000005);
     assert_int_equal(H.bc.p[2], 1); /* a write */
     assert_int_equal(H.bc.p[3], u);
@@ -260,18 +274,12 @@ static void executing_no_execute_pool_is_0xfc(void **state)
 static void stale_mapping_shows_the_new_owner(void **state)
 {
     mm_machine *m = *state;
-    mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    store(u, 0x11111111);
-    mm_va mdl = mm_io_allocate_mdl(m, u, 0x1000, false, false, 0);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
-    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false,
-                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    mm_va u, mdl;
+    mm_va s = locked_user_page(m, 0x11111111, MM_USER_MODE, &u, &mdl);
     assert_int_equal(load(s), 0x11111111);
     mm_pfn frame = pfn_of(m, u);
     assert_ok(mm_unlock_pages(m, mdl)); /* too early: the user mapping stays */
-    mm_va base = u;
-    uint64_t size = 0;
-    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE)); /* the frame goes free */
+    release_user(m, u); /* the frame goes free */
     /* Someone else gets the frame: allocate until it comes back. */
     mm_va taker = 0;
     for (int i = 0; i < 64 && !taker; i++) {
@@ -313,16 +321,10 @@ static void same_addresses_each_time(void **state)
 static void locked_buffer_outlives_its_release(void **state)
 {
     mm_machine *m = *state;
-    mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    store(u, 0x600D);
-    mm_va mdl = mm_io_allocate_mdl(m, u, 0x1000, false, false, 0);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_USER_MODE, MM_IO_WRITE_ACCESS));
-    mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
-                                                MM_NORMAL_PAGE_PRIORITY, NULL);
+    mm_va u, mdl;
+    mm_va s = locked_user_page(m, 0x600D, MM_KERNEL_MODE, &u, &mdl);
     mm_pfn frame = pfn_of(m, u);
-    mm_va base = u;
-    uint64_t size = 0;
-    assert_ok(mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE));
+    release_user(m, u);
     assert_int_equal(load(s), 0x600D); /* still the buffer's frame */
     store(s + 4, 0xBEEF);
     /* Unmapped from the process, kept by the lock alone (an MDL mapping

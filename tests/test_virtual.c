@@ -361,6 +361,28 @@ static void user_pages_of_the_system_process(void **state)
     mm_machine_destroy(m);
 }
 
+/* The plain model the VAD tree is checked against: ranges in a sorted array. */
+static void sorted_insert(mm_va (*v)[2], size_t *n, mm_va start, mm_va end)
+{
+    size_t i = *n;
+    for (; i > 0 && v[i - 1][0] > start; i--) {
+        v[i][0] = v[i - 1][0];
+        v[i][1] = v[i - 1][1];
+    }
+    v[i][0] = start;
+    v[i][1] = end;
+    ++*n;
+}
+
+static void sorted_remove(mm_va (*v)[2], size_t *n, size_t i)
+{
+    for (; i + 1 < *n; i++) {
+        v[i][0] = v[i + 1][0];
+        v[i][1] = v[i + 1][1];
+    }
+    --*n;
+}
+
 /* The VAD tree against the plain rule it replaces: a sorted list searched
  * from the bottom for the first 64 KiB-aligned hole. */
 static mm_va brute_first_fit(const mm_va (*v)[2], size_t n, uint64_t bytes)
@@ -397,23 +419,11 @@ static void vad_tree_at_any_address(void **state)
                 continue;
             struct mmi_vad vad = {.start = at, .end = at + bytes};
             assert_non_null(mmi_vad_insert(m, &t, &vad));
-            size_t i = n;
-            while (i > 0 && v[i - 1][0] > at) {
-                v[i][0] = v[i - 1][0];
-                v[i][1] = v[i - 1][1];
-                i--;
-            }
-            v[i][0] = at;
-            v[i][1] = at + bytes;
-            n++;
+            sorted_insert(v, &n, at, at + bytes);
         } else {
             size_t i = r % n;
             mmi_vad_remove(m, &t, mmi_vad_find(&t, v[i][0]));
-            for (; i + 1 < n; i++) {
-                v[i][0] = v[i + 1][0];
-                v[i][1] = v[i + 1][1];
-            }
-            n--;
+            sorted_remove(v, &n, i);
         }
         assert_true(mmi_vad_check(&t));
         uint64_t want = ((r >> 20) % 5 + 1) * MM_ALLOCATION_GRANULARITY;
@@ -442,15 +452,7 @@ static void vad_tree_matches_a_sorted_list(void **state)
             assert_true(mmi_vad_range_free(&t, at, at + bytes));
             struct mmi_vad vad = {.start = at, .end = at + bytes};
             assert_non_null(mmi_vad_insert(m, &t, &vad));
-            size_t i = n;
-            while (i > 0 && v[i - 1][0] > at) {
-                v[i][0] = v[i - 1][0];
-                v[i][1] = v[i - 1][1];
-                i--;
-            }
-            v[i][0] = at;
-            v[i][1] = at + bytes;
-            n++;
+            sorted_insert(v, &n, at, at + bytes);
         } else {
             size_t i = r % n;
             struct mmi_vad *vad = mmi_vad_find(&t, v[i][0] + (r % 3) * 0x10);
@@ -458,11 +460,7 @@ static void vad_tree_matches_a_sorted_list(void **state)
             assert_int_equal(vad->start, v[i][0]);
             assert_false(mmi_vad_range_free(&t, v[i][1] - 1, v[i][1] + 0x1000));
             mmi_vad_remove(m, &t, vad);
-            for (; i + 1 < n; i++) {
-                v[i][0] = v[i + 1][0];
-                v[i][1] = v[i + 1][1];
-            }
-            n--;
+            sorted_remove(v, &n, i);
         }
         assert_int_equal(t.count, n);
         assert_true(mmi_vad_check(&t));

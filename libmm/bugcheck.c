@@ -126,7 +126,7 @@ int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size)
 
 static void collect_history(mm_machine *m, struct mm_bugcheck *bc, mm_pfn pfn, mm_va va)
 {
-    if (pfn == MM_PFN_NONE && va == 0)
+    if ((pfn == MM_PFN_NONE && va == 0) || !m->trace.ring)
         return;
     uint64_t cap = m->trace.mask + 1;
     uint64_t have = m->trace.count < cap ? m->trace.count : cap;

@@ -35,9 +35,9 @@ void mm_config_default(struct mm_config *cfg)
 
 static bool config_valid(const struct mm_config *c)
 {
-    bool pow2 = c->trace_capacity && (c->trace_capacity & (c->trace_capacity - 1)) == 0;
+    bool pow2 = (c->trace_capacity & (c->trace_capacity - 1)) == 0;
     return c->physical_pages >= 256 && c->physical_pages <= (UINT64_C(1) << 28) && c->cpu_count >= 1 &&
-           c->cpu_count <= MMI_MAX_CPUS && pow2 && c->trace_capacity >= 16 &&
+           c->cpu_count <= MMI_MAX_CPUS && pow2 && (c->trace_capacity == 0 || c->trace_capacity >= 16) &&
            c->trace_capacity <= (1u << 24) && c->system_ptes >= 16 && c->system_ptes <= (1u << 24) &&
            c->pagefile_pages < (UINT64_C(1) << 31) && (c->layout == MM_LAYOUT_WINDOWS || c->layout == MM_LAYOUT_HOSTED);
 }

@@ -7,8 +7,13 @@
 #include "machine.h"
 #include "process.h"
 
+/* A capacity of 0 keeps no ring: with no hook either, nothing is recorded
+ * and mmi_trace returns at once (the fuzzing and benchmark configuration). */
 mm_status mmi_trace_init(mm_machine *m, uint32_t capacity)
 {
+    m->trace.on = capacity || m->cfg.trace_hook;
+    if (!capacity)
+        return MM_STATUS_SUCCESS;
     m->trace.ring = mmi_alloc(m, (size_t)capacity * sizeof *m->trace.ring);
     if (!m->trace.ring)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
@@ -24,8 +29,10 @@ void mmi_trace_fini(mm_machine *m)
 
 void mmi_trace(mm_machine *m, mm_event_type type, mm_va va, mm_pfn pfn, uint64_t a, uint64_t b)
 {
+    if (!m->trace.on)
+        return;
     struct mmi_cpu *cpu = mmi_cpu(m);
-    struct mm_trace_event *ev = &m->trace.ring[m->trace.count & m->trace.mask];
+    struct mm_trace_event one, *ev = m->trace.ring ? &m->trace.ring[m->trace.count & m->trace.mask] : &one;
     *ev = (struct mm_trace_event){
         .seq = ++m->trace.count,
         .step = m->step,
@@ -132,7 +139,7 @@ int mm_trace_format(const struct mm_trace_event *ev, char *buf, size_t size)
 
 size_t mm_trace_read(const mm_machine *m, struct mm_trace_event *out, size_t max)
 {
-    if (!m || !out)
+    if (!m || !out || !m->trace.ring)
         return 0;
     uint64_t cap = m->trace.mask + 1;
     uint64_t have = m->trace.count < cap ? m->trace.count : cap;

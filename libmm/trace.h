@@ -9,6 +9,7 @@ struct mmi_trace {
     struct mm_trace_event *ring;
     uint64_t mask;     /* capacity - 1 */
     uint64_t count;    /* events emitted */
+    bool on;           /* a ring or a hook: anything to record into */
 };
 
 mm_status mmi_trace_init(mm_machine *m, uint32_t capacity);

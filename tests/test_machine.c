@@ -166,6 +166,29 @@ static uint64_t run_workload(uint64_t seed)
     return hash;
 }
 
+/* trace_capacity 0: no ring, nothing recorded, the same model underneath;
+ * a bug check still carries its code and parameters, with no history. */
+static void no_trace_records_nothing(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.trace_capacity = 0;
+    mm_machine *m = harness_machine(&cfg);
+    mm_va pool = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2000, 0x1234);
+    mm_va mdl = mm_io_allocate_mdl(m, pool, 0x2000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    assert_int_equal(mm_trace_count(m), 0);
+    struct mm_trace_event ev;
+    assert_int_equal(mm_trace_read(m, &ev, 1), 0);
+    assert_ok(mm_io_free_mdl(m, mdl));
+    assert_ok(mm_pool_free(m, pool, 0x1234));
+    expect_bugcheck(mm_pool_free(m, pool, 0x1234), MM_BUGCHECK_BAD_POOL_CALLER, 0x07);
+    assert_int_equal(H.bc.history_count, 0);
+    assert_int_equal(mm_trace_count(m), 0);
+    mm_machine_destroy(m);
+}
+
 static void same_inputs_same_trace(void **state)
 {
     (void)state;
@@ -353,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dead_machine_refuses_everything, setup_machine, teardown_machine),
         cmocka_unit_test(returning_hook_makes_calls_fail_cleanly),
         cmocka_unit_test(same_inputs_same_trace),
+        cmocka_unit_test(no_trace_records_nothing),
     };
     return cmocka_run_group_tests_name("machine", tests, NULL, NULL);
 }

@@ -82,7 +82,7 @@ struct mm_config {
     bool track_ptes;              /**< registry TrackPtes = 1 */
     uint32_t system_ptes;         /**< size of the system PTE pool */
     uint64_t pagefile_pages;      /**< page-file size in pages (0 = none) */
-    uint32_t trace_capacity;      /**< events kept in the ring (power of two, >= 16) */
+    uint32_t trace_capacity;      /**< events kept in the ring (power of two, >= 16; 0 = no trace) */
     mm_bugcheck_fn bugcheck_hook;
     void *bugcheck_ctx;
     mm_trace_fn trace_hook;       /**< optional: every event as it happens */

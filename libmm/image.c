@@ -30,7 +30,7 @@ struct mm_image *mmi_image_lookup(mm_machine *m, const mm_image *img)
     return found;
 }
 
-struct mm_image *mmi_image_containing(mm_machine *m, mm_va va)
+struct mm_image *mmi_image_containing(const mm_machine *m, mm_va va)
 {
     for (struct mm_image *i = m->image_first; i; i = i->next)
         if (va >= i->base && va - i->base < i->pages * MM_PAGE_SIZE)
@@ -145,6 +145,18 @@ static uint64_t image_pages(const struct mm_section_desc *d, unsigned count)
     return pages;
 }
 
+/* The image joins the machine's list (lm order) and the trace. */
+static struct mm_image *publish(mm_machine *m, struct mm_image *img)
+{
+    if (m->image_last)
+        m->image_last->next = img;
+    else
+        m->image_first = img;
+    m->image_last = img;
+    mmi_trace(m, MM_EV_IMAGE, img->base, MM_PFN_NONE, 0, img->pages * MM_PAGE_SIZE);
+    return img;
+}
+
 mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section_desc *sections, unsigned count,
                         mm_image **out)
 {
@@ -179,13 +191,7 @@ mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section
     st = map_image(m, img, sections);
     if (!MM_SUCCESS(st))
         goto fail_hash;
-    if (m->image_last)
-        m->image_last->next = img;
-    else
-        m->image_first = img;
-    m->image_last = img;
-    mmi_trace(m, MM_EV_IMAGE, img->base, MM_PFN_NONE, 0, pages * MM_PAGE_SIZE);
-    *out = img;
+    *out = publish(m, img);
     return MM_STATUS_SUCCESS;
 
 fail_hash:
@@ -197,6 +203,64 @@ fail_img:
 fail_va:
     mmi_bitmap_clear(&m->image_va, index, pages);
     return st;
+}
+
+static bool plan_valid(const struct mmi_section_plan *p, unsigned count, mm_va base, uint64_t pages)
+{
+    if (count == 0 || count > MAX_SECTIONS)
+        return false;
+    for (unsigned i = 0; i < count; i++)
+        if (!p[i].data || p[i].pages == 0 || p[i].pages * MM_PAGE_SIZE > MAX_SECTION_BYTES ||
+            MM_BYTE_OFFSET(p[i].base) || p[i].base < base || (p[i].base - base) / MM_PAGE_SIZE + p[i].pages > pages)
+            return false;
+    return true;
+}
+
+mm_status mmi_image_adopt(mm_machine *m, const char *name, mm_va base, uint64_t pages,
+                          const struct mmi_section_plan *plan, unsigned count, struct mm_image **out)
+{
+    if (!plan_valid(plan, count, base, pages))
+        return MM_STATUS_INVALID_PARAMETER;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    struct mm_image *img = mmi_alloc(m, sizeof *img);
+    if (!img || !(img->sections = mmi_alloc(m, count * sizeof *img->sections))) {
+        mmi_free(m, img);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    img->self = img;
+    img->adopted = true;
+    snprintf(img->name, sizeof img->name, "%s", name);
+    img->base = base;
+    img->pages = pages;
+    img->count = count;
+    mm_status st = MM_STATUS_SUCCESS;
+    unsigned mapped = 0;
+    while (mapped < count && MM_SUCCESS(st)) {
+        struct mmi_section *s = &img->sections[mapped];
+        memcpy(s->name, plan[mapped].name, sizeof s->name);
+        s->base = plan[mapped].base;
+        s->size = (uint32_t)(plan[mapped].pages * MM_PAGE_SIZE);
+        s->flags = plan[mapped].flags;
+        s->pageable = plan[mapped].pageable;
+        s->discardable = plan[mapped].discardable;
+        struct mm_section_desc d = {.data = plan[mapped].data, .data_size = s->size};
+        if (MM_SUCCESS(st = map_section(m, s, &d)))
+            mapped++;
+    }
+    if (MM_SUCCESS(st)) {
+        HASH_ADD_PTR(m->images, self, img);
+        st = uthash_failed ? MM_STATUS_INSUFFICIENT_RESOURCES : MM_STATUS_SUCCESS;
+    }
+    if (!MM_SUCCESS(st)) {
+        for (unsigned k = 0; k < mapped; k++)
+            release_range(m, img->sections[k].base, img->sections[k].size / MM_PAGE_SIZE);
+        mmi_free(m, img->sections);
+        mmi_free(m, img);
+        return st;
+    }
+    *out = publish(m, img);
+    return MM_STATUS_SUCCESS;
 }
 
 static void discard_section(mm_machine *m, struct mmi_section *s)
@@ -235,7 +299,8 @@ mm_status mm_image_unload(mm_machine *m, mm_image *image)
         return MM_STATUS_MACHINE_DEAD;
     for (unsigned i = 0; i < img->count; i++)
         discard_section(m, &img->sections[i]);
-    release_range(m, img->base, 1);
+    if (!img->adopted)
+        release_range(m, img->base, 1);
     img->unloaded = true;
     mmi_trace(m, MM_EV_IMAGE, img->base, MM_PFN_NONE, 2, img->pages * MM_PAGE_SIZE);
     return m->dead ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;

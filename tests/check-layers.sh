@@ -9,7 +9,7 @@
 #   4 -
 #   5 faults, objects   fault pool virtual section image kstack physical
 #   6 MDLs, processes   mdl mdladjust mdlmap mdlpages resmap irp process.c
-#   7 views, host view  query invariants host/hostmmu
+#   7 views, host view  query invariants host/hostmmu host/hostimage
 #   8 creation          machine.c
 # machine.h gathers every module's state, so it may include any data header.
 src=${1:-$(dirname "$0")/..}
@@ -19,7 +19,7 @@ pfn:2 pagefile:2 pte:2 tlb:2 syspte:2 workset:2
 memory:3 paging:3 irql:3
 fault:5 pool:5 virtual:5 section:5 image:5 kstack:5 physical:5
 mdl:6 mdladjust:6 mdlmap:6 mdlpages:6 resmap:6 irp:6 process.c:6
-query:7 invariants:7 host/hostmmu:7 hostmmu:7
+query:7 invariants:7 host/hostmmu:7 hostmmu:7 host/hostimage:7 hostimage:7
 machine.c:8"
 level() { # exact file name first, then the module name
     for p in $levels; do [ "${p%%:*}" = "$1" ] && { echo "${p##*:}"; return; }; done

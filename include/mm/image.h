@@ -53,6 +53,23 @@ struct mm_image_info {
  * \errors MM_STATUS_INVALID_PARAMETER for a bad section description. */
 MM_API mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_section_desc *sections,
                                unsigned count, mm_image **out);
+/** Loads a driver built as a shared object (hosted layout, Linux): the
+ * host's loader maps and relocates it, then its pages are copied into frames
+ * of the machine and every later touch goes through the simulated MMU at the
+ * address the code runs at. Sections named INIT are discardable, PAGE* are
+ * pageable, the rest is resident; see docs/hosted.md for naming sections
+ * from C and keeping them on pages of their own.
+ * \windows MmLoadSystemImage
+ * \ownership The machine gives the pages back and unloads the object when
+ * it is destroyed; call the driver through mm_image_symbol().
+ * \errors MM_STATUS_NOT_SUPPORTED without a host view, or when the loader
+ * placed the object below MmSystemRangeStart;
+ * MM_STATUS_OBJECT_NAME_NOT_FOUND, MM_STATUS_INVALID_IMAGE_FORMAT,
+ * MM_STATUS_IMAGE_ALREADY_LOADED. */
+MM_API mm_status mm_image_load_shared_object(mm_machine *m, const char *path, mm_image **out);
+/** The address of a symbol the shared-object image exports (dlsym), or NULL
+ * (not found, not a shared-object image, unloaded). */
+MM_API void *mm_image_symbol(mm_machine *m, mm_image *img, const char *symbol);
 /** Called when DriverEntry returns: frees the INIT section. */
 MM_API mm_status mm_image_discard_init(mm_machine *m, mm_image *img);
 /** MmUnloadSystemImage: frees the image's pages; its address range is

@@ -32,12 +32,15 @@ extern "C" {
     X(NOT_COMMITTED, 0xC000002D, "the page is reserved but not committed") \
     X(INVALID_PAGE_PROTECTION, 0xC0000045, "the page protection is invalid") \
     X(SECTION_PROTECTION, 0xC000004E, "the view's protection is not allowed by the section's") \
+    X(OBJECT_NAME_NOT_FOUND, 0xC0000034, "no file or object of that name could be opened") \
+    X(INVALID_IMAGE_FORMAT, 0xC000007B, "the file is not an image this host can load") \
     X(INSUFFICIENT_RESOURCES, 0xC000009A, "the host could not allocate memory for the model") \
     X(FREE_VM_NOT_AT_BASE, 0xC000009F, "a release must start at the allocation base") \
     X(MEMORY_NOT_ALLOCATED, 0xC00000A0, "no allocation at that address") \
     X(WORKING_SET_QUOTA, 0xC00000A1, "a page is locked too many times (its reference count is at the limit)") \
     X(INVALID_PARAMETER_2, 0xC00000F0, "the second argument is invalid") \
     X(PROCESS_IS_TERMINATING, 0xC000010A, "the process is exiting or has exited") \
+    X(IMAGE_ALREADY_LOADED, 0xC000010E, "the image is already loaded") \
     X(COMMITMENT_LIMIT, 0xC000012D, "the commit limit (RAM plus page file) would be exceeded") \
     X(INVALID_ADDRESS, 0xC0000141, "the address is outside the allowed range") \
     X(INVALID_DEVICE_STATE, 0xC0000184, "the object is in a state that does not allow the operation") \

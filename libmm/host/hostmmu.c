@@ -33,14 +33,18 @@
 #include "../tlb.h"
 
 #define MAX_MACHINES 64u
+#define MAX_RANGES 16u /* driver images placed by the host's loader */
 
 /* The machines with a host view, for the signal handler: the only global
  * state of the library. A slot is written before its range can fault and
- * cleared after the range is gone. */
+ * cleared after the range is gone; an extra range is written before the
+ * count that publishes it. */
 static struct {
     atomic_int claimed;
     _Atomic(mm_machine *) m; /* published after lo and hi */
     mm_va lo, hi;
+    atomic_uint ranges;
+    mm_va range_lo[MAX_RANGES], range_hi[MAX_RANGES];
 } machines[MAX_MACHINES];
 
 static struct sigaction previous;
@@ -50,7 +54,19 @@ struct mmi_hostview {
     size_t reserved_bytes;
     mm_va base, end; /* the layout's range inside it */
     int fd;
+    unsigned slot;   /* in machines[] */
 };
+
+static bool slot_holds(unsigned slot, mm_va va)
+{
+    if (va >= machines[slot].lo && va < machines[slot].hi)
+        return true;
+    unsigned n = atomic_load(&machines[slot].ranges);
+    for (unsigned i = 0; i < n; i++)
+        if (va >= machines[slot].range_lo[i] && va < machines[slot].range_hi[i])
+            return true;
+    return false;
+}
 
 static bool four_kib_pages(void) { return sysconf(_SC_PAGESIZE) == MM_PAGE_SIZE; }
 
@@ -104,7 +120,9 @@ static void *page_ptr(mm_va page) { return (void *)(uintptr_t)page; }
 
 static void host_unmap(void *ctx, mm_va page)
 {
-    (void)ctx;
+    mm_machine *m = ctx;
+    if (!slot_holds(m->hostview->slot, page))
+        return; /* never mapped for the host (the self-map) */
     mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
@@ -112,8 +130,8 @@ static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool wri
 {
     mm_machine *m = ctx;
     struct mmi_hostview *h = m->hostview;
-    if (page < h->base || page >= h->end || pages > (h->end - page) / MM_PAGE_SIZE)
-        return; /* outside the range the host reserved (the self-map): the model's alone */
+    if (!slot_holds(h->slot, page) || !slot_holds(h->slot, page + (pages - 1) * MM_PAGE_SIZE))
+        return; /* outside the host's ranges (the self-map): the model's alone */
     int prot = PROT_READ | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
     size_t bytes = (size_t)(pages * MM_PAGE_SIZE);
     void *at;
@@ -137,6 +155,12 @@ static void host_enter(void *ctx)
     install_handler();
 }
 
+void mmi_host_enter(mm_machine *m)
+{
+    if (m->hostview)
+        install_handler();
+}
+
 static const struct mmi_host_ops ops = {.map = host_map, .unmap = host_unmap, .enter = host_enter};
 
 /* ---- the fault handler ---- */
@@ -145,10 +169,23 @@ static mm_machine *machine_for(mm_va va)
 {
     for (unsigned i = 0; i < MAX_MACHINES; i++) {
         mm_machine *m = atomic_load(&machines[i].m);
-        if (m && va >= machines[i].lo && va < machines[i].hi)
+        if (m && slot_holds(i, va))
             return m;
     }
     return NULL;
+}
+
+mm_machine *mmi_host_owner(mm_va va) { return machine_for(va); }
+
+bool mmi_host_add_range(mm_machine *m, mm_va lo, mm_va hi)
+{
+    unsigned slot = m->hostview->slot, n = atomic_load(&machines[slot].ranges);
+    if (n == MAX_RANGES)
+        return false;
+    machines[slot].range_lo[n] = lo;
+    machines[slot].range_hi[n] = hi;
+    atomic_store(&machines[slot].ranges, n + 1);
+    return true;
 }
 
 /* What the faulting instruction tried: the page-fault error code where the
@@ -276,6 +313,8 @@ mm_status mmi_host_attach(mm_machine *m)
     }
     machines[slot].lo = h->base;
     machines[slot].hi = h->end;
+    atomic_store(&machines[slot].ranges, 0);
+    h->slot = slot;
     atomic_store(&machines[slot].m, m);
     m->hostview = h;
     m->tlb.host = &ops;
@@ -287,6 +326,8 @@ void mmi_host_detach(mm_machine *m)
 {
     struct mmi_hostview *h = m->hostview;
     m->tlb.host = NULL;
+    if (h)
+        mmi_host_images_release(m); /* the loader's objects back in host memory */
     if (h) {
         for (unsigned i = 0; i < MAX_MACHINES; i++) {
             mm_machine *mine = m;

@@ -15,5 +15,16 @@ mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base);
 mm_status mmi_host_attach(mm_machine *m);
 /* Ends it and gives the range back (machine destruction). */
 void mmi_host_detach(mm_machine *m);
+/* Adds [lo, hi) to the machine's host view (a driver image the host's
+ * loader placed): its faults go to the machine, the TLB maps it. */
+bool mmi_host_add_range(mm_machine *m, mm_va lo, mm_va hi);
+/* Puts the machine's fault handler in front again (a test framework may
+ * have installed its own since the last call into the machine). */
+void mmi_host_enter(mm_machine *m);
+/* The machine whose host view holds va, or NULL. */
+mm_machine *mmi_host_owner(mm_va va);
+/* Gives every shared-object image's pages back to the host and unloads it
+ * (libmm/host/hostimage.c; at detach). */
+void mmi_host_images_release(mm_machine *m);
 
 #endif

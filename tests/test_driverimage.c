@@ -162,6 +162,10 @@ static void discarded_init_is_0x50(void **state)
     expect_bugcheck(entry(1), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, at);
     assert_params(0x10, at, 0); /* an execute, at that very instruction, on a freed PTE */
     assert_true(strstr(H.bc.explanation, "INIT") != NULL);
+    /* The machine is dead: what still reads the image (here the test, at
+     * exit the loader) reads ordinary memory with the driver's last bytes. */
+    assert_int_equal(*(volatile int *)sym("sample_initialised"), 1);
+    assert_int_equal(fn("sample_resident")(8), 7);
 }
 
 /* Pageable code trimmed and then called at DISPATCH_LEVEL: 0xD1, an
@@ -275,6 +279,37 @@ static void bad_loads_are_refused(void **state)
     mm_machine_destroy(again);
 }
 
+#ifdef PRAGMA_DRIVER
+/* Sections named with #pragma alloc_text and data_seg, as in WDK sources. */
+static void pragma_named_sections(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mm_machine *m = H.m;
+    mm_image *wdk;
+    assert_ok(mm_image_load_shared_object(m, PRAGMA_DRIVER, &wdk));
+    bool seen_page = false, seen_init = false, seen_data = false;
+    struct mm_section_info s;
+    for (unsigned i = 0; MM_SUCCESS(mm_image_section(m, wdk, i, &s)); i++) {
+        if (strcmp(s.name, "PAGE") == 0)
+            seen_page = s.pageable && (s.flags & MM_SECTION_CODE);
+        if (strcmp(s.name, "INIT") == 0)
+            seen_init = s.discardable && (s.flags & MM_SECTION_CODE);
+        if (strcmp(s.name, "PAGEDATA") == 0)
+            seen_data = s.pageable && (s.flags & MM_SECTION_WRITE);
+    }
+    assert_true(seen_page && seen_init && seen_data);
+    void *p[3] = {mm_image_symbol(m, wdk, "PragmaDriverEntry"), mm_image_symbol(m, wdk, "PragmaPaged"),
+                  mm_image_symbol(m, wdk, "PragmaResident")};
+    int_fn f[3];
+    memcpy(f, p, sizeof f);
+    assert_int_equal(f[0](1), 4);
+    assert_int_equal(f[1](2), 6);
+    assert_ok(mm_image_discard_init(m, wdk));
+    assert_int_equal(f[2](5), 2);
+    expect_bugcheck(f[0](1), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va_of(p[0]));
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +323,9 @@ int main(void)
         T(paged_data_read_by_the_kernel_is_0x0a),
         T(unloaded_driver_is_0xce),
         T(bad_loads_are_refused),
+#ifdef PRAGMA_DRIVER
+        T(pragma_named_sections),
+#endif
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

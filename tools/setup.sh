@@ -33,6 +33,9 @@ packages="meson ninja-build pkg-config libcmocka-dev uthash-dev"
 # qemu-user to run the tests, and CMocka for arm64 from multiarch (which
 # needs the arm64 architecture added).
 [ "$job" = test ] && packages="$packages doxygen gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64"
+# clang 19 compiles a test driver whose sections are named with WDK's
+# #pragma alloc_text / data_seg (older clang and gcc ignore those pragmas).
+[ "$job" = test ] && packages="$packages clang-19"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in $packages; do

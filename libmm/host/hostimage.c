@@ -41,6 +41,7 @@ struct page_info {
 /* The host's record of an image it loaded (struct mm_image's host). */
 struct host_image {
     void *handle;          /* dlopen's */
+    bool given_back;       /* host memory again */
     mm_va lo, hi;          /* the pages the machine took */
     unsigned char *bytes;  /* their contents when taken */
     int8_t *prot;          /* and their protection, per page */
@@ -283,6 +284,9 @@ static bool copy_out(mm_va lo, const struct page_info *pi, uint64_t pages, unsig
  * loader can run the object's destructors and unmap it. */
 static void give_back(mm_machine *m, struct host_image *h)
 {
+    if (h->given_back)
+        return;
+    h->given_back = true;
     uint64_t pages = (h->hi - h->lo) / MM_PAGE_SIZE;
     void *at = (void *)(uintptr_t)h->lo;
     if (mmap(at, (size_t)(h->hi - h->lo), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
@@ -321,6 +325,18 @@ void mmi_host_images_release(mm_machine *m)
         free_record(h);
         img->host = NULL;
     }
+}
+
+bool mmi_host_image_give_back_at(mm_machine *m, mm_va va)
+{
+    for (struct mm_image *img = m->image_first; img; img = img->next) {
+        struct host_image *h = img->host;
+        if (h && va >= h->lo && va < h->hi) {
+            give_back(m, h);
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool already_loaded(mm_machine *m, mm_va lo)
@@ -442,5 +458,12 @@ void *mm_image_symbol(mm_machine *m, mm_image *image, const char *symbol)
 }
 
 void mmi_host_images_release(mm_machine *m) { (void)m; }
+
+bool mmi_host_image_give_back_at(mm_machine *m, mm_va va)
+{
+    (void)m;
+    (void)va;
+    return false;
+}
 
 #endif

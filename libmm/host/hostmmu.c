@@ -251,8 +251,14 @@ static void on_fault(int sig, siginfo_t *si, void *context)
         chain(sig, si, context);
         return;
     }
-    if (m->dead)
+    if (m->dead) {
+        /* After a bug check the driver's code is abandoned; what still
+         * reads its image (the loader at exit, an unwinder, a leak
+         * checker) gets ordinary memory. */
+        if (mmi_host_image_give_back_at(m, va))
+            return;
         stop_after(m);
+    }
     mm_access kind = access_kind(m, va, context);
     mm_va ip = instruction_address(context);
     mmi_op_begin(m, "CpuAccess");

@@ -26,5 +26,9 @@ mm_machine *mmi_host_owner(mm_va va);
 /* Gives every shared-object image's pages back to the host and unloads it
  * (libmm/host/hostimage.c; at detach). */
 void mmi_host_images_release(mm_machine *m);
+/* On a dead machine: gives back the shared-object image holding va, so the
+ * host's loader, unwinders and leak checkers still read it; false when no
+ * such image holds va. */
+bool mmi_host_image_give_back_at(mm_machine *m, mm_va va);
 
 #endif

@@ -173,6 +173,13 @@ mm_status mmi_bugcheck(mm_machine *m, uint32_t code, uint64_t p1, uint64_t p2, u
     return MM_STATUS_MACHINE_DEAD;
 }
 
+mm_status mm_bugcheck_ex(mm_machine *m, const char *operation, uint32_t code, uint64_t p1, uint64_t p2,
+                         uint64_t p3, uint64_t p4, const char *why)
+{
+    MMI_ENTER(m, operation && *operation ? operation : "KeBugCheckEx");
+    return mmi_bugcheck(m, code, p1, p2, p3, p4, MM_PFN_NONE, 0, "%s", why ? why : "the driver called KeBugCheckEx");
+}
+
 void mm_bugcheck_hook_default(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
 {
     (void)ctx;

@@ -171,3 +171,12 @@ mm_status mm_machine_set_verifier(mm_machine *m, uint32_t flags)
 uint64_t mm_machine_step(const mm_machine *m) { return m ? m->step : 0; }
 
 uint32_t mm_machine_verifier(const mm_machine *m) { return m ? m->cfg.verifier_flags : 0; }
+
+mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, void *ctx)
+{
+    if (!m)
+        return MM_STATUS_INVALID_PARAMETER;
+    m->exception_fn = fn;
+    m->exception_ctx = ctx;
+    return MM_STATUS_SUCCESS;
+}

@@ -95,6 +95,8 @@ struct mm_machine {
 
     struct mmi_tlb tlb;
     struct mmi_hostview *hostview;    /* the host view of a hosted machine (libmm/host/hostmmu.c) */
+    mm_exception_fn exception_fn;     /* where a kernel access to a bad user address is raised */
+    void *exception_ctx;
 };
 
 /* A public call's operation context: a new stack on the current CPU. */

@@ -30,6 +30,7 @@ extern "C" {
     X(0x50, PAGE_FAULT_IN_NONPAGED_AREA, "address referenced", "page-fault error code: 0 read, 0x2 write, 0x10 execute", "instruction address", "fault type (0 freed PTE, 1 no-access PTE, 2 page table not present, 4 not canonical)") \
     X(0x44, MULTIPLE_IRP_COMPLETE_REQUESTS, "IRP", "reserved", "reserved", "reserved") \
     X(0x76, PROCESS_HAS_LOCKED_PAGES, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
+    X(0x7E, SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, "exception code", "address of the exception", "exception record (0: not kept)", "context record (0: not kept)") \
     X(0x7F, UNEXPECTED_KERNEL_MODE_TRAP, "trap number (8: double fault)", "reserved", "reserved", "reserved") \
     X(0xBE, ATTEMPTED_WRITE_TO_READONLY_MEMORY, "address written", "PTE contents", "reserved", "reserved") \
     X(0xC1, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "address", "reserved", "reserved", "sub-code") \
@@ -215,6 +216,14 @@ MM_API const char *mm_bugcheck_param_meaning(uint32_t code, uint64_t p1, unsigne
 MM_API const char *mm_bugcheck_subcode_meaning(uint32_t code, uint64_t p1);
 /** WinDbg-style report; returns the length it would have written (snprintf). */
 MM_API int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size);
+/** Stops the machine with the given code and parameters, as KeBugCheckEx
+ * does, on behalf of operation (the DDI name the report shows) and why
+ * (the explanation, or NULL). The hook runs as for any bug check.
+ * \windows KeBugCheckEx
+ * \errors MM_STATUS_INVALID_PARAMETER for a NULL machine; otherwise
+ * MM_STATUS_MACHINE_DEAD (when the hook returns). */
+MM_API mm_status mm_bugcheck_ex(mm_machine *m, const char *operation, uint32_t code, uint64_t p1, uint64_t p2,
+                                uint64_t p3, uint64_t p4, const char *why);
 
 /** \} */
 

@@ -114,6 +114,17 @@ MM_API mm_status mm_kernel_stack_delete(mm_machine *m, mm_va base);
  * other does; the stack then stays until the machine is destroyed. */
 MM_API mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx);
 
+/** Receives the exception a kernel-mode access raises (hosted layout): a
+ * read or write of a bad user address by code running against the machine
+ * (status STATUS_ACCESS_VIOLATION, the address, whether it was a write, and
+ * the instruction). The function may leave by siglongjmp to an exception
+ * handler (the WDK layer's __try/__except does); if it returns, the
+ * exception is unhandled and the machine stops with 0x1E
+ * KMODE_EXCEPTION_NOT_HANDLED. */
+typedef void (*mm_exception_fn)(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip);
+/** Installs fn (NULL: none) as the machine's exception dispatcher. */
+MM_API mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, void *ctx);
+
 /** \} */
 /** \addtogroup pte
  *  \{ */

@@ -265,10 +265,13 @@ static void on_fault(int sig, siginfo_t *si, void *context)
     mm_status st = mmi_host_access(m, va, kind, ip);
     if (MM_SUCCESS(st))
         return; /* mapped: the instruction runs again */
+    if (st == MM_STATUS_ACCESS_VIOLATION && !m->dead && m->exception_fn)
+        /* A kernel-mode access to a bad user address raises an exception:
+         * the dispatcher (the WDK layer's __try/__except) may leave for a
+         * handler with siglongjmp. */
+        m->exception_fn(m->exception_ctx, m, st, va, kind == MM_ACCESS_WRITE, ip);
     if (st == MM_STATUS_ACCESS_VIOLATION && !m->dead)
-        /* A kernel-mode access to a bad user address raises an exception;
-         * with no handler for it (exception handling is the WDK layer's),
-         * the kernel stops with KMODE_EXCEPTION_NOT_HANDLED. */
+        /* Nobody handled it: the kernel stops with KMODE_EXCEPTION_NOT_HANDLED. */
         mmi_bugcheck(m, MM_BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, (uint64_t)(uint32_t)MM_STATUS_ACCESS_VIOLATION,
                      ip, kind == MM_ACCESS_WRITE, va, MM_PFN_NONE, va,
                      "%s of user address %016llx by kernel-mode code with no exception handler: the access "

@@ -1,0 +1,232 @@
+/* tests/test_wdk.c — an unmodified WDM driver (examples/drivers/ioctl)
+ * built as a shared object against include/wdk and run by mmsim's I/O
+ * manager: DriverEntry creates its device and link, a user process opens
+ * it and sends one control code per transfer method, bad user pointers on
+ * the METHOD_NEITHER path end in the driver's own try/except, and unload
+ * deletes everything and leaks nothing. */
+#include "harness.h"
+
+#include "ioctl_codes.h"
+#include "mmsim/wdk.h"
+
+#ifndef SAMPLE_IOCTL_DRIVER
+#error "SAMPLE_IOCTL_DRIVER: the path of the built sample driver"
+#endif
+
+#define REPLY "a reply from the driver"
+
+static char debug_text[8192];
+
+static void capture(void *ctx, const char *line)
+{
+    (void)ctx;
+    size_t used = strlen(debug_text);
+    snprintf(debug_text + used, sizeof debug_text - used, "%s", line);
+}
+
+static mmwdk_driver *driver;
+static mm_process *app;
+
+static int setup_wdk(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.layout = MM_LAYOUT_HOSTED;
+    memset(&H, 0, sizeof H);
+    debug_text[0] = 0;
+    if (mm_machine_create(&cfg, &H.m) == MM_STATUS_NOT_SUPPORTED) {
+        *state = NULL;
+        return 0;
+    }
+    *state = H.m;
+    mmwdk_use(H.m);
+    mmwdk_set_debug_output(capture, NULL);
+    int32_t entry = -1;
+    assert_ok(mmwdk_driver_load(SAMPLE_IOCTL_DRIVER, &driver, &entry));
+    assert_int_equal(entry, 0);
+    assert_ok(mm_process_create(H.m, "app.exe", &app));
+    return 0;
+}
+
+static int teardown_wdk(void **state)
+{
+    if (*state) {
+        if (driver && !mm_machine_is_dead(H.m))
+            mmwdk_driver_unload(driver, NULL);
+        mmwdk_use(NULL);
+        teardown_machine(state);
+    }
+    driver = NULL;
+    mmwdk_set_debug_output(NULL, NULL);
+    return 0;
+}
+
+#define NEED_HOST_VIEW(state)  \
+    do {                       \
+        if (!*(state))         \
+            skip();            \
+    } while (0)
+
+static mmwdk_file *open_sample(void)
+{
+    mmwdk_file *f = NULL;
+    int32_t status = -1;
+    assert_ok(mmwdk_open(app, SAMPLE_LINK_NAME, &f, &status));
+    assert_int_equal(status, 0);
+    assert_non_null(f);
+    return f;
+}
+
+/* DriverEntry ran: its device, its link, its message; INIT is gone. */
+static void driver_entry_made_its_device(void **state)
+{
+    NEED_HOST_VIEW(state);
+    assert_non_null(mmwdk_driver_object(driver));
+    assert_non_null(strstr(debug_text, "sample: loaded, device \\Device\\MmsimSample"));
+    mmwdk_file *f = NULL;
+    int32_t status = 0;
+    assert_ok(mmwdk_open(app, "\\\\.\\NoSuchDevice", &f, &status));
+    assert_int_equal((uint32_t)status, 0xC0000034u); /* STATUS_OBJECT_NAME_NOT_FOUND */
+    assert_null(f);
+}
+
+static void one_method(uint32_t code, const char *method)
+{
+    mmwdk_file *f = open_sample();
+    char out[64];
+    memset(out, 0x55, sizeof out);
+    uint64_t information = 0;
+    const char in[] = "hello, driver";
+    assert_int_equal(mmwdk_ioctl(f, code, in, sizeof in, out, sizeof out, &information), 0);
+    assert_int_equal(information, sizeof REPLY);
+    assert_string_equal(out, REPLY);
+    char expect[96];
+    snprintf(expect, sizeof expect, "sample: %s: %u bytes in: \"hello, driver\"", method, (unsigned)sizeof in);
+    assert_non_null(strstr(debug_text, expect));
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
+static void method_buffered(void **state)
+{
+    NEED_HOST_VIEW(state);
+    one_method(IOCTL_SAMPLE_BUFFERED, "METHOD_BUFFERED");
+}
+
+static void method_in_direct(void **state)
+{
+    NEED_HOST_VIEW(state);
+    one_method(IOCTL_SAMPLE_IN_DIRECT, "METHOD_xx_DIRECT");
+}
+
+static void method_out_direct(void **state)
+{
+    NEED_HOST_VIEW(state);
+    one_method(IOCTL_SAMPLE_OUT_DIRECT, "METHOD_xx_DIRECT");
+}
+
+static void method_neither(void **state)
+{
+    NEED_HOST_VIEW(state);
+    one_method(IOCTL_SAMPLE_NEITHER, "METHOD_NEITHER");
+}
+
+/* A short output buffer gets the part of the reply that fits, and
+ * METHOD_BUFFERED copies back exactly Information bytes. */
+static void short_output(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_file *f = open_sample();
+    char out[5] = {0};
+    uint64_t information = 0;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_SAMPLE_BUFFERED, "x", 1, out, sizeof out, &information), 0);
+    assert_int_equal(information, 5);
+    assert_memory_equal(out, "a rep", 5);
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
+/* METHOD_NEITHER with a kernel address as the "user" input: ProbeForRead
+ * raises STATUS_ACCESS_VIOLATION and the driver's __except returns it. */
+static void neither_with_kernel_pointer_is_caught(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_file *f = open_sample();
+    mm_va kernel = mm_pool_allocate(H.m, MM_NONPAGED_POOL, 64, 0x74736554);
+    uint64_t information = 7;
+    int32_t st = mmwdk_ioctl_at(f, IOCTL_SAMPLE_NEITHER, kernel, 16, 0, 0, &information);
+    assert_int_equal((uint32_t)st, 0xC0000005u);
+    assert_int_equal(information, 0);
+    assert_non_null(strstr(debug_text, "sample: exception 0xC0000005 on the caller's buffers"));
+    assert_false(mm_machine_is_dead(H.m));
+    assert_int_equal(mmwdk_close(f), 0);
+    assert_ok(mm_pool_free(H.m, kernel, 0x74736554));
+}
+
+/* METHOD_NEITHER with an uncommitted user address: the copy faults inside
+ * the driver's __try; the exception reaches its __except. */
+static void neither_with_unmapped_user_pointer_is_caught(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_file *f = open_sample();
+    struct mm_apc_state apc;
+    assert_ok(mm_process_attach(H.m, app, &apc));
+    mm_va base = 0;
+    uint64_t size = 0x2000;
+    assert_ok(mm_virtual_alloc(H.m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE));
+    assert_ok(mm_process_detach(H.m, &apc));
+    uint64_t information = 0;
+    int32_t st = mmwdk_ioctl_at(f, IOCTL_SAMPLE_NEITHER, base, 16, 0, 0, &information);
+    assert_int_equal((uint32_t)st, 0xC0000005u);
+    assert_false(mm_machine_is_dead(H.m));
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
+/* An unknown code: STATUS_INVALID_DEVICE_REQUEST; a read the driver has no
+ * routine for: the default routine's answer. */
+static void unknown_requests(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_file *f = open_sample();
+    uint64_t information;
+    assert_int_equal((uint32_t)mmwdk_ioctl(f, 0x12345678, NULL, 0, NULL, 0, &information), 0xC0000010u);
+    char buf[8];
+    assert_int_equal((uint32_t)mmwdk_read(f, buf, sizeof buf, &information), 0xC0000010u);
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
+/* Unload: DriverUnload deletes its link and device, nothing is left. */
+static void unload_leaves_nothing(void **state)
+{
+    NEED_HOST_VIEW(state);
+    struct mmwdk_leaks leaks;
+    assert_ok(mmwdk_driver_unload(driver, &leaks));
+    driver = NULL;
+    assert_int_equal(leaks.pool_blocks, 0);
+    assert_int_equal(leaks.devices, 0);
+    assert_int_equal(leaks.symbolic_links, 0);
+    assert_int_equal(leaks.locked_mdls, 0);
+    assert_string_equal(leaks.report, "");
+    assert_non_null(strstr(debug_text, "sample: unloaded"));
+    mmwdk_file *f = NULL;
+    int32_t status = 0;
+    assert_ok(mmwdk_open(app, SAMPLE_LINK_NAME, &f, &status));
+    assert_int_equal((uint32_t)status, 0xC0000034u);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_wdk, teardown_wdk)
+        T(driver_entry_made_its_device),
+        T(method_buffered),
+        T(method_in_direct),
+        T(method_out_direct),
+        T(method_neither),
+        T(short_output),
+        T(neither_with_kernel_pointer_is_caught),
+        T(neither_with_unmapped_user_pointer_is_caught),
+        T(unknown_requests),
+        T(unload_leaves_nothing),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,253 @@
+/* wdk/memory.c — the memory DDIs with their WDK signatures over the
+ * model: pool (ExAllocatePool*, with the driver's live blocks kept for the
+ * leak report at unload), MDLs (IoAllocateMdl … MmUnlockPages, raising
+ * where Windows raises), mapping, physical addresses, pageable sections. */
+#include "internal.h"
+
+#include "wdkstate.h"
+
+/* ---- pool ---- */
+
+static mm_pool_type pool_of(POOL_TYPE type)
+{
+    switch ((int)type & ~(int)NonPagedPoolNx) {
+    case PagedPool:
+    case PagedPoolCacheAligned:
+    case PagedPoolSession: return MM_PAGED_POOL;
+    default: return MM_NONPAGED_POOL;
+    }
+}
+
+static PVOID allocate(const char *ddi, mm_pool_type type, SIZE_T bytes, ULONG tag, bool zero, PVOID caller)
+{
+    mm_machine *m = mmwdk_m(ddi);
+    mm_va va = mm_pool_allocate(m, type, bytes, tag);
+    if (!va)
+        return NULL;
+    if (zero)
+        memset(ptr_of(va), 0, bytes);
+    mmwdk_pool_note(m, va, bytes, tag, caller);
+    return ptr_of(va);
+}
+
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return allocate("ExAllocatePoolWithTag", pool_of(PoolType), NumberOfBytes, Tag, false,
+                    __builtin_return_address(0));
+}
+
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+{
+    return allocate("ExAllocatePool", pool_of(PoolType), NumberOfBytes, 0x656E6F4E /* "None" */, false,
+                    __builtin_return_address(0));
+}
+
+PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return allocate("ExAllocatePoolZero", pool_of(PoolType), NumberOfBytes, Tag, true, __builtin_return_address(0));
+}
+
+/* ExAllocatePool2: exactly one of the pool-type flags; zeroed unless
+ * POOL_FLAG_UNINITIALIZED; a failure raises with POOL_FLAG_RAISE_ON_FAILURE. */
+PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    POOL_FLAGS kinds = Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
+    if (kinds == 0 || (kinds & (kinds - 1)) != 0) {
+        mm_bugcheck_ex(mmwdk_m("ExAllocatePool2"), "ExAllocatePool2", 0xC2, 0x9B, Flags, NumberOfBytes, Tag,
+                       "ExAllocatePool2 needs exactly one of POOL_FLAG_NON_PAGED, POOL_FLAG_NON_PAGED_EXECUTE and "
+                       "POOL_FLAG_PAGED");
+        mmwdk_stop();
+    }
+    PVOID p = allocate("ExAllocatePool2", kinds == POOL_FLAG_PAGED ? MM_PAGED_POOL : MM_NONPAGED_POOL, NumberOfBytes,
+                       Tag, !(Flags & POOL_FLAG_UNINITIALIZED), __builtin_return_address(0));
+    if (!p && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
+        mmwdk_raise(STATUS_INSUFFICIENT_RESOURCES, __builtin_return_address(0), 0, 0);
+    return p;
+}
+
+static void release(const char *ddi, PVOID p, ULONG tag)
+{
+    mm_machine *m = mmwdk_m(ddi);
+    mmwdk_pool_forget(m, va_of(p));
+    if (!MM_SUCCESS(mm_pool_free(m, va_of(p), tag)) && mm_machine_is_dead(m))
+        mmwdk_stop();
+}
+
+void ExFreePoolWithTag(PVOID P, ULONG Tag) { release("ExFreePoolWithTag", P, Tag); }
+void ExFreePool(PVOID P) { release("ExFreePool", P, 0); }
+
+/* ---- MDLs ---- */
+
+static void check(mm_status st)
+{
+    mm_machine *m = mmwdk_machine();
+    if (st == MM_STATUS_MACHINE_DEAD || (m && mm_machine_is_dead(m)))
+        mmwdk_stop();
+}
+
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
+{
+    mm_machine *m = mmwdk_m("IoAllocateMdl");
+    mm_va mdl = mm_io_allocate_mdl(m, va_of(VirtualAddress), Length, SecondaryBuffer, ChargeQuota, va_of(Irp));
+    check(MM_STATUS_SUCCESS);
+    return (PMDL)ptr_of(mdl);
+}
+
+void IoFreeMdl(PMDL Mdl) { check(mm_io_free_mdl(mmwdk_m("IoFreeMdl"), va_of(Mdl))); }
+
+void IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
+{
+    check(mm_io_build_partial_mdl(mmwdk_m("IoBuildPartialMdl"), va_of(SourceMdl), va_of(TargetMdl),
+                                  va_of(VirtualAddress), Length));
+}
+
+SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length) { return (SIZE_T)mm_size_of_mdl(va_of(Base), Length); }
+
+void MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
+{
+    check(mm_build_mdl_for_nonpaged_pool(mmwdk_m("MmBuildMdlForNonPagedPool"), va_of(MemoryDescriptorList)));
+}
+
+/* A probe that fails raises (STATUS_ACCESS_VIOLATION for a bad or
+ * inaccessible address), as Windows' MmProbeAndLockPages does. */
+void MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode, LOCK_OPERATION Operation)
+{
+    mm_status st = mm_probe_and_lock_pages(mmwdk_m("MmProbeAndLockPages"), va_of(MemoryDescriptorList),
+                                           (mm_mode)AccessMode, (mm_lock_operation)Operation);
+    if (!MM_SUCCESS(st))
+        mmwdk_raise_failure(st, __builtin_return_address(0));
+}
+
+void MmProbeAndLockProcessPages(PMDL MemoryDescriptorList, PEPROCESS Process, KPROCESSOR_MODE AccessMode,
+                                LOCK_OPERATION Operation)
+{
+    KAPC_STATE state;
+    KeStackAttachProcess(Process, &state);
+    mm_status st = mm_probe_and_lock_pages(mmwdk_m("MmProbeAndLockProcessPages"), va_of(MemoryDescriptorList),
+                                           (mm_mode)AccessMode, (mm_lock_operation)Operation);
+    KeUnstackDetachProcess(&state);
+    if (!MM_SUCCESS(st))
+        mmwdk_raise_failure(st, __builtin_return_address(0));
+}
+
+void MmUnlockPages(PMDL MemoryDescriptorList)
+{
+    check(mm_unlock_pages(mmwdk_m("MmUnlockPages"), va_of(MemoryDescriptorList)));
+}
+
+PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
+                                   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
+                                   ULONG Priority)
+{
+    mm_status raised = MM_STATUS_SUCCESS;
+    mm_va va = mm_map_locked_pages_specify_cache(mmwdk_m("MmMapLockedPagesSpecifyCache"), va_of(MemoryDescriptorList),
+                                                 (mm_mode)AccessMode, (mm_cache_type)CacheType,
+                                                 va_of(RequestedAddress), BugCheckOnFailure != 0, Priority, &raised);
+    check(raised);
+    if (!va && AccessMode == UserMode && !MM_SUCCESS(raised))
+        mmwdk_raise((NTSTATUS)raised, __builtin_return_address(0), 0, 0); /* a user mapping raises */
+    return ptr_of(va);
+}
+
+PVOID MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode)
+{
+    mm_va va = mm_map_locked_pages(mmwdk_m("MmMapLockedPages"), va_of(MemoryDescriptorList), (mm_mode)AccessMode);
+    check(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
+{
+    check(mm_unmap_locked_pages(mmwdk_m("MmUnmapLockedPages"), va_of(BaseAddress), va_of(MemoryDescriptorList)));
+}
+
+void MmPrepareMdlForReuse(PMDL Mdl) { check(mm_prepare_mdl_for_reuse(mmwdk_m("MmPrepareMdlForReuse"), va_of(Mdl))); }
+
+NTSTATUS MmProtectMdlSystemAddress(PMDL MemoryDescriptorList, ULONG NewProtect)
+{
+    mm_status st = mm_protect_mdl_system_address(mmwdk_m("MmProtectMdlSystemAddress"), va_of(MemoryDescriptorList),
+                                                 NewProtect);
+    check(st);
+    return (NTSTATUS)st;
+}
+
+NTSTATUS MmAdvanceMdl(PMDL Mdl, ULONG NumberOfBytes)
+{
+    mm_status st = mm_advance_mdl(mmwdk_m("MmAdvanceMdl"), va_of(Mdl), NumberOfBytes);
+    check(st);
+    return (NTSTATUS)st;
+}
+
+PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
+                           SIZE_T TotalBytes)
+{
+    mm_va mdl = mm_allocate_pages_for_mdl(mmwdk_m("MmAllocatePagesForMdl"), (uint64_t)LowAddress.QuadPart,
+                                          (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart, TotalBytes);
+    check(MM_STATUS_SUCCESS);
+    return (PMDL)ptr_of(mdl);
+}
+
+PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
+                             SIZE_T TotalBytes, MEMORY_CACHING_TYPE CacheType, ULONG Flags)
+{
+    mm_va mdl = mm_allocate_pages_for_mdl_ex(mmwdk_m("MmAllocatePagesForMdlEx"), (uint64_t)LowAddress.QuadPart,
+                                             (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart,
+                                             TotalBytes, (mm_cache_type)CacheType, Flags);
+    check(MM_STATUS_SUCCESS);
+    return (PMDL)ptr_of(mdl);
+}
+
+void MmFreePagesFromMdl(PMDL MemoryDescriptorList)
+{
+    check(mm_free_pages_from_mdl(mmwdk_m("MmFreePagesFromMdl"), va_of(MemoryDescriptorList)));
+}
+
+/* ---- addresses ---- */
+
+static struct mm_layout layout(void)
+{
+    struct mm_layout l;
+    mm_machine_layout(mmwdk_m("MmHighestUserAddress"), &l);
+    return l;
+}
+
+PVOID mmwdk_highest_user_address(void) { return ptr_of(layout().highest_user_address); }
+PVOID mmwdk_system_range_start(void) { return ptr_of(layout().system_range_start); }
+ULONG_PTR mmwdk_user_probe_address(void) { return (ULONG_PTR)layout().user_probe_address; }
+
+BOOLEAN MmIsAddressValid(PVOID VirtualAddress)
+{
+    return (BOOLEAN)mm_is_address_valid(mmwdk_m("MmIsAddressValid"), va_of(VirtualAddress));
+}
+
+PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
+{
+    PHYSICAL_ADDRESS pa;
+    pa.QuadPart = (LONGLONG)mm_get_physical_address(mmwdk_m("MmGetPhysicalAddress"), va_of(BaseAddress));
+    return pa;
+}
+
+PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType)
+{
+    mm_va va = mm_map_io_space(mmwdk_m("MmMapIoSpace"), (uint64_t)PhysicalAddress.QuadPart, NumberOfBytes,
+                               (mm_cache_type)CacheType);
+    check(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)
+{
+    check(mm_unmap_io_space(mmwdk_m("MmUnmapIoSpace"), va_of(BaseAddress), NumberOfBytes));
+}
+
+PVOID MmLockPagableDataSection(PVOID AddressWithinSection)
+{
+    mm_va handle = mm_lock_pagable_section(mmwdk_m("MmLockPagableCodeSection"), va_of(AddressWithinSection));
+    check(MM_STATUS_SUCCESS);
+    return ptr_of(handle);
+}
+
+void MmUnlockPagableImageSection(PVOID ImageSectionHandle)
+{
+    check(mm_unlock_pagable_image_section(mmwdk_m("MmUnlockPagableImageSection"), va_of(ImageSectionHandle)));
+}

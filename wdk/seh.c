@@ -1,0 +1,172 @@
+/* wdk/seh.c — the runtime of the __try/__except/__finally emulation
+ * (include/wdk/mmsim/seh.h): the calling thread's stack of handlers,
+ * raising (ExRaiseStatus, probes, faults on user addresses the model
+ * reports), and the bug check Windows raises when nobody handles an
+ * exception: 0x1E KMODE_EXCEPTION_NOT_HANDLED, or 0x7E
+ * SYSTEM_THREAD_EXCEPTION_NOT_HANDLED in the System process. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local struct mmwdk_seh_frame *top;
+static _Thread_local NTSTATUS last_code;
+
+void mmwdk_seh_reset(void) { top = NULL; }
+
+struct mmwdk_seh_frame *mmwdk_seh_push(struct mmwdk_seh_frame *f)
+{
+    f->outer = top;
+    f->code = 0;
+    f->address = NULL;
+    f->state = MMWDK_SEH_ACTIVE;
+    top = f;
+    return f;
+}
+
+/* The frame leaves the stack (a normal exit, __leave, return, break);
+ * frames above it were abandoned with it. */
+static void pop(struct mmwdk_seh_frame *f)
+{
+    if (f->state == MMWDK_SEH_ACTIVE) {
+        top = f->outer;
+        f->state = 0;
+    }
+}
+
+void mmwdk_seh_cleanup(struct mmwdk_seh_frame *f) { pop(f); }
+
+NTSTATUS mmwdk_seh_code(void) { return last_code; }
+
+static bool system_thread(mm_machine *m) { return mm_process_current(m) == mm_process_system(m); }
+
+static DECLSPEC_NORETURN void unhandled(NTSTATUS code, PVOID address, ULONG_PTR p0, ULONG_PTR p1)
+{
+    mm_machine *m = mmwdk_m("an exception");
+    char why[160];
+    snprintf(why, sizeof why, "exception 0x%08X at %p was not handled: no __try/__except around it", (unsigned)code,
+             address);
+    if (system_thread(m))
+        mm_bugcheck_ex(m, "KiDispatchException", 0x7E, (uint32_t)code, va_of(address), 0, 0, why);
+    else
+        mm_bugcheck_ex(m, "KiDispatchException", 0x1E, (uint32_t)code, va_of(address), p0, p1, why);
+    mmwdk_stop();
+}
+
+void mmwdk_raise(NTSTATUS code, PVOID address, ULONG_PTR p0, ULONG_PTR p1)
+{
+    struct mmwdk_seh_frame *f = top;
+    if (!f)
+        unhandled(code, address, p0, p1);
+    pop(f);
+    f->code = code;
+    f->address = address;
+    last_code = code;
+    longjmp(f->jump, 1);
+}
+
+/* EXCEPTION_EXECUTE_HANDLER runs the handler; anything else searches on
+ * (EXCEPTION_CONTINUE_EXECUTION cannot resume an emulated exception). */
+int mmwdk_seh_filter(struct mmwdk_seh_frame *f, int disposition)
+{
+    if (disposition == EXCEPTION_EXECUTE_HANDLER) {
+        last_code = f->code;
+        return 1;
+    }
+    mmwdk_raise(f->code, f->address, 0, 0);
+}
+
+void mmwdk_seh_unwinding(struct mmwdk_seh_frame *f) { f->state = MMWDK_SEH_UNWINDING; }
+
+/* After phase 0 the frame is off the stack, so an exception inside a
+ * __finally or __except block goes outwards; after phase 1 an exception
+ * that ran the __finally on its way goes on. */
+int mmwdk_seh_next_phase(struct mmwdk_seh_frame *f, int phase)
+{
+    if (phase == 0) {
+        pop(f);
+        return 1;
+    }
+    if (f->state == MMWDK_SEH_UNWINDING) {
+        f->state = 0;
+        mmwdk_raise(f->code, f->address, 0, 0);
+    }
+    return 2;
+}
+
+void mmwdk_dispatch_exception(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip)
+{
+    (void)ctx;
+    (void)m;
+    mmwdk_raise((NTSTATUS)status, ptr_of(ip), write ? 1 : 0, address);
+}
+
+void mmwdk_raise_failure(mm_status st, PVOID address)
+{
+    mm_machine *m = mmwdk_machine();
+    if (st == MM_STATUS_MACHINE_DEAD || (m && mm_machine_is_dead(m)))
+        mmwdk_stop();
+    mmwdk_raise((NTSTATUS)st, address, 0, 0);
+}
+
+void mmwdk_stop(void)
+{
+    mm_machine *m = mmwdk_machine();
+    const struct mm_bugcheck *bc = m ? mm_machine_bugcheck(m) : NULL;
+    fprintf(stderr, "mmsim: bug check 0x%X in %s: the driver cannot continue past it\n", bc ? bc->code : 0,
+            bc && bc->operation ? bc->operation : "?");
+    fflush(NULL);
+    abort();
+}
+
+void ExRaiseStatus(NTSTATUS Status) { mmwdk_raise(Status, __builtin_return_address(0), 0, 0); }
+
+void KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4)
+{
+    mm_bugcheck_ex(mmwdk_m("KeBugCheckEx"), "KeBugCheckEx", BugCheckCode, P1, P2, P3, P4,
+                   "the driver called KeBugCheckEx");
+    mmwdk_stop();
+}
+
+void KeBugCheck(ULONG BugCheckCode)
+{
+    mm_bugcheck_ex(mmwdk_m("KeBugCheck"), "KeBugCheck", BugCheckCode, 0, 0, 0, 0, "the driver called KeBugCheck");
+    mmwdk_stop();
+}
+
+/* ---- probes: the checks ProbeForRead/ProbeForWrite make, raising ---- */
+
+static void probe_range(const volatile void *address, SIZE_T length, ULONG alignment, PVOID caller)
+{
+    ULONG_PTR start = (ULONG_PTR)address, end = start + length;
+    if ((alignment & (alignment - 1)) != 0 || alignment == 0 || alignment > 16)
+        alignment = 1; /* the checked build asserts; the free build masks */
+    if (start & (alignment - 1))
+        mmwdk_raise(STATUS_DATATYPE_MISALIGNMENT, caller, 0, 0);
+    if (end < start || end > MmUserProbeAddress)
+        mmwdk_raise(STATUS_ACCESS_VIOLATION, caller, 0, start);
+}
+
+void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment)
+{
+    if (Length)
+        probe_range(Address, Length, Alignment, __builtin_return_address(0));
+}
+
+/* ProbeForWrite also writes each page back to itself, so a page the
+ * process cannot write raises here rather than later. */
+void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment)
+{
+    if (!Length)
+        return;
+    probe_range(Address, Length, Alignment, __builtin_return_address(0));
+    volatile UCHAR *p = (volatile UCHAR *)Address, *last = p + Length - 1;
+    for (;;) {
+        *p = *p;
+        volatile UCHAR *next = (volatile UCHAR *)PAGE_ALIGN((ULONG_PTR)p + PAGE_SIZE);
+        if (next > last)
+            break;
+        p = next;
+    }
+    *last = *last;
+}

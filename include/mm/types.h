@@ -42,12 +42,16 @@ typedef struct mm_section mm_section;
 
 /** User space: 128 TiB, with the 64 KiB no-access gap below its top. */
 #define MM_LOWEST_USER_ADDRESS UINT64_C(0x0000000000010000)
+#ifndef MMSIM_WDK_WDM_H /* the WDK headers' names win (include/wdk/wdm.h) */
 #define MM_HIGHEST_USER_ADDRESS UINT64_C(0x00007FFFFFFEFFFF)
 #define MM_USER_PROBE_ADDRESS UINT64_C(0x00007FFFFFFF0000)
+#endif
 /** The highest address a VAD may cover: the last 64 KiB below
  * MM_HIGHEST_USER_ADDRESS are never mapped. */
 #define MM_HIGHEST_VAD_ADDRESS (MM_HIGHEST_USER_ADDRESS - 0x10000)
+#ifndef MMSIM_WDK_WDM_H
 #define MM_SYSTEM_RANGE_START UINT64_C(0xFFFF800000000000)
+#endif
 #define MM_ALLOCATION_GRANULARITY 0x10000u
 
 /** System regions (fixed, so runs are reproducible). */

@@ -109,11 +109,14 @@ ULONG_PTR mmwdk_user_probe_address(void);
 #define MmHighestUserAddress mmwdk_highest_user_address()
 #define MmSystemRangeStart mmwdk_system_range_start()
 #define MmUserProbeAddress mmwdk_user_probe_address()
-#ifndef MMSIM_WDK_RUNTIME /* the native API has constants of these names */
+/* mm/types.h has Windows-layout constants of these names: with both
+ * headers in, the WDK's meaning (this machine's layout) wins. */
+#undef MM_HIGHEST_USER_ADDRESS
+#undef MM_SYSTEM_RANGE_START
+#undef MM_USER_PROBE_ADDRESS
 #define MM_HIGHEST_USER_ADDRESS MmHighestUserAddress
 #define MM_SYSTEM_RANGE_START MmSystemRangeStart
 #define MM_USER_PROBE_ADDRESS MmUserProbeAddress
-#endif
 
 #define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
 #define RtlMoveMemory(Destination, Source, Length) memmove((Destination), (Source), (Length))

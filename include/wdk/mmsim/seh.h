@@ -47,14 +47,17 @@ NTSTATUS mmwdk_seh_code(void);
 /* Phase 0 runs the body (or, after an exception, the filter and the
  * handler); phase 1 runs a __finally block; the exit of the scope takes the
  * frame off the stack whichever way it is left. The chain of if/else is
- * linear, so no dangling-else warning reaches the driver's build. */
+ * linear, so no dangling-else warning reaches the driver's build, and a
+ * nested __try's frame hides the outer one's name without a -Wshadow
+ * warning. */
 #define __try                                                                                              \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")                         \
     for (struct mmwdk_seh_frame _mmwdk_seh __attribute__((cleanup(mmwdk_seh_cleanup))),                 \
          *_mmwdk_seh_once = mmwdk_seh_push(&_mmwdk_seh);                                                  \
          _mmwdk_seh_once; _mmwdk_seh_once = NULL)                                                         \
         for (volatile int _mmwdk_seh_phase = 0; _mmwdk_seh_phase < 2;                                            \
              _mmwdk_seh_phase = mmwdk_seh_next_phase(&_mmwdk_seh, _mmwdk_seh_phase))                      \
-            if (_mmwdk_seh_phase == 0 && setjmp(_mmwdk_seh.jump) == 0)
+            _Pragma("GCC diagnostic pop") if (_mmwdk_seh_phase == 0 && setjmp(_mmwdk_seh.jump) == 0)
 #define __except(filter) else if (_mmwdk_seh_phase == 0 && mmwdk_seh_filter(&_mmwdk_seh, (int)(filter)))
 #define __finally else if (_mmwdk_seh_phase == 0) mmwdk_seh_unwinding(&_mmwdk_seh); else
 #define __leave continue

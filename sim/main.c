@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drive.h"
 #include "interp.h"
 #include "labs.h"
 #include "picture.h"
@@ -24,6 +25,9 @@ static void usage(FILE *out)
           "       mmsim lab run NAME [OPTIONS]\n"
           "       mmsim lab run --all         run every lab; show only the failures\n"
           "       mmsim repl [--max-steps N]  type scenario commands; .help inside\n"
+          "       mmsim drive [--verifier[=FLAGS]] [--track-locked-pages] DRIVER.so [SCENARIO]\n"
+          "                                   load a driver built against include/wdk, run\n"
+          "                                   the scenario's requests, unload (docs/wdk.md)\n"
           "       mmsim --help | --version\n"
           "OPTIONS: --dot DIR | --svg DIR | --html FILE   (the state after each step, or after\n"
           "          each `picture` line when the script has one; SVG and HTML need Graphviz)\n"
@@ -162,6 +166,8 @@ static int dispatch(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return run(argv[2], false, argc - 3, argv + 3);
+    if (argc >= 2 && strcmp(argv[1], "drive") == 0)
+        return drive_main(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "repl") == 0)
         return repl(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "lab") == 0) {

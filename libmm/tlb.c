@@ -1,23 +1,52 @@
-/* libmm/tlb.c — the simulated TLB (see tlb.h): a direct-mapped cache of 64
- * translations, and the host-MMU hooks it drives. */
+/* libmm/tlb.c — the simulated TLB (see tlb.h): 64 translations, 4-way set
+ * associative, each set refilled oldest-first, and the host-MMU hooks it
+ * drives. Associativity is what lets one host instruction finish: its code
+ * page and its data pages may fall in one set, and a fill never evicts the
+ * three translations filled last in it (a direct-mapped TLB could evict the
+ * code page to map the data and the other way round, forever). */
 #include "tlb.h"
 
 #include "machine.h"
 #include "pfn.h"
 #include "pte.h"
 
-static struct mmi_tlb_entry *slot(mm_machine *m, mm_va va)
+static struct mmi_tlb_entry *set_of(mm_machine *m, mm_va va)
 {
-    return &m->tlb.entry[(va >> MM_PAGE_SHIFT) & (MMI_TLB_ENTRIES - 1)];
+    return &m->tlb.entry[((va >> MM_PAGE_SHIFT) & (MMI_TLB_SETS - 1)) * MMI_TLB_WAYS];
+}
+
+static bool live(const mm_machine *m, const struct mmi_tlb_entry *e) { return e->generation == m->tlb.generation; }
+
+/* The live entry for page, or NULL. */
+static struct mmi_tlb_entry *find(mm_machine *m, mm_va page)
+{
+    struct mmi_tlb_entry *set = set_of(m, page);
+    for (unsigned w = 0; w < MMI_TLB_WAYS; w++)
+        if (set[w].page == page && live(m, &set[w]))
+            return &set[w];
+    return NULL;
 }
 
 mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write)
 {
-    const struct mmi_tlb_entry *e = slot(m, va);
-    if (e->generation != m->tlb.generation || e->page != MM_PAGE_ALIGN(va) || e->top != top ||
-        (write && !e->writable))
+    const struct mmi_tlb_entry *e = find(m, MM_PAGE_ALIGN(va));
+    if (!e || e->top != top || (write && !e->writable))
         return MM_PFN_NONE;
     return e->pfn;
+}
+
+/* Where page's translation goes: its own entry, a dead one, or the one
+ * filled longest ago. */
+static struct mmi_tlb_entry *victim(mm_machine *m, mm_va page)
+{
+    struct mmi_tlb_entry *set = set_of(m, page), *oldest = &set[0];
+    for (unsigned w = 0; w < MMI_TLB_WAYS; w++) {
+        if (set[w].page == page || !live(m, &set[w]))
+            return &set[w];
+        if (set[w].stamp < oldest->stamp)
+            oldest = &set[w];
+    }
+    return oldest;
 }
 
 static bool pte_writable(uint64_t pte) { return (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY); }
@@ -25,11 +54,11 @@ static bool pte_writable(uint64_t pte) { return (pte & (PTE_WRITE | PTE_DIRTY)) 
 /* One entry, without telling the host. */
 static void cache(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
 {
-    struct mmi_tlb_entry *e = slot(m, page);
-    if (m->tlb.host && e->generation == m->tlb.generation && e->page != page)
+    struct mmi_tlb_entry *e = victim(m, page);
+    if (m->tlb.host && live(m, e) && e->page != page)
         m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->tlb.generation,
-                                .writable = pte_writable(pte)};
+                                .stamp = ++m->tlb.fills, .writable = pte_writable(pte)};
     if (m->tlb.host && e->writable && mmi_pfn_is_ram(m, e->pfn) && e->pfn < m->pfn.untouched)
         mmi_frame_mark_stored(m, e->pfn); /* host code may write it from now on */
 }
@@ -60,8 +89,8 @@ void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes,
 
 void mmi_tlb_flush_page(mm_machine *m, mm_va va)
 {
-    struct mmi_tlb_entry *e = slot(m, va);
-    if (e->page != MM_PAGE_ALIGN(va) || e->generation != m->tlb.generation)
+    struct mmi_tlb_entry *e = find(m, MM_PAGE_ALIGN(va));
+    if (!e)
         return;
     e->generation = m->tlb.generation - 1;
     if (m->tlb.host)

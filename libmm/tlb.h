@@ -16,9 +16,12 @@ struct mmi_tlb_entry {
     mm_va page;
     mm_pfn top, pfn;
     uint64_t generation;
-    bool writable; /* writes may skip the walk: the PTE is writable and dirty */
+    uint64_t stamp; /* when it was filled: the oldest of a set goes first */
+    bool writable;  /* writes may skip the walk: the PTE is writable and dirty */
 };
 #define MMI_TLB_ENTRIES 64u
+#define MMI_TLB_WAYS 4u
+#define MMI_TLB_SETS (MMI_TLB_ENTRIES / MMI_TLB_WAYS)
 
 /* How the model reaches a host view of simulated memory (libmm/host): a
  * page the TLB caches is mapped there with the translation's rights, and a
@@ -35,6 +38,7 @@ struct mmi_host_ops {
 
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
+    uint64_t fills;      /* translations cached so far (the stamps) */
     struct mmi_tlb_entry entry[MMI_TLB_ENTRIES];
     const struct mmi_host_ops *host;
     void *host_ctx;

@@ -24,6 +24,7 @@
 struct named {
     char name[32];
     void *object;
+    void *owner; /* a file's process */
 };
 
 struct drive {
@@ -244,6 +245,7 @@ static int cmd_open(struct drive *d, char *rest)
     d->information = 0;
     d->output_len = 0;
     f->object = handle;
+    f->owner = p->object;
     printf("open %s: ", device);
     print_status(d->status);
     putchar('\n');
@@ -343,7 +345,10 @@ static int cmd_exit(struct drive *d, char *rest)
     struct named *p = word(&rest, name, sizeof name, NULL) ? find(d->processes, name) : NULL;
     if (!p)
         return fail(d, "exit needs a process", NULL);
-    mm_status st = mm_process_terminate(d->m, p->object);
+    mm_status st = mmwdk_process_exit(p->object);
+    for (int i = 0; i < DRIVE_NAMES; i++)
+        if (d->files[i].object && d->files[i].owner == p->object)
+            d->files[i].object = NULL; /* closed by the exit */
     printf("exit %s: %s\n", name, mm_status_name(st));
     return 0;
 }

@@ -144,6 +144,74 @@ static void exception_in_a_handler_goes_outwards(void **state)
     assert_int_equal(last, STATUS_NO_MEMORY);
 }
 
+/* The pattern of older samples: break inside the handler leaves the
+ * driver's switch, as it does on Windows. */
+static void break_in_a_handler_leaves_the_switch(void **state)
+{
+    NEED_HOST_VIEW(state);
+    volatile int reached = 0, after = 0;
+    switch (reached) {
+    case 0:
+        __try {
+            raise_it(STATUS_UNSUCCESSFUL);
+        } __except (EXCEPTION_EXECUTE_HANDLER) {
+            reached = 1;
+            break;
+        }
+        after = 1;
+        break;
+    default:
+        break;
+    }
+    assert_int_equal(reached, 1);
+    assert_int_equal(after, 0);
+}
+
+static int return_from_try(void)
+{
+    __try {
+        return 5;
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A __try left by return takes its frame with it: a later exception finds
+ * the handler around the caller. */
+static void return_from_a_try_pops_its_frame(void **state)
+{
+    NEED_HOST_VIEW(state);
+    volatile int caught = 0, got = 0;
+    __try {
+        got = return_from_try();
+        raise_it(STATUS_UNSUCCESSFUL);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        caught = 1;
+    }
+    assert_int_equal(got, 5);
+    assert_int_equal(caught, 1);
+}
+
+/* The documented limit of __leave: inside a loop of the body it leaves the
+ * loop only (on Windows it leaves the __try). */
+static void leave_inside_a_loop_leaves_the_loop(void **state)
+{
+    NEED_HOST_VIEW(state);
+    volatile int iterations = 0, after_loop = 0;
+    __try {
+        for (int i = 0; i < 5; i++) {
+            iterations++;
+            if (i == 1)
+                __leave;
+        }
+        after_loop = 1;
+    } __finally {
+    }
+    assert_int_equal(iterations, 2);
+    assert_int_equal(after_loop, 1); /* Windows: 0 */
+}
+
 /* The spellings of older drivers. */
 static void lowercase_spelling(void **state)
 {
@@ -300,6 +368,9 @@ int main(void)
         T(finally_runs_every_way_out),
         T(exception_in_a_handler_goes_outwards),
         T(lowercase_spelling),
+        T(break_in_a_handler_leaves_the_switch),
+        T(return_from_a_try_pops_its_frame),
+        T(leave_inside_a_loop_leaves_the_loop),
         T(fault_on_user_address),
         T(probes_raise),
         T(unhandled_in_the_system_process_is_0x7e),

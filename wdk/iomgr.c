@@ -738,6 +738,20 @@ int32_t mmwdk_close(mmwdk_file *f)
     return mm_machine_is_dead(m) ? (NTSTATUS)MM_STATUS_MACHINE_DEAD : st;
 }
 
+mm_status mmwdk_process_exit(mm_process *p)
+{
+    mm_machine *m = mmwdk_machine();
+    if (!m || !p)
+        return MM_STATUS_INVALID_PARAMETER;
+    struct mmwdk_state *s = mmwdk_state(m);
+    for (mmwdk_file *f = s->files, *next; f && !mm_machine_is_dead(m); f = next) {
+        next = f->next;
+        if (f->process == p)
+            mmwdk_close(f);
+    }
+    return mm_machine_is_dead(m) ? MM_STATUS_MACHINE_DEAD : mm_process_terminate(m, p);
+}
+
 PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObject, PVOID InputBuffer,
                                    ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength,
                                    BOOLEAN InternalDeviceIoControl, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock)

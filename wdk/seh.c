@@ -11,26 +11,30 @@
 
 static _Thread_local struct mmwdk_seh_frame *top;
 static _Thread_local NTSTATUS last_code;
+static _Thread_local PVOID last_address;
+static _Thread_local bool landed; /* an exception came back to a frame */
 
-void mmwdk_seh_reset(void) { top = NULL; }
+void mmwdk_seh_reset(void)
+{
+    top = NULL;
+    landed = false;
+}
 
 struct mmwdk_seh_frame *mmwdk_seh_push(struct mmwdk_seh_frame *f)
 {
     f->outer = top;
-    f->code = 0;
-    f->address = NULL;
-    f->state = MMWDK_SEH_ACTIVE;
+    f->active = 1;
     top = f;
     return f;
 }
 
-/* The frame leaves the stack (a normal exit, __leave, return, break);
- * frames above it were abandoned with it. */
+/* The frame leaves the stack (its scope ends: normally, __leave, break,
+ * return); frames above it were abandoned with it. */
 static void pop(struct mmwdk_seh_frame *f)
 {
-    if (f->state == MMWDK_SEH_ACTIVE) {
+    if (f->active) {
         top = f->outer;
-        f->state = 0;
+        f->active = 0;
     }
 }
 
@@ -59,39 +63,48 @@ void mmwdk_raise(NTSTATUS code, PVOID address, ULONG_PTR p0, ULONG_PTR p1)
     if (!f)
         unhandled(code, address, p0, p1);
     pop(f);
-    f->code = code;
-    f->address = address;
     last_code = code;
+    last_address = address;
+    landed = true;
     longjmp(f->jump, 1);
+}
+
+/* Did the __try just left end with an exception? It is the next
+ * __except's or __finally's to deal with. */
+int mmwdk_seh_landed(void)
+{
+    bool was = landed;
+    landed = false;
+    return was;
 }
 
 /* EXCEPTION_EXECUTE_HANDLER runs the handler; anything else searches on
  * (EXCEPTION_CONTINUE_EXECUTION cannot resume an emulated exception). */
-int mmwdk_seh_filter(struct mmwdk_seh_frame *f, int disposition)
+int mmwdk_seh_filter(int disposition)
 {
-    if (disposition == EXCEPTION_EXECUTE_HANDLER) {
-        last_code = f->code;
+    if (disposition == EXCEPTION_EXECUTE_HANDLER)
         return 1;
-    }
-    mmwdk_raise(f->code, f->address, 0, 0);
+    mmwdk_raise(last_code, last_address, 0, 0);
 }
 
-void mmwdk_seh_unwinding(struct mmwdk_seh_frame *f) { f->state = MMWDK_SEH_UNWINDING; }
-
-/* After phase 0 the frame is off the stack, so an exception inside a
- * __finally or __except block goes outwards; after phase 1 an exception
- * that ran the __finally on its way goes on. */
-int mmwdk_seh_next_phase(struct mmwdk_seh_frame *f, int phase)
+struct mmwdk_seh_final mmwdk_seh_final_begin(void)
 {
-    if (phase == 0) {
-        pop(f);
-        return 1;
+    struct mmwdk_seh_final f = {1, 0, 0, NULL};
+    if (mmwdk_seh_landed()) {
+        f.abnormal = 1;
+        f.code = last_code;
+        f.address = last_address;
     }
-    if (f->state == MMWDK_SEH_UNWINDING) {
-        f->state = 0;
+    return f;
+}
+
+/* After a __finally block that an exception ran, the exception goes on. */
+void mmwdk_seh_final_end(struct mmwdk_seh_final *f)
+{
+    if (f->abnormal) {
+        f->abnormal = 0;
         mmwdk_raise(f->code, f->address, 0, 0);
     }
-    return 2;
 }
 
 void mmwdk_dispatch_exception(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip)

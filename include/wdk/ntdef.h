@@ -22,6 +22,29 @@
 #define MMSIM_STATIC_ASSERT(e, msg) _Static_assert(e, msg)
 #endif
 
+/* The architecture macros Windows compilers define, which drivers test. */
+#ifndef _WIN64
+#define _WIN64 1
+#endif
+#if defined(__x86_64__)
+#ifndef _AMD64_
+#define _AMD64_ 1
+#endif
+#ifndef _M_AMD64
+#define _M_AMD64 100
+#endif
+#ifndef _M_X64
+#define _M_X64 100
+#endif
+#elif defined(__aarch64__)
+#ifndef _ARM64_
+#define _ARM64_ 1
+#endif
+#ifndef _M_ARM64
+#define _M_ARM64 1
+#endif
+#endif
+
 /* ---- calling conventions and declarations (x64 has one convention) ---- */
 #define NTAPI
 #define NTAPI_INLINE
@@ -41,10 +64,13 @@
 #define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
 #define DECLSPEC_CACHEALIGN DECLSPEC_ALIGN(64)
 #define POINTER_ALIGNMENT DECLSPEC_ALIGN(8)
-#define FORCEINLINE static inline __attribute__((always_inline))
+/* The WDK's FORCEINLINE has no storage class (drivers write
+ * `static FORCEINLINE` too); the headers' own inline routines are static. */
+#define FORCEINLINE __inline__ __attribute__((always_inline))
 #define NTAPI_FORCEINLINE FORCEINLINE
+#define MMSIM_INLINE static __inline__ __attribute__((always_inline))
 #ifndef __forceinline
-#define __forceinline inline __attribute__((always_inline))
+#define __forceinline __inline__ __attribute__((always_inline))
 #endif
 #define IN
 #define OUT
@@ -228,7 +254,7 @@ typedef const WCHAR *PCWCH, *PCWSTR, *LPCWSTR;
 #define MAXUSHORT 0xffff
 #define MAXULONG 0xffffffffu
 #define MAXLONG 0x7fffffff
-#define MINLONG (-MAXLONG - 1)
+#define MINLONG 0x80000000
 #define MAXLONGLONG INT64_MAX
 #define MAXULONG_PTR UINTPTR_MAX
 
@@ -274,9 +300,12 @@ typedef struct _STRING {
 typedef const STRING *PCSTRING, *PCANSI_STRING;
 
 #ifdef __cplusplus
-/* A literal's characters are const in C++; the string's Buffer is not. */
+/* A literal's characters are const in C++; the string's Buffer is not.
+ * C++ linkage even inside a driver's extern "C" block (overloads). */
+extern "C++" {
 inline PWCH mmsim_string_buffer(const WCHAR *s) { return const_cast<PWCH>(s); }
 inline PCHAR mmsim_string_buffer(const char *s) { return const_cast<PCHAR>(s); }
+}
 #define RTL_CONSTANT_STRING(s) {sizeof(s) - sizeof((s)[0]), sizeof(s), mmsim_string_buffer(s)}
 #else
 #define RTL_CONSTANT_STRING(s) {sizeof(s) - sizeof((s)[0]), sizeof(s), (s)}

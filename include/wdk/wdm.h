@@ -291,13 +291,13 @@ NTKERNELAPI void MmUnlockPagableImageSection(PVOID ImageSectionHandle);
 /* The WDK's inline logic: an MDL already mapped (or built for nonpaged
  * pool) has its address; otherwise it is mapped now, and NULL means the
  * system ran out of PTEs. */
-FORCEINLINE PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
+MMSIM_INLINE PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
 {
     if (Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
         return Mdl->MappedSystemVa;
     return MmMapLockedPagesSpecifyCache(Mdl, KernelMode, MmCached, NULL, FALSE, Priority);
 }
-FORCEINLINE PVOID MmGetSystemAddressForMdl(PMDL Mdl)
+MMSIM_INLINE PVOID MmGetSystemAddressForMdl(PMDL Mdl)
 {
     if (Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
         return Mdl->MappedSystemVa;
@@ -313,28 +313,28 @@ NTSYSAPI BOOLEAN RtlEqualUnicodeString(PCUNICODE_STRING String1, PCUNICODE_STRIN
                                        BOOLEAN CaseInSensitive);
 NTSYSAPI LONG RtlCompareUnicodeString(PCUNICODE_STRING String1, PCUNICODE_STRING String2, BOOLEAN CaseInSensitive);
 
-FORCEINLINE void InitializeListHead(PLIST_ENTRY ListHead) { ListHead->Flink = ListHead->Blink = ListHead; }
-FORCEINLINE BOOLEAN IsListEmpty(const LIST_ENTRY *ListHead) { return (BOOLEAN)(ListHead->Flink == ListHead); }
-FORCEINLINE BOOLEAN RemoveEntryList(PLIST_ENTRY Entry)
+MMSIM_INLINE void InitializeListHead(PLIST_ENTRY ListHead) { ListHead->Flink = ListHead->Blink = ListHead; }
+MMSIM_INLINE BOOLEAN IsListEmpty(const LIST_ENTRY *ListHead) { return (BOOLEAN)(ListHead->Flink == ListHead); }
+MMSIM_INLINE BOOLEAN RemoveEntryList(PLIST_ENTRY Entry)
 {
     PLIST_ENTRY Blink = Entry->Blink, Flink = Entry->Flink;
     Blink->Flink = Flink;
     Flink->Blink = Blink;
     return (BOOLEAN)(Flink == Blink);
 }
-FORCEINLINE PLIST_ENTRY RemoveHeadList(PLIST_ENTRY ListHead)
+MMSIM_INLINE PLIST_ENTRY RemoveHeadList(PLIST_ENTRY ListHead)
 {
     PLIST_ENTRY Entry = ListHead->Flink;
     RemoveEntryList(Entry);
     return Entry;
 }
-FORCEINLINE PLIST_ENTRY RemoveTailList(PLIST_ENTRY ListHead)
+MMSIM_INLINE PLIST_ENTRY RemoveTailList(PLIST_ENTRY ListHead)
 {
     PLIST_ENTRY Entry = ListHead->Blink;
     RemoveEntryList(Entry);
     return Entry;
 }
-FORCEINLINE void InsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
+MMSIM_INLINE void InsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
 {
     PLIST_ENTRY Blink = ListHead->Blink;
     Entry->Flink = ListHead;
@@ -342,7 +342,7 @@ FORCEINLINE void InsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
     Blink->Flink = Entry;
     ListHead->Blink = Entry;
 }
-FORCEINLINE void InsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
+MMSIM_INLINE void InsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
 {
     PLIST_ENTRY Flink = ListHead->Flink;
     Entry->Flink = Flink;
@@ -734,33 +734,33 @@ NTKERNELAPI BOOLEAN IoCancelIrp(PIRP Irp);
 NTKERNELAPI PEPROCESS IoGetRequestorProcess(PIRP Irp);
 #define IoSizeOfIrp(StackSize) ((USHORT)(sizeof(IRP) + ((StackSize) * (sizeof(IO_STACK_LOCATION)))))
 
-FORCEINLINE PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp)
+MMSIM_INLINE PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp)
 {
     return Irp->Tail.Overlay.CurrentStackLocation;
 }
-FORCEINLINE PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp)
+MMSIM_INLINE PIO_STACK_LOCATION IoGetNextIrpStackLocation(PIRP Irp)
 {
     return Irp->Tail.Overlay.CurrentStackLocation - 1;
 }
-FORCEINLINE void IoSkipCurrentIrpStackLocation(PIRP Irp)
+MMSIM_INLINE void IoSkipCurrentIrpStackLocation(PIRP Irp)
 {
     Irp->CurrentLocation++;
     Irp->Tail.Overlay.CurrentStackLocation++;
 }
-FORCEINLINE void IoSetNextIrpStackLocation(PIRP Irp)
+MMSIM_INLINE void IoSetNextIrpStackLocation(PIRP Irp)
 {
     Irp->CurrentLocation--;
     Irp->Tail.Overlay.CurrentStackLocation--;
 }
-FORCEINLINE void IoCopyCurrentIrpStackLocationToNext(PIRP Irp)
+MMSIM_INLINE void IoCopyCurrentIrpStackLocationToNext(PIRP Irp)
 {
     PIO_STACK_LOCATION irpSp = IoGetCurrentIrpStackLocation(Irp);
     PIO_STACK_LOCATION nextIrpSp = IoGetNextIrpStackLocation(Irp);
     memcpy(nextIrpSp, irpSp, FIELD_OFFSET(IO_STACK_LOCATION, CompletionRoutine));
     nextIrpSp->Control = 0;
 }
-FORCEINLINE void IoMarkIrpPending(PIRP Irp) { IoGetCurrentIrpStackLocation(Irp)->Control |= SL_PENDING_RETURNED; }
-FORCEINLINE void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine, PVOID Context,
+MMSIM_INLINE void IoMarkIrpPending(PIRP Irp) { IoGetCurrentIrpStackLocation(Irp)->Control |= SL_PENDING_RETURNED; }
+MMSIM_INLINE void IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine, PVOID Context,
                                         BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel)
 {
     PIO_STACK_LOCATION irpSp = IoGetNextIrpStackLocation(Irp);

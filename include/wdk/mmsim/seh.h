@@ -6,10 +6,12 @@
  * (STATUS_ACCESS_VIOLATION from a probe or from a fault on a user address,
  * STATUS_DATATYPE_MISALIGNMENT from a probe, anything ExRaiseStatus raises).
  * Limits, each shown by a test (docs/wdk.md): a local changed inside
- * __try and read after an exception must be volatile; `return` out of a
- * __try skips its __finally (use __leave); `break` and `continue` inside a
- * __try act on the __try itself; a __finally runs before an outer filter is
- * evaluated; EXCEPTION_CONTINUE_EXECUTION cannot resume and searches on. */
+ * __try and read after an exception must be volatile; break, continue and
+ * __leave inside the __try body act on the __try itself (__leave from
+ * inside a loop of the body leaves only that loop); `return` out of a
+ * __try body skips its __finally; a __finally runs before an outer filter
+ * is evaluated; EXCEPTION_CONTINUE_EXECUTION cannot resume and searches on.
+ */
 #ifndef MMSIM_WDK_SEH_H
 #define MMSIM_WDK_SEH_H
 
@@ -29,38 +31,57 @@ extern "C" {
 struct mmwdk_seh_frame {
     jmp_buf jump;
     struct mmwdk_seh_frame *outer;
-    NTSTATUS code;      /* the exception, once one arrived */
-    PVOID address;      /* where it was raised */
-    int state;          /* MMWDK_SEH_* */
+    int active;         /* on the stack of handlers */
 };
 
-#define MMWDK_SEH_ACTIVE 1     /* on the stack of handlers */
-#define MMWDK_SEH_UNWINDING 2  /* left by an exception that goes on outwards */
+/* A __finally block's view of how its __try was left. */
+struct mmwdk_seh_final {
+    int once;           /* the block runs once */
+    int abnormal;       /* left by an exception, which goes on afterwards */
+    NTSTATUS code;
+    PVOID address;
+};
 
 struct mmwdk_seh_frame *mmwdk_seh_push(struct mmwdk_seh_frame *f);
 void mmwdk_seh_cleanup(struct mmwdk_seh_frame *f);
-int mmwdk_seh_filter(struct mmwdk_seh_frame *f, int disposition);
-void mmwdk_seh_unwinding(struct mmwdk_seh_frame *f);
-int mmwdk_seh_next_phase(struct mmwdk_seh_frame *f, int phase);
+int mmwdk_seh_landed(void);
+int mmwdk_seh_filter(int disposition);
+struct mmwdk_seh_final mmwdk_seh_final_begin(void);
+void mmwdk_seh_final_end(struct mmwdk_seh_final *f);
 NTSTATUS mmwdk_seh_code(void);
 
-/* Phase 0 runs the body (or, after an exception, the filter and the
- * handler); phase 1 runs a __finally block; the exit of the scope takes the
- * frame off the stack whichever way it is left. The chain of if/else is
- * linear, so no dangling-else warning reaches the driver's build, and a
- * nested __try's frame hides the outer one's name without a -Wshadow
- * warning. */
-#define __try                                                                                              \
-    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")                         \
-    for (struct mmwdk_seh_frame _mmwdk_seh __attribute__((cleanup(mmwdk_seh_cleanup))),                 \
-         *_mmwdk_seh_once = mmwdk_seh_push(&_mmwdk_seh);                                                  \
-         _mmwdk_seh_once; _mmwdk_seh_once = NULL)                                                         \
-        for (volatile int _mmwdk_seh_phase = 0; _mmwdk_seh_phase < 2;                                            \
-             _mmwdk_seh_phase = mmwdk_seh_next_phase(&_mmwdk_seh, _mmwdk_seh_phase))                      \
-            _Pragma("GCC diagnostic pop") if (_mmwdk_seh_phase == 0 && setjmp(_mmwdk_seh.jump) == 0)
-#define __except(filter) else if (_mmwdk_seh_phase == 0 && mmwdk_seh_filter(&_mmwdk_seh, (int)(filter)))
-#define __finally else if (_mmwdk_seh_phase == 0) mmwdk_seh_unwinding(&_mmwdk_seh); else
-#define __leave continue
+/* gcc warns about the frame's names in a nested __try (-Wshadow) and about
+ * the loop variable living across setjmp (-Wclobbered, which it never is:
+ * it changes only after the body); clang knows only the first. */
+#if defined(__clang__)
+#define MMWDK_SEH_QUIET _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")
+#else
+#define MMWDK_SEH_QUIET                                                                          \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")                 \
+        _Pragma("GCC diagnostic ignored \"-Wclobbered\"")
+#endif
+#define MMWDK_SEH_LOUD _Pragma("GCC diagnostic pop")
+
+/* __try makes a frame for the body and takes it off the stack when the
+ * body is left (normally, by __leave, break or return, or by an exception
+ * longjmp brings back here). __except and __finally come after that scope:
+ * the handler's own break and continue act on the driver's switch or loop,
+ * as on Windows; an exception that arrived is "landed" for the one that
+ * follows. */
+#define __try                                                                                             \
+    MMWDK_SEH_QUIET                                                                                       \
+    for (struct mmwdk_seh_frame _mmwdk_seh __attribute__((cleanup(mmwdk_seh_cleanup))),                \
+         *_mmwdk_seh_once = mmwdk_seh_push(&_mmwdk_seh);                                                 \
+         _mmwdk_seh_once; _mmwdk_seh_once = NULL)                                                        \
+        MMWDK_SEH_LOUD if (setjmp(_mmwdk_seh.jump) == 0)
+#define __except(filter) if (mmwdk_seh_landed() && mmwdk_seh_filter((int)(filter)))
+#define __finally                                                                                         \
+    MMWDK_SEH_QUIET                                                                                       \
+    for (struct mmwdk_seh_final _mmwdk_fin __attribute__((cleanup(mmwdk_seh_final_end))) =             \
+             mmwdk_seh_final_begin();                                                                     \
+         _mmwdk_fin.once; _mmwdk_fin.once = 0)                                                            \
+        MMWDK_SEH_LOUD
+#define __leave break
 
 /* C only, as excpt.h does: in C++ try is a keyword. */
 #if !defined(MMSIM_WDK_NO_LOWERCASE_SEH) && !defined(__cplusplus)
@@ -72,7 +93,7 @@ NTSTATUS mmwdk_seh_code(void);
 
 #define GetExceptionCode() mmwdk_seh_code()
 #define _exception_code() mmwdk_seh_code()
-#define AbnormalTermination() (_mmwdk_seh.state == MMWDK_SEH_UNWINDING)
+#define AbnormalTermination() (_mmwdk_fin.abnormal != 0)
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,10 @@ int32_t mmwdk_read(mmwdk_file *f, void *buffer, uint32_t length, uint64_t *infor
 int32_t mmwdk_write(mmwdk_file *f, const void *buffer, uint32_t length, uint64_t *information);
 /* CloseHandle: IRP_MJ_CLEANUP then IRP_MJ_CLOSE; the handle is gone. */
 int32_t mmwdk_close(mmwdk_file *f);
+/* The process exits: its open files are closed (cleanup and close, as the
+ * handle table's rundown sends them), then it terminates, which checks for
+ * pages still locked (0x76, or 0xCB with TrackLockedPages). */
+mm_status mmwdk_process_exit(mm_process *p);
 
 #ifdef __cplusplus
 }

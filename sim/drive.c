@@ -518,7 +518,9 @@ int drive_main(int argc, char **argv)
         int32_t entry = 0;
         st = mmwdk_driver_load(argv[i], &d.driver, &entry);
         if (!MM_SUCCESS(st)) {
-            fprintf(stderr, "mmsim drive: cannot load %s: %s\n", argv[i], mm_status_meaning(st));
+            const char *why = mm_image_load_error();
+            fprintf(stderr, "mmsim drive: cannot load %s: %s%s%s\n", argv[i], mm_status_meaning(st), *why ? ": " : "",
+                    why);
             rc = EXIT_SCRIPT_ERROR;
         } else {
             printf("DriverEntry: ");

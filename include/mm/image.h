@@ -67,6 +67,10 @@ MM_API mm_status mm_image_load(mm_machine *m, const char *name, const struct mm_
  * MM_STATUS_OBJECT_NAME_NOT_FOUND, MM_STATUS_INVALID_IMAGE_FORMAT,
  * MM_STATUS_IMAGE_ALREADY_LOADED. */
 MM_API mm_status mm_image_load_shared_object(mm_machine *m, const char *path, mm_image **out);
+/** Why the host's loader refused the last mm_image_load_shared_object() of
+ * this thread (an unresolved routine's name, a file that is not an object),
+ * or "". */
+MM_API const char *mm_image_load_error(void);
 /** The address of a symbol the shared-object image exports (dlsym), or NULL
  * (not found, not a shared-object image, unloaded). */
 MM_API void *mm_image_symbol(mm_machine *m, mm_image *img, const char *symbol);

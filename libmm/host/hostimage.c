@@ -408,8 +408,13 @@ static mm_status adopt(mm_machine *m, const char *path, void *handle, const stru
     return st;
 }
 
+static _Thread_local char last_error[512];
+
+const char *mm_image_load_error(void) { return last_error; }
+
 mm_status mm_image_load_shared_object(mm_machine *m, const char *path, mm_image **out)
 {
+    last_error[0] = 0;
     MMI_ENTER(m, "MmLoadSystemImage");
     if (!path || !*path || !out)
         return MM_STATUS_INVALID_PARAMETER;
@@ -419,8 +424,11 @@ mm_status mm_image_load_shared_object(mm_machine *m, const char *path, mm_image 
     if (!mmi_irql_allows(m, MM_PASSIVE_LEVEL, 0))
         return MM_STATUS_MACHINE_DEAD;
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
+    if (!handle) {
+        const char *why = dlerror();
+        snprintf(last_error, sizeof last_error, "%s", why ? why : "the loader refused it");
         return access(path, F_OK) == 0 ? MM_STATUS_INVALID_IMAGE_FORMAT : MM_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
     struct link_map *lm = NULL;
     mm_status st = dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm ? adopt(m, path, handle, lm, out)
                                                                  : MM_STATUS_INVALID_IMAGE_FORMAT;
@@ -458,6 +466,8 @@ void *mm_image_symbol(mm_machine *m, mm_image *image, const char *symbol)
 }
 
 void mmi_host_images_release(mm_machine *m) { (void)m; }
+
+const char *mm_image_load_error(void) { return ""; }
 
 bool mmi_host_image_give_back_at(mm_machine *m, mm_va va)
 {

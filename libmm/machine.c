@@ -180,3 +180,9 @@ mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, vo
     m->exception_ctx = ctx;
     return MM_STATUS_SUCCESS;
 }
+
+void mm_machine_enter(mm_machine *m)
+{
+    if (m && m->tlb.host)
+        m->tlb.host->enter(m->tlb.host_ctx);
+}

@@ -193,6 +193,109 @@ static void unknown_requests(void **state)
     assert_int_equal(mmwdk_close(f), 0);
 }
 
+/* The filter of tests/drivers/filter_driver.c, linked into this test. */
+int32_t FilterDriverEntry(struct _DRIVER_OBJECT *driver, struct _UNICODE_STRING *registry_path);
+struct filter_counts {
+    int32_t requests, completions;
+    uint64_t bytes;
+};
+extern struct filter_counts FilterCounts;
+
+/* A filter started from the test attaches above the sample: opens go to
+ * the top of the stack, control requests pass down through it with a
+ * completion routine, which sees each one come back with its bytes. */
+static void filter_above_the_sample(void **state)
+{
+    NEED_HOST_VIEW(state);
+    memset(&FilterCounts, 0, sizeof FilterCounts);
+    mmwdk_driver *filter = NULL;
+    int32_t entry = -1;
+    assert_ok(mmwdk_driver_start(FilterDriverEntry, "filter", &filter, &entry));
+    assert_int_equal(entry, 0);
+    mmwdk_file *f = open_sample();
+    char out[32] = {0};
+    uint64_t information = 0;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_SAMPLE_BUFFERED, "via", 4, out, sizeof out, &information), 0);
+    assert_string_equal(out, REPLY);
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_SAMPLE_OUT_DIRECT, "via", 4, out, sizeof out, &information), 0);
+    assert_int_equal(FilterCounts.requests, 2);
+    assert_int_equal(FilterCounts.completions, 2);
+    assert_int_equal(FilterCounts.bytes, 2 * sizeof REPLY);
+    assert_int_equal(mmwdk_close(f), 0);
+    struct mmwdk_leaks leaks;
+    assert_ok(mmwdk_driver_unload(filter, &leaks));
+    assert_int_equal(leaks.devices + leaks.pool_blocks, 0);
+}
+
+/* tests/drivers/pending_driver.c, linked into this test. */
+int32_t PendingDriverEntry(struct _DRIVER_OBJECT *driver, struct _UNICODE_STRING *registry_path);
+void PendingCompleteHeld(void);
+extern unsigned char PendingNoCancel;
+#define IOCTL_PENDING_HOLD 0x90002042u /* METHOD_OUT_DIRECT */
+
+static mmwdk_file *held_request(mmwdk_driver **pending, bool cancel_routine)
+{
+    PendingNoCancel = !cancel_routine;
+    int32_t entry = -1;
+    assert_ok(mmwdk_driver_start(PendingDriverEntry, "pending", pending, &entry));
+    mmwdk_file *f = NULL;
+    int32_t status = -1;
+    assert_ok(mmwdk_open(app, "\\\\.\\MmsimPending", &f, &status));
+    assert_int_equal(status, 0);
+    char out[16];
+    uint64_t information;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_PENDING_HOLD, NULL, 0, out, sizeof out, &information), 0x103);
+    return f;
+}
+
+/* A process that exits with a request in a driver's hands: the request is
+ * cancelled (the driver's cancel routine completes it), then the process
+ * goes. */
+static void exit_cancels_held_requests(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_driver *pending;
+    held_request(&pending, true);
+    struct mm_process_info info;
+    assert_ok(mm_process_query(H.m, app, &info));
+    assert_int_equal(info.locked_pages, 1); /* the OUT_DIRECT buffer */
+    assert_ok(mmwdk_process_exit(app));
+    assert_ok(mm_process_query(H.m, app, &info));
+    assert_true(info.terminated);
+    assert_int_equal(info.locked_pages, 0);
+    assert_ok(mmwdk_driver_unload(pending, NULL));
+}
+
+/* With no cancel routine the request never completes: the exit cannot
+ * finish and the buffer stays locked, as on Windows; once the driver
+ * completes it, the process can go. */
+static void exit_waits_for_a_request_nobody_cancels(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_driver *pending;
+    held_request(&pending, false);
+    assert_status(mmwdk_process_exit(app), MM_STATUS_INVALID_DEVICE_STATE);
+    struct mm_process_info info;
+    assert_ok(mm_process_query(H.m, app, &info));
+    assert_false(info.terminated);
+    assert_int_equal(info.locked_pages, 1);
+    PendingCompleteHeld();
+    assert_ok(mmwdk_process_exit(app));
+    assert_ok(mm_process_query(H.m, app, &info));
+    assert_true(info.terminated);
+    assert_ok(mmwdk_driver_unload(pending, NULL));
+}
+
+/* A driver that cannot load names the routine it lacks. */
+static void missing_driver_is_refused(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_driver *d = (mmwdk_driver *)1;
+    int32_t entry = 0;
+    assert_status(mmwdk_driver_load("/nonexistent/driver.so", &d, &entry), MM_STATUS_OBJECT_NAME_NOT_FOUND);
+    assert_null(d);
+}
+
 /* Unload: DriverUnload deletes its link and device, nothing is left. */
 static void unload_leaves_nothing(void **state)
 {
@@ -225,6 +328,10 @@ int main(void)
         T(neither_with_kernel_pointer_is_caught),
         T(neither_with_unmapped_user_pointer_is_caught),
         T(unknown_requests),
+        T(filter_above_the_sample),
+        T(missing_driver_is_refused),
+        T(exit_cancels_held_requests),
+        T(exit_waits_for_a_request_nobody_cancels),
         T(unload_leaves_nothing),
 #undef T
     };

@@ -21,8 +21,10 @@ void mmwdk_use(mm_machine *m)
         mmwdk_state_drop();
     current = m;
     mmwdk_seh_reset();
-    if (m)
+    if (m) {
         mm_machine_set_exception_handler(m, mmwdk_dispatch_exception, NULL);
+        mm_machine_enter(m);
+    }
 }
 
 mm_machine *mmwdk_machine(void) { return current; }

@@ -17,6 +17,15 @@
 
 static mm_machine *machine(const char *ddi) { return mmwdk_m(ddi); }
 
+/* The test-side calls touch simulated memory from host code: the machine's
+ * fault handler must be in front of the test framework's. */
+static mm_machine *test_entry(void)
+{
+    mm_machine *m = mmwdk_machine();
+    mm_machine_enter(m);
+    return m;
+}
+
 static PVOID kernel_alloc(mm_machine *m, SIZE_T bytes, ULONG tag)
 {
     mm_va va = mm_pool_allocate(m, MM_NONPAGED_POOL, bytes, tag);
@@ -57,6 +66,20 @@ static void leave(mm_machine *m, struct mm_apc_state *saved, bool attached)
 {
     if (attached && !mm_machine_is_dead(m))
         mm_process_detach(m, saved);
+}
+
+struct user_call {
+    mm_process *process;
+    struct mm_apc_state saved;
+    bool attached;
+};
+
+static void enter_process(mm_machine *m, mm_process *p, struct user_call *c)
+{
+    c->process = p;
+    c->attached = mm_process_current(m) != p;
+    if (c->attached)
+        mm_process_attach(m, p, &c->saved);
 }
 
 /* ---- the default dispatch routine ---- */
@@ -206,6 +229,18 @@ PDEVICE_OBJECT IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PDEVICE_
 
 void IoDetachDevice(PDEVICE_OBJECT TargetDevice) { TargetDevice->AttachedDevice = NULL; }
 
+NTSTATUS IoAttachDevice(PDEVICE_OBJECT SourceDevice, PUNICODE_STRING TargetDevice, PDEVICE_OBJECT *AttachedDevice)
+{
+    struct mmwdk_state *s = mmwdk_state(machine("IoAttachDevice"));
+    char name[MMWDK_NAME_MAX];
+    mmwdk_narrow(TargetDevice, name, sizeof name);
+    struct mmwdk_name *n = find_name(s->devices, name);
+    if (!n)
+        return STATUS_OBJECT_NAME_NOT_FOUND;
+    *AttachedDevice = IoAttachDeviceToDeviceStack(SourceDevice, n->device);
+    return STATUS_SUCCESS;
+}
+
 /* ---- IRPs ---- */
 
 PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
@@ -283,6 +318,7 @@ static bool completion_wanted(PIO_STACK_LOCATION sp, PIRP irp)
 }
 
 static void finish(mm_machine *m, struct mmwdk_request *r, PIRP irp);
+static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp);
 
 /* IofCompleteRequest: each stack location above the current one, upwards,
  * gets its completion routine (which may take the IRP back with
@@ -408,6 +444,14 @@ static void drop_request(mm_machine *m, struct mmwdk_request *r)
  * unlocked and freed with the packet. */
 static void finish(mm_machine *m, struct mmwdk_request *r, PIRP irp)
 {
+    struct user_call c;
+    enter_process(m, r->process, &c);
+    complete_in_context(m, r, irp);
+    leave(m, &c.saved, c.attached);
+}
+
+static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp)
+{
     r->status = irp->IoStatus.Status;
     r->information = irp->IoStatus.Information;
     if ((irp->Flags & IRP_BUFFERED_IO) && (irp->Flags & IRP_INPUT_OPERATION) && !NT_ERROR(r->status) &&
@@ -477,20 +521,6 @@ static void user_release(mm_machine *m, mm_va va)
     mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE);
 }
 
-struct user_call {
-    mm_process *process;
-    struct mm_apc_state saved;
-    bool attached;
-};
-
-static void enter_process(mm_machine *m, mm_process *p, struct user_call *c)
-{
-    c->process = p;
-    c->attached = mm_process_current(m) != p;
-    if (c->attached)
-        mm_process_attach(m, p, &c->saved);
-}
-
 /* ---- opening, requests, closing ---- */
 
 static PDEVICE_OBJECT device_named(struct mmwdk_state *s, const char *name)
@@ -507,7 +537,7 @@ static PDEVICE_OBJECT device_named(struct mmwdk_state *s, const char *name)
 
 mm_status mmwdk_open(mm_process *p, const char *name, mmwdk_file **out, int32_t *status)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !p || !name || !out || !status)
         return MM_STATUS_INVALID_PARAMETER;
     *out = NULL;
@@ -647,7 +677,7 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
 static NTSTATUS request(mmwdk_file *f, UCHAR major, ULONG code, const void *in, ULONG in_len, void *out,
                         ULONG out_len, uint64_t *information)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (information)
         *information = 0;
     if (!m || !f || (in_len && !in) || (out_len && !out))
@@ -676,7 +706,7 @@ static NTSTATUS request(mmwdk_file *f, UCHAR major, ULONG code, const void *in, 
 int32_t mmwdk_ioctl_at(mmwdk_file *f, uint32_t code, mm_va in, uint32_t in_len, mm_va out, uint32_t out_len,
                        uint64_t *information)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (information)
         *information = 0;
     if (!m || !f)
@@ -718,7 +748,7 @@ static void forget_file(struct mmwdk_state *s, mmwdk_file *f)
 
 int32_t mmwdk_close(mmwdk_file *f)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !f)
         return STATUS_INVALID_PARAMETER;
     struct user_call c;
@@ -738,12 +768,41 @@ int32_t mmwdk_close(mmwdk_file *f)
     return mm_machine_is_dead(m) ? (NTSTATUS)MM_STATUS_MACHINE_DEAD : st;
 }
 
+/* The process's requests still in a driver's hands are cancelled
+ * (IoCancelIrp: the cancel routine, if any, completes them); true when
+ * none is left. */
+static bool cancel_requests(mm_machine *m, mm_process *p)
+{
+    struct mmwdk_state *s = mmwdk_state(m);
+    struct mmwdk_request *r, *tmp;
+    bool left = false;
+    HASH_ITER(hh, s->requests, r, tmp) {
+        if (r->process != p || r->done)
+            continue;
+        IoCancelIrp((PIRP)ptr_of(r->irp));
+        if (mm_machine_is_dead(m))
+            return false;
+        if (!r->done)
+            left = true;
+    }
+    HASH_ITER(hh, s->requests, r, tmp)
+        if (r->process == p && r->done)
+            drop_request(m, r);
+    return !left;
+}
+
 mm_status mmwdk_process_exit(mm_process *p)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !p)
         return MM_STATUS_INVALID_PARAMETER;
     struct mmwdk_state *s = mmwdk_state(m);
+    struct user_call c;
+    enter_process(m, p, &c);
+    bool all_done = cancel_requests(m, p);
+    leave(m, &c.saved, c.attached);
+    if (!all_done)
+        return mm_machine_is_dead(m) ? MM_STATUS_MACHINE_DEAD : MM_STATUS_INVALID_DEVICE_STATE;
     for (mmwdk_file *f = s->files, *next; f && !mm_machine_is_dead(m); f = next) {
         next = f->next;
         if (f->process == p)
@@ -841,7 +900,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
 
 mm_status mmwdk_driver_start(mmwdk_driver_entry entry, const char *name, mmwdk_driver **out, int32_t *entry_status)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !entry || !name || !*name || !out || !entry_status)
         return MM_STATUS_INVALID_PARAMETER;
     *out = NULL;
@@ -850,7 +909,7 @@ mm_status mmwdk_driver_start(mmwdk_driver_entry entry, const char *name, mmwdk_d
 
 mm_status mmwdk_driver_load(const char *path, mmwdk_driver **out, int32_t *entry_status)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !path || !out || !entry_status)
         return MM_STATUS_INVALID_PARAMETER;
     *out = NULL;
@@ -925,7 +984,7 @@ static void count_leaks(mm_machine *m, struct mmwdk_state *s, mmwdk_driver *d, s
 
 mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)
 {
-    mm_machine *m = mmwdk_machine();
+    mm_machine *m = test_entry();
     if (!m || !d)
         return MM_STATUS_INVALID_PARAMETER;
     struct mmwdk_state *s = mmwdk_state(m);

@@ -122,6 +122,11 @@ MM_API mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), v
  * exception is unhandled and the machine stops with 0x1E
  * KMODE_EXCEPTION_NOT_HANDLED. */
 typedef void (*mm_exception_fn)(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip);
+/** Puts the machine's fault handler in front of any SIGSEGV handler
+ * installed since its last call (a test framework installs its own around
+ * each test): call it before host code touches simulated memory outside
+ * any mm_* call. Every mm_* call that changes state does it already. */
+MM_API void mm_machine_enter(mm_machine *m);
 /** Installs fn (NULL: none) as the machine's exception dispatcher. */
 MM_API mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, void *ctx);
 

@@ -443,7 +443,7 @@ static int run_script(struct drive *d, FILE *in)
 
 static int usage(void)
 {
-    fputs("usage: mmsim drive [--verifier[=FLAGS]] [--track-locked-pages] DRIVER.so [SCENARIO]\n", stderr);
+    fputs("usage: mmsim drive [--verifier[=FLAGS]] [--track-locked-pages] [--exact-buffers] DRIVER.so [SCENARIO]\n", stderr);
     return EXIT_SCRIPT_ERROR;
 }
 
@@ -482,6 +482,7 @@ int drive_main(int argc, char **argv)
     mm_config_default(&cfg);
     cfg.layout = MM_LAYOUT_HOSTED;
     cfg.bugcheck_hook = on_bugcheck;
+    bool exact = false;
     int i = 0;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strncmp(argv[i], "--verifier", 10) == 0 && (argv[i][10] == 0 || argv[i][10] == '=')) {
@@ -489,6 +490,8 @@ int drive_main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--track-locked-pages") == 0) {
             cfg.track_locked_pages = true;
+        } else if (strcmp(argv[i], "--exact-buffers") == 0) {
+            exact = true;
         } else {
             return usage();
         }
@@ -512,6 +515,7 @@ int drive_main(int argc, char **argv)
     }
     active = &d;
     mmwdk_use(d.m);
+    mmwdk_exact_buffers(exact);
     mmwdk_set_debug_output(debug_line, NULL);
     int rc = 0;
     if (setjmp(d.stop) == 0) {

@@ -286,6 +286,59 @@ static void exit_waits_for_a_request_nobody_cancels(void **state)
     assert_ok(mmwdk_driver_unload(pending, NULL));
 }
 
+/* tests/drivers/overread_driver.c, linked into this test. */
+int32_t OverreadDriverEntry(struct _DRIVER_OBJECT *driver, struct _UNICODE_STRING *registry_path);
+#define IOCTL_OVERREAD 0x90002080u /* METHOD_BUFFERED */
+
+static mmwdk_file *open_overread(mmwdk_driver **d)
+{
+    int32_t entry = -1, status = -1;
+    assert_ok(mmwdk_driver_start(OverreadDriverEntry, "overread", d, &entry));
+    mmwdk_file *f = NULL;
+    assert_ok(mmwdk_open(app, "\\\\.\\MmsimOverread", &f, &status));
+    assert_int_equal(status, 0);
+    return f;
+}
+
+/* A driver that reads past its system buffer: pool slack hides it, as on
+ * Windows without Special Pool ... */
+static void overread_of_a_pool_system_buffer_is_silent(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_driver *d;
+    mmwdk_file *f = open_overread(&d);
+    unsigned char in[4] = {200, 1, 2, 3};
+    uint64_t information;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0);
+    assert_int_equal(mmwdk_close(f), 0);
+    assert_ok(mmwdk_driver_unload(d, NULL));
+}
+
+/* ... and in exact mode the first byte past the length stops the machine
+ * (0x50, a read of the invalid page after the buffer). */
+static void overread_of_an_exact_system_buffer_is_0x50(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_exact_buffers(true);
+    mmwdk_driver *d;
+    mmwdk_file *f = open_overread(&d);
+    unsigned char in[4] = {4, 1, 2, 3};
+    uint64_t information;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0); /* within */
+    in[0] = 200;
+    H.hit = false;
+    H.armed = true;
+    if (setjmp(H.jump) == 0) {
+        mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information);
+        H.armed = false;
+        fail_msg("the read past the system buffer did not stop the machine");
+    }
+    mmwdk_exact_buffers(false);
+    assert_int_equal(H.bc.code, 0x50);
+    assert_int_equal(H.bc.p[0] & 0xFFF, 0); /* the first byte past the buffer, on the next page */
+    assert_int_equal(H.bc.p[1], 0);         /* a read */
+}
+
 /* A driver that cannot load names the routine it lacks. */
 static void missing_driver_is_refused(void **state)
 {
@@ -331,6 +384,8 @@ int main(void)
         T(filter_above_the_sample),
         T(missing_driver_is_refused),
         T(exit_cancels_held_requests),
+        T(overread_of_a_pool_system_buffer_is_silent),
+        T(overread_of_an_exact_system_buffer_is_0x50),
         T(exit_waits_for_a_request_nobody_cancels),
         T(unload_leaves_nothing),
 #undef T

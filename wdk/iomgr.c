@@ -40,6 +40,60 @@ static void kernel_free(mm_machine *m, PVOID p)
         mm_pool_free(m, va_of(p), 0);
 }
 
+/* ---- system buffers ---- */
+
+static bool exact_buffers;
+
+void mmwdk_exact_buffers(bool on) { exact_buffers = on; }
+
+/* In exact mode a system buffer is len bytes ending where an invalid page
+ * begins: pages from MmAllocatePagesForMdl mapped at the start of a
+ * reserved range one page longer, the buffer placed at the end of the
+ * mapped part. Otherwise it is nonpaged pool, as Windows gives it. */
+
+static PVOID system_buffer(mm_machine *m, ULONG len)
+{
+    if (!exact_buffers)
+        return ptr_of(mm_pool_allocate(m, MM_NONPAGED_POOL, len, BUFFER_TAG));
+    uint64_t pages = ((uint64_t)len + PAGE_SIZE - 1) / PAGE_SIZE;
+    struct mmwdk_exact_buffer *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->mdl = mm_allocate_pages_for_mdl(m, 0, UINT64_MAX, 0, pages * PAGE_SIZE);
+    e->base = e->mdl ? mm_allocate_mapping_address(m, (pages + 1) * PAGE_SIZE, BUFFER_TAG) : 0;
+    mm_va mapped = e->base ? mm_map_locked_pages_with_reserved_mapping(m, e->base, BUFFER_TAG, e->mdl, MM_CACHED) : 0;
+    if (!mapped) {
+        if (e->base)
+            mm_free_mapping_address(m, e->base, BUFFER_TAG);
+        if (e->mdl) {
+            mm_free_pages_from_mdl(m, e->mdl);
+            mm_pool_free(m, e->mdl, 0);
+        }
+        free(e);
+        return NULL;
+    }
+    e->buffer = mapped + pages * PAGE_SIZE - len;
+    HASH_ADD(hh, mmwdk_state(m)->exact, buffer, sizeof e->buffer, e);
+    return ptr_of(e->buffer);
+}
+
+static void system_buffer_free(mm_machine *m, PVOID p)
+{
+    struct mmwdk_exact_buffer *e = NULL;
+    mm_va key = va_of(p);
+    HASH_FIND(hh, mmwdk_state(m)->exact, &key, sizeof key, e);
+    if (!e) {
+        kernel_free(m, p);
+        return;
+    }
+    HASH_DEL(mmwdk_state(m)->exact, e);
+    mm_unmap_reserved_mapping(m, e->base, BUFFER_TAG, e->mdl);
+    mm_free_mapping_address(m, e->base, BUFFER_TAG);
+    mm_free_pages_from_mdl(m, e->mdl);
+    mm_pool_free(m, e->mdl, 0);
+    free(e);
+}
+
 /* A UNICODE_STRING in nonpaged pool holding text. */
 static bool make_string(mm_machine *m, PUNICODE_STRING s, const char *text)
 {
@@ -461,7 +515,7 @@ static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp
             r->status = STATUS_ACCESS_VIOLATION;
     }
     if ((irp->Flags & IRP_DEALLOCATE_BUFFER) && irp->AssociatedIrp.SystemBuffer)
-        kernel_free(m, irp->AssociatedIrp.SystemBuffer);
+        system_buffer_free(m, irp->AssociatedIrp.SystemBuffer);
     if (r->iosb) {
         r->iosb->Status = r->status;
         r->iosb->Information = r->information;
@@ -593,7 +647,7 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
     }
     ULONG system_len = method == METHOD_BUFFERED ? (in_len > out_len ? in_len : out_len) : in_len;
     if (system_len) {
-        PVOID buffer = ptr_of(mm_pool_allocate(m, MM_NONPAGED_POOL, system_len, BUFFER_TAG));
+        PVOID buffer = system_buffer(m, system_len);
         if (!buffer)
             return STATUS_INSUFFICIENT_RESOURCES;
         irp->AssociatedIrp.SystemBuffer = buffer;
@@ -626,7 +680,7 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
 static void abandon(mm_machine *m, PIRP irp, struct mmwdk_request *r)
 {
     if ((irp->Flags & IRP_DEALLOCATE_BUFFER) && irp->AssociatedIrp.SystemBuffer)
-        kernel_free(m, irp->AssociatedIrp.SystemBuffer);
+        system_buffer_free(m, irp->AssociatedIrp.SystemBuffer);
     r->done = true;
     mm_io_complete_request(m, va_of(irp));
     drop_request(m, r);

@@ -45,6 +45,7 @@ void mmwdk_state_drop(void)
     FREE_HASH(state->devices, struct mmwdk_name);
     FREE_HASH(state->links, struct mmwdk_name);
     FREE_HASH(state->requests, struct mmwdk_request);
+    FREE_HASH(state->exact, struct mmwdk_exact_buffer);
     while (state->drivers) {
         struct mmwdk_driver *next = state->drivers->next;
         free(state->drivers);

@@ -4,9 +4,12 @@
 #ifndef MMWDK_STATE_H
 #define MMWDK_STATE_H
 
-#include <uthash.h>
-
 #include "internal.h"
+
+/* uthash with FNV-1a: its default Jenkins hash falls through switch cases
+ * without annotations, which -Wimplicit-fallthrough refuses. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) HASH_FNV(keyptr, keylen, hashv)
+#include <uthash.h>
 
 #define MMWDK_NAME_MAX 128
 
@@ -52,6 +55,13 @@ struct mmwdk_request {
     PIO_STATUS_BLOCK iosb;        /* IoBuildDeviceIoControlRequest's caller */
 };
 
+/* An exact-size system buffer (iomgr.c): its pages' MDL and the reserved
+ * range they are mapped at. */
+struct mmwdk_exact_buffer {
+    UT_hash_handle hh;
+    mm_va buffer, base, mdl;
+};
+
 struct mmwdk_state {
     mm_machine *m;
     struct mmwdk_pool_block *pool;
@@ -59,6 +69,7 @@ struct mmwdk_state {
     struct mmwdk_driver *drivers;
     struct mmwdk_file *files;
     struct mmwdk_request *requests;
+    struct mmwdk_exact_buffer *exact;
 };
 
 /* The state of m (the calling thread's machine), made on first use. */

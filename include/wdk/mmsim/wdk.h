@@ -24,6 +24,13 @@ typedef struct mmwdk_driver mmwdk_driver;
 typedef struct mmwdk_file mmwdk_file;
 typedef int32_t (*mmwdk_driver_entry)(struct _DRIVER_OBJECT *driver, struct _UNICODE_STRING *registry_path);
 
+/* Exact-size system buffers (off by default, where they are nonpaged pool
+ * as on Windows): METHOD_BUFFERED and the input of the direct methods get a
+ * system buffer of exactly the request's size that ends where an invalid
+ * page begins, so a driver reading or writing past the length stops with
+ * 0x50 at its instruction. User buffers are always exact. */
+void mmwdk_exact_buffers(bool on);
+
 /* The machine the WDK routines act on, for the calling thread: a hosted
  * machine (mm_config.layout = MM_LAYOUT_HOSTED). Installs the exception
  * dispatcher __try/__except needs; NULL forgets the machine. Destroy the

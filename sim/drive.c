@@ -360,12 +360,14 @@ static int unload(struct drive *d)
     struct mmwdk_leaks leaks;
     mmwdk_driver_unload(d->driver, &leaks);
     d->driver = NULL;
-    printf("unload: %llu pool blocks (%llu bytes), %llu devices, %llu symbolic links, %llu locked MDLs left\n",
+    printf("unload: %llu pool blocks (%llu bytes), %llu devices, %llu symbolic links, %llu locked MDLs, "
+           "%llu mapped MDLs left\n",
            (unsigned long long)leaks.pool_blocks, (unsigned long long)leaks.pool_bytes,
            (unsigned long long)leaks.devices, (unsigned long long)leaks.symbolic_links,
-           (unsigned long long)leaks.locked_mdls);
+           (unsigned long long)leaks.locked_mdls, (unsigned long long)leaks.mapped_mdls);
     fputs(leaks.report, stdout);
-    bool leaked = leaks.pool_blocks || leaks.devices || leaks.symbolic_links || leaks.locked_mdls;
+    bool leaked = leaks.pool_blocks || leaks.devices || leaks.symbolic_links || leaks.locked_mdls ||
+                  leaks.mapped_mdls;
     return leaked ? EXIT_EXPECT_FAILED : 0;
 }
 

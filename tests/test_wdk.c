@@ -339,6 +339,24 @@ static void overread_of_an_exact_system_buffer_is_0x50(void **state)
     assert_int_equal(H.bc.p[1], 0);         /* a read */
 }
 
+/* What a driver leaves behind is reported at unload, with the pool tag
+ * and the place in the driver's image that allocated it. */
+static void unload_reports_leaks(void **state)
+{
+    NEED_HOST_VIEW(state);
+    mmwdk_driver *leaky;
+    int32_t entry = -1;
+    assert_ok(mmwdk_driver_load(LEAKY_DRIVER, &leaky, &entry));
+    assert_int_equal(entry, 0);
+    struct mmwdk_leaks leaks;
+    assert_ok(mmwdk_driver_unload(leaky, &leaks));
+    assert_int_equal(leaks.pool_blocks, 1);
+    assert_int_equal(leaks.pool_bytes, 100);
+    assert_int_equal(leaks.devices, 1);
+    assert_non_null(strstr(leaks.report, "tag 'Leak', allocated at libleaky_driver.so+0x"));
+    assert_non_null(strstr(leaks.report, "never deleted (IoDeleteDevice)"));
+}
+
 /* A driver that cannot load names the routine it lacks. */
 static void missing_driver_is_refused(void **state)
 {
@@ -383,6 +401,7 @@ int main(void)
         T(unknown_requests),
         T(filter_above_the_sample),
         T(missing_driver_is_refused),
+        T(unload_reports_leaks),
         T(exit_cancels_held_requests),
         T(overread_of_a_pool_system_buffer_is_silent),
         T(overread_of_an_exact_system_buffer_is_0x50),

@@ -996,12 +996,27 @@ static void report(struct mmwdk_leaks *l, const char *line)
     snprintf(l->report + used, sizeof l->report - used, "%s\n", line);
 }
 
+/* "mydriver.so+0x1234" for an address in a loaded image, else the address. */
+static void call_site(mm_machine *m, const void *caller, char *out, size_t size)
+{
+    mm_image *img = mm_image_at(m, va_of(caller));
+    struct mm_image_info info;
+    if (img && MM_SUCCESS(mm_image_query(m, img, &info)))
+        snprintf(out, size, "%s+0x%llx", info.name, (unsigned long long)(va_of(caller) - info.base));
+    else
+        snprintf(out, size, "%p", caller);
+}
+
 static void count_leaks(mm_machine *m, struct mmwdk_state *s, mmwdk_driver *d, struct mmwdk_leaks *l)
 {
     memset(l, 0, sizeof *l);
     char line[MMWDK_NAME_MAX + 96];
     struct mmwdk_pool_block *b, *tmp;
     HASH_ITER(hh, s->pool, b, tmp) {
+        /* The driver's own blocks: allocated from its image (or, for a
+         * driver linked into the test, from outside every image). */
+        if (mm_image_at(m, va_of(b->caller)) != d->image)
+            continue;
         l->pool_blocks++;
         l->pool_bytes += b->bytes;
         char tag[5];
@@ -1010,9 +1025,13 @@ static void count_leaks(mm_machine *m, struct mmwdk_state *s, mmwdk_driver *d, s
             tag[i] = c >= 32 && c < 127 ? c : '.';
         }
         tag[4] = 0;
-        snprintf(line, sizeof line, "pool: %llu bytes at %016llx, tag '%s', allocated by the code at %p",
-                 (unsigned long long)b->bytes, (unsigned long long)b->va, tag, b->caller);
+        char site[64];
+        call_site(m, b->caller, site, sizeof site);
+        snprintf(line, sizeof line, "pool: %llu bytes at %016llx, tag '%s', allocated at %s",
+                 (unsigned long long)b->bytes, (unsigned long long)b->va, tag, site);
         report(l, line);
+        HASH_DEL(s->pool, b); /* reported once */
+        free(b);
     }
     for (PDEVICE_OBJECT dev = d->object->DeviceObject; dev; dev = dev->NextDevice) {
         l->devices++;
@@ -1021,19 +1040,30 @@ static void count_leaks(mm_machine *m, struct mmwdk_state *s, mmwdk_driver *d, s
     }
     struct mmwdk_name *n, *ntmp;
     HASH_ITER(hh, s->links, n, ntmp) {
+        struct mmwdk_name *target = find_name(s->devices, n->target);
+        if (target && target->device->DriverObject != d->object)
+            continue; /* another driver's link */
         l->symbolic_links++;
         snprintf(line, sizeof line, "symbolic link: %s never deleted (IoDeleteSymbolicLink)", n->name);
         report(l, line);
     }
     struct mm_mdl_info mdls[64];
     size_t count = mm_mdls_read(m, mdls, 64);
-    for (size_t i = 0; i < count && i < 64; i++)
+    for (size_t i = 0; i < count && i < 64; i++) {
         if (mdls[i].locked) {
             l->locked_mdls++;
             snprintf(line, sizeof line, "MDL %016llx: %llu pages still locked", (unsigned long long)mdls[i].mdl,
                      (unsigned long long)mdls[i].lock_pages);
             report(l, line);
         }
+        if (mdls[i].system_va) {
+            l->mapped_mdls++;
+            snprintf(line, sizeof line, "MDL %016llx: still mapped at %016llx (%llu pages)",
+                     (unsigned long long)mdls[i].mdl, (unsigned long long)mdls[i].system_va,
+                     (unsigned long long)mdls[i].system_pages);
+            report(l, line);
+        }
+    }
 }
 
 mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)

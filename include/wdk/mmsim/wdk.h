@@ -58,7 +58,8 @@ struct mmwdk_leaks {
     uint64_t pool_blocks, pool_bytes; /* ExAllocatePool* blocks never freed */
     uint64_t devices;                 /* device objects never deleted */
     uint64_t symbolic_links;          /* links never deleted */
-    uint64_t locked_mdls;             /* MDLs still locked */
+    uint64_t locked_mdls;             /* MDLs still locked (by any driver) */
+    uint64_t mapped_mdls;             /* MDLs still mapped in system space (by any driver) */
     char report[1024];                /* one line per leak: tag, size, call site */
 };
 /* Calls DriverUnload (if any), reports leaks in *leaks (may be NULL) and

@@ -109,6 +109,27 @@ static inline int teardown_machine(void **state)
     return 0;
 }
 
+/* A hosted machine in H.m (and *state), or *state NULL where the host has
+ * no host view; tests then skip with skip_without_host_view. */
+static inline int setup_hosted_machine(void **state)
+{
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.layout = MM_LAYOUT_HOSTED;
+    memset(&H, 0, sizeof H);
+    mm_status st = mm_machine_create(&cfg, &H.m);
+    *state = MM_SUCCESS(st) ? H.m : NULL;
+    if (st != MM_STATUS_NOT_SUPPORTED && !MM_SUCCESS(st))
+        fail_msg("mm_machine_create: %s", mm_status_name(st));
+    return 0;
+}
+
+#define skip_without_host_view(state) \
+    do {                              \
+        if (!*(state))                \
+            skip();                   \
+    } while (0)
+
 #define assert_status(expr, want)                                                              \
     do {                                                                                       \
         mm_status got_ = (expr);                                                               \

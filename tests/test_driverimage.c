@@ -40,18 +40,9 @@ static int_fn fn(const char *name)
 
 static int setup_driver(void **state)
 {
-    struct mm_config cfg;
-    harness_config(&cfg);
-    cfg.layout = MM_LAYOUT_HOSTED;
-    memset(&H, 0, sizeof H);
-    mm_status st = mm_machine_create(&cfg, &H.m);
-    if (st == MM_STATUS_NOT_SUPPORTED) {
-        *state = NULL;
-        return 0;
-    }
-    assert_ok(st);
-    *state = H.m;
-    assert_ok(mm_image_load_shared_object(H.m, SAMPLE_DRIVER, &img));
+    setup_hosted_machine(state);
+    if (*state)
+        assert_ok(mm_image_load_shared_object(H.m, SAMPLE_DRIVER, &img));
     return 0;
 }
 
@@ -62,12 +53,6 @@ static int teardown_driver(void **state)
     img = NULL;
     return 0;
 }
-
-#define NEED_HOST_VIEW(state)                       \
-    do {                                            \
-        if (!*(state))                              \
-            skip();                                 \
-    } while (0)
 
 static struct mm_section_info section_named(const char *name)
 {
@@ -84,7 +69,7 @@ static struct mm_section_info section_named(const char *name)
  * would make of them, and its code runs from the machine's frames. */
 static void sections_and_code(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     struct mm_image_info info;
     assert_ok(mm_image_query(m, img, &info));
@@ -113,7 +98,7 @@ static void sections_and_code(void **state)
  * address, and the other way round. */
 static void globals_are_the_machines_memory(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     assert_int_equal(fn("sample_driver_entry")(7), 8);
     int v = 0;
@@ -129,7 +114,7 @@ static void globals_are_the_machines_memory(void **state)
  * mapping and the global are the same bytes. */
 static void mdl_over_a_global(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     mm_va buffer = va_of(sym("sample_buffer"));
     mm_va mdl = mm_io_allocate_mdl(m, buffer, 3 * 4096, false, false, 0);
@@ -152,7 +137,7 @@ static void mdl_over_a_global(void **state)
  * the instruction that was fetched. */
 static void discarded_init_is_0x50(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     int_fn entry = fn("sample_driver_entry");
     assert_int_equal(entry(1), 2);
@@ -172,7 +157,7 @@ static void discarded_init_is_0x50(void **state)
  * execute, at the driver's instruction. */
 static void paged_code_at_dispatch_is_0xd1(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     int_fn paged = fn("sample_paged");
     assert_int_equal(paged(2), 4);
@@ -194,7 +179,7 @@ static void paged_code_at_dispatch_is_0xd1(void **state)
  * image is 0x0A. */
 static void paged_data_at_dispatch_names_the_driver(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     int (*read_paged)(void);
     void *p = sym("sample_paged_data_read");
@@ -214,7 +199,7 @@ static void paged_data_at_dispatch_names_the_driver(void **state)
 
 static void paged_data_read_by_the_kernel_is_0x0a(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     mm_va data = va_of(sym("sample_paged_data"));
     assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_FORCE_IRQL_CHECKING));
@@ -226,7 +211,7 @@ static void paged_data_read_by_the_kernel_is_0x0a(void **state)
 /* Code of an unloaded driver: 0xCE. */
 static void unloaded_driver_is_0xce(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     int_fn resident = fn("sample_resident");
     assert_int_equal(resident(1), 0);
@@ -240,7 +225,7 @@ static void unloaded_driver_is_0xce(void **state)
  * with no host view. The object loads again once a machine gave it back. */
 static void bad_loads_are_refused(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     mm_image *other = (mm_image *)1;
     assert_status(mm_image_load_shared_object(m, "/nonexistent/driver.so", &other), MM_STATUS_OBJECT_NAME_NOT_FOUND);
@@ -283,7 +268,7 @@ static void bad_loads_are_refused(void **state)
 /* Sections named with #pragma alloc_text and data_seg, as in WDK sources. */
 static void pragma_named_sections(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mm_machine *m = H.m;
     mm_image *wdk;
     assert_ok(mm_image_load_shared_object(m, PRAGMA_DRIVER, &wdk));

@@ -11,57 +11,30 @@
 #include <wdm.h>
 
 #include "mmsim/wdk.h"
+#include "wdk_harness.h"
 
-static char debug_text[4096];
-
-static void capture(void *ctx, const char *line)
-{
-    (void)ctx;
-    size_t used = strlen(debug_text);
-    snprintf(debug_text + used, sizeof debug_text - used, "%s", line);
-}
 
 static mm_process *app;
 
 static int setup_seh(void **state)
 {
-    struct mm_config cfg;
-    harness_config(&cfg);
-    cfg.layout = MM_LAYOUT_HOSTED;
-    memset(&H, 0, sizeof H);
-    debug_text[0] = 0;
-    if (mm_machine_create(&cfg, &H.m) == MM_STATUS_NOT_SUPPORTED) {
-        *state = NULL;
-        return 0;
-    }
-    *state = H.m;
-    mmwdk_use(H.m);
-    mmwdk_set_debug_output(capture, NULL);
-    assert_ok(mm_process_create(H.m, "app.exe", &app));
+    setup_wdk_machine(state);
+    if (*state)
+        assert_ok(mm_process_create(H.m, "app.exe", &app));
     return 0;
 }
 
 static int teardown_seh(void **state)
 {
-    if (*state) {
-        mmwdk_use(NULL);
-        teardown_machine(state);
-    }
-    mmwdk_set_debug_output(NULL, NULL);
+    teardown_wdk_machine(state);
     return 0;
 }
-
-#define NEED_HOST_VIEW(state)  \
-    do {                       \
-        if (!*(state))         \
-            skip();            \
-    } while (0)
 
 static void raise_it(NTSTATUS st) { ExRaiseStatus(st); }
 
 static void raise_is_caught(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile NTSTATUS seen = 0;
     volatile int after = 0;
     __try {
@@ -79,7 +52,7 @@ static int filter_for(NTSTATUS code, NTSTATUS wanted) { return code == wanted ? 
 /* The inner filter declines; the outer handler runs. */
 static void continue_search_reaches_the_outer_handler(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int inner = 0, outer = 0;
     __try {
         __try {
@@ -98,7 +71,7 @@ static void continue_search_reaches_the_outer_handler(void **state)
  * (AbnormalTermination() tells which), and the exception goes on. */
 static void finally_runs_every_way_out(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int normal = 0, left = 0, abnormal = -1, caught = 0, skipped = 0;
     __try {
         normal = 1;
@@ -130,7 +103,7 @@ static void finally_runs_every_way_out(void **state)
 /* An exception raised inside a handler goes outwards. */
 static void exception_in_a_handler_goes_outwards(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile NTSTATUS last = 0;
     __try {
         __try {
@@ -148,7 +121,7 @@ static void exception_in_a_handler_goes_outwards(void **state)
  * driver's switch, as it does on Windows. */
 static void break_in_a_handler_leaves_the_switch(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int reached = 0, after = 0;
     switch (reached) {
     case 0:
@@ -181,7 +154,7 @@ static int return_from_try(void)
  * the handler around the caller. */
 static void return_from_a_try_pops_its_frame(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int caught = 0, got = 0;
     __try {
         got = return_from_try();
@@ -197,7 +170,7 @@ static void return_from_a_try_pops_its_frame(void **state)
  * loop only (on Windows it leaves the __try). */
 static void leave_inside_a_loop_leaves_the_loop(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int iterations = 0, after_loop = 0;
     __try {
         for (int i = 0; i < 5; i++) {
@@ -215,7 +188,7 @@ static void leave_inside_a_loop_leaves_the_loop(void **state)
 /* The spellings of older drivers. */
 static void lowercase_spelling(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     volatile int caught = 0;
     try {
         raise_it(STATUS_UNSUCCESSFUL);
@@ -230,7 +203,7 @@ static void lowercase_spelling(void **state)
  * around it in a user process is 0x1E with the address. */
 static void fault_on_user_address(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     struct mm_apc_state apc;
     assert_ok(mm_process_attach(H.m, app, &apc));
     mm_va base = 0;
@@ -251,7 +224,7 @@ static void fault_on_user_address(void **state)
 
 static void probes_raise(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     struct mm_apc_state apc;
     assert_ok(mm_process_attach(H.m, app, &apc));
     mm_va base = 0;
@@ -290,13 +263,13 @@ static void probes_raise(void **state)
 /* Nobody handles it: 0x7E in the System process, 0x1E in a user one. */
 static void unhandled_in_the_system_process_is_0x7e(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     expect_bugcheck(raise_it(STATUS_INVALID_PARAMETER), 0x7E, (uint32_t)STATUS_INVALID_PARAMETER);
 }
 
 static void unhandled_in_a_user_process_is_0x1e(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     struct mm_apc_state apc;
     assert_ok(mm_process_attach(H.m, app, &apc));
     expect_bugcheck(raise_it(STATUS_INVALID_PARAMETER), 0x1E, (uint32_t)STATUS_INVALID_PARAMETER);
@@ -304,7 +277,7 @@ static void unhandled_in_a_user_process_is_0x1e(void **state)
 
 static void ke_bug_check_ex(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     expect_bugcheck(KeBugCheckEx(0xDEAD, 1, 2, 3, 4), 0xDEAD, 1);
     assert_params(2, 3, 4);
     assert_string_equal(H.bc.operation, "KeBugCheckEx");
@@ -313,7 +286,7 @@ static void ke_bug_check_ex(void **state)
 /* PAGED_CODE at DISPATCH_LEVEL reports and breaks, as the checked build. */
 static void paged_code_at_dispatch(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     PAGED_CODE(); /* PASSIVE_LEVEL: nothing */
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
@@ -326,7 +299,7 @@ static void paged_code_at_dispatch(void **state)
  * it is 0x0A (the touch is the test's, not a driver image's). */
 static void spin_lock_raises_irql(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     KSPIN_LOCK lock;
     KeInitializeSpinLock(&lock);
     PUCHAR paged = (PUCHAR)ExAllocatePoolWithTag(PagedPool, 64, 'tseT');
@@ -346,7 +319,7 @@ static void spin_lock_raises_irql(void **state)
 /* ExAllocatePool2 zeroes; DbgPrint formats with Windows' rules. */
 static void pool_and_debug_print(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     PULONG p = (PULONG)ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 'tseT');
     assert_non_null(p);
     assert_int_equal(p[0] | p[1] | p[2] | p[3], 0);

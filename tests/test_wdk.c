@@ -8,6 +8,7 @@
 
 #include "ioctl_codes.h"
 #include "mmsim/wdk.h"
+#include "wdk_harness.h"
 
 #ifndef SAMPLE_IOCTL_DRIVER
 #error "SAMPLE_IOCTL_DRIVER: the path of the built sample driver"
@@ -15,32 +16,14 @@
 
 #define REPLY "a reply from the driver"
 
-static char debug_text[8192];
-
-static void capture(void *ctx, const char *line)
-{
-    (void)ctx;
-    size_t used = strlen(debug_text);
-    snprintf(debug_text + used, sizeof debug_text - used, "%s", line);
-}
-
 static mmwdk_driver *driver;
 static mm_process *app;
 
 static int setup_wdk(void **state)
 {
-    struct mm_config cfg;
-    harness_config(&cfg);
-    cfg.layout = MM_LAYOUT_HOSTED;
-    memset(&H, 0, sizeof H);
-    debug_text[0] = 0;
-    if (mm_machine_create(&cfg, &H.m) == MM_STATUS_NOT_SUPPORTED) {
-        *state = NULL;
+    setup_wdk_machine(state);
+    if (!*state)
         return 0;
-    }
-    *state = H.m;
-    mmwdk_use(H.m);
-    mmwdk_set_debug_output(capture, NULL);
     int32_t entry = -1;
     assert_ok(mmwdk_driver_load(SAMPLE_IOCTL_DRIVER, &driver, &entry));
     assert_int_equal(entry, 0);
@@ -50,22 +33,12 @@ static int setup_wdk(void **state)
 
 static int teardown_wdk(void **state)
 {
-    if (*state) {
-        if (driver && !mm_machine_is_dead(H.m))
-            mmwdk_driver_unload(driver, NULL);
-        mmwdk_use(NULL);
-        teardown_machine(state);
-    }
+    if (*state && driver && !mm_machine_is_dead(H.m))
+        mmwdk_driver_unload(driver, NULL);
     driver = NULL;
-    mmwdk_set_debug_output(NULL, NULL);
+    teardown_wdk_machine(state);
     return 0;
 }
-
-#define NEED_HOST_VIEW(state)  \
-    do {                       \
-        if (!*(state))         \
-            skip();            \
-    } while (0)
 
 static mmwdk_file *open_sample(void)
 {
@@ -80,7 +53,7 @@ static mmwdk_file *open_sample(void)
 /* DriverEntry ran: its device, its link, its message; INIT is gone. */
 static void driver_entry_made_its_device(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     assert_non_null(mmwdk_driver_object(driver));
     assert_non_null(strstr(debug_text, "sample: loaded, device \\Device\\MmsimSample"));
     mmwdk_file *f = NULL;
@@ -108,25 +81,25 @@ static void one_method(uint32_t code, const char *method)
 
 static void method_buffered(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     one_method(IOCTL_SAMPLE_BUFFERED, "METHOD_BUFFERED");
 }
 
 static void method_in_direct(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     one_method(IOCTL_SAMPLE_IN_DIRECT, "METHOD_xx_DIRECT");
 }
 
 static void method_out_direct(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     one_method(IOCTL_SAMPLE_OUT_DIRECT, "METHOD_xx_DIRECT");
 }
 
 static void method_neither(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     one_method(IOCTL_SAMPLE_NEITHER, "METHOD_NEITHER");
 }
 
@@ -134,7 +107,7 @@ static void method_neither(void **state)
  * METHOD_BUFFERED copies back exactly Information bytes. */
 static void short_output(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_file *f = open_sample();
     char out[5] = {0};
     uint64_t information = 0;
@@ -148,7 +121,7 @@ static void short_output(void **state)
  * raises STATUS_ACCESS_VIOLATION and the driver's __except returns it. */
 static void neither_with_kernel_pointer_is_caught(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_file *f = open_sample();
     mm_va kernel = mm_pool_allocate(H.m, MM_NONPAGED_POOL, 64, 0x74736554);
     uint64_t information = 7;
@@ -165,7 +138,7 @@ static void neither_with_kernel_pointer_is_caught(void **state)
  * the driver's __try; the exception reaches its __except. */
 static void neither_with_unmapped_user_pointer_is_caught(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_file *f = open_sample();
     struct mm_apc_state apc;
     assert_ok(mm_process_attach(H.m, app, &apc));
@@ -184,7 +157,7 @@ static void neither_with_unmapped_user_pointer_is_caught(void **state)
  * routine for: the default routine's answer. */
 static void unknown_requests(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_file *f = open_sample();
     uint64_t information;
     assert_int_equal((uint32_t)mmwdk_ioctl(f, 0x12345678, NULL, 0, NULL, 0, &information), 0xC0000010u);
@@ -206,7 +179,7 @@ extern struct filter_counts FilterCounts;
  * completion routine, which sees each one come back with its bytes. */
 static void filter_above_the_sample(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     memset(&FilterCounts, 0, sizeof FilterCounts);
     mmwdk_driver *filter = NULL;
     int32_t entry = -1;
@@ -253,7 +226,7 @@ static mmwdk_file *held_request(mmwdk_driver **pending, bool cancel_routine)
  * goes. */
 static void exit_cancels_held_requests(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_driver *pending;
     held_request(&pending, true);
     struct mm_process_info info;
@@ -271,7 +244,7 @@ static void exit_cancels_held_requests(void **state)
  * completes it, the process can go. */
 static void exit_waits_for_a_request_nobody_cancels(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_driver *pending;
     held_request(&pending, false);
     assert_status(mmwdk_process_exit(app), MM_STATUS_INVALID_DEVICE_STATE);
@@ -304,7 +277,7 @@ static mmwdk_file *open_overread(mmwdk_driver **d)
  * Windows without Special Pool ... */
 static void overread_of_a_pool_system_buffer_is_silent(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_driver *d;
     mmwdk_file *f = open_overread(&d);
     unsigned char in[4] = {200, 1, 2, 3};
@@ -318,7 +291,7 @@ static void overread_of_a_pool_system_buffer_is_silent(void **state)
  * (0x50, a read of the invalid page after the buffer). */
 static void overread_of_an_exact_system_buffer_is_0x50(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_exact_buffers(true);
     mmwdk_driver *d;
     mmwdk_file *f = open_overread(&d);
@@ -343,7 +316,7 @@ static void overread_of_an_exact_system_buffer_is_0x50(void **state)
  * and the place in the driver's image that allocated it. */
 static void unload_reports_leaks(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_driver *leaky;
     int32_t entry = -1;
     assert_ok(mmwdk_driver_load(LEAKY_DRIVER, &leaky, &entry));
@@ -360,7 +333,7 @@ static void unload_reports_leaks(void **state)
 /* A driver that cannot load names the routine it lacks. */
 static void missing_driver_is_refused(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     mmwdk_driver *d = (mmwdk_driver *)1;
     int32_t entry = 0;
     assert_status(mmwdk_driver_load("/nonexistent/driver.so", &d, &entry), MM_STATUS_OBJECT_NAME_NOT_FOUND);
@@ -370,7 +343,7 @@ static void missing_driver_is_refused(void **state)
 /* Unload: DriverUnload deletes its link and device, nothing is left. */
 static void unload_leaves_nothing(void **state)
 {
-    NEED_HOST_VIEW(state);
+    skip_without_host_view(state);
     struct mmwdk_leaks leaks;
     assert_ok(mmwdk_driver_unload(driver, &leaks));
     driver = NULL;

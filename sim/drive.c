@@ -375,8 +375,25 @@ static int cmd_expect(struct drive *d, char *rest)
 {
     char what[32], value[MAX_LINE];
     size_t n;
+    char *peek = rest;
+    if (word(&peek, what, sizeof what, NULL) && strcmp(what, "no-finding") == 0) {
+        if (mm_findings_count(d->m) == 0)
+            return 0;
+        printf("expectation failed at line %u: %zu findings\n", d->line, mm_findings_count(d->m));
+        return EXIT_EXPECT_FAILED;
+    }
     if (!word(&rest, what, sizeof what, NULL) || !word(&rest, value, sizeof value, &n))
-        return fail(d, "usage", "expect status S | information N | output DATA | bugcheck CODE");
+        return fail(d, "usage", "expect status S | information N | output DATA | finding KIND | bugcheck CODE");
+    if (strcmp(what, "finding") == 0) {
+        /* Findings so far of that kind ("stale-user-mapping" …): at least one. */
+        struct mm_finding f[64];
+        size_t n_found = mm_findings_read(d->m, f, 64);
+        for (size_t i = 0; i < n_found && i < 64; i++)
+            if (strcmp(mm_finding_name(f[i].kind), value) == 0)
+                return 0;
+        printf("expectation failed at line %u: no finding %s\n", d->line, value);
+        return EXIT_EXPECT_FAILED;
+    }
     if (strcmp(what, "bugcheck") == 0) {
         uint64_t code;
         if (!number(value, &code) || code == 0 || code > UINT32_MAX)
@@ -462,8 +479,18 @@ static bool verifier_flags(const char *arg, uint32_t *flags)
     return true;
 }
 
+static void print_findings(struct drive *d)
+{
+    struct mm_finding f[64];
+    size_t n = mm_findings_read(d->m, f, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        printf("finding %s: %s\n", mm_finding_name(f[i].kind), f[i].text);
+}
+
 static int finish_run(struct drive *d, int rc)
 {
+    if (!d->stopped)
+        print_findings(d);
     if (d->stopped) {
         const struct mm_bugcheck *bc = mm_machine_bugcheck(d->m);
         rc = d->expected_bugcheck && bc && bc->code == d->expected_bugcheck ? 0 : EXIT_BUGCHECK;

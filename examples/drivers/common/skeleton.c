@@ -34,6 +34,10 @@ static NTSTATUS DeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION irpSp = IoGetCurrentIrpStackLocation(Irp);
     ULONG_PTR information = 0;
+    BOOLEAN handled = FALSE;
+    NTSTATUS passed = StoryDispatch(DeviceObject, Irp, &handled);
+    if (handled)
+        return passed;
     if (irpSp->Parameters.DeviceIoControl.IoControlCode != IOCTL_STORY)
         return Complete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     NTSTATUS status = StoryControl(DeviceObject, Irp, irpSp, &information);
@@ -76,6 +80,13 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 }
 
 /* Stories without these hooks get empty ones. */
+__attribute__((weak)) NTSTATUS StoryDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp, BOOLEAN *Handled)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    UNREFERENCED_PARAMETER(Irp);
+    *Handled = FALSE;
+    return STATUS_SUCCESS;
+}
 __attribute__((weak)) NTSTATUS StoryStart(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);

@@ -13,7 +13,10 @@
 #define IOCTL_STORY CTL_CODE(0x9000, 0x800, METHOD_NEITHER, FILE_ANY_ACCESS)
 
 NTSTATUS StoryControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_STACK_LOCATION IrpSp, ULONG_PTR *Information);
-/* Optional hooks (the skeleton provides empty ones when a story has none). */
+/* Optional hooks (the skeleton provides empty ones when a story has none).
+ * StoryDispatch sees a control request first; setting *Handled means the
+ * story passed it on or completed it itself. */
+NTSTATUS StoryDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp, BOOLEAN *Handled);
 NTSTATUS StoryStart(PDRIVER_OBJECT DriverObject);
 void StoryCleanup(PIRP Irp);
 void StoryStop(void);

@@ -173,6 +173,7 @@ struct filter_counts {
     uint64_t bytes;
 };
 extern struct filter_counts FilterCounts;
+extern uintptr_t FilterEntryLocal;
 
 /* A filter started from the test attaches above the sample: opens go to
  * the top of the stack, control requests pass down through it with a
@@ -185,6 +186,12 @@ static void filter_above_the_sample(void **state)
     int32_t entry = -1;
     assert_ok(mmwdk_driver_start(FilterDriverEntry, "filter", &filter, &entry));
     assert_int_equal(entry, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* DriverEntry ran on a kernel stack: its locals were system memory. */
+    struct mm_layout l;
+    assert_ok(mm_machine_layout(H.m, &l));
+    assert_true(FilterEntryLocal >= l.system_range_start && FilterEntryLocal < l.system_end);
+#endif
     mmwdk_file *f = open_sample();
     char out[32] = {0};
     uint64_t information = 0;

@@ -895,6 +895,63 @@ PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObj
 
 /* ---- drivers ---- */
 
+/* DriverEntry and DriverUnload run on a simulated kernel stack (24 KiB,
+ * resident, above a guard page): an MDL over a local of theirs describes
+ * simulated memory, and a deep recursion is the double fault Windows
+ * raises. Where the host has no kernel stacks to give, on the caller's. */
+struct driver_call {
+    mmwdk_driver_entry entry;
+    PDRIVER_OBJECT driver;
+    PUNICODE_STRING registry;
+    int32_t status;
+};
+
+static void run_entry(void *ctx)
+{
+    struct driver_call *c = ctx;
+    c->status = c->entry(c->driver, c->registry);
+}
+
+static void run_unload(void *ctx)
+{
+    struct driver_call *c = ctx;
+    c->driver->DriverUnload(c->driver);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+
+static void on_kernel_stack(mm_machine *m, void (*fn)(void *), struct driver_call *c)
+{
+#ifdef ASAN_BUILD
+    /* AddressSanitizer loses track of the stacks when a bug-check hook
+     * leaves a kernel stack with longjmp: such builds stay on the caller's. */
+    (void)m;
+    fn(c);
+#else
+    if (mm_call_on_kernel_stack(m, fn, c) == MM_STATUS_NOT_SUPPORTED)
+        fn(c);
+#endif
+}
+
+static int32_t call_entry(mm_machine *m, mmwdk_driver_entry entry, PDRIVER_OBJECT d, PUNICODE_STRING registry)
+{
+    struct driver_call c = {entry, d, registry, (int32_t)STATUS_UNSUCCESSFUL};
+    on_kernel_stack(m, run_entry, &c);
+    return c.status;
+}
+
+static void call_unload(mm_machine *m, PDRIVER_OBJECT d)
+{
+    struct driver_call c = {NULL, d, NULL, 0};
+    on_kernel_stack(m, run_unload, &c);
+}
+
 static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name, mm_image *image, mmwdk_driver **out,
                        int32_t *entry_status)
 {
@@ -930,7 +987,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
     struct mm_apc_state saved;
     bool attached;
     enter_system(m, &saved, &attached);
-    *entry_status = entry(d, registry);
+    *entry_status = call_entry(m, entry, d, registry);
     leave(m, &saved, attached);
     if (mm_machine_is_dead(m)) {
         free(h);
@@ -1082,7 +1139,7 @@ mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)
         struct mm_apc_state saved;
         bool attached;
         enter_system(m, &saved, &attached);
-        d->object->DriverUnload(d->object);
+        call_unload(m, d->object);
         leave(m, &saved, attached);
     }
     struct mmwdk_leaks local;

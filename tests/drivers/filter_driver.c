@@ -10,6 +10,7 @@ struct filter_counts {
     ULONG_PTR bytes;
 };
 struct filter_counts FilterCounts;
+ULONG_PTR FilterEntryLocal; /* where a local of DriverEntry lived */
 
 typedef struct {
     PDEVICE_OBJECT Lower;
@@ -60,6 +61,7 @@ NTSTATUS FilterDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     UNICODE_STRING target;
     PDEVICE_OBJECT device;
     UNREFERENCED_PARAMETER(RegistryPath);
+    FilterEntryLocal = (ULONG_PTR)&target;
     NTSTATUS status = IoCreateDevice(DriverObject, sizeof(FILTER_EXTENSION), NULL, FILE_DEVICE_UNKNOWN, 0, FALSE,
                                      &device);
     if (!NT_SUCCESS(status))

@@ -185,6 +185,50 @@ static void leave_inside_a_loop_leaves_the_loop(void **state)
     assert_int_equal(after_loop, 1); /* Windows: 0 */
 }
 
+static volatile int order[4], order_n;
+
+static int note_filter(int id)
+{
+    order[order_n++] = id;
+    return EXCEPTION_EXECUTE_HANDLER;
+}
+
+/* The documented limit on order: the inner __finally (2) runs before the
+ * outer filter (1) is evaluated; Windows evaluates the filter first. */
+static void finally_runs_before_the_outer_filter(void **state)
+{
+    skip_without_host_view(state);
+    order_n = 0;
+    __try {
+        __try {
+            raise_it(STATUS_UNSUCCESSFUL);
+        } __finally {
+            order[order_n++] = 2;
+        }
+    } __except (note_filter(1)) {
+    }
+    assert_int_equal(order_n, 2);
+    assert_int_equal(order[0], 2); /* Windows: 1 */
+    assert_int_equal(order[1], 1); /* Windows: 2 */
+}
+
+/* EXCEPTION_CONTINUE_EXECUTION cannot resume an emulated exception: the
+ * search goes on outwards. */
+static void continue_execution_searches_on(void **state)
+{
+    skip_without_host_view(state);
+    volatile int outer = 0;
+    __try {
+        __try {
+            raise_it(STATUS_UNSUCCESSFUL);
+        } __except (EXCEPTION_CONTINUE_EXECUTION) {
+        }
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        outer = 1;
+    }
+    assert_int_equal(outer, 1);
+}
+
 /* The spellings of older drivers. */
 static void lowercase_spelling(void **state)
 {
@@ -341,6 +385,8 @@ int main(void)
         T(finally_runs_every_way_out),
         T(exception_in_a_handler_goes_outwards),
         T(lowercase_spelling),
+        T(finally_runs_before_the_outer_filter),
+        T(continue_execution_searches_on),
         T(break_in_a_handler_leaves_the_switch),
         T(return_from_a_try_pops_its_frame),
         T(leave_inside_a_loop_leaves_the_loop),

@@ -174,6 +174,7 @@ struct filter_counts {
 };
 extern struct filter_counts FilterCounts;
 extern uintptr_t FilterEntryLocal;
+int32_t FilterAskBelow(uint32_t code, void *in, uint32_t in_len, void *out, uint32_t out_len, uint64_t *information);
 
 /* A filter started from the test attaches above the sample: opens go to
  * the top of the stack, control requests pass down through it with a
@@ -201,6 +202,17 @@ static void filter_above_the_sample(void **state)
     assert_int_equal(FilterCounts.requests, 2);
     assert_int_equal(FilterCounts.completions, 2);
     assert_int_equal(FilterCounts.bytes, 2 * sizeof REPLY);
+    /* A request the filter builds itself (IoBuildDeviceIoControlRequest),
+     * in kernel buffers, to the device below. */
+    char *kin = (char *)(uintptr_t)mm_pool_allocate(H.m, MM_NONPAGED_POOL, 4, 0x74736554);
+    char *kout = (char *)(uintptr_t)mm_pool_allocate(H.m, MM_NONPAGED_POOL, 32, 0x74736554);
+    strcpy(kin, "k");
+    uint64_t kinfo = 0;
+    assert_int_equal(FilterAskBelow(IOCTL_SAMPLE_BUFFERED, kin, 4, kout, 32, &kinfo), 0);
+    assert_int_equal(kinfo, sizeof REPLY);
+    assert_string_equal(kout, REPLY);
+    assert_ok(mm_pool_free(H.m, (mm_va)(uintptr_t)kin, 0x74736554));
+    assert_ok(mm_pool_free(H.m, (mm_va)(uintptr_t)kout, 0x74736554));
     assert_int_equal(mmwdk_close(f), 0);
     struct mmwdk_leaks leaks;
     assert_ok(mmwdk_driver_unload(filter, &leaks));
@@ -337,6 +349,42 @@ static void unload_reports_leaks(void **state)
     assert_non_null(strstr(leaks.report, "never deleted (IoDeleteDevice)"));
 }
 
+extern unsigned char OverreadDirect, OverreadLastByte;
+
+/* ReadFile and WriteFile, by the device's flags: buffered (a system
+ * buffer, the read copied back) and direct (an MDL of the user's buffer). */
+static void read_and_write(bool direct)
+{
+    OverreadDirect = direct;
+    OverreadLastByte = 0;
+    mmwdk_driver *d;
+    mmwdk_file *f = open_overread(&d);
+    char buf[100];
+    memset(buf, 0, sizeof buf);
+    uint64_t information = 0;
+    assert_int_equal(mmwdk_read(f, buf, 10, &information), 0);
+    assert_int_equal(information, 10);
+    assert_memory_equal(buf, "rrrrrrrrrr", 10);
+    assert_int_equal(buf[10], 0);
+    assert_int_equal(mmwdk_write(f, "Wxyz", 4, &information), 0);
+    assert_int_equal(information, 4);
+    assert_int_equal(OverreadLastByte, 'W');
+    assert_int_equal(mmwdk_close(f), 0);
+    assert_ok(mmwdk_driver_unload(d, NULL));
+}
+
+static void buffered_read_and_write(void **state)
+{
+    skip_without_host_view(state);
+    read_and_write(false);
+}
+
+static void direct_read_and_write(void **state)
+{
+    skip_without_host_view(state);
+    read_and_write(true);
+}
+
 /* A driver that cannot load names the routine it lacks. */
 static void missing_driver_is_refused(void **state)
 {
@@ -382,6 +430,8 @@ int main(void)
         T(filter_above_the_sample),
         T(missing_driver_is_refused),
         T(unload_reports_leaks),
+        T(buffered_read_and_write),
+        T(direct_read_and_write),
         T(exit_cancels_held_requests),
         T(overread_of_a_pool_system_buffer_is_silent),
         T(overread_of_an_exact_system_buffer_is_0x50),

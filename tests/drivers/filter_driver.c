@@ -48,6 +48,23 @@ static NTSTATUS FilterControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     return IoCallDriver(ext->Lower, Irp);
 }
 
+/* A request the filter makes itself: IoBuildDeviceIoControlRequest to the
+ * device below, sent with IoCallDriver; the I/O status block says how it
+ * went. */
+static PDEVICE_OBJECT FilterLower;
+
+NTSTATUS FilterAskBelow(ULONG Code, PVOID In, ULONG InLength, PVOID Out, ULONG OutLength, ULONG_PTR *Information);
+NTSTATUS FilterAskBelow(ULONG Code, PVOID In, ULONG InLength, PVOID Out, ULONG OutLength, ULONG_PTR *Information)
+{
+    IO_STATUS_BLOCK iosb = {{0}, 0};
+    PIRP irp = IoBuildDeviceIoControlRequest(Code, FilterLower, In, InLength, Out, OutLength, FALSE, NULL, &iosb);
+    if (!irp)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    NTSTATUS status = IoCallDriver(FilterLower, irp);
+    *Information = iosb.Information;
+    return status == STATUS_PENDING ? status : iosb.Status;
+}
+
 static void FilterUnload(PDRIVER_OBJECT DriverObject)
 {
     PDEVICE_OBJECT device = DriverObject->DeviceObject;
@@ -69,6 +86,7 @@ NTSTATUS FilterDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     RtlInitUnicodeString(&target, L"\\Device\\MmsimSample");
     FILTER_EXTENSION *ext = (FILTER_EXTENSION *)device->DeviceExtension;
     status = IoAttachDevice(device, &target, &ext->Lower);
+    FilterLower = ext->Lower;
     if (!NT_SUCCESS(status)) {
         IoDeleteDevice(device);
         return status;

@@ -1,5 +1,6 @@
 /* fuzz/replay.c — without libFuzzer: runs a fuzz target over every file in
- * the directories (or files) given, so the corpus is a regression test. */
+ * the directories (or files) given, so the corpus is a regression test
+ * (after the target's LLVMFuzzerInitialize, when it has one). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A target with arguments of its own takes them first, as under libFuzzer. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static int replay_file(const char *path)
 {
@@ -23,6 +26,8 @@ static int replay_file(const char *path)
 int main(int argc, char **argv)
 {
     unsigned files = 0;
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         DIR *d = opendir(argv[i]);
         if (!d) {

@@ -589,18 +589,41 @@ static PDEVICE_OBJECT device_named(struct mmwdk_state *s, const char *name)
     return dev ? dev->device : NULL;
 }
 
+static mm_status open_device(mm_machine *m, mm_process *p, PDEVICE_OBJECT target, mmwdk_file **out, int32_t *status);
+
 mm_status mmwdk_open(mm_process *p, const char *name, mmwdk_file **out, int32_t *status)
 {
     mm_machine *m = test_entry();
     if (!m || !p || !name || !out || !status)
         return MM_STATUS_INVALID_PARAMETER;
     *out = NULL;
-    struct mmwdk_state *s = mmwdk_state(m);
-    PDEVICE_OBJECT target = device_named(s, name);
+    PDEVICE_OBJECT target = device_named(mmwdk_state(m), name);
     if (!target) {
         *status = STATUS_OBJECT_NAME_NOT_FOUND;
         return MM_STATUS_SUCCESS;
     }
+    return open_device(m, p, target, out, status);
+}
+
+mm_status mmwdk_open_driver(mm_process *p, mmwdk_driver *d, mmwdk_file **out, int32_t *status)
+{
+    mm_machine *m = test_entry();
+    if (!m || !p || !d || !out || !status)
+        return MM_STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    PDEVICE_OBJECT target = d->object->DeviceObject;
+    if (!target) {
+        *status = STATUS_NO_SUCH_DEVICE;
+        return MM_STATUS_SUCCESS;
+    }
+    while (target->NextDevice) /* the first made is last in the list */
+        target = target->NextDevice;
+    return open_device(m, p, target, out, status);
+}
+
+static mm_status open_device(mm_machine *m, mm_process *p, PDEVICE_OBJECT target, mmwdk_file **out, int32_t *status)
+{
+    struct mmwdk_state *s = mmwdk_state(m);
     PDEVICE_OBJECT device = top_of(target);
     struct user_call c;
     enter_process(m, p, &c);

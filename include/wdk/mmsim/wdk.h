@@ -70,6 +70,9 @@ mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks);
  * CreateFile takes it), "\\??\\Name" or "\\Device\\Name". The driver sees
  * IRP_MJ_CREATE; *status is its answer. On success *out is the open file. */
 mm_status mmwdk_open(mm_process *p, const char *name, mmwdk_file **out, int32_t *status);
+/* The same for the device a driver made (the top of its first device's
+ * stack), without knowing its name: what a fuzzer opens. */
+mm_status mmwdk_open_driver(mm_process *p, mmwdk_driver *d, mmwdk_file **out, int32_t *status);
 /* DeviceIoControl from the file's process: the input bytes are copied into
  * a user buffer of exactly in_len bytes and the output buffer is out_len
  * bytes, each ending where an uncommitted page begins (a byte past the

@@ -94,6 +94,26 @@ static void system_buffer_free(mm_machine *m, PVOID p)
     free(e);
 }
 
+/* The I/O manager's copies between a user buffer and a system buffer, as
+ * the CPU would make them (a bad user address is an access violation, a
+ * read past a system buffer into an invalid page is 0x50), through a
+ * bounce buffer: the model never touches simulated memory through a host
+ * pointer while it runs. */
+static mm_status copy_simulated(mm_machine *m, mm_va to, mm_va from, uint64_t bytes)
+{
+    static _Thread_local unsigned char bounce[PAGE_SIZE];
+    for (uint64_t done = 0; done < bytes;) {
+        size_t n = bytes - done < sizeof bounce ? (size_t)(bytes - done) : sizeof bounce;
+        mm_status st = mm_read(m, from + done, bounce, n);
+        if (MM_SUCCESS(st))
+            st = mm_write(m, to + done, bounce, n);
+        if (!MM_SUCCESS(st))
+            return st;
+        done += n;
+    }
+    return MM_STATUS_SUCCESS;
+}
+
 /* A UNICODE_STRING in nonpaged pool holding text. */
 static bool make_string(mm_machine *m, PUNICODE_STRING s, const char *text)
 {
@@ -510,7 +530,8 @@ static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp
     r->information = irp->IoStatus.Information;
     if ((irp->Flags & IRP_BUFFERED_IO) && (irp->Flags & IRP_INPUT_OPERATION) && !NT_ERROR(r->status) &&
         r->information && irp->UserBuffer) {
-        mm_status st = mm_write(m, va_of(irp->UserBuffer), irp->AssociatedIrp.SystemBuffer, r->information);
+        mm_status st = copy_simulated(m, va_of(irp->UserBuffer), va_of(irp->AssociatedIrp.SystemBuffer),
+                                      r->information);
         if (st == MM_STATUS_ACCESS_VIOLATION)
             r->status = STATUS_ACCESS_VIOLATION;
     }
@@ -675,7 +696,7 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
             return STATUS_INSUFFICIENT_RESOURCES;
         irp->AssociatedIrp.SystemBuffer = buffer;
         irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER;
-        if (in_len && mm_read(m, in, buffer, in_len) == MM_STATUS_ACCESS_VIOLATION)
+        if (in_len && copy_simulated(m, va_of(buffer), in, in_len) == MM_STATUS_ACCESS_VIOLATION)
             return STATUS_ACCESS_VIOLATION;
         if (method == METHOD_BUFFERED && in_len < system_len)
             memset((UCHAR *)buffer + in_len, 0, system_len - in_len);

@@ -358,7 +358,9 @@ static int unload(struct drive *d)
     if (!d->driver)
         return fail(d, "the driver is not loaded", NULL);
     struct mmwdk_leaks leaks;
-    mmwdk_driver_unload(d->driver, &leaks);
+    mm_status st = mmwdk_driver_unload(d->driver, &leaks);
+    if (st == MM_STATUS_INVALID_DEVICE_STATE)
+        return fail(d, "cannot unload", "files are still open on the driver's devices (close them first)");
     d->driver = NULL;
     printf("unload: %llu pool blocks (%llu bytes), %llu devices, %llu symbolic links, %llu locked MDLs, "
            "%llu mapped MDLs left\n",
@@ -564,8 +566,14 @@ int drive_main(int argc, char **argv)
         }
         if (rc == 0 && script)
             rc = run_script(&d, script);
-        if (rc == 0 && d.driver)
+        if (rc == 0 && d.driver) {
+            for (int f = 0; f < DRIVE_NAMES; f++) /* handles still open close first, as at exit */
+                if (d.files[f].object) {
+                    mmwdk_close(d.files[f].object);
+                    d.files[f].object = NULL;
+                }
             rc = unload(&d);
+        }
     }
     if (script)
         fclose(script);

@@ -134,6 +134,40 @@ static void neither_with_kernel_pointer_is_caught(void **state)
     assert_ok(mm_pool_free(H.m, kernel, 0x74736554));
 }
 
+/* METHOD_NEITHER with wild pointers outside every range the machine has
+ * (NULL, 0x41414141): the probe passes them (they are below
+ * MmUserProbeAddress) and the copy faults: an access violation for the
+ * driver's __except, not a crash of the host. */
+static void neither_with_wild_pointers_is_caught(void **state)
+{
+    skip_without_host_view(state);
+    mmwdk_file *f = open_sample();
+    uint64_t information;
+    assert_int_equal((uint32_t)mmwdk_ioctl_at(f, IOCTL_SAMPLE_NEITHER, 0x41414141, 16, 0, 0, &information),
+                     0xC0000005u);
+    assert_int_equal((uint32_t)mmwdk_ioctl_at(f, IOCTL_SAMPLE_NEITHER, 8, 16, 0, 0, &information), 0xC0000005u);
+    assert_false(mm_machine_is_dead(H.m));
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
+/* The I/O manager probes a buffered request's buffers before the driver
+ * sees it: a kernel address given as the output is the caller's access
+ * violation, and the kernel bytes stay as they were. */
+static void buffered_request_with_a_kernel_buffer_is_refused(void **state)
+{
+    skip_without_host_view(state);
+    mmwdk_file *f = open_sample();
+    mm_va kernel = mm_pool_allocate(H.m, MM_NONPAGED_POOL, 64, 0x74736554);
+    memset((void *)(uintptr_t)kernel, 'K', 64);
+    size_t before = strlen(debug_text);
+    uint64_t information;
+    assert_int_equal((uint32_t)mmwdk_ioctl_at(f, IOCTL_SAMPLE_BUFFERED, 0, 0, kernel, 64, &information), 0xC0000005u);
+    assert_int_equal(((char *)(uintptr_t)kernel)[0], 'K');
+    assert_int_equal(strlen(debug_text), before); /* the driver never ran */
+    assert_ok(mm_pool_free(H.m, kernel, 0x74736554));
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
 /* METHOD_NEITHER with an uncommitted user address: the copy faults inside
  * the driver's __try; the exception reaches its __except. */
 static void neither_with_unmapped_user_pointer_is_caught(void **state)
@@ -426,6 +460,8 @@ int main(void)
         T(short_output),
         T(neither_with_kernel_pointer_is_caught),
         T(neither_with_unmapped_user_pointer_is_caught),
+        T(neither_with_wild_pointers_is_caught),
+        T(buffered_request_with_a_kernel_buffer_is_refused),
         T(unknown_requests),
         T(filter_above_the_sample),
         T(missing_driver_is_refused),

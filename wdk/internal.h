@@ -20,8 +20,8 @@ static inline mm_va va_of(const volatile void *p) { return (mm_va)(uintptr_t)p; 
 static inline void *ptr_of(mm_va va) { return (void *)(uintptr_t)va; }
 
 /* Raises an exception at the caller's address: to the innermost __try, or
- * the bug check for an unhandled exception (0x1E, or 0x7E in the System
- * process). p0/p1 are the access violation's parameters (0/1 read or
+ * the bug check for an unhandled exception (0x3B under a user process's
+ * request, 0x7E in the System process). p0/p1 are the access violation's parameters (0/1 read or
  * write, the address). */
 DECLSPEC_NORETURN void mmwdk_raise(NTSTATUS code, PVOID address, ULONG_PTR p0, ULONG_PTR p1);
 /* A model call failed the way Windows raises (MmProbeAndLockPages): raise

@@ -19,10 +19,14 @@ static mm_machine *machine(const char *ddi) { return mmwdk_m(ddi); }
 
 /* The test-side calls touch simulated memory from host code: the machine's
  * fault handler must be in front of the test framework's. */
+static void run_deferred(mm_machine *m);
+
 static mm_machine *test_entry(void)
 {
     mm_machine *m = mmwdk_machine();
     mm_machine_enter(m);
+    if (m && !mm_machine_is_dead(m))
+        run_deferred(m);
     return m;
 }
 
@@ -369,7 +373,9 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     Irp->Tail.Overlay.CurrentStackLocation--;
     PIO_STACK_LOCATION sp = Irp->Tail.Overlay.CurrentStackLocation;
     sp->DeviceObject = DeviceObject;
-    PDRIVER_DISPATCH dispatch = DeviceObject->DriverObject->MajorFunction[sp->MajorFunction];
+    PDRIVER_DISPATCH dispatch = sp->MajorFunction <= IRP_MJ_MAXIMUM_FUNCTION
+                                    ? DeviceObject->DriverObject->MajorFunction[sp->MajorFunction]
+                                    : invalid_device_request;
     return dispatch(DeviceObject, Irp);
 }
 
@@ -403,14 +409,9 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     (void)PriorityBoost;
     mm_machine *m = machine("IoCompleteRequest");
     struct mmwdk_request *r = request_of(m, Irp);
-    if ((r && r->done) || Irp->CurrentLocation > Irp->StackCount + 1) {
+    if ((r && (r->done || r->deferred)) || Irp->CurrentLocation > Irp->StackCount + 1) {
         mm_io_complete_request(m, va_of(Irp)); /* 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS */
         mm_bugcheck_ex(m, "IofCompleteRequest", 0x44, va_of(Irp), 0, 0, 0, "the IRP was already completed");
-        mmwdk_stop();
-    }
-    if (Irp->IoStatus.Status == STATUS_PENDING) {
-        mm_bugcheck_ex(m, "IofCompleteRequest", 0x44, va_of(Irp), 0x1, 0, 0,
-                       "IoCompleteRequest with IoStatus.Status still STATUS_PENDING");
         mmwdk_stop();
     }
     for (PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp); Irp->CurrentLocation <= Irp->StackCount; sp++) {
@@ -448,10 +449,15 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine)
     return old;
 }
 
-static KSPIN_LOCK cancel_lock;
+void IoAcquireCancelSpinLock(PKIRQL Irql)
+{
+    *Irql = KeAcquireSpinLockRaiseToDpc(&mmwdk_state(machine("IoAcquireCancelSpinLock"))->cancel_lock);
+}
 
-void IoAcquireCancelSpinLock(PKIRQL Irql) { *Irql = KeAcquireSpinLockRaiseToDpc(&cancel_lock); }
-void IoReleaseCancelSpinLock(KIRQL Irql) { KeReleaseSpinLock(&cancel_lock, Irql); }
+void IoReleaseCancelSpinLock(KIRQL Irql)
+{
+    KeReleaseSpinLock(&mmwdk_state(machine("IoReleaseCancelSpinLock"))->cancel_lock, Irql);
+}
 
 /* IoCancelIrp: Cancel set, and the cancel routine (if any) called with the
  * cancel spin lock held, which it releases. */
@@ -516,12 +522,40 @@ static void drop_request(mm_machine *m, struct mmwdk_request *r)
  * buffered output copied to the caller (IoStatus.Information bytes, as
  * Windows trusts the driver), the system buffer freed, the MDL chain
  * unlocked and freed with the packet. */
-static void finish(mm_machine *m, struct mmwdk_request *r, PIRP irp)
+static void finish_now(mm_machine *m, struct mmwdk_request *r, PIRP irp)
 {
     struct user_call c;
     enter_process(m, r->process, &c);
     complete_in_context(m, r, irp);
     leave(m, &c.saved, c.attached);
+    if (!r->waiting)
+        drop_request(m, r); /* nobody waits for it: the packet's address may come back */
+}
+
+/* The I/O manager's part of completion runs in the requester's context.
+ * Completed from another process at DISPATCH_LEVEL (under a spin lock, in a
+ * cancel routine) it cannot attach there: Windows queues an APC to the
+ * requester's thread, and so does this, run at the next request or call
+ * from the test (run_deferred). */
+static void finish(mm_machine *m, struct mmwdk_request *r, PIRP irp)
+{
+    if (r->process != mm_process_current(m) && mm_irql_current(m) > MM_APC_LEVEL) {
+        r->deferred = true;
+        return;
+    }
+    finish_now(m, r, irp);
+}
+
+static void run_deferred(mm_machine *m)
+{
+    if (mm_irql_current(m) > MM_APC_LEVEL)
+        return;
+    struct mmwdk_request *r, *tmp;
+    HASH_ITER(hh, mmwdk_state(m)->requests, r, tmp)
+        if (r->deferred && !mm_machine_is_dead(m)) {
+            r->deferred = false;
+            finish_now(m, r, (PIRP)ptr_of(r->irp));
+        }
 }
 
 static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp)
@@ -532,8 +566,8 @@ static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp
         r->information && irp->UserBuffer) {
         mm_status st = copy_simulated(m, va_of(irp->UserBuffer), va_of(irp->AssociatedIrp.SystemBuffer),
                                       r->information);
-        if (st == MM_STATUS_ACCESS_VIOLATION)
-            r->status = STATUS_ACCESS_VIOLATION;
+        if (!MM_SUCCESS(st))
+            r->status = (NTSTATUS)st;
     }
     if ((irp->Flags & IRP_DEALLOCATE_BUFFER) && irp->AssociatedIrp.SystemBuffer)
         system_buffer_free(m, irp->AssociatedIrp.SystemBuffer);
@@ -551,7 +585,10 @@ static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp
  * status when it completed, STATUS_PENDING while a driver holds it. */
 static NTSTATUS send(mm_machine *m, PDEVICE_OBJECT device, PIRP irp, struct mmwdk_request *r, ULONG_PTR *information)
 {
+    r->waiting = true;
     NTSTATUS st = IofCallDriver(device, irp);
+    r->waiting = false;
+    run_deferred(m);
     if (!r->done) {
         if (information)
             *information = 0;
@@ -683,6 +720,7 @@ static mm_status open_device(mm_machine *m, mm_process *p, PDEVICE_OBJECT target
 static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULONG in_len, mm_va out, ULONG out_len,
                             bool output_is_read)
 {
+    mm_mode mode = irp->RequestorMode == UserMode ? MM_USER_MODE : MM_KERNEL_MODE;
     PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
     if (method == METHOD_NEITHER) {
         sp->Parameters.DeviceIoControl.Type3InputBuffer = ptr_of(in);
@@ -696,8 +734,9 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
             return STATUS_INSUFFICIENT_RESOURCES;
         irp->AssociatedIrp.SystemBuffer = buffer;
         irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER;
-        if (in_len && copy_simulated(m, va_of(buffer), in, in_len) == MM_STATUS_ACCESS_VIOLATION)
-            return STATUS_ACCESS_VIOLATION;
+        mm_status copied = in_len ? copy_simulated(m, va_of(buffer), in, in_len) : MM_STATUS_SUCCESS;
+        if (!MM_SUCCESS(copied))
+            return (NTSTATUS)copied;
         if (method == METHOD_BUFFERED && in_len < system_len)
             memset((UCHAR *)buffer + in_len, 0, system_len - in_len);
         if (method == METHOD_BUFFERED && out_len)
@@ -708,7 +747,7 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
         PMDL mdl = (PMDL)ptr_of(mm_io_allocate_mdl(m, out, out_len, false, true, va_of(irp)));
         if (!mdl)
             return STATUS_INSUFFICIENT_RESOURCES;
-        mm_status st = mm_probe_and_lock_pages(m, va_of(mdl), MM_USER_MODE,
+        mm_status st = mm_probe_and_lock_pages(m, va_of(mdl), mode,
                                                output_is_read ? MM_IO_READ_ACCESS : MM_IO_WRITE_ACCESS);
         if (!MM_SUCCESS(st)) {
             irp->MdlAddress = NULL;
@@ -730,13 +769,43 @@ static void abandon(mm_machine *m, PIRP irp, struct mmwdk_request *r)
     drop_request(m, r);
 }
 
+/* NtDeviceIoControlFile's probes before a request is built (not for
+ * METHOD_NEITHER, whose pointers are the driver's to probe): the input
+ * readable, a buffered output writable, both inside user space; a failure
+ * is the caller's STATUS_ACCESS_VIOLATION, and the driver never sees it. */
+static bool in_user_space(mm_machine *m, mm_va va, ULONG len)
+{
+    struct mm_layout l;
+    mm_machine_layout(m, &l);
+    return !len || (va + len >= va && va + len <= l.user_probe_address);
+}
+
+static NTSTATUS probe_user_buffers(mm_machine *m, ULONG method, mm_va in, ULONG in_len, mm_va out, ULONG out_len)
+{
+    if (!in_user_space(m, in, in_len) || !in_user_space(m, out, out_len))
+        return STATUS_ACCESS_VIOLATION;
+    if (method != METHOD_BUFFERED)
+        return STATUS_SUCCESS; /* a direct output is probed by MmProbeAndLockPages */
+    for (mm_va page = out & ~(mm_va)(PAGE_SIZE - 1); out_len && page < out + out_len; page += PAGE_SIZE) {
+        mm_va at = page < out ? out : page;
+        UCHAR byte;
+        mm_status st = mm_read(m, at, &byte, 1);
+        if (MM_SUCCESS(st))
+            st = mm_write(m, at, &byte, 1); /* as ProbeForWrite: the same byte back */
+        if (!MM_SUCCESS(st))
+            return (NTSTATUS)st;
+    }
+    return STATUS_SUCCESS;
+}
+
 /* Builds the IRP for user buffers already in the process (the caller is
  * in its context) and sends it. */
 static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG code, mm_va user_in, ULONG in_len,
                               mm_va user_out, ULONG out_len, uint64_t *information)
 {
     struct mmwdk_request *r = NULL;
-    PIRP irp = new_irp(m, f->device, major, f->object, f->process, &r);
+    PDEVICE_OBJECT device = top_of(f->object->DeviceObject); /* a filter may have come since the open */
+    PIRP irp = new_irp(m, device, major, f->object, f->process, &r);
     if (!irp)
         return STATUS_INSUFFICIENT_RESOURCES;
     PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
@@ -748,12 +817,17 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
         method = METHOD_FROM_CTL_CODE(code);
     } else {
         sp->Parameters.Read.Length = major == IRP_MJ_READ ? out_len : in_len;
-        method = (f->device->Flags & DO_BUFFERED_IO) ? METHOD_BUFFERED
-                 : (f->device->Flags & DO_DIRECT_IO) ? METHOD_OUT_DIRECT
+        method = (device->Flags & DO_BUFFERED_IO) ? METHOD_BUFFERED
+                 : (device->Flags & DO_DIRECT_IO) ? METHOD_OUT_DIRECT
                                                      : METHOD_NEITHER;
         irp->Flags |= major == IRP_MJ_READ ? IRP_READ_OPERATION : IRP_WRITE_OPERATION;
     }
-    NTSTATUS st;
+    NTSTATUS st = method == METHOD_NEITHER ? STATUS_SUCCESS : probe_user_buffers(m, method, user_in, in_len, user_out,
+                                                                                 out_len);
+    if (!NT_SUCCESS(st)) {
+        abandon(m, irp, r);
+        return st;
+    }
     bool write_request = major == IRP_MJ_WRITE;
     if (major == IRP_MJ_DEVICE_CONTROL)
         st = set_buffers(m, irp, method, user_in, in_len, user_out, out_len, method == METHOD_IN_DIRECT);
@@ -769,7 +843,7 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
     }
     r->user_out = ptr_of(user_out);
     r->out_len = out_len;
-    return send(m, f->device, irp, r, (ULONG_PTR *)information);
+    return send(m, device, irp, r, (ULONG_PTR *)information);
 }
 
 static NTSTATUS request(mmwdk_file *f, UCHAR major, ULONG code, const void *in, ULONG in_len, void *out,
@@ -855,9 +929,10 @@ int32_t mmwdk_close(mmwdk_file *f)
     UCHAR majors[2] = {IRP_MJ_CLEANUP, IRP_MJ_CLOSE};
     for (int i = 0; i < 2 && !mm_machine_is_dead(m); i++) {
         struct mmwdk_request *r = NULL;
-        PIRP irp = new_irp(m, f->device, majors[i], f->object, f->process, &r);
+        PDEVICE_OBJECT device = top_of(f->object->DeviceObject);
+        PIRP irp = new_irp(m, device, majors[i], f->object, f->process, &r);
         if (irp)
-            st = send(m, f->device, irp, r, NULL);
+            st = send(m, device, irp, r, NULL);
     }
     if (!mm_machine_is_dead(m))
         kernel_free(m, f->object);
@@ -873,19 +948,19 @@ static bool cancel_requests(mm_machine *m, mm_process *p)
 {
     struct mmwdk_state *s = mmwdk_state(m);
     struct mmwdk_request *r, *tmp;
-    bool left = false;
-    HASH_ITER(hh, s->requests, r, tmp) {
-        if (r->process != p || r->done)
-            continue;
-        IoCancelIrp((PIRP)ptr_of(r->irp));
-        if (mm_machine_is_dead(m))
-            return false;
-        if (!r->done)
-            left = true;
-    }
+    mm_va held[64];
+    unsigned n = 0;
     HASH_ITER(hh, s->requests, r, tmp)
-        if (r->process == p && r->done)
-            drop_request(m, r);
+        if (r->process == p && !r->done && n < 64)
+            held[n++] = r->irp;
+    for (unsigned i = 0; i < n && !mm_machine_is_dead(m); i++)
+        IoCancelIrp((PIRP)ptr_of(held[i])); /* a cancel routine completes it: its record goes */
+    if (mm_machine_is_dead(m))
+        return false;
+    bool left = false;
+    HASH_ITER(hh, s->requests, r, tmp)
+        if (r->process == p && !r->done)
+            left = true;
     return !left;
 }
 
@@ -918,7 +993,7 @@ PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObj
     struct mmwdk_request *r = NULL;
     PIRP irp = new_irp(m, DeviceObject,
                        InternalDeviceIoControl ? IRP_MJ_INTERNAL_DEVICE_CONTROL : IRP_MJ_DEVICE_CONTROL, NULL,
-                       mm_process_system(m), &r);
+                       mm_process_current(m), &r);
     if (!irp)
         return NULL;
     irp->RequestorMode = KernelMode;
@@ -1178,6 +1253,9 @@ mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)
         link = &(*link)->next;
     if (!*link)
         return MM_STATUS_INVALID_HANDLE;
+    for (mmwdk_file *f = s->files; f; f = f->next)
+        if (f->object->DeviceObject->DriverObject == d->object)
+            return MM_STATUS_INVALID_DEVICE_STATE; /* Windows waits for the last reference */
     *link = d->next;
     if (d->object->DriverUnload && !mm_machine_is_dead(m)) {
         struct mm_apc_state saved;

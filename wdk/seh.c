@@ -2,8 +2,8 @@
  * (include/wdk/mmsim/seh.h): the calling thread's stack of handlers,
  * raising (ExRaiseStatus, probes, faults on user addresses the model
  * reports), and the bug check Windows raises when nobody handles an
- * exception: 0x1E KMODE_EXCEPTION_NOT_HANDLED, or 0x7E
- * SYSTEM_THREAD_EXCEPTION_NOT_HANDLED in the System process. */
+ * exception: 0x3B SYSTEM_SERVICE_EXCEPTION under a user process's request,
+ * 0x7E SYSTEM_THREAD_EXCEPTION_NOT_HANDLED in the System process. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -44,16 +44,22 @@ NTSTATUS mmwdk_seh_code(void) { return last_code; }
 
 static bool system_thread(mm_machine *m) { return mm_process_current(m) == mm_process_system(m); }
 
+/* Nobody handled it: in the System process (DriverEntry, DriverUnload, a
+ * worker) a system thread's exception, 0x7E; in a user process's request
+ * an exception under a system service, 0x3B. */
 static DECLSPEC_NORETURN void unhandled(NTSTATUS code, PVOID address, ULONG_PTR p0, ULONG_PTR p1)
 {
     mm_machine *m = mmwdk_m("an exception");
-    char why[160];
-    snprintf(why, sizeof why, "exception 0x%08X at %p was not handled: no __try/__except around it", (unsigned)code,
-             address);
-    if (system_thread(m))
-        mm_bugcheck_ex(m, "KiDispatchException", 0x7E, (uint32_t)code, va_of(address), 0, 0, why);
+    char why[200];
+    if (code == STATUS_ACCESS_VIOLATION)
+        snprintf(why, sizeof why,
+                 "exception 0x%08X (a %s of %016llx) at %p was not handled: no __try/__except around it",
+                 (unsigned)code, p0 ? "write" : "read", (unsigned long long)p1, address);
     else
-        mm_bugcheck_ex(m, "KiDispatchException", 0x1E, (uint32_t)code, va_of(address), p0, p1, why);
+        snprintf(why, sizeof why, "exception 0x%08X at %p was not handled: no __try/__except around it",
+                 (unsigned)code, address);
+    mm_bugcheck_ex(m, "KiDispatchException", system_thread(m) ? 0x7E : 0x3B, (uint32_t)code, va_of(address), 0, 0,
+                   why);
     mmwdk_stop();
 }
 

@@ -50,6 +50,8 @@ struct mmwdk_request {
     PVOID user_out;
     ULONG out_len;
     bool done;
+    bool waiting;                 /* a send() waits for it to come back */
+    bool deferred;                /* completed; its finishing waits for PASSIVE_LEVEL */
     NTSTATUS status;
     ULONG_PTR information;
     PIO_STATUS_BLOCK iosb;        /* IoBuildDeviceIoControlRequest's caller */
@@ -70,6 +72,7 @@ struct mmwdk_state {
     struct mmwdk_file *files;
     struct mmwdk_request *requests;
     struct mmwdk_exact_buffer *exact;
+    KSPIN_LOCK cancel_lock;       /* IoAcquireCancelSpinLock's */
 };
 
 /* The state of m (the calling thread's machine), made on first use. */

@@ -24,6 +24,7 @@ extern "C" {
     X(0x19, BAD_POOL_HEADER, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0x1A, MEMORY_MANAGEMENT, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0x1E, KMODE_EXCEPTION_NOT_HANDLED, "exception code", "address of the exception", "parameter 0 (access violation: 0 read, 1 write)", "parameter 1 (access violation: address referenced)") \
+    X(0x3B, SYSTEM_SERVICE_EXCEPTION, "exception code", "address of the exception", "context record (0: not kept)", "0") \
     X(0x3F, NO_MORE_SYSTEM_PTES, "0: system PTEs, 1: nonpaged expansion", "size of the request", "free system PTEs", "total system PTEs") \
     X(0x41, MUST_SUCCEED_POOL_EMPTY, "request size", "nonpaged pages used", "requests larger than a page", "available pages") \
     X(0x4E, PFN_LIST_CORRUPT, "sub-code", "see sub-code", "see sub-code", "see sub-code") \

@@ -332,6 +332,8 @@ bool mmi_host_image_give_back_at(mm_machine *m, mm_va va)
     for (struct mm_image *img = m->image_first; img; img = img->next) {
         struct host_image *h = img->host;
         if (h && va >= h->lo && va < h->hi) {
+            if (h->given_back)
+                return false; /* host memory already: the fault is the access's own */
             give_back(m, h);
             return true;
         }

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "hostmmu.h"
 
+#include "mm/image.h"  /* mm_image_at */
 #include "mm/memory.h" /* mm_call_on_kernel_stack */
 
 #if defined(MMSIM_HAVE_MEMFILE) && defined(__linux__)
@@ -149,16 +150,24 @@ static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool wri
 }
 
 static bool install_handler(void);
+
+/* The hosted machine this thread last worked with: a fault at an address
+ * no machine owns (NULL, a wild pointer) belongs to it when driver code
+ * made it (see stray_fault). */
+static _Thread_local mm_machine *thread_machine;
+
 static void host_enter(void *ctx)
 {
-    (void)ctx;
+    thread_machine = ctx;
     install_handler();
 }
 
 void mmi_host_enter(mm_machine *m)
 {
-    if (m->hostview)
+    if (m->hostview) {
+        thread_machine = m;
         install_handler();
+    }
 }
 
 static const struct mmi_host_ops ops = {.map = host_map, .unmap = host_unmap, .enter = host_enter};
@@ -243,10 +252,29 @@ static void stop_after(mm_machine *m)
     abort();
 }
 
+/* A fault at an address no machine owns: the thread's machine takes it
+ * when driver code made it (the instruction lies in a loaded driver
+ * image) or the WDK layer runs drivers on it (an exception dispatcher is
+ * installed). To the model it is then an address like any other: a user
+ * address no VAD covers (NULL) is an access violation, an unmapped system
+ * address 0x50, either at raised IRQL 0xD1/0x0A. Anything else is not
+ * ours. */
+static mm_machine *stray_fault(mm_va ip)
+{
+    mm_machine *m = thread_machine;
+    if (!m || m->dead || !m->hostview)
+        return NULL;
+    return m->exception_fn || mm_image_at(m, ip) ? m : NULL;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *context)
 {
     mm_va va = (mm_va)(uintptr_t)si->si_addr;
+    mm_va ip = instruction_address(context);
     mm_machine *m = machine_for(va);
+    bool stray = false;
+    if (!m && (m = stray_fault(ip)) != NULL)
+        stray = true;
     if (!m) {
         chain(sig, si, context);
         return;
@@ -260,9 +288,12 @@ static void on_fault(int sig, siginfo_t *si, void *context)
         stop_after(m);
     }
     mm_access kind = access_kind(m, va, context);
-    mm_va ip = instruction_address(context);
     mmi_op_begin(m, "CpuAccess");
     mm_status st = mmi_host_access(m, va, kind, ip);
+    if (MM_SUCCESS(st) && stray && !m->dead) /* the model has it, the host view cannot show it */
+        st = mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, kind == MM_ACCESS_WRITE ? 2 : 0, ip, 0,
+                          MM_PFN_NONE, va, "a touch of %016llx, outside the machine's host ranges",
+                          (unsigned long long)va);
     if (MM_SUCCESS(st))
         return; /* mapped: the instruction runs again */
     if (st == MM_STATUS_ACCESS_VIOLATION && !m->dead && m->exception_fn)
@@ -335,6 +366,8 @@ void mmi_host_detach(mm_machine *m)
 {
     struct mmi_hostview *h = m->hostview;
     m->tlb.host = NULL;
+    if (thread_machine == m)
+        thread_machine = NULL;
     if (h)
         mmi_host_images_release(m); /* the loader's objects back in host memory */
     if (h) {

@@ -8,8 +8,9 @@
  * Limits, each shown by a test (docs/wdk.md): a local changed inside
  * __try and read after an exception must be volatile; break, continue and
  * __leave inside the __try body act on the __try itself (__leave from
- * inside a loop of the body leaves only that loop); `return` out of a
- * __try body skips its __finally; a __finally runs before an outer filter
+ * inside a loop of the body leaves only that loop), and inside a __finally
+ * on the __finally; `return` out of a __try body skips its __finally;
+ * GetExceptionCode is the thread's last exception; a __finally runs before an outer filter
  * is evaluated; EXCEPTION_CONTINUE_EXECUTION cannot resume and searches on.
  */
 #ifndef MMSIM_WDK_SEH_H
@@ -74,7 +75,9 @@ NTSTATUS mmwdk_seh_code(void);
          *_mmwdk_seh_once = mmwdk_seh_push(&_mmwdk_seh);                                                 \
          _mmwdk_seh_once; _mmwdk_seh_once = NULL)                                                        \
         MMWDK_SEH_LOUD if (setjmp(_mmwdk_seh.jump) == 0)
-#define __except(filter) if (mmwdk_seh_landed() && mmwdk_seh_filter((int)(filter)))
+/* Variadic: a filter may be a comma expression, `(s = GetExceptionCode(),
+ * EXCEPTION_EXECUTE_HANDLER)`. */
+#define __except(...) if (mmwdk_seh_landed() && mmwdk_seh_filter((int)(__VA_ARGS__)))
 #define __finally                                                                                         \
     MMWDK_SEH_QUIET                                                                                       \
     for (struct mmwdk_seh_final _mmwdk_fin __attribute__((cleanup(mmwdk_seh_final_end))) =             \

@@ -737,8 +737,9 @@ static NTSTATUS set_buffers(mm_machine *m, PIRP irp, ULONG method, mm_va in, ULO
         mm_status copied = in_len ? copy_simulated(m, va_of(buffer), in, in_len) : MM_STATUS_SUCCESS;
         if (!MM_SUCCESS(copied))
             return (NTSTATUS)copied;
-        if (method == METHOD_BUFFERED && in_len < system_len)
-            memset((UCHAR *)buffer + in_len, 0, system_len - in_len);
+        /* The rest of a buffered request's system buffer keeps the pool's
+         * old bytes (docs/decisions.md): a driver that reports more output
+         * than it wrote hands them to the caller. */
         if (method == METHOD_BUFFERED && out_len)
             irp->Flags |= IRP_INPUT_OPERATION;
     }

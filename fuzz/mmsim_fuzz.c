@@ -7,7 +7,8 @@
  * DriverEntry called, a user process opens the driver's device, and the
  * input is decoded into up to 16 requests (docs/fuzzing.md gives the
  * format): DeviceIoControl with any code and input/output sizes, reads,
- * writes, reopening the device. A bug check prints one line,
+ * writes, reopening the device, and failures of the routines the driver
+ * calls (Low Resources Simulation). A bug check prints one line,
  * `mmsim: bugcheck 0x4E/0x7 in MmUnlockPages` (code/P1 and the routine),
  * then the report, and aborts: libFuzzer saves the input and crashes
  * deduplicate by that line. Built without libFuzzer, the replay main runs
@@ -167,15 +168,20 @@ static uint32_t take(struct input *in, unsigned bytes)
     return v;
 }
 
-/* One request: op (ioctl, read, write, reopen), then its fields. */
+/* One request: op (ioctl, read, write, reopen, inject), then its fields. */
 static bool request(struct input *in, mm_process *p, mmwdk_driver *d, mmwdk_file **f)
 {
     static uint8_t data[MAX_BUFFER], out[MAX_BUFFER];
     if (!in->left)
         return false;
-    uint8_t op = (uint8_t)take(in, 1) % 4;
+    uint8_t op = (uint8_t)take(in, 1) % 5;
     uint64_t information;
     int32_t status;
+    if (op == 4) { /* Low Resources Simulation: these routines fail from the Nth call on */
+        struct mmwdk_injection inj = {.sites = take(in, 1) & MMWDK_INJECT_ALL, .fail_nth = take(in, 2)};
+        mmwdk_inject(&inj);
+        return true;
+    }
     if (op == 3) { /* close and open again */
         mmwdk_close(*f);
         *f = NULL;

@@ -419,6 +419,66 @@ static void direct_read_and_write(void **state)
     read_and_write(true);
 }
 
+/* Low Resources Simulation: each routine fails where the driver meets it,
+ * and the sample's error paths answer with STATUS_INSUFFICIENT_RESOURCES. */
+static int32_t neither_with(uint32_t site, uint64_t nth)
+{
+    struct mmwdk_injection inj = {.sites = site, .fail_nth = nth};
+    mmwdk_inject(&inj);
+    mmwdk_file *f = open_sample();
+    char out[32];
+    uint64_t information;
+    int32_t st = mmwdk_ioctl(f, IOCTL_SAMPLE_NEITHER, "in", 3, out, sizeof out, &information);
+    mmwdk_inject(NULL);
+    assert_int_equal(mmwdk_close(f), 0);
+    return st;
+}
+
+static void low_resources_simulation(void **state)
+{
+    skip_without_host_view(state);
+    assert_int_equal((uint32_t)neither_with(MMWDK_INJECT_MDL, 1), 0xC000009Au);  /* IoAllocateMdl NULL */
+    assert_int_equal((uint32_t)neither_with(MMWDK_INJECT_LOCK, 1), 0xC000009Au); /* raised, caught */
+    assert_int_equal((uint32_t)neither_with(MMWDK_INJECT_MAP, 1), 0xC000009Au);  /* no system mapping */
+    assert_int_equal((uint32_t)neither_with(MMWDK_INJECT_MDL, 2), 0);            /* only one call: none failed */
+    assert_false(mm_machine_is_dead(H.m));
+    /* A DriverEntry whose pool allocation fails does not load. */
+    struct mmwdk_injection pool = {.sites = MMWDK_INJECT_POOL, .fail_nth = 1};
+    mmwdk_inject(&pool);
+    mmwdk_driver *leaky = (mmwdk_driver *)1;
+    int32_t entry = 0;
+    assert_ok(mmwdk_driver_load(LEAKY_DRIVER, &leaky, &entry));
+    assert_int_equal((uint32_t)entry, 0xC000009Au);
+    assert_null(leaky);
+    assert_int_equal(mmwdk_injected(), 1);
+    mmwdk_inject(NULL);
+}
+
+/* One in N, seeded: the same seed fails the same calls. */
+static void low_resources_one_in_n_is_deterministic(void **state)
+{
+    skip_without_host_view(state);
+    int32_t runs[2][12];
+    for (int round = 0; round < 2; round++) {
+        struct mmwdk_injection inj = {.sites = MMWDK_INJECT_MDL | MMWDK_INJECT_LOCK, .one_in = 3, .seed = 42};
+        mmwdk_inject(&inj);
+        mmwdk_file *f = open_sample();
+        for (int i = 0; i < 12; i++) {
+            char out[8];
+            uint64_t information;
+            runs[round][i] = mmwdk_ioctl(f, IOCTL_SAMPLE_NEITHER, "x", 2, out, sizeof out, &information);
+        }
+        mmwdk_inject(NULL);
+        assert_int_equal(mmwdk_close(f), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(runs[0][i], runs[1][i]);
+        failures += runs[0][i] != 0;
+    }
+    assert_true(failures > 0 && failures < 12);
+}
+
 /* A driver that cannot load names the routine it lacks. */
 static void missing_driver_is_refused(void **state)
 {
@@ -466,6 +526,8 @@ int main(void)
         T(filter_above_the_sample),
         T(missing_driver_is_refused),
         T(unload_reports_leaks),
+        T(low_resources_simulation),
+        T(low_resources_one_in_n_is_deterministic),
         T(buffered_read_and_write),
         T(direct_read_and_write),
         T(exit_cancels_held_requests),

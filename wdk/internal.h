@@ -33,6 +33,9 @@ DECLSPEC_NORETURN void mmwdk_stop(void);
 void mmwdk_dispatch_exception(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip);
 void mmwdk_seh_reset(void);
 
+/* Should this call fail (Low Resources Simulation, inject.c)? site is an
+ * MMWDK_INJECT_* bit, caller the driver's return address. */
+bool mmwdk_inject_failure(uint32_t site, const void *caller);
 /* Where DbgPrint's lines go. */
 void mmwdk_debug_line(const char *text);
 

@@ -21,6 +21,8 @@ static mm_pool_type pool_of(POOL_TYPE type)
 static PVOID allocate(const char *ddi, mm_pool_type type, SIZE_T bytes, ULONG tag, bool zero, PVOID caller)
 {
     mm_machine *m = mmwdk_m(ddi);
+    if (mmwdk_inject_failure(MMWDK_INJECT_POOL, caller))
+        return NULL;
     mm_va va = mm_pool_allocate(m, type, bytes, tag);
     if (!va)
         return NULL;
@@ -88,6 +90,8 @@ static void check(mm_status st)
 PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
 {
     mm_machine *m = mmwdk_m("IoAllocateMdl");
+    if (mmwdk_inject_failure(MMWDK_INJECT_MDL, __builtin_return_address(0)))
+        return NULL;
     mm_va mdl = mm_io_allocate_mdl(m, va_of(VirtualAddress), Length, SecondaryBuffer, ChargeQuota, va_of(Irp));
     check(MM_STATUS_SUCCESS);
     return (PMDL)ptr_of(mdl);
@@ -112,6 +116,8 @@ void MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
  * inaccessible address), as Windows' MmProbeAndLockPages does. */
 void MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode, LOCK_OPERATION Operation)
 {
+    if (mmwdk_inject_failure(MMWDK_INJECT_LOCK, __builtin_return_address(0)))
+        mmwdk_raise(STATUS_INSUFFICIENT_RESOURCES, __builtin_return_address(0), 0, 0);
     mm_status st = mm_probe_and_lock_pages(mmwdk_m("MmProbeAndLockPages"), va_of(MemoryDescriptorList),
                                            (mm_mode)AccessMode, (mm_lock_operation)Operation);
     if (!MM_SUCCESS(st))
@@ -139,6 +145,11 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
                                    MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
                                    ULONG Priority)
 {
+    /* Only where the caller allowed failure: with BugCheckOnFailure a
+     * shortage would stop the machine, which Low Resources Simulation never
+     * causes. */
+    if (!BugCheckOnFailure && mmwdk_inject_failure(MMWDK_INJECT_MAP, __builtin_return_address(0)))
+        return NULL;
     mm_status raised = MM_STATUS_SUCCESS;
     mm_va va = mm_map_locked_pages_specify_cache(mmwdk_m("MmMapLockedPagesSpecifyCache"), va_of(MemoryDescriptorList),
                                                  (mm_mode)AccessMode, (mm_cache_type)CacheType,
@@ -181,6 +192,8 @@ NTSTATUS MmAdvanceMdl(PMDL Mdl, ULONG NumberOfBytes)
 PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
                            SIZE_T TotalBytes)
 {
+    if (mmwdk_inject_failure(MMWDK_INJECT_PAGES, __builtin_return_address(0)))
+        TotalBytes = (TotalBytes / 2) & ~(SIZE_T)(PAGE_SIZE - 1); /* fewer pages than asked */
     mm_va mdl = mm_allocate_pages_for_mdl(mmwdk_m("MmAllocatePagesForMdl"), (uint64_t)LowAddress.QuadPart,
                                           (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart, TotalBytes);
     check(MM_STATUS_SUCCESS);
@@ -190,6 +203,8 @@ PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAdd
 PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
                              SIZE_T TotalBytes, MEMORY_CACHING_TYPE CacheType, ULONG Flags)
 {
+    if (mmwdk_inject_failure(MMWDK_INJECT_PAGES, __builtin_return_address(0)))
+        TotalBytes = (TotalBytes / 2) & ~(SIZE_T)(PAGE_SIZE - 1);
     mm_va mdl = mm_allocate_pages_for_mdl_ex(mmwdk_m("MmAllocatePagesForMdlEx"), (uint64_t)LowAddress.QuadPart,
                                              (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart,
                                              TotalBytes, (mm_cache_type)CacheType, Flags);

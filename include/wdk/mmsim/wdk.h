@@ -31,6 +31,27 @@ typedef int32_t (*mmwdk_driver_entry)(struct _DRIVER_OBJECT *driver, struct _UNI
  * 0x50 at its instruction. User buffers are always exact. */
 void mmwdk_exact_buffers(bool on);
 
+/* Low Resources Simulation (wdk/inject.c): the routines a driver calls
+ * fail as under memory pressure, seeded and deterministic. */
+#define MMWDK_INJECT_POOL 0x01u       /* ExAllocatePool*: NULL */
+#define MMWDK_INJECT_MDL 0x02u        /* IoAllocateMdl: NULL */
+#define MMWDK_INJECT_LOCK 0x04u       /* MmProbeAndLockPages: raises STATUS_INSUFFICIENT_RESOURCES */
+#define MMWDK_INJECT_MAP 0x08u        /* MmMapLockedPagesSpecifyCache (failure allowed): NULL */
+#define MMWDK_INJECT_PAGES 0x10u      /* MmAllocatePagesForMdl(Ex): half the pages asked for */
+#define MMWDK_INJECT_ALL 0x1Fu
+struct mmwdk_injection {
+    uint32_t sites;        /* MMWDK_INJECT_* */
+    uint64_t fail_nth;     /* fail the Nth eligible call (1-based); 0: not by count */
+    uint32_t one_in;       /* fail each eligible call with probability 1/one_in; 0: never */
+    uint64_t seed;         /* for one_in */
+    mm_image *driver;      /* only calls from this driver's image; NULL: any */
+    const void *call_site; /* only calls returning to this address; NULL: any */
+};
+/* Starts (or with NULL, stops) injection for the calling thread's machine. */
+void mmwdk_inject(const struct mmwdk_injection *cfg);
+/* How many calls it has failed since it started. */
+uint64_t mmwdk_injected(void);
+
 /* The machine the WDK routines act on, for the calling thread: a hosted
  * machine (mm_config.layout = MM_LAYOUT_HOSTED). Installs the exception
  * dispatcher __try/__except needs; NULL forgets the machine. Destroy the

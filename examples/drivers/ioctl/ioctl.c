@@ -69,8 +69,9 @@ NTSTATUS SampleCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 static void PrintInput(const char *method, const char *buffer, ULONG length)
 {
     char text[33];
-    ULONG n = length < 32 ? length : 32;
-    RtlCopyMemory(text, buffer, n);
+    ULONG n = buffer ? (length < 32 ? length : 32) : 0; /* no input: no system buffer */
+    if (n)
+        RtlCopyMemory(text, buffer, n);
     text[n] = 0;
     DbgPrint("sample: %s: %lu bytes in: \"%s\"\n", method, length, text);
 }

@@ -80,6 +80,8 @@ static void PrintInput(const char *method, const char *buffer, ULONG length)
 static ULONG WriteReply(char *buffer, ULONG length)
 {
     ULONG n = length < sizeof(Reply) ? length : (ULONG)sizeof(Reply);
+    if (!buffer || !n)
+        return 0; /* no output buffer at all */
     RtlCopyMemory(buffer, Reply, n);
     return n;
 }

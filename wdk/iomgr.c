@@ -838,6 +838,8 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
     else /* direct or neither: the data buffer, which a write's driver reads */
         st = set_buffers(m, irp, method, 0, 0, write_request ? user_in : user_out, write_request ? in_len : out_len,
                          write_request);
+    if (major != IRP_MJ_DEVICE_CONTROL) /* a read's or a write's UserBuffer is the caller's buffer */
+        irp->UserBuffer = ptr_of(write_request ? user_in : user_out);
     if (!NT_SUCCESS(st)) {
         abandon(m, irp, r);
         return st;
@@ -1072,6 +1074,16 @@ static void call_unload(mm_machine *m, PDRIVER_OBJECT d)
     on_kernel_stack(m, run_unload, &c);
 }
 
+/* The driver object and the strings the I/O manager made for it go with
+ * the driver (nothing holds them once it is unloaded). */
+static void forget_driver_object(mm_machine *m, mmwdk_driver *d)
+{
+    kernel_free(m, d->object->DriverName.Buffer);
+    kernel_free(m, d->registry->Buffer);
+    kernel_free(m, d->registry);
+    kernel_free(m, d->object);
+}
+
 static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name, mm_image *image, mmwdk_driver **out,
                        int32_t *entry_status)
 {
@@ -1085,6 +1097,12 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
     snprintf(text, sizeof text, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\%s", name);
     ok = ok && make_string(m, registry, text);
     if (!ok) {
+        if (d && d->DriverName.Buffer)
+            kernel_free(m, d->DriverName.Buffer);
+        if (registry && registry->Buffer)
+            kernel_free(m, registry->Buffer);
+        kernel_free(m, registry);
+        kernel_free(m, d);
         free(h);
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -1102,6 +1120,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
         d->DriverSize = (ULONG)info.size;
     }
     h->object = d;
+    h->registry = registry;
     h->image = image;
     snprintf(h->name, sizeof h->name, "%s", name);
     struct mm_apc_state saved;
@@ -1114,6 +1133,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
         return MM_STATUS_MACHINE_DEAD;
     }
     if (!NT_SUCCESS(*entry_status)) {
+        forget_driver_object(m, h);
         free(h);
         if (image)
             mm_image_unload(m, image);
@@ -1269,6 +1289,8 @@ mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)
     count_leaks(m, s, d, leaks ? leaks : &local);
     if (d->image && !mm_machine_is_dead(m))
         mm_image_unload(m, d->image);
+    if (!mm_machine_is_dead(m))
+        forget_driver_object(m, d);
     free(d);
     return mm_machine_is_dead(m) ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
 }

@@ -13,7 +13,8 @@ static USHORT wide_length(PCWSTR s)
     size_t n = 0;
     while (s[n])
         n++;
-    return (USHORT)(n * sizeof(WCHAR) > MAXUSHORT - sizeof(WCHAR) ? MAXUSHORT - sizeof(WCHAR) : n * sizeof(WCHAR));
+    /* Windows caps Length at 0xFFFC, so MaximumLength (one more WCHAR) fits. */
+    return (USHORT)(n * sizeof(WCHAR) > 0xFFFC ? 0xFFFC : n * sizeof(WCHAR));
 }
 
 void RtlInitUnicodeString(PUNICODE_STRING DestinationString, PCWSTR SourceString)

@@ -31,6 +31,7 @@ struct mmwdk_name {
 struct mmwdk_driver {
     struct mmwdk_driver *next;
     PDRIVER_OBJECT object;
+    PUNICODE_STRING registry;     /* the path DriverEntry was given */
     mm_image *image;              /* NULL for a DriverEntry linked into the test */
     char name[64];
 };

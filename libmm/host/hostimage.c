@@ -166,7 +166,9 @@ static void mark_sections(const struct elf_sections *e, mm_va base, mm_va lo, mm
             continue;
         const char *name = section_name(e, i);
         mm_va start = base + sh->sh_addr, end = start + sh->sh_size;
-        for (mm_va va = MM_PAGE_ALIGN(start); va < end; va += MM_PAGE_SIZE) {
+        if (end < start || end > hi)
+            end = hi; /* a header that claims more than the object has */
+        for (mm_va va = MM_PAGE_ALIGN(start < lo ? lo : start); va < end; va += MM_PAGE_SIZE) {
             if (va < lo || va >= hi)
                 continue;
             struct page_info *p = &pi[(va - lo) / MM_PAGE_SIZE];

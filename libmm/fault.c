@@ -45,8 +45,11 @@ mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va)
         return MM_USE_PAGED_POOL;
     if (va >= m->layout.driver_images && va < m->layout.driver_images + MMI_IMAGE_VA_PAGES * MM_PAGE_SIZE)
         return MM_USE_IMAGE;
-    /* A shared object the host's loader placed lies outside the region. */
-    return m->image_first && mmi_image_containing(m, va) ? MM_USE_IMAGE : MM_USE_SYSTEM;
+    /* A shared object the host's loader placed lies beyond the layout's
+     * regions; nothing else there is the model's. */
+    if (va >= m->layout.system_end && m->image_first && mmi_image_containing(m, va))
+        return MM_USE_IMAGE;
+    return MM_USE_SYSTEM;
 }
 
 /* P2 of 0x50 from Windows 10 1507 on: the x64 page-fault error code, so 0

@@ -29,6 +29,8 @@ DECLSPEC_NORETURN void mmwdk_raise(NTSTATUS code, PVOID address, ULONG_PTR p0, U
 void mmwdk_raise_failure(mm_status st, PVOID address);
 /* The driver's code cannot go on past a bug check whose hook returned. */
 DECLSPEC_NORETURN void mmwdk_stop(void);
+/* mmwdk_stop when st says the machine died, or it is dead. */
+void mmwdk_stop_if_dead(mm_status st);
 /* The model's exception dispatcher for the calling thread's machine. */
 void mmwdk_dispatch_exception(void *ctx, mm_machine *m, mm_status status, mm_va address, bool write, mm_va ip);
 void mmwdk_seh_reset(void);

@@ -325,23 +325,20 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
 {
     mm_machine *m = machine("IoAllocateIrp");
     PIRP irp = (PIRP)ptr_of(mm_io_allocate_irp_ex(m, StackSize, ChargeQuota));
-    if (mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return irp;
 }
 
 void IoFreeIrp(PIRP Irp)
 {
     mm_machine *m = machine("IoFreeIrp");
-    if (!MM_SUCCESS(mm_io_free_irp(m, va_of(Irp))) && mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(mm_io_free_irp(m, va_of(Irp)));
 }
 
 void IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize)
 {
     mm_machine *m = machine("IoInitializeIrp");
-    if (!MM_SUCCESS(mm_io_initialize_irp(m, va_of(Irp), PacketSize, StackSize)) && mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(mm_io_initialize_irp(m, va_of(Irp), PacketSize, StackSize));
 }
 
 /* IoReuseIrp: the packet as IoAllocateIrp left it, with its allocation
@@ -438,8 +435,7 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     /* A packet a driver allocated and let complete to nobody: the MDLs and
      * the packet go, as for a thread's IRP. */
     mm_io_complete_request(m, va_of(Irp));
-    if (mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
 }
 
 PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine)
@@ -577,8 +573,7 @@ static void complete_in_context(mm_machine *m, struct mmwdk_request *r, PIRP irp
     }
     r->done = true;
     mm_io_complete_request(m, va_of(irp));
-    if (mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
 }
 
 /* Sends the IRP down and returns the request's status: its completion

@@ -71,8 +71,7 @@ static void release(const char *ddi, PVOID p, ULONG tag)
 {
     mm_machine *m = mmwdk_m(ddi);
     mmwdk_pool_forget(m, va_of(p));
-    if (!MM_SUCCESS(mm_pool_free(m, va_of(p), tag)) && mm_machine_is_dead(m))
-        mmwdk_stop();
+    mmwdk_stop_if_dead(mm_pool_free(m, va_of(p), tag));
 }
 
 void ExFreePoolWithTag(PVOID P, ULONG Tag) { release("ExFreePoolWithTag", P, Tag); }
@@ -80,12 +79,6 @@ void ExFreePool(PVOID P) { release("ExFreePool", P, 0); }
 
 /* ---- MDLs ---- */
 
-static void check(mm_status st)
-{
-    mm_machine *m = mmwdk_machine();
-    if (st == MM_STATUS_MACHINE_DEAD || (m && mm_machine_is_dead(m)))
-        mmwdk_stop();
-}
 
 PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
 {
@@ -93,15 +86,15 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
     if (mmwdk_inject_failure(MMWDK_INJECT_MDL, __builtin_return_address(0)))
         return NULL;
     mm_va mdl = mm_io_allocate_mdl(m, va_of(VirtualAddress), Length, SecondaryBuffer, ChargeQuota, va_of(Irp));
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return (PMDL)ptr_of(mdl);
 }
 
-void IoFreeMdl(PMDL Mdl) { check(mm_io_free_mdl(mmwdk_m("IoFreeMdl"), va_of(Mdl))); }
+void IoFreeMdl(PMDL Mdl) { mmwdk_stop_if_dead(mm_io_free_mdl(mmwdk_m("IoFreeMdl"), va_of(Mdl))); }
 
 void IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
 {
-    check(mm_io_build_partial_mdl(mmwdk_m("IoBuildPartialMdl"), va_of(SourceMdl), va_of(TargetMdl),
+    mmwdk_stop_if_dead(mm_io_build_partial_mdl(mmwdk_m("IoBuildPartialMdl"), va_of(SourceMdl), va_of(TargetMdl),
                                   va_of(VirtualAddress), Length));
 }
 
@@ -109,7 +102,7 @@ SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length) { return (SIZE_T)mm_size_of_mdl(va
 
 void MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
 {
-    check(mm_build_mdl_for_nonpaged_pool(mmwdk_m("MmBuildMdlForNonPagedPool"), va_of(MemoryDescriptorList)));
+    mmwdk_stop_if_dead(mm_build_mdl_for_nonpaged_pool(mmwdk_m("MmBuildMdlForNonPagedPool"), va_of(MemoryDescriptorList)));
 }
 
 /* A probe that fails raises (STATUS_ACCESS_VIOLATION for a bad or
@@ -138,7 +131,7 @@ void MmProbeAndLockProcessPages(PMDL MemoryDescriptorList, PEPROCESS Process, KP
 
 void MmUnlockPages(PMDL MemoryDescriptorList)
 {
-    check(mm_unlock_pages(mmwdk_m("MmUnlockPages"), va_of(MemoryDescriptorList)));
+    mmwdk_stop_if_dead(mm_unlock_pages(mmwdk_m("MmUnlockPages"), va_of(MemoryDescriptorList)));
 }
 
 PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
@@ -154,7 +147,7 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
     mm_va va = mm_map_locked_pages_specify_cache(mmwdk_m("MmMapLockedPagesSpecifyCache"), va_of(MemoryDescriptorList),
                                                  (mm_mode)AccessMode, (mm_cache_type)CacheType,
                                                  va_of(RequestedAddress), BugCheckOnFailure != 0, Priority, &raised);
-    check(raised);
+    mmwdk_stop_if_dead(raised);
     if (!va && AccessMode == UserMode && !MM_SUCCESS(raised))
         mmwdk_raise((NTSTATUS)raised, __builtin_return_address(0), 0, 0); /* a user mapping raises */
     return ptr_of(va);
@@ -163,29 +156,29 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
 PVOID MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode)
 {
     mm_va va = mm_map_locked_pages(mmwdk_m("MmMapLockedPages"), va_of(MemoryDescriptorList), (mm_mode)AccessMode);
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return ptr_of(va);
 }
 
 void MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
 {
-    check(mm_unmap_locked_pages(mmwdk_m("MmUnmapLockedPages"), va_of(BaseAddress), va_of(MemoryDescriptorList)));
+    mmwdk_stop_if_dead(mm_unmap_locked_pages(mmwdk_m("MmUnmapLockedPages"), va_of(BaseAddress), va_of(MemoryDescriptorList)));
 }
 
-void MmPrepareMdlForReuse(PMDL Mdl) { check(mm_prepare_mdl_for_reuse(mmwdk_m("MmPrepareMdlForReuse"), va_of(Mdl))); }
+void MmPrepareMdlForReuse(PMDL Mdl) { mmwdk_stop_if_dead(mm_prepare_mdl_for_reuse(mmwdk_m("MmPrepareMdlForReuse"), va_of(Mdl))); }
 
 NTSTATUS MmProtectMdlSystemAddress(PMDL MemoryDescriptorList, ULONG NewProtect)
 {
     mm_status st = mm_protect_mdl_system_address(mmwdk_m("MmProtectMdlSystemAddress"), va_of(MemoryDescriptorList),
                                                  NewProtect);
-    check(st);
+    mmwdk_stop_if_dead(st);
     return (NTSTATUS)st;
 }
 
 NTSTATUS MmAdvanceMdl(PMDL Mdl, ULONG NumberOfBytes)
 {
     mm_status st = mm_advance_mdl(mmwdk_m("MmAdvanceMdl"), va_of(Mdl), NumberOfBytes);
-    check(st);
+    mmwdk_stop_if_dead(st);
     return (NTSTATUS)st;
 }
 
@@ -196,7 +189,7 @@ PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAdd
         TotalBytes = (TotalBytes / 2) & ~(SIZE_T)(PAGE_SIZE - 1); /* fewer pages than asked */
     mm_va mdl = mm_allocate_pages_for_mdl(mmwdk_m("MmAllocatePagesForMdl"), (uint64_t)LowAddress.QuadPart,
                                           (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart, TotalBytes);
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return (PMDL)ptr_of(mdl);
 }
 
@@ -208,13 +201,13 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighA
     mm_va mdl = mm_allocate_pages_for_mdl_ex(mmwdk_m("MmAllocatePagesForMdlEx"), (uint64_t)LowAddress.QuadPart,
                                              (uint64_t)HighAddress.QuadPart, (uint64_t)SkipBytes.QuadPart,
                                              TotalBytes, (mm_cache_type)CacheType, Flags);
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return (PMDL)ptr_of(mdl);
 }
 
 void MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 {
-    check(mm_free_pages_from_mdl(mmwdk_m("MmFreePagesFromMdl"), va_of(MemoryDescriptorList)));
+    mmwdk_stop_if_dead(mm_free_pages_from_mdl(mmwdk_m("MmFreePagesFromMdl"), va_of(MemoryDescriptorList)));
 }
 
 /* ---- addresses ---- */
@@ -246,23 +239,23 @@ PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, MEMOR
 {
     mm_va va = mm_map_io_space(mmwdk_m("MmMapIoSpace"), (uint64_t)PhysicalAddress.QuadPart, NumberOfBytes,
                                (mm_cache_type)CacheType);
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return ptr_of(va);
 }
 
 void MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)
 {
-    check(mm_unmap_io_space(mmwdk_m("MmUnmapIoSpace"), va_of(BaseAddress), NumberOfBytes));
+    mmwdk_stop_if_dead(mm_unmap_io_space(mmwdk_m("MmUnmapIoSpace"), va_of(BaseAddress), NumberOfBytes));
 }
 
 PVOID MmLockPagableDataSection(PVOID AddressWithinSection)
 {
     mm_va handle = mm_lock_pagable_section(mmwdk_m("MmLockPagableCodeSection"), va_of(AddressWithinSection));
-    check(MM_STATUS_SUCCESS);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return ptr_of(handle);
 }
 
 void MmUnlockPagableImageSection(PVOID ImageSectionHandle)
 {
-    check(mm_unlock_pagable_image_section(mmwdk_m("MmUnlockPagableImageSection"), va_of(ImageSectionHandle)));
+    mmwdk_stop_if_dead(mm_unlock_pagable_image_section(mmwdk_m("MmUnlockPagableImageSection"), va_of(ImageSectionHandle)));
 }

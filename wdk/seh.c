@@ -120,11 +120,16 @@ void mmwdk_dispatch_exception(void *ctx, mm_machine *m, mm_status status, mm_va 
     mmwdk_raise((NTSTATUS)status, ptr_of(ip), write ? 1 : 0, address);
 }
 
-void mmwdk_raise_failure(mm_status st, PVOID address)
+void mmwdk_stop_if_dead(mm_status st)
 {
     mm_machine *m = mmwdk_machine();
     if (st == MM_STATUS_MACHINE_DEAD || (m && mm_machine_is_dead(m)))
         mmwdk_stop();
+}
+
+void mmwdk_raise_failure(mm_status st, PVOID address)
+{
+    mmwdk_stop_if_dead(st);
     mmwdk_raise((NTSTATUS)st, address, 0, 0);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "machine.h"
 
 #define HEADER 16u
@@ -35,6 +36,8 @@ void *mmi_alloc_with(const struct mm_allocator *a, size_t size)
     unsigned char *p;
     if (a->alloc == libc_alloc) {
         p = calloc(1, size + HEADER);
+    } else if (mmi_arena_of(a)) {
+        p = a->alloc(a->ctx, size + HEADER); /* zeroed already */
     } else {
         p = a->alloc(a->ctx, size + HEADER);
         if (p)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arena.h"
 #include "bugcheck.h"
 #include "image.h"
 #include "irp.h"
@@ -81,10 +82,21 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
     if (!config_valid(cfg))
         return MM_STATUS_INVALID_PARAMETER;
     struct mm_allocator a;
-    mmi_allocator_resolve(&a, &cfg->allocator);
+    struct mmi_arena *arena = NULL;
+    if (cfg->snapshots) { /* the arena is the allocator */
+        if (cfg->allocator.alloc || cfg->allocator.realloc || cfg->allocator.free)
+            return MM_STATUS_INVALID_PARAMETER;
+        if (!(arena = mmi_arena_create(cfg, &a)))
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+    } else {
+        mmi_allocator_resolve(&a, &cfg->allocator);
+    }
     mm_machine *m = mmi_alloc_with(&a, sizeof *m);
-    if (!m)
+    if (!m) {
+        mmi_arena_destroy(arena);
         return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    m->arena = arena;
     m->cfg = *cfg;
     mmi_layout_windows(cfg, &m->layout);
     if (cfg->layout == MM_LAYOUT_HOSTED) {
@@ -92,6 +104,7 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
         mm_status reserved = mmi_host_reserve(cfg, &base);
         if (!MM_SUCCESS(reserved)) {
             mmi_free_with(&a, m);
+            mmi_arena_destroy(arena);
             return reserved;
         }
         mmi_layout_hosted(cfg, base, &m->layout);
@@ -120,6 +133,8 @@ void mm_machine_destroy(mm_machine *m)
 {
     if (!m)
         return;
+    if (m->release_extension)
+        m->release_extension(m, m->extension);
     mmi_host_detach(m); /* first: nothing below may touch the host view */
     mmi_physical_fini(m);
     mmi_kstack_fini(m);
@@ -140,8 +155,29 @@ void mm_machine_destroy(mm_machine *m)
     mmi_pfn_fini(m);
     mmi_trace_fini(m);
     struct mm_allocator a = m->alloc;
+    struct mmi_arena *arena = m->arena;
     mmi_free_with(&a, m);
+    mmi_arena_destroy(arena);
 }
+
+void *mm_machine_alloc(mm_machine *m, size_t size) { return m ? mmi_alloc(m, size) : NULL; }
+
+void mm_machine_free(mm_machine *m, void *p)
+{
+    if (m)
+        mmi_free(m, p);
+}
+
+mm_status mm_machine_set_extension(mm_machine *m, void *extension, void (*release)(mm_machine *m, void *extension))
+{
+    if (!m)
+        return MM_STATUS_INVALID_PARAMETER;
+    m->extension = extension;
+    m->release_extension = release;
+    return MM_STATUS_SUCCESS;
+}
+
+void *mm_machine_extension(const mm_machine *m) { return m ? m->extension : NULL; }
 
 bool mm_machine_is_dead(const mm_machine *m) { return !m || m->dead; }
 

@@ -97,6 +97,9 @@ struct mm_machine {
     struct mmi_hostview *hostview;    /* the host view of a hosted machine (libmm/host/hostmmu.c) */
     mm_exception_fn exception_fn;     /* where a kernel access to a bad user address is raised */
     void *exception_ctx;
+    void *extension;                  /* a layer on top's state (mm_machine_set_extension) */
+    void (*release_extension)(mm_machine *m, void *extension);
+    struct mmi_arena *arena;          /* the snapshot arena (cfg.snapshots), else NULL */
 };
 
 /* A public call's operation context: a new stack on the current CPU. */

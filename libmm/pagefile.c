@@ -36,7 +36,7 @@ uint64_t mmi_pagefile_write(mm_machine *m, mm_pfn pfn)
     uint64_t slot = mmi_bitmap_find_set(&pf->used, 1, 1);
     if (slot == MMI_BITMAP_NONE)
         return 0;
-    unsigned char *dst = mmi_store_page(m, &pf->store, slot);
+    unsigned char *dst = mmi_store_page_for_write(m, &pf->store, slot);
     if (!dst) {
         mmi_bitmap_clear(&pf->used, slot, 1);
         return 0;

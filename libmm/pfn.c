@@ -139,7 +139,7 @@ void mmi_frame_mark_stored(mm_machine *m, mm_pfn pfn)
 
 static unsigned char *frame_for_write(mm_machine *m, mm_pfn pfn)
 {
-    unsigned char *p = mmi_store_page(m, &m->store, pfn);
+    unsigned char *p = mmi_store_page_for_write(m, &m->store, pfn);
     assert(p != NULL);
     mmi_frame_mark_stored(m, pfn);
     return p;

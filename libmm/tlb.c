@@ -58,7 +58,8 @@ static void cache(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
     if (m->tlb.host && live(m, e) && e->page != page)
         m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->tlb.generation,
-                                .stamp = ++m->tlb.fills, .writable = pte_writable(pte)};
+                                .stamp = ++m->tlb.fills, .writable = pte_writable(pte),
+                                .executable = !(pte & PTE_NO_EXECUTE)};
     if (m->tlb.host && e->writable && mmi_pfn_is_ram(m, e->pfn) && e->pfn < m->pfn.untouched)
         mmi_frame_mark_stored(m, e->pfn); /* host code may write it from now on */
 }
@@ -82,6 +83,9 @@ void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes,
     for (unsigned i = 0, run; i < count; i += run) {
         for (run = 1; i + run < count && same_run(m, ptes[i + run - 1], ptes[i + run]); run++)
             ;
+        if (pte_writable(ptes[i]) && m->store.kept && mmi_pfn_is_ram(m, mmi_pte_pfn(ptes[i])))
+            for (unsigned k = 0; k < run; k++) /* a snapshot keeps what host code may write unseen */
+                mmi_store_keep(&m->store, mmi_pte_pfn(ptes[i + k]));
         m->tlb.host->map(m->tlb.host_ctx, first + (mm_va)i * MM_PAGE_SIZE, mmi_pte_pfn(ptes[i]), run,
                          pte_writable(ptes[i]), !(ptes[i] & PTE_NO_EXECUTE));
     }
@@ -123,4 +127,47 @@ void mmi_switch_process(mm_machine *m, struct mm_process *p)
     if (cpu->process != p)
         mmi_tlb_flush_user(m);
     cpu->process = p;
+}
+
+/* After a restore the tables are the snapshot's, the TLB the one the run
+ * left: an entry stays only where the tables give the same frame with at
+ * least its rights, in the address space the current CPU runs in. A TLB
+ * holds no state of its own (a walk of a valid PTE changes nothing), so
+ * what it keeps changes no outcome, only how many host faults come. */
+void mmi_tlb_revalidate(mm_machine *m)
+{
+    struct mm_process *p = mmi_cpu(m)->process;
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (!live(m, e))
+            continue;
+        mm_pfn top = mmi_top_for(m, p, e->page);
+        struct mmi_walk w;
+        bool same = false;
+        if (top == e->top) {
+            mmi_walk(m, top, e->page, &w);
+            same = mmi_walk_valid(&w) && mmi_pte_pfn(w.entry[3]) == e->pfn &&
+                   (!e->writable || pte_writable(w.entry[3])) && (!e->executable || !(w.entry[3] & PTE_NO_EXECUTE)) &&
+                   !(w.entry[3] & MMI_PTE_MDL_MAPPING);
+        }
+        if (!same)
+            mmi_tlb_flush_page(m, e->page);
+    }
+}
+
+bool mmi_tlb_maps_writable(mm_machine *m, mm_pfn pfn)
+{
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
+        if (live(m, &m->tlb.entry[i]) && m->tlb.entry[i].writable && m->tlb.entry[i].pfn == pfn)
+            return true;
+    return false;
+}
+
+void mmi_tlb_keep_writable(mm_machine *m)
+{
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        const struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (live(m, e) && e->writable && mmi_pfn_is_ram(m, e->pfn))
+            mmi_store_keep(&m->store, e->pfn);
+    }
 }

@@ -18,6 +18,7 @@ struct mmi_tlb_entry {
     uint64_t generation;
     uint64_t stamp; /* when it was filled: the oldest of a set goes first */
     bool writable;  /* writes may skip the walk: the PTE is writable and dirty */
+    bool executable; /* the PTE allowed execution (a host view maps it so) */
 };
 #define MMI_TLB_ENTRIES 64u
 #define MMI_TLB_WAYS 4u
@@ -59,6 +60,12 @@ void mmi_tlb_flush_all(mm_machine *m);
 /* Drops every user-space translation (a CR3 reload keeps only global,
  * i.e. system, entries). */
 void mmi_tlb_flush_user(mm_machine *m);
+/* Keeps only the entries the page tables still give (after a restore). */
+void mmi_tlb_revalidate(mm_machine *m);
+/* A snapshot keeps the frames live entries let host code write unseen. */
+void mmi_tlb_keep_writable(mm_machine *m);
+/* True when a live entry lets writes reach frame pfn unseen. */
+bool mmi_tlb_maps_writable(mm_machine *m, mm_pfn pfn);
 /* KiSwapProcess: the current CPU runs in p's address space from now on;
  * the old one's user translations go (from a host view too). */
 void mmi_switch_process(mm_machine *m, struct mm_process *p);

@@ -24,6 +24,11 @@ struct harness {
     struct mm_bugcheck bc;
     mm_process *proc;      /* setup_attached: the process CPU 0 is attached to */
     struct mm_apc_state apc;
+    /* MMSIM_TEST_SNAPSHOTS=1: the machine's state when setup took its
+     * snapshot, which teardown restores and compares. */
+    bool snapshot;
+    struct mm_memory_counts counts;
+    uint64_t host_bytes, stored, step, trace;
 };
 
 static struct harness H;
@@ -70,6 +75,37 @@ static inline void harness_config(struct mm_config *cfg)
     const char *layout = getenv("MMSIM_TEST_LAYOUT");
     if (layout && strcmp(layout, "hosted") == 0)
         cfg->layout = MM_LAYOUT_HOSTED;
+    const char *snapshots = getenv("MMSIM_TEST_SNAPSHOTS");
+    cfg->snapshots = snapshots && strcmp(snapshots, "1") == 0;
+}
+
+/* Under MMSIM_TEST_SNAPSHOTS=1 the fixture's machine is snapshotted at once
+ * and teardown restores it, whatever the test did, and checks that it is
+ * the machine it was: every suite is then a test of restore. */
+static inline void harness_take_snapshot(mm_machine *m)
+{
+    if (mm_machine_snapshot(m) != MM_STATUS_SUCCESS)
+        fail_msg("mm_machine_snapshot failed");
+    H.snapshot = true;
+    mm_memory_query(m, &H.counts);
+    H.host_bytes = mm_machine_host_bytes(m);
+    H.stored = mm_machine_stored_pages(m);
+    H.step = mm_machine_step(m);
+    H.trace = mm_trace_count(m);
+}
+
+static inline void harness_check_restore(mm_machine *m)
+{
+    if (!H.snapshot)
+        return;
+    mm_status st = mm_machine_restore(m);
+    if (st != MM_STATUS_SUCCESS)
+        fail_msg("mm_machine_restore: %s", mm_status_name(st));
+    struct mm_memory_counts now;
+    mm_memory_query(m, &now);
+    if (memcmp(&now, &H.counts, sizeof now) != 0 || mm_machine_host_bytes(m) != H.host_bytes ||
+        mm_machine_stored_pages(m) != H.stored || mm_machine_step(m) != H.step || mm_trace_count(m) != H.trace)
+        fail_msg("the restored machine differs from its snapshot");
 }
 
 static inline mm_machine *harness_machine(const struct mm_config *cfg)
@@ -78,6 +114,8 @@ static inline mm_machine *harness_machine(const struct mm_config *cfg)
     mm_status st = mm_machine_create(cfg, &m);
     if (st != MM_STATUS_SUCCESS)
         fail_msg("mm_machine_create: %s", mm_status_name(st));
+    if (cfg->snapshots)
+        harness_take_snapshot(m);
     return m;
 }
 
@@ -104,6 +142,10 @@ static inline int teardown_machine(void **state)
     (void)state;
     if (H.m && !mm_machine_is_dead(H.m))
         assert_invariants(H.m);
+    if (H.m && H.snapshot) {
+        harness_check_restore(H.m);
+        assert_invariants(H.m);
+    }
     mm_machine_destroy(H.m);
     H.m = NULL;
     return 0;
@@ -121,6 +163,8 @@ static inline int setup_hosted_machine(void **state)
     *state = MM_SUCCESS(st) ? H.m : NULL;
     if (st != MM_STATUS_NOT_SUPPORTED && !MM_SUCCESS(st))
         fail_msg("mm_machine_create: %s", mm_status_name(st));
+    if (MM_SUCCESS(st) && cfg.snapshots)
+        harness_take_snapshot(H.m);
     return 0;
 }
 

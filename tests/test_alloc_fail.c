@@ -15,6 +15,7 @@ static mm_machine *machine_with_allocator(void)
     struct mm_config cfg;
     harness_config(&cfg);
     cfg.allocator = failing_allocator(&F);
+    cfg.snapshots = false; /* the arena is the allocator then */
     mm_machine *m = NULL;
     mm_status st = mm_machine_create(&cfg, &m);
     return st == MM_STATUS_SUCCESS ? m : NULL;

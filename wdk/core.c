@@ -17,10 +17,6 @@ void mmwdk_use(mm_machine *m)
 {
     if (current && current != m)
         mm_machine_set_exception_handler(current, NULL, NULL);
-    if (current != m) {
-        mmwdk_state_drop();
-        mmwdk_inject(NULL);
-    }
     current = m;
     mmwdk_seh_reset();
     if (m) {

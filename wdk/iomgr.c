@@ -60,7 +60,7 @@ static PVOID system_buffer(mm_machine *m, ULONG len)
     if (!exact_buffers)
         return ptr_of(mm_pool_allocate(m, MM_NONPAGED_POOL, len, BUFFER_TAG));
     uint64_t pages = ((uint64_t)len + PAGE_SIZE - 1) / PAGE_SIZE;
-    struct mmwdk_exact_buffer *e = calloc(1, sizeof *e);
+    struct mmwdk_exact_buffer *e = mmwdk_alloc(m, sizeof *e);
     if (!e)
         return NULL;
     e->mdl = mm_allocate_pages_for_mdl(m, 0, UINT64_MAX, 0, pages * PAGE_SIZE);
@@ -73,7 +73,7 @@ static PVOID system_buffer(mm_machine *m, ULONG len)
             mm_free_pages_from_mdl(m, e->mdl);
             mm_pool_free(m, e->mdl, 0);
         }
-        free(e);
+        mmwdk_free(m, e);
         return NULL;
     }
     e->buffer = mapped + pages * PAGE_SIZE - len;
@@ -95,7 +95,7 @@ static void system_buffer_free(mm_machine *m, PVOID p)
     mm_free_mapping_address(m, e->base, BUFFER_TAG);
     mm_free_pages_from_mdl(m, e->mdl);
     mm_pool_free(m, e->mdl, 0);
-    free(e);
+    mmwdk_free(m, e);
 }
 
 /* The I/O manager's copies between a user buffer and a system buffer, as
@@ -182,9 +182,7 @@ static struct mmwdk_name *find_name(struct mmwdk_name *head, const char *name)
 
 static struct mmwdk_name *add_name(struct mmwdk_name **head, const char *name)
 {
-    struct mmwdk_name *n = calloc(1, sizeof *n);
-    if (!n)
-        return NULL;
+    struct mmwdk_name *n = mmwdk_alloc(mmwdk_machine(), sizeof *n);
     snprintf(n->name, sizeof n->name, "%s", name);
     HASH_ADD_STR(*head, name, n);
     return n;
@@ -193,7 +191,7 @@ static struct mmwdk_name *add_name(struct mmwdk_name **head, const char *name)
 static void drop_name(struct mmwdk_name **head, struct mmwdk_name *n)
 {
     HASH_DEL(*head, n);
-    free(n);
+    mmwdk_free(mmwdk_machine(), n);
 }
 
 /* "\DosDevices\X" and "\??\X" name the same link. */
@@ -490,7 +488,7 @@ static PIRP new_irp(mm_machine *m, PDEVICE_OBJECT device, UCHAR major, PFILE_OBJ
     PIRP irp = (PIRP)ptr_of(mm_io_allocate_irp_ex(m, device->StackSize, false));
     if (!irp)
         return NULL;
-    struct mmwdk_request *r = calloc(1, sizeof *r);
+    struct mmwdk_request *r = mmwdk_alloc(m, sizeof *r);
     if (!r) {
         mm_io_free_irp(m, va_of(irp));
         return NULL;
@@ -511,7 +509,7 @@ static PIRP new_irp(mm_machine *m, PDEVICE_OBJECT device, UCHAR major, PFILE_OBJ
 static void drop_request(mm_machine *m, struct mmwdk_request *r)
 {
     HASH_DEL(mmwdk_state(m)->requests, r);
-    free(r);
+    mmwdk_free(m, r);
 }
 
 /* The I/O manager's part of completion, in the requester's context:
@@ -681,12 +679,12 @@ static mm_status open_device(mm_machine *m, mm_process *p, PDEVICE_OBJECT target
     struct user_call c;
     enter_process(m, p, &c);
     PFILE_OBJECT file = kernel_alloc(m, sizeof(FILE_OBJECT), OBJECT_TAG);
-    mmwdk_file *f = calloc(1, sizeof *f);
+    mmwdk_file *f = mmwdk_alloc(m, sizeof *f);
     struct mmwdk_request *r = NULL;
     PIRP irp = file && f ? new_irp(m, device, IRP_MJ_CREATE, file, p, &r) : NULL;
     if (!irp) {
         kernel_free(m, file);
-        free(f);
+        mmwdk_free(m, f);
         leave(m, &c.saved, c.attached);
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -699,7 +697,7 @@ static mm_status open_device(mm_machine *m, mm_process *p, PDEVICE_OBJECT target
     leave(m, &c.saved, c.attached);
     if (!NT_SUCCESS(*status)) {
         kernel_free(m, file);
-        free(f);
+        mmwdk_free(m, f);
         return mm_machine_is_dead(m) ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
     }
     f->process = p;
@@ -913,7 +911,7 @@ static void forget_file(struct mmwdk_state *s, mmwdk_file *f)
         link = &(*link)->next;
     if (*link)
         *link = f->next;
-    free(f);
+    mmwdk_free(s->m, f);
 }
 
 int32_t mmwdk_close(mmwdk_file *f)
@@ -1084,7 +1082,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
 {
     struct mmwdk_state *s = mmwdk_state(m);
     PDRIVER_OBJECT d = kernel_alloc(m, sizeof(DRIVER_OBJECT) + sizeof(DRIVER_EXTENSION), OBJECT_TAG);
-    mmwdk_driver *h = calloc(1, sizeof *h);
+    mmwdk_driver *h = mmwdk_alloc(m, sizeof *h);
     PUNICODE_STRING registry = kernel_alloc(m, sizeof(UNICODE_STRING), OBJECT_TAG);
     char text[160];
     snprintf(text, sizeof text, "\\Driver\\%s", name);
@@ -1098,7 +1096,7 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
             kernel_free(m, registry->Buffer);
         kernel_free(m, registry);
         kernel_free(m, d);
-        free(h);
+        mmwdk_free(m, h);
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     }
     d->Type = IO_TYPE_DRIVER;
@@ -1124,12 +1122,12 @@ static mm_status start(mm_machine *m, mmwdk_driver_entry entry, const char *name
     *entry_status = call_entry(m, entry, d, registry);
     leave(m, &saved, attached);
     if (mm_machine_is_dead(m)) {
-        free(h);
+        mmwdk_free(m, h);
         return MM_STATUS_MACHINE_DEAD;
     }
     if (!NT_SUCCESS(*entry_status)) {
         forget_driver_object(m, h);
-        free(h);
+        mmwdk_free(m, h);
         if (image)
             mm_image_unload(m, image);
         return MM_STATUS_SUCCESS;
@@ -1223,7 +1221,7 @@ static void count_leaks(mm_machine *m, struct mmwdk_state *s, mmwdk_driver *d, s
                  (unsigned long long)b->bytes, (unsigned long long)b->va, tag, site);
         report(l, line);
         HASH_DEL(s->pool, b); /* reported once */
-        free(b);
+        mmwdk_free(m, b);
     }
     for (PDEVICE_OBJECT dev = d->object->DeviceObject; dev; dev = dev->NextDevice) {
         l->devices++;
@@ -1286,6 +1284,6 @@ mm_status mmwdk_driver_unload(mmwdk_driver *d, struct mmwdk_leaks *leaks)
         mm_image_unload(m, d->image);
     if (!mm_machine_is_dead(m))
         forget_driver_object(m, d);
-    free(d);
+    mmwdk_free(m, d);
     return mm_machine_is_dead(m) ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
 }

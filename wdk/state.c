@@ -1,15 +1,18 @@
-/* wdk/state.c — the WDK layer's per-machine state (wdkstate.h): one for
- * the calling thread's machine, dropped when the thread moves to another
- * machine or to none. */
+/* wdk/state.c — the WDK layer's per-machine state (wdkstate.h): the
+ * machine's extension, allocated in the machine's memory, released with the
+ * machine. */
 #include "wdkstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static _Thread_local struct mmwdk_state *state;
+/* The machine whose state a hash table belongs to while it is torn down
+ * (the machine's destruction may run on a thread using another one). */
+static _Thread_local mm_machine *hash_owner;
 
-static void *must(void *p)
+void *mmwdk_alloc(mm_machine *m, size_t size)
 {
+    void *p = mm_machine_alloc(m, size);
     if (!p) {
         fputs("mmsim: out of host memory in the WDK layer\n", stderr);
         abort();
@@ -17,47 +20,56 @@ static void *must(void *p)
     return p;
 }
 
-struct mmwdk_state *mmwdk_state(mm_machine *m)
-{
-    if (state && state->m != m)
-        mmwdk_state_drop();
-    if (!state) {
-        state = must(calloc(1, sizeof *state));
-        state->m = m;
-    }
-    return state;
-}
+void mmwdk_free(mm_machine *m, void *p) { mm_machine_free(m, p); }
 
-#define FREE_HASH(head, type)                      \
+void *mmwdk_hash_alloc(size_t size) { return mmwdk_alloc(hash_owner ? hash_owner : mmwdk_machine(), size); }
+void mmwdk_hash_free(void *p) { mmwdk_free(hash_owner ? hash_owner : mmwdk_machine(), p); }
+
+#define FREE_HASH(m, head, type)                   \
     do {                                           \
         type *e_, *t_;                             \
         HASH_ITER(hh, head, e_, t_) {              \
             HASH_DEL(head, e_);                    \
-            free(e_);                              \
+            mmwdk_free(m, e_);                     \
         }                                          \
     } while (0)
 
-void mmwdk_state_drop(void)
+/* At the machine's destruction. */
+static void release(mm_machine *m, void *extension)
 {
-    if (!state)
-        return;
-    FREE_HASH(state->pool, struct mmwdk_pool_block);
-    FREE_HASH(state->devices, struct mmwdk_name);
-    FREE_HASH(state->links, struct mmwdk_name);
-    FREE_HASH(state->requests, struct mmwdk_request);
-    FREE_HASH(state->exact, struct mmwdk_exact_buffer);
-    while (state->drivers) {
-        struct mmwdk_driver *next = state->drivers->next;
-        free(state->drivers);
-        state->drivers = next;
+    struct mmwdk_state *s = extension;
+    mm_machine *outer = hash_owner;
+    hash_owner = m;
+    FREE_HASH(m, s->pool, struct mmwdk_pool_block);
+    FREE_HASH(m, s->devices, struct mmwdk_name);
+    FREE_HASH(m, s->links, struct mmwdk_name);
+    FREE_HASH(m, s->requests, struct mmwdk_request);
+    FREE_HASH(m, s->exact, struct mmwdk_exact_buffer);
+    hash_owner = outer;
+    while (s->drivers) {
+        struct mmwdk_driver *next = s->drivers->next;
+        mmwdk_free(m, s->drivers);
+        s->drivers = next;
     }
-    while (state->files) {
-        struct mmwdk_file *next = state->files->next;
-        free(state->files);
-        state->files = next;
+    while (s->files) {
+        struct mmwdk_file *next = s->files->next;
+        mmwdk_free(m, s->files);
+        s->files = next;
     }
-    free(state);
-    state = NULL;
+    mmwdk_free(m, s->injection);
+    mmwdk_free(m, s);
+    mm_machine_set_extension(m, NULL, NULL);
+}
+
+struct mmwdk_state *mmwdk_state(mm_machine *m)
+{
+    struct mmwdk_state *s = mm_machine_extension(m);
+    if (!s) {
+        s = mmwdk_alloc(m, sizeof *s);
+        s->m = m;
+        mm_machine_set_extension(m, s, release);
+    }
+    return s;
 }
 
 void mmwdk_pool_note(mm_machine *m, mm_va va, uint64_t bytes, uint32_t tag, void *caller)
@@ -66,7 +78,7 @@ void mmwdk_pool_note(mm_machine *m, mm_va va, uint64_t bytes, uint32_t tag, void
     struct mmwdk_pool_block *b = NULL;
     HASH_FIND(hh, s->pool, &va, sizeof va, b);
     if (!b) {
-        b = must(calloc(1, sizeof *b));
+        b = mmwdk_alloc(m, sizeof *b);
         b->va = va;
         HASH_ADD(hh, s->pool, va, sizeof b->va, b);
     }
@@ -82,7 +94,7 @@ void mmwdk_pool_forget(mm_machine *m, mm_va va)
     HASH_FIND(hh, s->pool, &va, sizeof va, b);
     if (b) {
         HASH_DEL(s->pool, b);
-        free(b);
+        mmwdk_free(m, b);
     }
 }
 

@@ -7,8 +7,14 @@
 #include "internal.h"
 
 /* uthash with FNV-1a: its default Jenkins hash falls through switch cases
- * without annotations, which -Wimplicit-fallthrough refuses. */
+ * without annotations, which -Wimplicit-fallthrough refuses. Its tables
+ * live in the machine's memory like the entries (mmwdk_hash_alloc), so a
+ * snapshot's restore brings them back too. */
 #define HASH_FUNCTION(keyptr, keylen, hashv) HASH_FNV(keyptr, keylen, hashv)
+void *mmwdk_hash_alloc(size_t size);
+void mmwdk_hash_free(void *p);
+#define uthash_malloc(sz) mmwdk_hash_alloc(sz)
+#define uthash_free(ptr, sz) mmwdk_hash_free(ptr)
 #include <uthash.h>
 
 #define MMWDK_NAME_MAX 128
@@ -74,11 +80,16 @@ struct mmwdk_state {
     struct mmwdk_request *requests;
     struct mmwdk_exact_buffer *exact;
     KSPIN_LOCK cancel_lock;       /* IoAcquireCancelSpinLock's */
+    struct mmwdk_injection_state *injection; /* Low Resources Simulation (inject.c) */
 };
 
-/* The state of m (the calling thread's machine), made on first use. */
+/* The state of m, made on first use. It is the machine's extension, in the
+ * machine's memory (mm_machine_alloc): it goes with the machine, and a
+ * restore of the machine's snapshot brings it back as it was. */
 struct mmwdk_state *mmwdk_state(mm_machine *m);
-void mmwdk_state_drop(void);
+/* Zeroed memory of m's state; the host running out stops the process. */
+void *mmwdk_alloc(mm_machine *m, size_t size);
+void mmwdk_free(mm_machine *m, void *p);
 
 void mmwdk_pool_note(mm_machine *m, mm_va va, uint64_t bytes, uint32_t tag, void *caller);
 void mmwdk_pool_forget(mm_machine *m, mm_va va);

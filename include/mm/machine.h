@@ -89,6 +89,9 @@ struct mm_config {
     void *trace_ctx;
     struct mm_allocator allocator; /**< zeroed = the C library's */
     mm_layout_kind layout;        /**< MM_LAYOUT_WINDOWS unless asked */
+    bool snapshots;               /**< keep the bookkeeping in one arena, so
+                                   *   mm_machine_snapshot() works (needs the
+                                   *   default allocator) */
 };
 
 /** Fills cfg with the defaults: 64 MiB of RAM, 2 CPUs, a page file, Verifier
@@ -128,6 +131,50 @@ MM_API mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t wh
 /** Public operations run so far: the step number of the latest one (trace
  * events and findings carry the step that caused them). */
 MM_API uint64_t mm_machine_step(const mm_machine *m);
+
+/** \} */
+/** \addtogroup snapshot
+ *  \{ */
+/** Takes the machine's snapshot: its state as it is now, to come back to
+ * with mm_machine_restore(). A machine has one snapshot; taking another
+ * replaces it. Take it between calls, with no driver code running.
+ * \ownership The snapshot belongs to the machine and goes with it.
+ * \errors MM_STATUS_NOT_SUPPORTED for a machine created without
+ * cfg.snapshots, MM_STATUS_MACHINE_DEAD after a bug check,
+ * MM_STATUS_INVALID_DEVICE_STATE while code runs on a simulated kernel stack,
+ * MM_STATUS_INSUFFICIENT_RESOURCES when the host has no memory for it. */
+MM_API mm_status mm_machine_snapshot(mm_machine *m);
+/** Puts the machine back as it was at its snapshot: frames, page tables,
+ * processes, pool, MDLs, the trace, the RNG, the bug-check state (a dead
+ * machine lives again) and everything allocated with mm_machine_alloc().
+ * The cost grows with what changed since (pages written, bookkeeping
+ * used), not with the machine's RAM.
+ * \ownership Objects that existed at the snapshot (processes, images,
+ * MDLs, pool blocks, mm_machine_alloc() blocks) are valid again with their
+ * state then; objects made since no longer exist. Shared-object images
+ * loaded since are unloaded.
+ * \errors MM_STATUS_NOT_FOUND when no snapshot was taken,
+ * MM_STATUS_INVALID_DEVICE_STATE while code runs on a simulated kernel
+ * stack, MM_STATUS_NOT_SUPPORTED as for mm_machine_snapshot(). */
+MM_API mm_status mm_machine_restore(mm_machine *m);
+/** Host memory that is part of the machine's state (a layer on top keeps
+ * its own bookkeeping here): zeroed, counted in mm_machine_host_bytes(),
+ * rolled back by mm_machine_restore(). NULL when the host refuses.
+ * \ownership The caller frees it with mm_machine_free() before the machine
+ * is destroyed, or lets a release function (mm_machine_set_extension()) do
+ * so. */
+MM_API void *mm_machine_alloc(mm_machine *m, size_t size);
+/** Frees a block of mm_machine_alloc() (NULL is a no-op). */
+MM_API void mm_machine_free(mm_machine *m, void *p);
+/** Hangs one pointer of a layer on top (the WDK layer's state) on the
+ * machine. It is part of the machine's state, so a restore brings back the
+ * pointer of the snapshot; release (may be NULL) is called with it when the
+ * machine is destroyed.
+ * \errors MM_STATUS_INVALID_PARAMETER for a NULL machine. */
+MM_API mm_status mm_machine_set_extension(mm_machine *m, void *extension,
+                                          void (*release)(mm_machine *m, void *extension));
+/** The pointer given to mm_machine_set_extension(), or NULL. */
+MM_API void *mm_machine_extension(const mm_machine *m);
 
 /** \} */
 /** \addtogroup verifier

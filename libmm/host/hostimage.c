@@ -42,6 +42,7 @@ struct page_info {
 struct host_image {
     void *handle;          /* dlopen's */
     bool given_back;       /* host memory again */
+    bool in_snapshot;      /* loaded when the machine's snapshot was taken */
     mm_va lo, hi;          /* the pages the machine took */
     unsigned char *bytes;  /* their contents when taken */
     int8_t *prot;          /* and their protection, per page */
@@ -329,6 +330,44 @@ void mmi_host_images_release(mm_machine *m)
     }
 }
 
+void mmi_host_images_snapshot(mm_machine *m)
+{
+    for (struct mm_image *img = m->image_first; img; img = img->next)
+        if (img->host)
+            ((struct host_image *)img->host)->in_snapshot = true;
+}
+
+void mmi_host_images_drop_since(mm_machine *m)
+{
+    for (struct mm_image *img = m->image_first; img; img = img->next) {
+        struct host_image *h = img->host;
+        if (!h || h->in_snapshot)
+            continue;
+        give_back(m, h);
+        mmi_host_remove_range(m, h->lo);
+        dlclose(h->handle);
+        free_record(h);
+        img->host = NULL;
+    }
+}
+
+/* The loader's range goes back to the machine: every touch faults into it
+ * again, and its frames hold the snapshot's bytes. */
+void mmi_host_images_retake(mm_machine *m)
+{
+    for (struct mm_image *img = m->image_first; img; img = img->next) {
+        struct host_image *h = img->host;
+        if (!h || !h->given_back)
+            continue;
+        if (mmap((void *)(uintptr_t)h->lo, (size_t)(h->hi - h->lo), PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+            fputs("mmsim: the host refused to take a driver image's pages back\n", stderr);
+            abort();
+        }
+        h->given_back = false;
+    }
+}
+
 bool mmi_host_image_give_back_at(mm_machine *m, mm_va va)
 {
     for (struct mm_image *img = m->image_first; img; img = img->next) {
@@ -470,6 +509,9 @@ void *mm_image_symbol(mm_machine *m, mm_image *image, const char *symbol)
 }
 
 void mmi_host_images_release(mm_machine *m) { (void)m; }
+void mmi_host_images_snapshot(mm_machine *m) { (void)m; }
+void mmi_host_images_drop_since(mm_machine *m) { (void)m; }
+void mmi_host_images_retake(mm_machine *m) { (void)m; }
 
 const char *mm_image_load_error(void) { return ""; }
 

@@ -197,6 +197,20 @@ bool mmi_host_add_range(mm_machine *m, mm_va lo, mm_va hi)
     return true;
 }
 
+void mmi_host_remove_range(mm_machine *m, mm_va lo)
+{
+    unsigned slot = m->hostview->slot, n = atomic_load(&machines[slot].ranges);
+    for (unsigned i = 0; i < n; i++) {
+        if (machines[slot].range_lo[i] != lo)
+            continue;
+        /* The last range takes its place; the count shrinks after. */
+        machines[slot].range_lo[i] = machines[slot].range_lo[n - 1];
+        machines[slot].range_hi[i] = machines[slot].range_hi[n - 1];
+        atomic_store(&machines[slot].ranges, n - 1);
+        return;
+    }
+}
+
 /* What the faulting instruction tried: the page-fault error code where the
  * host reports it (x86-64: bit 1 write, bit 4 instruction fetch); elsewhere
  * a refused access to a page the TLB already maps readable is a write. */
@@ -412,6 +426,8 @@ static _Thread_local struct callout *running;
 
 static void trampoline(void) { running->fn(running->ctx); }
 
+bool mmi_host_on_kernel_stack(void) { return running != NULL; }
+
 mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
 {
     if (!m || !fn)
@@ -459,6 +475,8 @@ mm_status mmi_host_attach(mm_machine *m)
 }
 
 void mmi_host_detach(mm_machine *m) { (void)m; }
+
+bool mmi_host_on_kernel_stack(void) { return false; }
 
 mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
 {

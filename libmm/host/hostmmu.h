@@ -30,5 +30,16 @@ void mmi_host_images_release(mm_machine *m);
  * host's loader, unwinders and leak checkers still read it; false when no
  * such image holds va. */
 bool mmi_host_image_give_back_at(mm_machine *m, mm_va va);
+/* Snapshots (libmm/snapshot.c): the images loaded now are the snapshot's;
+ * before a restore the ones loaded since are given back and unloaded (their
+ * records vanish with the restore); after it, images given back after a
+ * bug check are the machine's again. */
+void mmi_host_images_snapshot(mm_machine *m);
+void mmi_host_images_drop_since(mm_machine *m);
+void mmi_host_images_retake(mm_machine *m);
+/* Drops the extra range starting at lo (an image unloaded by a restore). */
+void mmi_host_remove_range(mm_machine *m, mm_va lo);
+/* True while code runs on a simulated kernel stack on this thread. */
+bool mmi_host_on_kernel_stack(void);
 
 #endif

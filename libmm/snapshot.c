@@ -1,0 +1,65 @@
+/* libmm/snapshot.c — a machine's snapshot and its restore. The state is
+ * three parts, each restored at the cost of what changed since: the
+ * bookkeeping arena's used prefix (arena.c), the pages written since
+ * (store.c), and the host's side — the host view keeps what the restored
+ * page tables still give (tlb.c), shared-object images loaded since are
+ * unloaded and images given back after a bug check are taken back
+ * (host/hostimage.c). */
+#include "arena.h"
+#include "host/hostmmu.h"
+#include "machine.h"
+#include "store.h"
+#include "tlb.h"
+
+static mm_status usable(const mm_machine *m)
+{
+    if (!m)
+        return MM_STATUS_INVALID_PARAMETER;
+    if (!m->arena)
+        return MM_STATUS_NOT_SUPPORTED;
+    if (mmi_host_on_kernel_stack())
+        return MM_STATUS_INVALID_DEVICE_STATE; /* its frames are the code's own stack */
+    return MM_STATUS_SUCCESS;
+}
+
+mm_status mm_machine_snapshot(mm_machine *m)
+{
+    mm_status st = usable(m);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    if (!mmi_store_track(&m->store) || !mmi_store_track(&m->pagefile.store))
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    /* Host code may already write these frames without a fault. */
+    mmi_tlb_keep_writable(m);
+    mmi_host_images_snapshot(m);
+    return mmi_arena_save(m->arena) ? MM_STATUS_SUCCESS : MM_STATUS_INSUFFICIENT_RESOURCES;
+}
+
+static bool host_may_write(void *ctx, uint64_t pfn) { return mmi_tlb_maps_writable(ctx, pfn); }
+
+mm_status mm_machine_restore(mm_machine *m)
+{
+    mm_status st = usable(m);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!mmi_arena_saved(m->arena))
+        return MM_STATUS_NOT_FOUND;
+    mmi_host_images_drop_since(m);
+    /* The TLB is the host view's map: it stays what the host holds now,
+     * then drops what the snapshot's tables do not give. */
+    struct mmi_tlb tlb = m->tlb;
+    mmi_arena_restore(m->arena);
+    m->tlb = tlb;
+    mmi_store_rollback(&m->store);
+    mmi_store_rollback(&m->pagefile.store);
+    mmi_host_images_retake(m);
+    mmi_tlb_revalidate(m);
+    /* Pages the host view still maps writable stay kept: they may change
+     * unseen before the next restore. */
+    mmi_store_prune(&m->store, host_may_write, m);
+    mmi_store_prune(&m->pagefile.store, NULL, NULL);
+    mmi_host_enter(m);
+    return MM_STATUS_SUCCESS;
+}

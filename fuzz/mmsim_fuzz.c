@@ -3,9 +3,9 @@
  *   mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1]
  *              [libFuzzer options] [corpus directories]
  *
- * Each input runs on a fresh hosted machine: the driver is loaded and its
+ * One hosted machine serves the whole run: the driver is loaded and its
  * DriverEntry called, a user process opens the driver's device, and the
- * input is decoded into up to 16 requests (docs/fuzzing.md gives the
+ * machine's snapshot is taken. Each input restores it, and is decoded into up to 16 requests (docs/fuzzing.md gives the
  * format): DeviceIoControl with any code and input/output sizes, reads,
  * writes, reopening the device, and failures of the routines the driver
  * calls (Low Resources Simulation). A bug check prints one line,
@@ -15,7 +15,6 @@
  * a corpus against the driver as a test. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <link.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,75 +33,13 @@ static bool exact;
 
 /* The driver stays loaded in the host process for the whole campaign:
  * libFuzzer keeps pointers to its coverage counters, which an unload would
- * pull away. Each machine adopts it afresh; before that, its writable data
- * goes back to the bytes it had when loaded, so every input starts from the
- * same driver. */
-struct saved_range {
-    unsigned char *at;
-    size_t bytes;
-    unsigned char *copy;
-};
-static struct saved_range saved[8];
-static unsigned saved_count;
-static void *driver_handle;
-
-/* The segment whole, redzones between its globals included (an
- * AddressSanitizer build poisons them; memcpy would be checked). */
-#if defined(__clang__) || defined(__GNUC__)
-__attribute__((no_sanitize("address")))
-#endif
-static void raw_copy(unsigned char *to, const unsigned char *from, size_t n)
-{
-    volatile unsigned char *d = to;
-    for (size_t i = 0; i < n; i++)
-        d[i] = from[i];
-}
-
-static int save_writable(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-    (void)size;
-    struct link_map *lm = ctx;
-    if ((ElfW(Addr))info->dlpi_addr != lm->l_addr || strcmp(info->dlpi_name, lm->l_name) != 0)
-        return 0;
-    uintptr_t relro_start = 0, relro_end = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
-            relro_start = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-            relro_end = (relro_start + info->dlpi_phdr[i].p_memsz) & ~(uintptr_t)4095;
-        }
-    for (int i = 0; i < info->dlpi_phnum && saved_count < 8; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
-            continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (start < relro_end && end > relro_end && start >= relro_start)
-            start = relro_end; /* read-only once relocated */
-        struct saved_range *r = &saved[saved_count++];
-        r->at = (unsigned char *)start;
-        r->bytes = end - start;
-        r->copy = malloc(r->bytes);
-        if (!r->copy)
-            abort();
-        raw_copy(r->copy, r->at, r->bytes);
-    }
-    return 1;
-}
-
+ * pull away. */
 static void keep_driver_loaded(void)
 {
-    driver_handle = dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    struct link_map *lm = NULL;
-    if (!driver_handle || dlinfo(driver_handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm) {
+    if (!dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
         fprintf(stderr, "mmsim-fuzz: cannot load %s: %s\n", driver_path, dlerror());
         exit(2);
     }
-    dl_iterate_phdr(save_writable, lm);
-}
-
-static void restore_driver_data(void)
-{
-    for (unsigned i = 0; i < saved_count; i++)
-        raw_copy(saved[i].at, saved[i].copy, saved[i].bytes);
 }
 
 /* Takes mmsim-fuzz's own arguments out of argv, so libFuzzer sees only its
@@ -204,8 +141,25 @@ static bool request(struct input *in, mm_process *p, mmwdk_driver *d, mmwdk_file
     return true;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The machine every input starts from: the driver loaded and its
+ * DriverEntry run, a user process with the device open. */
+static struct {
+    mm_machine *m;
+    mmwdk_driver *d;
+    mm_process *p;
+    mmwdk_file *f;
+} ready;
+
+/* At exit the host's loader runs the driver's destructors: its pages must
+ * be host memory again by then. */
+static void destroy_ready(void)
+{
+    mmwdk_use(NULL);
+    mm_machine_destroy(ready.m);
+    ready.m = NULL;
+}
+
+static void prepare(void)
 {
     struct mm_config cfg;
     mm_config_default(&cfg);
@@ -214,36 +168,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.trace_capacity = 0;
     cfg.verifier_flags = verifier;
     cfg.bugcheck_hook = on_bugcheck;
-    restore_driver_data();
-    mm_machine *m = NULL;
-    if (!MM_SUCCESS(mm_machine_create(&cfg, &m))) {
+    cfg.snapshots = true;
+    if (!MM_SUCCESS(mm_machine_create(&cfg, &ready.m))) {
         fputs("mmsim-fuzz: this host cannot make a hosted machine\n", stderr);
         exit(2);
     }
-    mmwdk_use(m);
+    mmwdk_use(ready.m);
     mmwdk_exact_buffers(exact);
     mmwdk_set_debug_output(quiet, NULL);
-    mmwdk_driver *d = NULL;
-    int32_t entry = 0;
-    mm_status st = mmwdk_driver_load(driver_path, &d, &entry);
-    if (!MM_SUCCESS(st)) {
-        fprintf(stderr, "mmsim-fuzz: cannot load %s: %s %s\n", driver_path, mm_status_meaning(st),
-                mm_image_load_error());
+    int32_t entry = 0, status = 0;
+    mm_status st = mmwdk_driver_load(driver_path, &ready.d, &entry);
+    if (!MM_SUCCESS(st) || !ready.d) {
+        fprintf(stderr, "mmsim-fuzz: cannot load %s: %s %s (DriverEntry 0x%08X)\n", driver_path,
+                mm_status_meaning(st), mm_image_load_error(), (unsigned)entry);
         exit(2);
     }
-    mm_process *p = NULL;
-    mmwdk_file *f = NULL;
-    int32_t status = 0;
-    if (d && MM_SUCCESS(mm_process_create(m, "fuzz.exe", &p)) && MM_SUCCESS(mmwdk_open_driver(p, d, &f, &status)) &&
-        f) {
-        struct input in = {data, size};
-        for (int i = 0; i < MAX_REQUESTS && f && request(&in, p, d, &f); i++)
-            ;
-        mmwdk_process_exit(p);
+    if (!MM_SUCCESS(mm_process_create(ready.m, "fuzz.exe", &ready.p)) ||
+        !MM_SUCCESS(mmwdk_open_driver(ready.p, ready.d, &ready.f, &status)) || !ready.f) {
+        fprintf(stderr, "mmsim-fuzz: the driver's device does not open (0x%08X)\n", (unsigned)status);
+        exit(2);
     }
-    if (d)
-        mmwdk_driver_unload(d, NULL);
-    mmwdk_use(NULL);
-    mm_machine_destroy(m);
+    atexit(destroy_ready);
+    if (!MM_SUCCESS(mm_machine_snapshot(ready.m))) {
+        fputs("mmsim-fuzz: cannot take the machine's snapshot\n", stderr);
+        exit(2);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!ready.m)
+        prepare();
+    else if (!MM_SUCCESS(mm_machine_restore(ready.m)))
+        abort();
+    mmwdk_use(ready.m);
+    mmwdk_file *f = ready.f;
+    struct input in = {data, size};
+    for (int i = 0; i < MAX_REQUESTS && f && request(&in, ready.p, ready.d, &f); i++)
+        ;
+    /* Process exit (locked pages, held requests) and unload end every
+     * input; the next one restores the snapshot. */
+    mmwdk_process_exit(ready.p);
+    mmwdk_driver_unload(ready.d, NULL);
     return 0;
 }

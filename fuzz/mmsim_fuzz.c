@@ -1,12 +1,12 @@
 /* fuzz/mmsim_fuzz.c — mmsim-fuzz: fuzzes a driver built against include/wdk.
  *
  *   mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1]
- *              [libFuzzer options] [corpus directories]
+ *              [-mmsim_unload=1] [libFuzzer options] [corpus directories]
  *
  * One hosted machine serves the whole run: the driver is loaded and its
  * DriverEntry called, a user process opens the driver's device, and the
- * machine's snapshot is taken. Each input restores it, and is decoded into up to 16 requests (docs/fuzzing.md gives the
- * format): DeviceIoControl with any code and input/output sizes, reads,
+ * machine's snapshot is taken. Each input restores it and is decoded into
+ * up to 16 requests (docs/fuzzing.md gives the format): DeviceIoControl with any code and input/output sizes, reads,
  * writes, reopening the device, and failures of the routines the driver
  * calls (Low Resources Simulation). A bug check prints one line,
  * `mmsim: bugcheck 0x4E/0x7 in MmUnlockPages` (code/P1 and the routine),
@@ -30,6 +30,7 @@
 static const char *driver_path;
 static uint32_t verifier;
 static bool exact;
+static bool unload;
 
 /* The driver stays loaded in the host process for the whole campaign:
  * libFuzzer keeps pointers to its coverage counters, which an unload would
@@ -57,13 +58,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             verifier = (uint32_t)strtoul(a + 16, NULL, 0);
         else if (strcmp(a, "-mmsim_exact_buffers=1") == 0)
             exact = true;
+        else if (strcmp(a, "-mmsim_unload=1") == 0)
+            unload = true;
         else
             (*argv)[kept++] = (*argv)[i];
     }
     *argc = kept;
     (*argv)[kept] = NULL;
     if (!driver_path) {
-        fputs("usage: mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1] [libFuzzer options]\n",
+        fputs("usage: mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1] [-mmsim_unload=1] [libFuzzer options]\n",
               stderr);
         exit(2);
     }
@@ -207,9 +210,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct input in = {data, size};
     for (int i = 0; i < MAX_REQUESTS && f && request(&in, ready.p, ready.d, &f); i++)
         ;
-    /* Process exit (locked pages, held requests) and unload end every
-     * input; the next one restores the snapshot. */
+    /* Process exit ends every input (locked pages, held requests), and
+     * with -mmsim_unload=1 DriverUnload; the next input restores the
+     * snapshot. */
     mmwdk_process_exit(ready.p);
-    mmwdk_driver_unload(ready.d, NULL);
+    if (unload)
+        mmwdk_driver_unload(ready.d, NULL);
     return 0;
 }

@@ -33,9 +33,14 @@
 
 enum page_kind { RESIDENT, PAGEABLE, DISCARDABLE };
 
+/* A page's protection: PROT_* of the loader's mapping, or one of these. */
+#define HOLE (-1)     /* no segment */
+#define HOST_OWN (-2) /* a fuzzer's coverage counters: host memory, left alone */
+
 struct page_info {
-    int8_t prot;       /* PROT_* of the loader's mapping; -1: no segment (a hole) */
+    int8_t prot;       /* PROT_*, HOLE or HOST_OWN */
     bool other, page, init; /* the sections that overlap it: other, PAGE*, INIT */
+    bool fuzzer;       /* a fuzzer's coverage counters or PC table (__sancov_*) */
 };
 
 /* The host's record of an image it loaded (struct mm_image's host). */
@@ -142,7 +147,7 @@ static void mark_segments(const struct phdrs *p, mm_va lo, mm_va hi, struct page
 {
     uint64_t pages = (hi - lo) / MM_PAGE_SIZE;
     for (uint64_t i = 0; i < pages; i++)
-        pi[i].prot = -1;
+        pi[i].prot = HOLE;
     for (unsigned i = 0; i < p->count; i++) {
         const ElfW(Phdr) *ph = &p->phdr[i];
         mm_va start = MM_PAGE_ALIGN(p->base + ph->p_vaddr);
@@ -173,7 +178,10 @@ static void mark_sections(const struct elf_sections *e, mm_va base, mm_va lo, mm
             if (va < lo || va >= hi)
                 continue;
             struct page_info *p = &pi[(va - lo) / MM_PAGE_SIZE];
-            if (strcmp(name, "INIT") == 0)
+            if (strcmp(name, "__sancov_cntrs") == 0 || strcmp(name, "__sancov_bool_flag") == 0 ||
+                strcmp(name, "__sancov_guards") == 0 || strcmp(name, "__sancov_pcs") == 0)
+                p->fuzzer = true;
+            else if (strcmp(name, "INIT") == 0)
                 p->init = true;
             else if (strncmp(name, "PAGE", 4) == 0)
                 p->page = true;
@@ -282,6 +290,23 @@ static bool copy_out(mm_va lo, const struct page_info *pi, uint64_t pages, unsig
     return true;
 }
 
+/* Maps every run of the image's pages but the host's own (coverage
+ * counters a fuzzer reads and clears between inputs, whatever the machine
+ * does) anew with prot. */
+static bool remap_runs(mm_va lo, const int8_t *prot, uint64_t pages, int protection, int flags)
+{
+    for (uint64_t i = 0, j; i < pages; i = j) {
+        for (j = i; j < pages && prot[j] != HOST_OWN; j++)
+            ;
+        if (j > i && mmap((void *)(uintptr_t)(lo + i * MM_PAGE_SIZE), (size_t)((j - i) * MM_PAGE_SIZE), protection,
+                          flags, -1, 0) == MAP_FAILED)
+            return false;
+        while (j < pages && prot[j] == HOST_OWN)
+            j++;
+    }
+    return true;
+}
+
 /* Ordinary host memory again, with the bytes the machine holds now (its
  * own when a page is gone: discarded INIT, unloaded, paged out), so the
  * loader can run the object's destructors and unmap it. */
@@ -292,8 +317,7 @@ static void give_back(mm_machine *m, struct host_image *h)
     h->given_back = true;
     uint64_t pages = (h->hi - h->lo) / MM_PAGE_SIZE;
     void *at = (void *)(uintptr_t)h->lo;
-    if (mmap(at, (size_t)(h->hi - h->lo), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
-        MAP_FAILED) {
+    if (!remap_runs(h->lo, h->prot, pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)) {
         fputs("mmsim: the host refused to give a driver image's pages back\n", stderr);
         abort();
     }
@@ -305,7 +329,8 @@ static void give_back(mm_machine *m, struct host_image *h)
         copy_page((unsigned char *)at + i * MM_PAGE_SIZE, held ? now : h->bytes + i * MM_PAGE_SIZE);
     }
     for (uint64_t i = 0; i < pages; i++)
-        mprotect((unsigned char *)at + i * MM_PAGE_SIZE, MM_PAGE_SIZE, h->prot[i] < 0 ? PROT_NONE : h->prot[i]);
+        if (h->prot[i] != HOST_OWN)
+            mprotect((unsigned char *)at + i * MM_PAGE_SIZE, MM_PAGE_SIZE, h->prot[i] < 0 ? PROT_NONE : h->prot[i]);
 }
 
 static void free_record(struct host_image *h)
@@ -359,8 +384,8 @@ void mmi_host_images_retake(mm_machine *m)
         struct host_image *h = img->host;
         if (!h || !h->given_back)
             continue;
-        if (mmap((void *)(uintptr_t)h->lo, (size_t)(h->hi - h->lo), PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+        if (!remap_runs(h->lo, h->prot, (h->hi - h->lo) / MM_PAGE_SIZE, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)) {
             fputs("mmsim: the host refused to take a driver image's pages back\n", stderr);
             abort();
         }
@@ -421,8 +446,11 @@ static mm_status adopt(mm_machine *m, const char *path, void *handle, const stru
     if (MM_SUCCESS(st)) {
         mark_segments(&p, lo, hi, pi);
         mark_sections(&e, p.base, lo, hi, pi);
-        for (uint64_t i = 0; i < pages; i++)
+        for (uint64_t i = 0; i < pages; i++) {
+            if (pi[i].fuzzer)
+                pi[i].prot = HOST_OWN; /* the machine takes no frame for it */
             h->prot[i] = pi[i].prot;
+        }
         unsigned count = plan_sections(&e, p.base, lo, pi, pages, h->bytes, plan, 32);
         if (count == 0 || count > 32)
             st = MM_STATUS_INVALID_IMAGE_FORMAT;
@@ -435,8 +463,7 @@ static mm_status adopt(mm_machine *m, const char *path, void *handle, const stru
     }
     if (MM_SUCCESS(st)) {
         /* From here every touch faults into the machine, which maps its frames. */
-        mmap((void *)(uintptr_t)lo, (size_t)(hi - lo), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-             -1, 0);
+        remap_runs(lo, h->prot, pages, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
         h->handle = handle;
         h->lo = lo;
         h->hi = hi;

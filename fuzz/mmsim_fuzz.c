@@ -108,10 +108,31 @@ static uint32_t take(struct input *in, unsigned bytes)
     return v;
 }
 
-/* One request: op (ioctl, read, write, reopen, inject), then its fields. */
-static bool request(struct input *in, mm_process *p, mmwdk_driver *d, mmwdk_file **f)
+/* The user buffers: a committed page each, then an uncommitted one, made
+ * before the snapshot. A request's buffer ends where the committed page
+ * does, so a driver reading or writing past its length faults, as with a
+ * buffer of exactly that size. */
+static mm_va in_page, out_page;
+
+static mm_va user_page(mm_machine *m)
 {
-    static uint8_t data[MAX_BUFFER], out[MAX_BUFFER];
+    mm_va base = 0;
+    uint64_t size = 2 * MM_PAGE_SIZE;
+    if (!MM_SUCCESS(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_RESERVE, MM_PAGE_READWRITE)))
+        return 0;
+    size = MM_PAGE_SIZE;
+    uint8_t zero = 0;
+    if (!MM_SUCCESS(mm_virtual_alloc(m, NULL, &base, &size, MM_MEM_COMMIT, MM_PAGE_READWRITE)) ||
+        !MM_SUCCESS(mm_write(m, base, &zero, 1))) /* resident in the snapshot: no demand-zero fault per input */
+        return 0;
+    return base;
+}
+
+static mm_va ending_at_page_end(mm_va page, uint32_t len) { return len ? page + MM_PAGE_SIZE - len : 0; }
+
+/* One request: op (ioctl, read, write, reopen, inject), then its fields. */
+static bool request(mm_machine *m, struct input *in, mm_process *p, mmwdk_driver *d, mmwdk_file **f)
+{
     if (!in->left)
         return false;
     uint8_t op = (uint8_t)take(in, 1) % 5;
@@ -132,15 +153,17 @@ static bool request(struct input *in, mm_process *p, mmwdk_driver *d, mmwdk_file
     uint32_t out_len = op == 2 ? 0 : take(in, 2) % (MAX_BUFFER + 1);
     if (in_len > in->left)
         in_len = (uint32_t)in->left;
-    memcpy(data, in->p, in_len);
+    mm_va user_in = ending_at_page_end(in_page, in_len), user_out = ending_at_page_end(out_page, out_len);
+    if (in_len) /* the CPU is in the process's context already */
+        mm_write(m, user_in, in->p, in_len);
     in->p += in_len;
     in->left -= in_len;
     if (op == 0)
-        mmwdk_ioctl(*f, code, data, in_len, out, out_len, &information);
+        mmwdk_ioctl_at(*f, code, user_in, in_len, user_out, out_len, &information);
     else if (op == 1)
-        mmwdk_read(*f, out, out_len, &information);
+        mmwdk_read_at(*f, user_out, out_len, &information);
     else
-        mmwdk_write(*f, data, in_len, &information);
+        mmwdk_write_at(*f, user_in, in_len, &information);
     return true;
 }
 
@@ -151,12 +174,14 @@ static struct {
     mmwdk_driver *d;
     mm_process *p;
     mmwdk_file *f;
+    struct mm_apc_state apc; /* attached to p from the snapshot on */
 } ready;
 
 /* At exit the host's loader runs the driver's destructors: its pages must
  * be host memory again by then. */
 static void destroy_ready(void)
 {
+    mm_machine_pin_fault_handler(ready.m, false);
     mmwdk_use(NULL);
     mm_machine_destroy(ready.m);
     ready.m = NULL;
@@ -191,7 +216,18 @@ static void prepare(void)
         fprintf(stderr, "mmsim-fuzz: the driver's device does not open (0x%08X)\n", (unsigned)status);
         exit(2);
     }
+    /* The input's requests come from the process's thread: the CPU stays
+     * in its context, with no address-space switch per request. */
+    if (MM_SUCCESS(mm_process_attach(ready.m, ready.p, &ready.apc))) {
+        in_page = user_page(ready.m);
+        out_page = user_page(ready.m);
+    }
+    if (!in_page || !out_page) {
+        fputs("mmsim-fuzz: no user buffers\n", stderr);
+        exit(2);
+    }
     atexit(destroy_ready);
+    mm_machine_pin_fault_handler(ready.m, true); /* libFuzzer installs none after this */
     if (!MM_SUCCESS(mm_machine_snapshot(ready.m))) {
         fputs("mmsim-fuzz: cannot take the machine's snapshot\n", stderr);
         exit(2);
@@ -208,11 +244,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mmwdk_use(ready.m);
     mmwdk_file *f = ready.f;
     struct input in = {data, size};
-    for (int i = 0; i < MAX_REQUESTS && f && request(&in, ready.p, ready.d, &f); i++)
+    for (int i = 0; i < MAX_REQUESTS && f && request(ready.m, &in, ready.p, ready.d, &f); i++)
         ;
     /* Process exit ends every input (locked pages, held requests), and
      * with -mmsim_unload=1 DriverUnload; the next input restores the
      * snapshot. */
+    struct mm_apc_state apc = ready.apc; /* as the snapshot's attach left it */
+    mm_process_detach(ready.m, &apc);
     mmwdk_process_exit(ready.p);
     if (unload)
         mmwdk_driver_unload(ready.d, NULL);

@@ -50,7 +50,7 @@ static void share_system_half(mm_machine *m, mm_pfn pml4)
             continue;
         uint64_t e = mmi_pte_get(m, m->system->pml4, i);
         if (e)
-            mmi_pte_set_upper(m, pml4, i, UINT64_C(0xFFFF000000000000) | ((uint64_t)i << 39), e);
+            mmi_pte_set_system_copy(m, pml4, i, e);
     }
 }
 
@@ -58,9 +58,9 @@ static mm_status free_top_table(mm_machine *m, mm_pfn pml4)
 {
     for (unsigned i = 256; i < 512; i++)
         if (i != MM_PXE_SELFMAP_INDEX && mmi_pte_get(m, pml4, i))
-            mmi_pte_set_upper(m, pml4, i, UINT64_C(0xFFFF000000000000) | ((uint64_t)i << 39), 0);
+            mmi_pte_set_system_copy(m, pml4, i, 0);
     mmi_frame_write64(m, pml4, MM_PXE_SELFMAP_INDEX, 0);
-    mmi_tlb_flush_all(m);
+    mmi_tlb_flush_top(m, pml4); /* what was cached through its tables */
     return mmi_pfn_delete(m, pml4, true);
 }
 

@@ -107,20 +107,37 @@ bool mmi_pte_holds_share(const mm_machine *m, mm_va va, uint64_t pte, bool leaf)
     return mmi_pte_valid(pte) || (leaf && mmi_pte_is_transition(pte) && !mmi_is_syspte_va(m, va));
 }
 
-/* Only a valid entry can be cached, so only overwriting one needs a flush:
- * of its page for a PTE, of everything below it for an upper-level entry. */
-static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value, bool leaf)
+/* What overwriting a valid entry drops from the TLB. */
+enum flush { FLUSH_PAGE, FLUSH_BELOW, FLUSH_NONE };
+
+/* Everything below an upper-level entry: for a user address (or the
+ * self-map) only translations made through a process's own tables, which
+ * system pages never are (their walks start at the system's PML4, as
+ * global pages survive a CR3 reload); for a system address everything. */
+static void flush_below(mm_machine *m, mm_va va)
 {
+    if (mmi_is_user_va(m, va) || mmi_va_index(va, 0) == MM_PXE_SELFMAP_INDEX)
+        mmi_tlb_flush_private(m);
+    else
+        mmi_tlb_flush_all(m);
+}
+
+/* Only a valid entry can be cached, so only overwriting one needs a flush:
+ * of its page for a PTE, of everything below it for an upper-level entry,
+ * of nothing for a process's copy of a system PML4 entry (no walk uses it). */
+static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value, enum flush flush)
+{
+    bool leaf = flush == FLUSH_PAGE;
     if (mmi_frame_read64(m, table, index) == value)
         return;
     uint64_t *slot = &mmi_frame_quads_for_write(m, table)[index];
     uint64_t old = *slot;
     *slot = value;
     if (mmi_pte_valid(old)) {
-        if (leaf)
+        if (flush == FLUSH_PAGE)
             mmi_tlb_flush_page(m, va);
-        else
-            mmi_tlb_flush_all(m);
+        else if (flush == FLUSH_BELOW)
+            flush_below(m, va);
     }
     mmi_trace(m, MM_EV_PTE_WRITE, va, table, old, value);
     bool held = mmi_pte_holds_share(m, va, old, leaf), holds = mmi_pte_holds_share(m, va, value, leaf);
@@ -143,12 +160,17 @@ static void pte_write(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uin
 
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value)
 {
-    pte_write(m, table, index, va, value, true);
+    pte_write(m, table, index, va, value, FLUSH_PAGE);
 }
 
 void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value)
 {
-    pte_write(m, table, index, va, value, false);
+    pte_write(m, table, index, va, value, FLUSH_BELOW);
+}
+
+void mmi_pte_set_system_copy(mm_machine *m, mm_pfn pml4, unsigned index, uint64_t value)
+{
+    pte_write(m, pml4, index, UINT64_C(0xFFFF000000000000) | ((uint64_t)index << 39), value, FLUSH_NONE);
 }
 
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)

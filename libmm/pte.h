@@ -100,6 +100,10 @@ uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index);
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
 /* The same for an upper-level entry (PXE, PPE, PDE) covering va. */
 void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
+/* A process's PML4 entry `index` (system half), a copy of the system's:
+ * walks of system addresses start at the system's PML4, so no cached
+ * translation depends on it. */
+void mmi_pte_set_system_copy(mm_machine *m, mm_pfn pml4, unsigned index, uint64_t value);
 /* Does this entry hold a share of the page table it sits in? Valid entries,
  * and transition leaf PTEs (outside the system PTE region). */
 bool mmi_pte_holds_share(const mm_machine *m, mm_va va, uint64_t pte, bool leaf);

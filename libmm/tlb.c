@@ -8,6 +8,7 @@
 
 #include "machine.h"
 #include "pfn.h"
+#include "process.h"
 #include "pte.h"
 
 static struct mmi_tlb_entry *set_of(mm_machine *m, mm_va va)
@@ -73,21 +74,37 @@ static bool same_run(mm_machine *m, uint64_t a, uint64_t b)
            mmi_pfn_is_ram(m, mmi_pte_pfn(a)) == mmi_pfn_is_ram(m, mmi_pte_pfn(b));
 }
 
+/* A live entry that already gives page this translation (the host view
+ * maps it so): filling it again would only cost a host mapping. */
+static bool cached_as(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
+{
+    const struct mmi_tlb_entry *e = find(m, page);
+    return e && e->top == top && e->pfn == mmi_pte_pfn(pte) && e->writable == pte_writable(pte) &&
+           e->executable == !(pte & PTE_NO_EXECUTE);
+}
+
 void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes, unsigned count)
 {
     mm_va first = MM_PAGE_ALIGN(va);
-    for (unsigned i = 0; i < count; i++)
-        cache(m, first + (mm_va)i * MM_PAGE_SIZE, top, ptes[i]);
-    if (!m->tlb.host)
-        return;
     for (unsigned i = 0, run; i < count; i += run) {
-        for (run = 1; i + run < count && same_run(m, ptes[i + run - 1], ptes[i + run]); run++)
+        mm_va page = first + (mm_va)i * MM_PAGE_SIZE;
+        if (cached_as(m, page, top, ptes[i])) {
+            run = 1;
+            continue;
+        }
+        for (run = 1; i + run < count && same_run(m, ptes[i + run - 1], ptes[i + run]) &&
+                      !cached_as(m, page + (mm_va)run * MM_PAGE_SIZE, top, ptes[i + run]);
+             run++)
             ;
+        for (unsigned k = 0; k < run; k++)
+            cache(m, page + (mm_va)k * MM_PAGE_SIZE, top, ptes[i + k]);
+        if (!m->tlb.host)
+            continue;
         if (pte_writable(ptes[i]) && m->store.kept && mmi_pfn_is_ram(m, mmi_pte_pfn(ptes[i])))
             for (unsigned k = 0; k < run; k++) /* a snapshot keeps what host code may write unseen */
                 mmi_store_keep(&m->store, mmi_pte_pfn(ptes[i + k]));
-        m->tlb.host->map(m->tlb.host_ctx, first + (mm_va)i * MM_PAGE_SIZE, mmi_pte_pfn(ptes[i]), run,
-                         pte_writable(ptes[i]), !(ptes[i] & PTE_NO_EXECUTE));
+        m->tlb.host->map(m->tlb.host_ctx, page, mmi_pte_pfn(ptes[i]), run, pte_writable(ptes[i]),
+                         !(ptes[i] & PTE_NO_EXECUTE));
     }
 }
 
@@ -110,6 +127,24 @@ void mmi_tlb_flush_all(mm_machine *m)
             if (m->tlb.entry[i].generation == m->tlb.generation)
                 m->tlb.host->unmap(m->tlb.host_ctx, m->tlb.entry[i].page);
     m->tlb.generation++;
+}
+
+void mmi_tlb_flush_private(mm_machine *m)
+{
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (live(m, e) && e->top != m->system->pml4)
+            mmi_tlb_flush_page(m, e->page);
+    }
+}
+
+void mmi_tlb_flush_top(mm_machine *m, mm_pfn top)
+{
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (live(m, e) && e->top == top)
+            mmi_tlb_flush_page(m, e->page);
+    }
 }
 
 void mmi_tlb_flush_user(mm_machine *m)

@@ -20,7 +20,7 @@ struct mmi_tlb_entry {
     bool writable;  /* writes may skip the walk: the PTE is writable and dirty */
     bool executable; /* the PTE allowed execution (a host view maps it so) */
 };
-#define MMI_TLB_ENTRIES 64u
+#define MMI_TLB_ENTRIES 256u
 #define MMI_TLB_WAYS 4u
 #define MMI_TLB_SETS (MMI_TLB_ENTRIES / MMI_TLB_WAYS)
 
@@ -57,6 +57,10 @@ void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes,
 /* Drop the cached translation of one page / of every page. */
 void mmi_tlb_flush_page(mm_machine *m, mm_va va);
 void mmi_tlb_flush_all(mm_machine *m);
+/* Drops every translation made through a process's own tables (user
+ * space and the self-map), or through the tables at top. */
+void mmi_tlb_flush_private(mm_machine *m);
+void mmi_tlb_flush_top(mm_machine *m, mm_pfn top);
 /* Drops every user-space translation (a CR3 reload keeps only global,
  * i.e. system, entries). */
 void mmi_tlb_flush_user(mm_machine *m);

@@ -871,8 +871,8 @@ static NTSTATUS request(mmwdk_file *f, UCHAR major, ULONG code, const void *in, 
     return mm_machine_is_dead(m) ? (NTSTATUS)MM_STATUS_MACHINE_DEAD : st;
 }
 
-int32_t mmwdk_ioctl_at(mmwdk_file *f, uint32_t code, mm_va in, uint32_t in_len, mm_va out, uint32_t out_len,
-                       uint64_t *information)
+static int32_t request_at(mmwdk_file *f, UCHAR major, uint32_t code, mm_va in, uint32_t in_len, mm_va out,
+                          uint32_t out_len, uint64_t *information)
 {
     mm_machine *m = test_entry();
     if (information)
@@ -883,9 +883,25 @@ int32_t mmwdk_ioctl_at(mmwdk_file *f, uint32_t code, mm_va in, uint32_t in_len, 
         return (NTSTATUS)MM_STATUS_MACHINE_DEAD;
     struct user_call c;
     enter_process(m, f->process, &c);
-    NTSTATUS st = dispatch_user(m, f, IRP_MJ_DEVICE_CONTROL, code, in, in_len, out, out_len, information);
+    NTSTATUS st = dispatch_user(m, f, major, code, in, in_len, out, out_len, information);
     leave(m, &c.saved, c.attached);
     return mm_machine_is_dead(m) ? (NTSTATUS)MM_STATUS_MACHINE_DEAD : st;
+}
+
+int32_t mmwdk_ioctl_at(mmwdk_file *f, uint32_t code, mm_va in, uint32_t in_len, mm_va out, uint32_t out_len,
+                       uint64_t *information)
+{
+    return request_at(f, IRP_MJ_DEVICE_CONTROL, code, in, in_len, out, out_len, information);
+}
+
+int32_t mmwdk_read_at(mmwdk_file *f, mm_va buffer, uint32_t length, uint64_t *information)
+{
+    return request_at(f, IRP_MJ_READ, 0, 0, 0, buffer, length, information);
+}
+
+int32_t mmwdk_write_at(mmwdk_file *f, mm_va buffer, uint32_t length, uint64_t *information)
+{
+    return request_at(f, IRP_MJ_WRITE, 0, buffer, length, 0, 0, information);
 }
 
 int32_t mmwdk_ioctl(mmwdk_file *f, uint32_t code, const void *in, uint32_t in_len, void *out, uint32_t out_len,

@@ -127,6 +127,12 @@ typedef void (*mm_exception_fn)(void *ctx, mm_machine *m, mm_status status, mm_v
  * each test): call it before host code touches simulated memory outside
  * any mm_* call. Every mm_* call that changes state does it already. */
 MM_API void mm_machine_enter(mm_machine *m);
+/** Skips, on the calling thread while pinned, the check each call makes
+ * that the machine's fault handler is still the first for SIGSEGV (a system
+ * call per call: a large share of a fuzzer's time). Pin it around code that
+ * installs no signal handler of its own; mm_machine_enter() still checks.
+ * Pins nest: each true needs a false. */
+MM_API void mm_machine_pin_fault_handler(mm_machine *m, bool pinned);
 /** Installs fn (NULL: none) as the machine's exception dispatcher. */
 MM_API mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, void *ctx);
 

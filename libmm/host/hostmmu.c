@@ -156,10 +156,26 @@ static bool install_handler(void);
  * made it (see stray_fault). */
 static _Thread_local mm_machine *thread_machine;
 
+/* mm_machine_pin_fault_handler: while above 0, calls skip the check. */
+static _Thread_local unsigned pinned;
+
 static void host_enter(void *ctx)
 {
     thread_machine = ctx;
-    install_handler();
+    if (!pinned)
+        install_handler();
+}
+
+void mm_machine_pin_fault_handler(mm_machine *m, bool pin)
+{
+    if (!m || !m->hostview)
+        return;
+    if (pin) {
+        install_handler();
+        pinned++;
+    } else if (pinned) {
+        pinned--;
+    }
 }
 
 void mmi_host_enter(mm_machine *m)
@@ -477,6 +493,12 @@ mm_status mmi_host_attach(mm_machine *m)
 void mmi_host_detach(mm_machine *m) { (void)m; }
 
 bool mmi_host_on_kernel_stack(void) { return false; }
+
+void mm_machine_pin_fault_handler(mm_machine *m, bool pinned)
+{
+    (void)m;
+    (void)pinned;
+}
 
 mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
 {

@@ -111,6 +111,10 @@ int32_t mmwdk_ioctl_at(mmwdk_file *f, uint32_t code, mm_va in, uint32_t in_len, 
 /* ReadFile / WriteFile, buffered, direct or neither by the device's flags. */
 int32_t mmwdk_read(mmwdk_file *f, void *buffer, uint32_t length, uint64_t *information);
 int32_t mmwdk_write(mmwdk_file *f, const void *buffer, uint32_t length, uint64_t *information);
+/* The same with a buffer already in the opener's address space (as
+ * mmwdk_ioctl_at). */
+int32_t mmwdk_read_at(mmwdk_file *f, mm_va buffer, uint32_t length, uint64_t *information);
+int32_t mmwdk_write_at(mmwdk_file *f, mm_va buffer, uint32_t length, uint64_t *information);
 /* CloseHandle: IRP_MJ_CLEANUP then IRP_MJ_CLOSE; the handle is gone. */
 int32_t mmwdk_close(mmwdk_file *f);
 /* The process exits: its open files are closed (cleanup and close, as the

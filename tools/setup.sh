@@ -9,16 +9,17 @@ set -eu
 
 usage() { echo "usage: tools/setup.sh demo|test|build" >&2; exit 2; }
 
-# Builds quietly; on failure shows the build's output (the compiler's errors).
-quiet_ninja() {
+# Runs a command quietly; on failure shows its output (the compiler's errors).
+quietly() {
     log=$(mktemp)
-    if ! ninja "$@" >"$log" 2>&1; then
+    if ! "$@" >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
         return 1
     fi
     rm -f "$log"
 }
+quiet_ninja() { quietly ninja "$@"; }
 [ $# -ge 1 ] || usage
 job=$1; shift
 
@@ -35,7 +36,9 @@ packages="meson ninja-build pkg-config libcmocka-dev uthash-dev"
 [ "$job" = test ] && packages="$packages doxygen gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64"
 # clang 19 compiles a test driver whose sections are named with WDK's
 # #pragma alloc_text / data_seg (older clang and gcc ignore those pragmas).
-[ "$job" = test ] && packages="$packages clang-19"
+# AFL++ builds and runs the fuzzers with -Dfuzzing=afl; it brings clang,
+# whose libFuzzer the OSS-Fuzz build uses.
+[ "$job" = test ] && packages="$packages clang-19 afl++"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in $packages; do
@@ -105,6 +108,39 @@ test)
     else
         echo "mmsim: clang is not installed: the clang build is skipped"
     fi
+    fuzzing=""
+    # AFL++ (-Dfuzzing=afl): mmsim-fuzz and the planted driver built with
+    # afl-clang-fast, then afl-fuzz runs them for a few seconds.
+    if command -v afl-clang-fast >/dev/null 2>&1 && command -v afl-fuzz >/dev/null 2>&1; then
+        export AFL_QUIET=1
+        CC=afl-clang-fast configure build-afl -Dfuzzing=afl -Dtests=false
+        quiet_ninja -C build-afl fuzz/mmsim-fuzz examples/drivers/libmmsim_planted.so
+        rm -rf build-afl/findings
+        AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+            quietly afl-fuzz -V 5 -i fuzz/corpus/driver -o build-afl/findings \
+            -- build-afl/fuzz/mmsim-fuzz build-afl/examples/drivers/libmmsim_planted.so
+        execs=$(sed -n 's/^execs_done *: *//p' build-afl/findings/default/fuzzer_stats)
+        [ "${execs:-0}" -gt 0 ] || { echo "mmsim: afl-fuzz ran no input" >&2; exit 1; }
+        fuzzing="; afl-fuzz ran mmsim-fuzz $execs times in 5 s"
+        unset AFL_QUIET
+    else
+        echo "mmsim: AFL++ is not installed: the AFL build is skipped"
+    fi
+    # The OSS-Fuzz / ClusterFuzzLite build (fuzz/oss-fuzz-build.sh) in the
+    # environment those runners give it (libFuzzer, ASan), then two of its
+    # fuzzers, from their folder alone, briefly on their seed corpora.
+    if command -v clang >/dev/null 2>&1; then
+        CC=clang CFLAGS='-O1 -g -fsanitize=address,fuzzer-no-link' LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+            OUT="$top/build-oss-fuzz/out" WORK="$top/build-oss-fuzz" quietly sh fuzz/oss-fuzz-build.sh
+        for fuzzer in mmsim-fuzz-sample fuzz_template; do
+            rm -rf "build-oss-fuzz/seeds-$fuzzer"
+            python3 -m zipfile -e "build-oss-fuzz/out/${fuzzer}_seed_corpus.zip" "build-oss-fuzz/seeds-$fuzzer"
+            (cd / && quietly "$top/build-oss-fuzz/out/$fuzzer" -runs=200 -seed=1 "$top/build-oss-fuzz/seeds-$fuzzer")
+        done
+        fuzzing="$fuzzing; the OSS-Fuzz build's fuzzers run"
+    else
+        echo "mmsim: clang is not installed: the OSS-Fuzz build is skipped"
+    fi
     # The portable heap store (hosts without a shared memory file).
     configure build-heap -Dmemfile=disabled
     ninja -C build-heap
@@ -126,7 +162,7 @@ test)
     else
         echo "mmsim: no arm64 cross compiler or qemu-user: the arm64 leg is skipped"
     fi
-    echo "mmsim: all tests passed in the $legs builds; the release and -pedantic (gcc, clang) builds compile"
+    echo "mmsim: all tests passed in the $legs builds; the release and -pedantic (gcc, clang) builds compile$fuzzing"
     # shellcheck disable=SC2086
     passed=$(cat $logs | grep -c '"result": "\(OK\|EXPECTEDFAIL\)"')
     echo "tests: $passed passed, 0 failed"

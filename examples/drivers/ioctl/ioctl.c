@@ -131,7 +131,8 @@ NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         char copy[32];
         __try {
             ProbeForRead(input, inLength, sizeof(UCHAR));
-            RtlCopyMemory(copy, input, inLength < sizeof(copy) ? inLength : sizeof(copy));
+            if (inLength) /* no input: the pointer may be NULL */
+                RtlCopyMemory(copy, input, inLength < sizeof(copy) ? inLength : sizeof(copy));
             PrintInput("METHOD_NEITHER", copy, inLength < sizeof(copy) ? inLength : (ULONG)sizeof(copy));
             ProbeForWrite(output, outLength, sizeof(UCHAR));
             mdl = IoAllocateMdl(output, outLength, FALSE, TRUE, NULL);

@@ -151,6 +151,78 @@ void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, ui
     pte_write(m, table, index, va, value, false);
 }
 
+static uint64_t leaf_pte(mm_pfn pfn, uint64_t bits) { return ((pfn << 12) & PTE_PFN_MASK) | bits; }
+
+/* Only a page table's entries hold shares of it (a prototype PTE array does
+ * not): runs are for page tables, anything else goes entry by entry. */
+static bool runs_apply(mm_machine *m, mm_pfn table)
+{
+    return mmi_pfn_use(mmi_pfn(m, table)) == MM_USE_PAGE_TABLE;
+}
+
+void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, const mm_pfn *pfns, unsigned count,
+                     uint64_t bits)
+{
+    if (!count)
+        return;
+    if (!(bits & PTE_VALID) || !runs_apply(m, table)) {
+        for (unsigned i = 0; i < count; i++)
+            mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, leaf_pte(pfns[i], bits));
+        return;
+    }
+    struct mmi_pfn *e = mmi_pfn(m, table);
+    uint64_t *q = mmi_frame_quads_for_write(m, table) + index;
+    for (unsigned i = 0; i < count;) {
+        /* Empty entries: a valid PTE each, one share each. */
+        mmi_trace_run_begin(m, MMI_RUN_PTE_MAP, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        unsigned first = i;
+        for (; i < count && q[i] == 0; i++) {
+            q[i] = leaf_pte(pfns[i], bits);
+            mmi_trace_run_add(m, &m->trace, q[i]);
+        }
+        e->share_count += i - first;
+        mmi_trace_run_end(m);
+        if (i < count) { /* an entry in use: the one-by-one rules */
+            mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, leaf_pte(pfns[i], bits));
+            i++;
+        }
+    }
+}
+
+void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count)
+{
+    const uint64_t *r = mmi_frame_quads(m, table) + index;
+    if (!runs_apply(m, table)) {
+        for (unsigned i = 0; i < count; i++)
+            if (r[i])
+                mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, 0);
+        return;
+    }
+    struct mmi_pfn *e = mmi_pfn(m, table);
+    uint64_t *q = NULL; /* the same page as r, once an entry is written */
+    for (unsigned i = 0; i < count;) {
+        /* Valid entries: each gives up its share and its cached translation. */
+        mmi_trace_run_begin(m, MMI_RUN_PTE_CLEAR, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        unsigned first = i;
+        for (; i < count && mmi_pte_valid(r[i]); i++) {
+            if (!q)
+                q = mmi_frame_quads_for_write(m, table) + index;
+            uint64_t old = q[i];
+            q[i] = 0;
+            mmi_tlb_flush_page(m, va + (mm_va)i * MM_PAGE_SIZE);
+            mmi_trace_run_add(m, &m->trace, old);
+        }
+        assert(e->share_count > i - first);
+        e->share_count -= i - first;
+        mmi_trace_run_end(m);
+        if (i < count) {
+            if (r[i])
+                mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, 0);
+            i++;
+        }
+    }
+}
+
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
 {
     mm_pfn table = top;

@@ -631,46 +631,65 @@ static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t p
     return MM_STATUS_SUCCESS;
 }
 
-/* Locks the probed pages, reading each page table once, and stores the PFN
- * array in one write. A page trimmed between probe and lock ends the array
- * there (an empty entry), so the caller's unlock undoes only what was locked. */
-static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
+/* The frames behind the probed pages, reading each page table once; a
+ * page trimmed between probe and lock ends them there. */
+static uint64_t probed_frames(mm_machine *m, const struct mm_mdl *h, mm_pfn *pfns)
 {
     struct mm_process *cur = mmi_cpu(m)->process;
     uint64_t pages = mdl_pages(h);
-    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
-    if (!pfns)
-        return MM_STATUS_INSUFFICIENT_RESOURCES;
     const uint64_t *ptes = NULL;
-    mm_status result = MM_STATUS_SUCCESS;
-    uint64_t i = 0;
-    for (; i < pages; i++) {
+    for (uint64_t i = 0; i < pages; i++) {
         mm_va va = h->StartVa + i * MM_PAGE_SIZE;
         unsigned index = mmi_va_index(va, 3);
         if (i == 0 || index == 0) {
             mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, cur, va), va);
             ptes = table == MM_PFN_NONE ? NULL : mmi_frame_quads(m, table);
         }
-        if (!ptes || !mmi_pte_valid(ptes[index])) { /* trimmed between probe and lock */
-            result = MM_STATUS_IN_PAGE_ERROR;
-            pfns[i++] = MM_PFN_NONE;
+        if (!ptes || !mmi_pte_valid(ptes[index]))
+            return i;
+        pfns[i] = mmi_pte_pfn(ptes[index]);
+    }
+    return pages;
+}
+
+/* One lock on a frame the quick path leaves: device memory is counted per
+ * frame, RAM by mmi_lock_frame. */
+static mm_status lock_one(mm_machine *m, mm_pfn pfn, bool *io_space)
+{
+    if (mmi_pfn_is_ram(m, pfn))
+        return mmi_lock_frame(m, pfn);
+    io_frame_lock(m, pfn);
+    *io_space = true;
+    return MM_STATUS_SUCCESS;
+}
+
+/* Locks the probed pages and stores the PFN array in one write. A page
+ * trimmed between probe and lock ends the array there (an empty entry), so
+ * the caller's unlock undoes only what was locked. */
+static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
+{
+    uint64_t pages = mdl_pages(h);
+    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
+    if (!pfns)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    uint64_t n = probed_frames(m, h, pfns);
+    mm_status result = n < pages ? MM_STATUS_IN_PAGE_ERROR : MM_STATUS_SUCCESS;
+    uint64_t i = 0;
+    while (i < n) {
+        i += mmi_lock_frames_quick(m, &pfns[i], n - i);
+        if (i == n)
             break;
-        }
-        mm_pfn pfn = mmi_pte_pfn(ptes[index]);
-        mm_status locked = mmi_pfn_is_ram(m, pfn) ? mmi_lock_frame(m, pfn) : MM_STATUS_SUCCESS;
+        mm_status locked = lock_one(m, pfns[i], io_space);
         if (m->dead)
             return MM_STATUS_MACHINE_DEAD;
         if (!MM_SUCCESS(locked)) {
             result = locked;
-            pfns[i++] = MM_PFN_NONE;
             break;
         }
-        if (!mmi_pfn_is_ram(m, pfn)) {
-            io_frame_lock(m, pfn);
-            *io_space = true;
-        }
-        pfns[i] = pfn;
+        i++;
     }
+    if (i < pages)
+        pfns[i++] = MM_PFN_NONE;
     mm_status st = mmi_mdl_pfns_write(m, mdl, 0, i, pfns);
     return MM_SUCCESS(st) ? result : st;
 }
@@ -945,37 +964,41 @@ static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
     }
 }
 
+/* The one-by-one rules for a frame the quick path leaves: device frames,
+ * frames never used, and a frame's last reference (0x4E/7 while mapped). */
+static mm_status unlock_one(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count, mm_pfn pfn,
+                            const struct mmi_mdl_rec *r)
+{
+    if (!mmi_pfn_is_ram(m, pfn))
+        return io_frame_unlock(m, mdl, pfns, count, pfn);
+    if (pfn >= m->pfn.untouched)
+        return MM_STATUS_SUCCESS;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (e->reference_count == 1 && e->share_count != 0) {
+        char when[96] = "";
+        if (r && r->lock_step && r->unlock_step)
+            snprintf(when, sizeof when, " after being locked at step %llu and unlocked at step %llu",
+                     (unsigned long long)r->lock_step, (unsigned long long)r->unlock_step);
+        else if (r && r->lock_step)
+            snprintf(when, sizeof when, " after being locked at step %llu", (unsigned long long)r->lock_step);
+        else
+            snprintf(when, sizeof when, ", but this MDL never locked it");
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
+                            "PFN 0x%llx was unlocked by %s(mdl %u) at step %llu%s: the page was "
+                            "unlocked more times than it was locked", (unsigned long long)pfn, m->op,
+                            r ? r->id : 0, (unsigned long long)m->step, when);
+    }
+    return mmi_unlock_frame(m, pfn);
+}
+
 mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count,
                                 const struct mmi_mdl_rec *r)
 {
     for (uint64_t i = 0; i < count; i++) {
-        mm_pfn pfn = pfns[i];
-        if (pfn == MM_PFN_NONE)
+        i += mmi_unlock_frames_quick(m, &pfns[i], count - i);
+        if (i == count || pfns[i] == MM_PFN_NONE)
             break;
-        if (!mmi_pfn_is_ram(m, pfn)) {
-            mm_status st = io_frame_unlock(m, mdl, pfns, count, pfn);
-            if (!MM_SUCCESS(st))
-                return st;
-            continue;
-        }
-        if (pfn >= m->pfn.untouched)
-            continue;
-        struct mmi_pfn *e = mmi_pfn(m, pfn);
-        if (e->reference_count == 1 && e->share_count != 0) {
-            char when[96] = "";
-            if (r && r->lock_step && r->unlock_step)
-                snprintf(when, sizeof when, " after being locked at step %llu and unlocked at step %llu",
-                         (unsigned long long)r->lock_step, (unsigned long long)r->unlock_step);
-            else if (r && r->lock_step)
-                snprintf(when, sizeof when, " after being locked at step %llu", (unsigned long long)r->lock_step);
-            else
-                snprintf(when, sizeof when, ", but this MDL never locked it");
-            return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
-                                "PFN 0x%llx was unlocked by %s(mdl %u) at step %llu%s: the page was "
-                                "unlocked more times than it was locked", (unsigned long long)pfn, m->op,
-                                r ? r->id : 0, (unsigned long long)m->step, when);
-        }
-        mm_status st = mmi_unlock_frame(m, pfn);
+        mm_status st = unlock_one(m, mdl, pfns, count, pfns[i], r);
         if (!MM_SUCCESS(st))
             return st;
     }

@@ -525,3 +525,49 @@ mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
             m->pfn.system_locked--;
     return mmi_pfn_ref_dec(m, pfn);
 }
+
+static bool lock_is_quick(const struct mmi_pfndb *db, mm_pfn pfn, const struct mmi_pfn **out)
+{
+    if (pfn >= db->untouched) /* device memory, or a frame never used */
+        return false;
+    const struct mmi_pfn *e = &db->chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+    unsigned location = mmi_pfn_location(e);
+    *out = e;
+    return (location == MM_ACTIVE_AND_VALID || location == MM_TRANSITION_PAGE) &&
+           e->reference_count < REFERENCE_COUNT_CHECK;
+}
+
+uint64_t mmi_lock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    uint64_t i = 0;
+    mmi_trace_run_begin(m, MMI_RUN_REF_UP, 0, MM_PFN_NONE, 0);
+    for (const struct mmi_pfn *c; i < count && lock_is_quick(db, pfns[i], &c); i++) {
+        struct mmi_pfn *e = (struct mmi_pfn *)c;
+        if (e->reference_count == 1)
+            db->system_locked++; /* the frame's first lock */
+        mmi_trace_run_add(m, &m->trace, mmi_trace_ref_value(pfns[i], e->reference_count));
+        e->reference_count++;
+    }
+    mmi_trace_run_end(m);
+    return i;
+}
+
+uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count)
+{
+    struct mmi_pfndb *db = &m->pfn;
+    uint64_t i = 0;
+    mmi_trace_run_begin(m, MMI_RUN_REF_DOWN, 0, MM_PFN_NONE, 0);
+    for (; i < count && pfns[i] < db->untouched; i++) {
+        struct mmi_pfn *e = &db->chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
+        if (e->reference_count < 2)
+            break;
+        /* mmi_unlock_frame's count of locked frames */
+        if (e->reference_count == 2 && e->share_count >= 1 && db->system_locked)
+            db->system_locked--;
+        mmi_trace_run_add(m, &m->trace, mmi_trace_ref_value(pfns[i], e->reference_count));
+        e->reference_count--;
+    }
+    mmi_trace_run_end(m);
+    return i;
+}

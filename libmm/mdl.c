@@ -194,6 +194,11 @@ uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 
 static mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
 {
+    void *bytes = mmi_kernel_bytes(m, va, len, kind == MM_ACCESS_WRITE);
+    if (bytes) { /* the common case: a resident page the TLB holds */
+        memcpy(kind == MM_ACCESS_WRITE ? bytes : buf, kind == MM_ACCESS_WRITE ? buf : bytes, len);
+        return MM_STATUS_SUCCESS;
+    }
     struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};
     return mmi_access(m, &req);
 }
@@ -622,6 +627,10 @@ static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t p
     if (!MM_SUCCESS(st))
         return st;
     for (uint64_t i = 0; i < pages; i++) {
+        /* Resident pages need nothing from the touch; the others fault in. */
+        i += mmi_resident_run(m, MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE, pages - i, write);
+        if (i == pages)
+            break;
         mm_va va = i == 0 ? address : MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE;
         struct mm_access_request req = {.va = va, .kind = write ? MM_ACCESS_WRITE : MM_ACCESS_READ};
         st = mmi_access(m, &req);

@@ -262,7 +262,10 @@ static uint64_t header_contents(mm_machine *m, mm_va block)
 {
     uint64_t h = 0;
     struct mm_access_request req = {.va = block - MM_POOL_HEADER_SIZE, .buffer = &h, .length = 8};
-    if (MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE && mmi_is_address_valid(m, req.va))
+    const void *bytes = MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE ? mmi_kernel_bytes(m, req.va, 8, false) : NULL;
+    if (bytes) /* a translation the TLB holds: valid */
+        memcpy(&h, bytes, 8);
+    else if (MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE && mmi_is_address_valid(m, req.va))
         mmi_access(m, &req);
     return h;
 }

@@ -38,14 +38,18 @@ void mmi_syspte_release(mm_machine *m, mm_va va, uint64_t pages)
 }
 
 /* The length of the allocation starting at index: up to the next free PTE
- * or the next allocation's start. */
+ * or the next allocation's start, a word of each bitmap at a time. */
 static uint64_t allocation_length(const mm_machine *m, uint64_t index)
 {
-    uint64_t n = 1;
-    while (index + n < m->syspte.size && mmi_bitmap_test(&m->syspte, index + n) &&
-           !mmi_bitmap_test(&m->syspte_start, index + n))
-        n++;
-    return n;
+    const uint64_t *used = m->syspte.words, *starts = m->syspte_start.words;
+    for (uint64_t at = index + 1; at < m->syspte.size;) {
+        uint64_t w = at / 64, ends = (~used[w] | starts[w]) >> (at % 64);
+        if (ends)
+            return (at + (uint64_t)__builtin_ctzll(ends) < m->syspte.size ? at + (uint64_t)__builtin_ctzll(ends)
+                                                                          : m->syspte.size) - index;
+        at = (w + 1) * 64;
+    }
+    return m->syspte.size - index;
 }
 
 uint32_t mmi_syspte_check_release(const mm_machine *m, mm_va va, uint64_t pages, uint64_t *p3, uint64_t *p4)

@@ -192,11 +192,36 @@ uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 
 /* ---- the MDL's bytes, read and written as kernel accesses ---- */
 
+/* The bytes of va's page when it is the page written last and its
+ * translation still holds. */
+static unsigned char *recent_bytes(mm_machine *m, mm_va va, size_t len)
+{
+    const struct mmi_mdl_state *s = m->mdl;
+    if (MM_PAGE_ALIGN(va) != s->recent.page || !s->recent.entry || MM_BYTE_OFFSET(va) + len > MM_PAGE_SIZE ||
+        !mmi_tlb_entry_holds(&m->tlb, s->recent.entry, s->recent.stamp))
+        return NULL;
+    return s->recent.bytes + MM_BYTE_OFFSET(va);
+}
+
+static void remember_bytes(mm_machine *m, mm_va va, unsigned char *bytes)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    s->recent.entry = mmi_tlb_entry_of(&m->tlb, MM_PAGE_ALIGN(va));
+    if (!s->recent.entry)
+        return;
+    s->recent.page = MM_PAGE_ALIGN(va);
+    s->recent.bytes = bytes - MM_BYTE_OFFSET(va);
+    s->recent.stamp = s->recent.entry->stamp;
+}
+
 static mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
 {
-    void *bytes = mmi_kernel_bytes(m, va, len, kind == MM_ACCESS_WRITE);
+    bool write = kind == MM_ACCESS_WRITE;
+    unsigned char *bytes = recent_bytes(m, va, len);
+    if (!bytes && (bytes = mmi_kernel_bytes(m, va, len, write)) != NULL && write)
+        remember_bytes(m, va, bytes); /* written: its frame holds contents from now on */
     if (bytes) { /* the common case: a resident page the TLB holds */
-        memcpy(kind == MM_ACCESS_WRITE ? bytes : buf, kind == MM_ACCESS_WRITE ? buf : bytes, len);
+        memcpy(write ? bytes : buf, write ? buf : bytes, len);
         return MM_STATUS_SUCCESS;
     }
     struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};

@@ -44,6 +44,22 @@ struct mmi_tlb {
     void *host_ctx;
 };
 
+/* The live entry caching page (page aligned), or NULL. */
+static inline const struct mmi_tlb_entry *mmi_tlb_entry_of(const struct mmi_tlb *tlb, mm_va page)
+{
+    const struct mmi_tlb_entry *set = &tlb->entry[((page >> MM_PAGE_SHIFT) & (MMI_TLB_SETS - 1)) * MMI_TLB_WAYS];
+    for (unsigned w = 0; w < MMI_TLB_WAYS; w++)
+        if (set[w].page == page && set[w].generation == tlb->generation)
+            return &set[w];
+    return NULL;
+}
+/* Does e still hold the translation it was filled with at `stamp`? A
+ * flush, an eviction or a refill ends it. */
+static inline bool mmi_tlb_entry_holds(const struct mmi_tlb *tlb, const struct mmi_tlb_entry *e, uint64_t stamp)
+{
+    return e->stamp == stamp && e->generation == tlb->generation;
+}
+
 /* The cached frame for a kernel access to va through the tables at top, or
  * MM_PFN_NONE (a write needs a writable, dirty translation). */
 mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write);

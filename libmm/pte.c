@@ -223,8 +223,32 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
     }
 }
 
+/* The paging-structure cache (tlb.h) for system space, whose page tables
+ * every context shares. */
+static struct mmi_pde_cache_entry *pde_slot(mm_machine *m, mm_va va)
+{
+    return &m->tlb.pde[(va >> 21) & (MMI_PDE_CACHE - 1)];
+}
+
+static mm_pfn pde_cached(mm_machine *m, mm_pfn top, mm_va va)
+{
+    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    if (top != m->system->pml4 || c->region != (va >> 21) + 1 || c->generation != m->tlb.generation)
+        return MM_PFN_NONE;
+    return c->table;
+}
+
+static void pde_remember(mm_machine *m, mm_pfn top, mm_va va, mm_pfn table)
+{
+    if (top == m->system->pml4 && mmi_is_system_va(m, va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
+        *pde_slot(m, va) = (struct mmi_pde_cache_entry){(va >> 21) + 1, table, m->tlb.generation};
+}
+
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
 {
+    mm_pfn cached = pde_cached(m, top, va);
+    if (cached != MM_PFN_NONE)
+        return cached;
     mm_pfn table = top;
     for (unsigned level = 0; level < 3; level++) {
         uint64_t e = mmi_pte_get(m, table, mmi_va_index(va, level));
@@ -232,6 +256,7 @@ mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
             return MM_PFN_NONE;
         table = mmi_pte_pfn(e);
     }
+    pde_remember(m, top, va, table);
     return table;
 }
 
@@ -277,6 +302,8 @@ static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va v
 
 mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_pfn *table)
 {
+    if ((*table = pde_cached(m, top, va)) != MM_PFN_NONE)
+        return MM_STATUS_SUCCESS;
     mm_pfn t = top;
     for (unsigned level = 0; level < 3; level++) {
         uint64_t e = mmi_pte_get(m, t, mmi_va_index(va, level));
@@ -289,6 +316,7 @@ mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_
         if (!MM_SUCCESS(st))
             return st;
     }
+    pde_remember(m, top, va, t);
     *table = t;
     return MM_STATUS_SUCCESS;
 }

@@ -36,8 +36,19 @@ struct mmi_host_ops {
     void (*enter)(void *ctx);
 };
 
+/* The paging-structure cache: leaf page tables of system space found
+ * lately, by 2 MiB region. Overwriting a valid upper-level entry flushes
+ * the whole TLB, which starts a new generation and so drops these too. */
+#define MMI_PDE_CACHE 4u
+struct mmi_pde_cache_entry {
+    mm_va region;        /* va >> 21, + 1 (0: empty) */
+    mm_pfn table;
+    uint64_t generation;
+};
+
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
+    struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
     uint64_t fills;      /* translations cached so far (the stamps) */
     struct mmi_tlb_entry entry[MMI_TLB_ENTRIES];
     const struct mmi_host_ops *host;

@@ -138,6 +138,56 @@ void mmi_mdl_fini(mm_machine *m)
     m->mdl = NULL;
 }
 
+/* ---- records ----
+ * A record is in the hash by MDL address and, unless parked, in the list
+ * of records in the order they were made. A record whose MDL went to the
+ * lookaside list is parked: forgotten for every purpose, but left in the
+ * hash for the next IoAllocateMdl of that MDL to revive without hashing. */
+
+static void link_made(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    r->made_prev = s->made_last;
+    r->made_next = NULL;
+    if (s->made_last)
+        s->made_last->made_next = r;
+    else
+        s->made_first = r;
+    s->made_last = r;
+}
+
+static void unlink_made(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    if (r->made_prev)
+        r->made_prev->made_next = r->made_next;
+    else
+        s->made_first = r->made_next;
+    if (r->made_next)
+        r->made_next->made_prev = r->made_prev;
+    else
+        s->made_last = r->made_prev;
+    r->made_prev = r->made_next = NULL;
+}
+
+/* A record made anew for an MDL: its old self's fields go, its place in
+ * the hash stays. */
+static void make_rec(struct mmi_mdl_state *s, struct mmi_mdl_rec *r, mm_va mdl)
+{
+    UT_hash_handle hh = r->hh;
+    memset(r, 0, sizeof *r);
+    r->hh = hh;
+    r->mdl = mdl;
+    r->id = ++s->next_id;
+    link_made(s, r);
+    s->last = r;
+}
+
+static struct mmi_mdl_rec *hashed_rec(struct mmi_mdl_state *s, mm_va mdl)
+{
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    return r;
+}
+
 /* The record of an MDL, if the model has one. A DDI sequence works on one
  * MDL at a time, so the last record found is kept at hand. */
 static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
@@ -147,11 +197,41 @@ static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
         return s->last;
     if (!mdl) /* the anchor's key: no MDL lives at address 0 */
         return NULL;
-    struct mmi_mdl_rec *r;
-    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
-    if (r)
-        s->last = r;
+    struct mmi_mdl_rec *r = hashed_rec(s, mdl);
+    if (!r || r->parked)
+        return NULL;
+    s->last = r;
     return r;
+}
+
+/* A record leaves the hash for good. */
+static void drop_rec(mm_machine *m, struct mmi_mdl_rec *r)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    mm_machine *uthash_m = m;
+    if (s->last == r)
+        s->last = NULL;
+    if (!r->parked)
+        unlink_made(s, r);
+    HASH_DEL(s->recs, r);
+    if (s->spare_count < 64) {
+        r->spare_next = s->spare;
+        s->spare = r;
+        s->spare_count++;
+    } else {
+        mmi_free(m, r);
+    }
+    (void)uthash_m;
+}
+
+/* A parked record is revived where its lookaside entry can no longer
+ * reach it. */
+static void unpark(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    for (unsigned i = 0; i < s->lookaside_count; i++)
+        if (s->lookaside_rec[i] == r)
+            s->lookaside_rec[i] = NULL;
+    make_rec(s, r, r->mdl);
 }
 
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
@@ -160,22 +240,26 @@ struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
     struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (r || !mdl)
         return r;
+    if ((r = hashed_rec(s, mdl)) != NULL) { /* parked: a freed MDL used again */
+        unpark(s, r);
+        return r;
+    }
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
     if ((r = s->spare) != NULL) { /* an MDL lifecycle frees one and makes one: no host allocation */
         s->spare = r->spare_next;
         s->spare_count--;
-        memset(r, 0, sizeof *r);
     } else if (!(r = mmi_alloc(m, sizeof *r))) {
         return NULL;
     }
+    memset(r, 0, sizeof *r);
     r->mdl = mdl;
-    r->id = ++s->next_id;
     HASH_ADD(hh, s->recs, mdl, sizeof r->mdl, r);
     if (uthash_failed) {
         mmi_free(m, r);
         return NULL;
     }
+    make_rec(s, r, mdl);
     return r;
 }
 
@@ -341,7 +425,7 @@ size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t max)
     if (!m || (max && !out))
         return 0;
     size_t n = 0;
-    for (const struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next, n++) {
+    for (const struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next, n++) {
         if (n < max)
             out[n] = (struct mm_mdl_info){.mdl = r->mdl, .id = r->id, .lock_process = r->lock_process,
                                           .locked = r->locked, .pool_allocated = r->pool_allocated,
@@ -379,6 +463,7 @@ uint64_t mm_size_of_mdl(mm_va base, uint64_t length)
 }
 
 static mm_status forget(mm_machine *m, mm_va mdl);
+static mm_status forget_to_lookaside(mm_machine *m, mm_va mdl, unsigned slot);
 
 static mm_status initialize(mm_machine *m, mm_va mdl, mm_va base, uint64_t length, unsigned extra_flags)
 {
@@ -434,19 +519,27 @@ static bool lookaside_enabled(const mm_machine *m)
     return !(m->cfg.verifier_flags & (MM_VERIFIER_SPECIAL_POOL | MM_VERIFIER_POOL_TRACKING));
 }
 
-/* A block ExFreePool'd by the driver while it sat on the list is dropped. */
-static mm_va lookaside_pop(mm_machine *m)
+/* A block ExFreePool'd by the driver while it sat on the list is dropped,
+ * with its parked record. *parked: the popped MDL's parked record, if any. */
+static mm_va lookaside_pop(mm_machine *m, struct mmi_mdl_rec **parked)
 {
     struct mmi_mdl_state *s = m->mdl;
     while (lookaside_enabled(m) && s->lookaside_count) {
-        mm_va mdl = s->lookaside[--s->lookaside_count];
+        unsigned top = --s->lookaside_count;
+        mm_va mdl = s->lookaside[top];
+        *parked = s->lookaside_rec[top];
+        s->lookaside_rec[top] = NULL;
         if (mmi_pool_is_allocated(m, mdl))
             return mdl;
+        if (*parked)
+            drop_rec(m, *parked);
     }
+    *parked = NULL;
     return 0;
 }
 
-static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
+/* *slot: the list entry the MDL went to, or -1 when it went back to pool. */
+static mm_status free_to_lookaside(mm_machine *m, mm_va mdl, int *slot)
 {
     struct mmi_mdl_state *s = m->mdl;
     mm_status st = mmi_pool_check_free(m, mdl, 0);
@@ -459,8 +552,11 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
         return mmi_pool_release(m, mdl);
     mm_va next = s->lookaside_count ? s->lookaside[s->lookaside_count - 1] : 0;
     st = kernel_access(m, mdl, &next, sizeof next, MM_ACCESS_WRITE);
-    if (MM_SUCCESS(st))
+    if (MM_SUCCESS(st)) {
+        *slot = (int)s->lookaside_count;
+        s->lookaside_rec[s->lookaside_count] = NULL;
         s->lookaside[s->lookaside_count++] = mdl;
+    }
     return st;
 }
 
@@ -470,10 +566,13 @@ static mm_status free_mdl_memory(mm_machine *m, mm_va mdl)
 {
     uint16_t flags = 0;
     mm_status st = kernel_access(m, mdl + offsetof(struct mm_mdl, MdlFlags), &flags, sizeof flags, MM_ACCESS_READ);
+    int slot = -1;
     if (MM_SUCCESS(st))
-        st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl)
+        st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl, &slot)
                                                                           : mmi_pool_free_checked(m, mdl, 0);
-    return MM_SUCCESS(st) ? forget(m, mdl) : st;
+    if (!MM_SUCCESS(st))
+        return st;
+    return slot >= 0 ? forget_to_lookaside(m, mdl, (unsigned)slot) : forget(m, mdl);
 }
 
 mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer, bool charge_quota,
@@ -489,11 +588,16 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
     uint64_t pages = MM_SPAN_PAGES(va, length);
     bool fixed = pages <= MDL_FIXED_PAGES;
     uint64_t size = MM_MDL_HEADER_SIZE + (fixed ? MDL_FIXED_PAGES : pages) * 8;
-    mm_va mdl = fixed ? lookaside_pop(m) : 0;
+    struct mmi_mdl_rec *r = NULL;
+    mm_va mdl = fixed ? lookaside_pop(m, &r) : 0;
     if (!mdl && !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
         return 0;
-    forget(m, mdl); /* an MDL once at this address, freed as plain pool */
-    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (r) { /* its record, parked when it was freed to the list */
+        make_rec(m->mdl, r, mdl);
+    } else {
+        forget(m, mdl); /* an MDL once at this address, freed as plain pool */
+        r = mmi_mdl_rec(m, mdl);
+    }
     if (!r) {
         mmi_pool_release(m, mdl);
         return 0;
@@ -576,6 +680,19 @@ static void uncharge_unlock(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eproc
  * process (that is what 0x76 / 0xCB report at its exit). */
 static mm_status forget(mm_machine *m, mm_va mdl)
 {
+    struct mmi_mdl_rec *r = find_rec(m, mdl);
+    if (!r)
+        return MM_STATUS_SUCCESS;
+    mm_status st = orphan_charge(m, r);
+    if (MM_SUCCESS(st))
+        drop_rec(m, r);
+    return st;
+}
+
+/* The same for an MDL that went to the lookaside list (entry `slot`): its
+ * record is parked there for the next IoAllocateMdl. */
+static mm_status forget_to_lookaside(mm_machine *m, mm_va mdl, unsigned slot)
+{
     struct mmi_mdl_state *s = m->mdl;
     struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (!r)
@@ -583,18 +700,11 @@ static mm_status forget(mm_machine *m, mm_va mdl)
     mm_status st = orphan_charge(m, r);
     if (!MM_SUCCESS(st))
         return st;
-    mm_machine *uthash_m = m;
     if (s->last == r)
         s->last = NULL;
-    HASH_DEL(s->recs, r);
-    if (s->spare_count < 64) {
-        r->spare_next = s->spare;
-        s->spare = r;
-        s->spare_count++;
-    } else {
-        mmi_free(m, r);
-    }
-    (void)uthash_m;
+    unlink_made(s, r);
+    r->parked = true;
+    s->lookaside_rec[slot] = r;
     return MM_STATUS_SUCCESS;
 }
 
@@ -1261,7 +1371,7 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
             return true;
         }
     }
-    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next) {
+    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next) {
         if (r->charge > 0 && r->lock_process == process_id) {
             *tracker = r->tracker;
             *mdl = r->mdl;

@@ -239,7 +239,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
  * only on a misuse path). */
 static struct mmi_mdl_rec *mapping_holder(mm_machine *m, mm_va va)
 {
-    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next)
+    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next)
         if (r->sys_va == va)
             return r;
     return NULL;

@@ -537,15 +537,19 @@ static bool touch_is_quiet(uint64_t pte, bool write, bool user_va)
     return !write || (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY);
 }
 
-uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write)
+uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, mm_pfn *pfns)
 {
     struct mm_process *p = mmi_cpu(m)->process;
     bool user_va = mmi_is_user_va(m, va);
     if (m->tlb.host || (user_va && !p))
         return 0;
-    if (pages == 1 && mmi_is_canonical(va) && /* one page the TLB holds: no walk */
-        mmi_tlb_lookup(m, va, mmi_top_for(m, p, va), write) != MM_PFN_NONE)
+    mm_pfn cached = pages == 1 && mmi_is_canonical(va) ? mmi_tlb_lookup(m, va, mmi_top_for(m, p, va), write)
+                                                        : MM_PFN_NONE;
+    if (cached != MM_PFN_NONE) { /* one page the TLB holds: no walk */
+        if (pfns)
+            pfns[0] = cached;
         return 1;
+    }
     const uint64_t *ptes = NULL;
     for (uint64_t i = 0; i < pages; i++) {
         mm_va page = va + i * MM_PAGE_SIZE;
@@ -560,6 +564,8 @@ uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write)
         }
         if (!touch_is_quiet(ptes[index], write, user_va))
             return i;
+        if (pfns)
+            pfns[i] = mmi_pte_pfn(ptes[index]);
     }
     return pages;
 }

@@ -33,8 +33,9 @@ mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip);
  * a write writable and already dirty. One page-table walk per table. A
  * probe touches those pages and needs nothing else from them; it leaves
  * their translations uncached (only speed and a host view depend on the
- * simulated TLB, and a hosted machine gets 0: every page is touched). */
-uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write);
+ * simulated TLB, and a hosted machine gets 0: every page is touched).
+ * pfns, if not NULL, receives the frames of the pages it counts. */
+uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, mm_pfn *pfns);
 /* MmIsAddressValid without the entry bookkeeping. */
 bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */

@@ -755,17 +755,21 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
 /* ---- MmProbeAndLockPages ---- */
 
 /* Entry 0 is emptied first, so an MDL whose probe fails holds no page to
- * unlock. */
-static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write)
+ * unlock. *resident: every page was resident, and the scratch array holds
+ * their frames. */
+static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write, bool *resident)
 {
     mm_status st = mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
-    if (!MM_SUCCESS(st))
-        return st;
+    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
+    if (!MM_SUCCESS(st) || !pfns)
+        return MM_SUCCESS(st) ? MM_STATUS_INSUFFICIENT_RESOURCES : st;
+    *resident = true;
     for (uint64_t i = 0; i < pages; i++) {
         /* Resident pages need nothing from the touch; the others fault in. */
-        i += mmi_resident_run(m, MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE, pages - i, write);
+        i += mmi_resident_run(m, MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE, pages - i, write, &pfns[i]);
         if (i == pages)
             break;
+        *resident = false;
         mm_va va = i == 0 ? address : MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE;
         struct mm_access_request req = {.va = va, .kind = write ? MM_ACCESS_WRITE : MM_ACCESS_READ};
         st = mmi_access(m, &req);
@@ -810,13 +814,13 @@ static mm_status lock_one(mm_machine *m, mm_pfn pfn, bool *io_space)
 /* Locks the probed pages and stores the PFN array in one write. A page
  * trimmed between probe and lock ends the array there (an empty entry), so
  * the caller's unlock undoes only what was locked. */
-static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
+static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool resident, bool *io_space)
 {
     uint64_t pages = mdl_pages(h);
     mm_pfn *pfns = mmi_mdl_scratch(m, pages);
     if (!pfns)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
-    uint64_t n = probed_frames(m, h, pfns);
+    uint64_t n = resident ? pages : probed_frames(m, h, pfns); /* no fault since the probe read them */
     mm_status result = n < pages ? MM_STATUS_IN_PAGE_ERROR : MM_STATUS_SUCCESS;
     uint64_t i = 0;
     while (i < n) {
@@ -900,7 +904,8 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     bool user = address <= m->layout.highest_user_address;
     bool write = op != MM_IO_READ_ACCESS;
     struct mm_process *cur = mmi_cpu(m)->process;
-    st = probe_pages(m, mdl, address, mdl_pages(&h), write && user);
+    bool resident = false;
+    st = probe_pages(m, mdl, address, mdl_pages(&h), write && user, &resident);
     if (st != MM_STATUS_SUCCESS) {
         if (!m->dead) { /* the exception path clears Process, as ReactOS's handler does */
             h.Process = 0;
@@ -923,7 +928,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
             r->tracker = 0;
     }
     bool io_space = false;
-    st = lock_pages(m, mdl, &h, &io_space);
+    st = lock_pages(m, mdl, &h, resident, &io_space);
     return finish_lock(m, mdl, &h, r, st, io_space);
 }
 

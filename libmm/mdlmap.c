@@ -30,11 +30,11 @@ static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int1
 /* Is the frame held by a lock (or owned by an MmAllocatePagesForMdl MDL)? */
 static bool frame_locked(mm_machine *m, mm_pfn pfn)
 {
-    if (!mmi_pfn_is_ram(m, pfn))
+    if (pfn >= m->pfn.pages)
         return true; /* device memory: not reference counted */
     if (pfn >= m->pfn.untouched)
         return false;
-    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    const struct mmi_pfn *e = mmi_pfn_in(&m->pfn, pfn);
     unsigned loc = mmi_pfn_location(e);
     if (mmi_pfn_use(e) == MM_USE_MDL_PAGES)
         return loc == MM_ACTIVE_AND_VALID;
@@ -85,9 +85,9 @@ static uint64_t mapping_bits(mm_cache_type cache, uint32_t priority, bool user)
  * later mappings. Device memory has no PFN entry: the request decides. */
 static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type requested)
 {
-    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+    if (pfn >= m->pfn.untouched) /* device memory, or never used */
         return requested;
-    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    struct mmi_pfn *e = mmi_pfn_in(&m->pfn, pfn);
     switch ((e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT) {
     case MM_PFN_NON_CACHED: return MM_NON_CACHED;
     case MM_PFN_WRITE_COMBINED: return MM_WRITE_COMBINED;
@@ -98,11 +98,16 @@ static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type reques
     }
 }
 
-uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
+static inline uint64_t mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
 {
     /* A frame number beyond what a PTE holds (a driver's garbage) is cut to
      * its 36 bits, as the hardware would read the entry. */
     return ((pfn << 12) & PTE_PFN_MASK) | mapping_bits(frame_cache(m, pfn, cache), priority, user);
+}
+
+uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
+{
+    return mapping_pte(m, pfn, cache, priority, user);
 }
 
 /* Writes the system PTEs of a kernel mapping: one run when every frame
@@ -111,13 +116,13 @@ static mm_status map_system_ptes(mm_machine *m, mm_va va, const mm_pfn *pfns, ui
                                  uint32_t priority)
 {
     bool uniform = true;
-    uint64_t first = count ? mmi_mdl_mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
+    uint64_t first = count ? mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
     for (uint64_t i = 1; i < count && uniform; i++)
-        uniform = (mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK) == first;
+        uniform = (mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK) == first;
     if (uniform)
         return mmi_syspte_map(m, va, pfns, count, first);
     for (uint64_t i = 0; i < count; i++) {
-        uint64_t bits = mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK;
+        uint64_t bits = mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK;
         mm_status st = mmi_syspte_map(m, va + i * MM_PAGE_SIZE, &pfns[i], 1, bits);
         if (!MM_SUCCESS(st)) {
             mmi_syspte_unmap(m, va, i);

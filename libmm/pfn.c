@@ -530,7 +530,7 @@ static bool lock_is_quick(const struct mmi_pfndb *db, mm_pfn pfn, const struct m
 {
     if (pfn >= db->untouched) /* device memory, or a frame never used */
         return false;
-    const struct mmi_pfn *e = &db->chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+    const struct mmi_pfn *e = mmi_pfn_in(db, pfn);
     unsigned location = mmi_pfn_location(e);
     *out = e;
     return (location == MM_ACTIVE_AND_VALID || location == MM_TRANSITION_PAGE) &&
@@ -559,7 +559,7 @@ uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t cou
     uint64_t i = 0;
     mmi_trace_run_begin(m, MMI_RUN_REF_DOWN, 0, MM_PFN_NONE, 0);
     for (; i < count && pfns[i] < db->untouched; i++) {
-        struct mmi_pfn *e = &db->chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
+        struct mmi_pfn *e = mmi_pfn_in(db, pfns[i]);
         if (e->reference_count < 2)
             break;
         /* mmi_unlock_frame's count of locked frames */

@@ -53,6 +53,11 @@ bool mmi_pfn_init(mm_machine *m, uint64_t pages);
 void mmi_pfn_fini(mm_machine *m);
 
 struct mmi_pfn *mmi_pfn(mm_machine *m, mm_pfn pfn); /* pfn < untouched */
+/* The same for hot loops that hold &m->pfn. */
+static inline struct mmi_pfn *mmi_pfn_in(const struct mmi_pfndb *db, mm_pfn pfn)
+{
+    return &db->chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+}
 bool mmi_pfn_is_ram(const mm_machine *m, mm_pfn pfn);
 static inline unsigned mmi_pfn_location(const struct mmi_pfn *e) { return e->flags & MMI_PF_LOCATION; }
 static inline unsigned mmi_pfn_use(const struct mmi_pfn *e) { return (e->flags & MMI_PF_USE) >> MMI_PF_USE_SHIFT; }

@@ -189,6 +189,23 @@ void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, cons
     }
 }
 
+/* INVLPG of each page of a run: a short run looks its pages up, a long
+ * one goes over the TLB's entries once. */
+static void flush_run(mm_machine *m, mm_va va, unsigned count)
+{
+    if (count < MMI_TLB_SETS) {
+        for (unsigned i = 0; i < count; i++)
+            if (mmi_tlb_entry_of(&m->tlb, va + (mm_va)i * MM_PAGE_SIZE))
+                mmi_tlb_flush_page(m, va + (mm_va)i * MM_PAGE_SIZE);
+        return;
+    }
+    for (unsigned k = 0; k < MMI_TLB_ENTRIES; k++) {
+        const struct mmi_tlb_entry *e = &m->tlb.entry[k];
+        if (e->generation == m->tlb.generation && e->page - va < (mm_va)count * MM_PAGE_SIZE)
+            mmi_tlb_flush_page(m, e->page);
+    }
+}
+
 void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count)
 {
     const uint64_t *r = mmi_frame_quads(m, table) + index;
@@ -209,9 +226,9 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
                 q = mmi_frame_quads_for_write(m, table) + index;
             uint64_t old = q[i];
             q[i] = 0;
-            mmi_tlb_flush_page(m, va + (mm_va)i * MM_PAGE_SIZE);
             mmi_trace_run_add(m, &m->trace, old);
         }
+        flush_run(m, va + (mm_va)first * MM_PAGE_SIZE, i - first);
         assert(e->share_count > i - first);
         e->share_count -= i - first;
         mmi_trace_run_end(m);

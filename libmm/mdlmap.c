@@ -27,6 +27,17 @@ static inline uint64_t mdl_pages(const struct mm_mdl *h) { return MM_MDL_PAGES(h
 static inline unsigned flags_of(const struct mm_mdl *h) { return (uint16_t)h->MdlFlags; }
 static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int16_t)(uint16_t)f; }
 
+/* frame_locked for a RAM frame's entry. */
+static bool entry_locked(const struct mmi_pfn *e)
+{
+    unsigned loc = mmi_pfn_location(e);
+    if (mmi_pfn_use(e) == MM_USE_MDL_PAGES)
+        return loc == MM_ACTIVE_AND_VALID;
+    if (loc == MM_TRANSITION_PAGE)
+        return e->reference_count >= 1;
+    return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
+}
+
 /* Is the frame held by a lock (or owned by an MmAllocatePagesForMdl MDL)? */
 static bool frame_locked(mm_machine *m, mm_pfn pfn)
 {
@@ -34,13 +45,26 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
         return true; /* device memory: not reference counted */
     if (pfn >= m->pfn.untouched)
         return false;
-    const struct mmi_pfn *e = mmi_pfn_in(&m->pfn, pfn);
-    unsigned loc = mmi_pfn_location(e);
-    if (mmi_pfn_use(e) == MM_USE_MDL_PAGES)
-        return loc == MM_ACTIVE_AND_VALID;
-    if (loc == MM_TRANSITION_PAGE)
-        return e->reference_count >= 1;
-    return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
+    return entry_locked(mmi_pfn_in(&m->pfn, pfn));
+}
+
+/* The usual kernel mapping, in one pass over the PFN entries: every frame
+ * RAM in use and locked, all with the same cache attribute already fixed
+ * (*attr), which every PTE then takes. */
+static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, unsigned *attr)
+{
+    const struct mmi_pfndb *db = &m->pfn;
+    *attr = MM_PFN_NOT_MAPPED;
+    for (uint64_t i = 0; i < count; i++) {
+        if (pfns[i] >= db->untouched)
+            return false;
+        const struct mmi_pfn *e = mmi_pfn_in(db, pfns[i]);
+        unsigned a = (e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT;
+        if (!entry_locked(e) || a == MM_PFN_NOT_MAPPED || (i && a != *attr))
+            return false;
+        *attr = a;
+    }
+    return count != 0;
 }
 
 /* Reads the MDL's PFNs into the machine's scratch array; count stops at the
@@ -111,10 +135,14 @@ uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uin
 }
 
 /* Writes the system PTEs of a kernel mapping: one run when every frame
- * gets the same bits (the usual case), else page by page. */
+ * gets the same bits (the usual case; attr, when not NULL, is the cache
+ * attribute frames_uniform found them all to have), else page by page. */
 static mm_status map_system_ptes(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, mm_cache_type cache,
-                                 uint32_t priority)
+                                 uint32_t priority, const unsigned *attr)
 {
+    static const mm_cache_type of_attr[] = {MM_NON_CACHED, MM_CACHED, MM_WRITE_COMBINED};
+    if (attr)
+        return mmi_syspte_map(m, va, pfns, count, mapping_bits(of_attr[*attr], priority, false));
     bool uniform = true;
     uint64_t first = count ? mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
     for (uint64_t i = 1; i < count && uniform; i++)
@@ -198,7 +226,7 @@ static mm_status unlocked_frame_check(mm_machine *m, mm_va mdl, const struct mm_
 /* ---- kernel mappings ---- */
 
 static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn *pfns, uint64_t count,
-                        mm_cache_type cache, bool bug_check_on_failure, uint32_t priority)
+                        mm_cache_type cache, bool bug_check_on_failure, uint32_t priority, const unsigned *attr)
 {
     uint64_t pages = mdl_pages(h);
     mm_va va = mmi_syspte_reserve(m, pages);
@@ -217,7 +245,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
                      why);
         return 0;
     }
-    if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority))) {
+    if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority, attr))) {
         mmi_syspte_release(m, va, pages);
         return 0;
     }
@@ -432,13 +460,15 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
         return 0;
     }
     mm_va va = 0;
+    unsigned attr;
+    bool uniform = frames_uniform(m, pfns, count, &attr); /* then every frame is locked too */
     if (mmi_verifier(m))
         st = verifier_map_checks(m, mdl, &h, mode, bug_check_on_failure, legacy, pfns, count);
     if (MM_SUCCESS(st) && mmi_irql_allows(m, mode == MM_KERNEL_MODE ? MM_DISPATCH_LEVEL : MM_APC_LEVEL, mdl))
-        st = unlocked_frame_check(m, mdl, &h, pfns, count);
+        st = uniform ? MM_STATUS_SUCCESS : unlocked_frame_check(m, mdl, &h, pfns, count);
     if (MM_SUCCESS(st) && !m->dead) {
         if (mode == MM_KERNEL_MODE)
-            va = map_system(m, mdl, &h, pfns, count, cache, bug_check_on_failure, priority);
+            va = map_system(m, mdl, &h, pfns, count, cache, bug_check_on_failure, priority, uniform ? &attr : NULL);
         else
             va = map_user(m, mdl, &h, pfns, count, cache, requested, priority, raised);
     }

@@ -102,7 +102,12 @@ void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn
 void mmi_trace_run_end(mm_machine *m)
 {
     struct mmi_trace *t = &m->trace;
-    if (t->run && t->run->reserved == 0)
+    if (!t->run)
+        return;
+    uint64_t pages = t->payload_count - t->run->a;
+    t->run->reserved = (uint32_t)pages; /* the slot's page count */
+    t->count += pages * run_events_per_page(t->run_kind);
+    if (pages == 0)
         t->slots--; /* an empty run leaves no slot */
     t->run = NULL;
 }

@@ -41,13 +41,12 @@ void mmi_trace(mm_machine *m, mm_event_type type, mm_va va, mm_pfn pfn, uint64_t
 void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn table, uint64_t share);
 void mmi_trace_run_expand(mm_machine *m, uint64_t value);
 void mmi_trace_run_end(mm_machine *m);
-/* One page of the run (t is &m->trace): a payload store and two counts. */
+/* One page of the run (t is &m->trace): one payload store; the run's end
+ * counts its pages and events. */
 static inline void mmi_trace_run_add(mm_machine *m, struct mmi_trace *t, uint64_t value)
 {
     if (t->run) {
         t->payload[t->payload_count++ & t->payload_mask] = value;
-        t->run->reserved++; /* the slot's page count */
-        t->count += t->run_kind >= MMI_RUN_PTE_MAP ? 2 : 1;
     } else if (t->on) {
         mmi_trace_run_expand(m, value);
     }

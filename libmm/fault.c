@@ -406,15 +406,24 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
  * whose translation the TLB holds. */
 void *mmi_kernel_bytes(mm_machine *m, mm_va va, size_t len, bool write)
 {
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
+    if (bytes)
+        return bytes;
     if (!mmi_is_system_va(m, va) || mmi_va_index(va, 0) == MM_PXE_SELFMAP_INDEX ||
         MM_BYTE_OFFSET(va) + len > MM_PAGE_SIZE)
         return NULL;
     mm_pfn pfn = mmi_tlb_lookup(m, va, m->system->pml4, write);
     if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn))
         return NULL;
-    if (write)
-        return (unsigned char *)mmi_frame_quads_for_write(m, pfn) + MM_BYTE_OFFSET(va);
-    return (unsigned char *)(uintptr_t)mmi_frame_quads(m, pfn) + MM_BYTE_OFFSET(va);
+    if (!write)
+        return (unsigned char *)(uintptr_t)mmi_frame_quads(m, pfn) + MM_BYTE_OFFSET(va);
+    /* Written: the frame holds contents from now on, and the next access
+     * to this page while its translation holds takes the bytes at once. */
+    bytes = (unsigned char *)mmi_frame_quads_for_write(m, pfn);
+    const struct mmi_tlb_entry *e = mmi_tlb_entry_of(&m->tlb, MM_PAGE_ALIGN(va));
+    if (e)
+        m->tlb.recent = (struct mmi_tlb_recent){MM_PAGE_ALIGN(va), bytes, e, e->stamp};
+    return bytes + MM_BYTE_OFFSET(va);
 }
 
 /* A driver's writes take the long way, past the page-table write check. */

@@ -13,7 +13,9 @@ mm_status mmi_access(mm_machine *m, const struct mm_access_request *req);
  * that needs no fault: inside one system page whose translation the TLB
  * holds (for a write, a writable one). They stay valid until the model
  * changes a PTE or a frame. NULL: use mmi_access. The bytes of a read may
- * be a shared zero page, never to be written. */
+ * be a shared zero page, never to be written. The page written last is
+ * remembered with its TLB entry (mmi_tlb_recent_bytes): while that entry
+ * holds, the next access to the page needs no lookup. */
 void *mmi_kernel_bytes(mm_machine *m, mm_va va, size_t len, bool write);
 /* A write that does not come from the memory manager (driver code through
  * the public access API, or a device through an MDL) into a frame holding

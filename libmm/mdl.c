@@ -276,40 +276,29 @@ uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 
 /* ---- the MDL's bytes, read and written as kernel accesses ---- */
 
-/* The bytes of va's page when it is the page written last and its
- * translation still holds. */
-static unsigned char *recent_bytes(mm_machine *m, mm_va va, size_t len)
-{
-    const struct mmi_mdl_state *s = m->mdl;
-    if (MM_PAGE_ALIGN(va) != s->recent.page || !s->recent.entry || MM_BYTE_OFFSET(va) + len > MM_PAGE_SIZE ||
-        !mmi_tlb_entry_holds(&m->tlb, s->recent.entry, s->recent.stamp))
-        return NULL;
-    return s->recent.bytes + MM_BYTE_OFFSET(va);
-}
-
-static void remember_bytes(mm_machine *m, mm_va va, unsigned char *bytes)
-{
-    struct mmi_mdl_state *s = m->mdl;
-    s->recent.entry = mmi_tlb_entry_of(&m->tlb, MM_PAGE_ALIGN(va));
-    if (!s->recent.entry)
-        return;
-    s->recent.page = MM_PAGE_ALIGN(va);
-    s->recent.bytes = bytes - MM_BYTE_OFFSET(va);
-    s->recent.stamp = s->recent.entry->stamp;
-}
-
-static mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+static mm_status kernel_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
 {
     bool write = kind == MM_ACCESS_WRITE;
-    unsigned char *bytes = recent_bytes(m, va, len);
-    if (!bytes && (bytes = mmi_kernel_bytes(m, va, len, write)) != NULL && write)
-        remember_bytes(m, va, bytes); /* written: its frame holds contents from now on */
-    if (bytes) { /* the common case: a resident page the TLB holds */
+    unsigned char *bytes = mmi_kernel_bytes(m, va, len, write);
+    if (bytes) { /* a resident page the TLB holds */
         memcpy(write ? bytes : buf, write ? buf : bytes, len);
         return MM_STATUS_SUCCESS;
     }
     struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};
     return mmi_access(m, &req);
+}
+
+/* Inline, so that the copy of a header or a field has a constant size. */
+static inline mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
+    if (!bytes)
+        return kernel_access_slow(m, va, buf, len, kind);
+    if (kind == MM_ACCESS_WRITE)
+        memcpy(bytes, buf, len);
+    else
+        memcpy(buf, bytes, len);
+    return MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)

@@ -13,7 +13,6 @@
 
 
 struct mmi_mdl_state;
-struct mmi_tlb_entry;
 
 bool mmi_mdl_init(mm_machine *m);
 void mmi_mdl_fini(mm_machine *m);
@@ -92,14 +91,6 @@ struct mmi_mdl_state {
     struct mmi_io_ref *io_refs; /* locks held on device (non-RAM) frames, by frame */
     bool adjusted;             /* MmAdvanceMdl was ever called (MiMdlsAdjusted): PTE
                                 * tracking no longer compares addresses and PFNs */
-    /* The page of MDL bytes written last and the TLB entry that translated
-     * it: while that entry holds, the next DDI reaches the bytes at once. */
-    struct {
-        mm_va page;
-        unsigned char *bytes;
-        const struct mmi_tlb_entry *entry;
-        uint64_t stamp;
-    } recent;
 };
 
 /* The machine-owned PFN scratch array (grown to count entries); it survives

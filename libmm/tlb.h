@@ -46,9 +46,19 @@ struct mmi_pde_cache_entry {
     uint64_t generation;
 };
 
+/* The host bytes of the system page the model itself wrote last
+ * (mmi_kernel_bytes), while the entry that translated it holds. */
+struct mmi_tlb_recent {
+    mm_va page;
+    unsigned char *bytes;
+    const struct mmi_tlb_entry *entry;
+    uint64_t stamp;
+};
+
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
     struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
+    struct mmi_tlb_recent recent;
     uint64_t fills;      /* translations cached so far (the stamps) */
     struct mmi_tlb_entry entry[MMI_TLB_ENTRIES];
     const struct mmi_host_ops *host;
@@ -69,6 +79,17 @@ static inline const struct mmi_tlb_entry *mmi_tlb_entry_of(const struct mmi_tlb 
 static inline bool mmi_tlb_entry_holds(const struct mmi_tlb *tlb, const struct mmi_tlb_entry *e, uint64_t stamp)
 {
     return e->stamp == stamp && e->generation == tlb->generation;
+}
+
+/* The bytes at va when its page is the one written last and its entry
+ * still holds (writable, and its frame holds contents), else NULL. */
+static inline unsigned char *mmi_tlb_recent_bytes(const struct mmi_tlb *tlb, mm_va va, size_t len)
+{
+    const struct mmi_tlb_recent *r = &tlb->recent;
+    if ((va & ~(mm_va)(MM_PAGE_SIZE - 1)) != r->page || !r->entry || (va & (MM_PAGE_SIZE - 1)) + len > MM_PAGE_SIZE ||
+        !mmi_tlb_entry_holds(tlb, r->entry, r->stamp))
+        return NULL;
+    return r->bytes + (va & (MM_PAGE_SIZE - 1));
 }
 
 /* The cached frame for a kernel access to va through the tables at top, or

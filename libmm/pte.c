@@ -151,6 +151,49 @@ void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, ui
     pte_write(m, table, index, va, value, false);
 }
 
+/* The paging-structure cache (tlb.h) for system space, whose page tables
+ * every context shares. */
+static struct mmi_pde_cache_entry *pde_slot(mm_machine *m, mm_va va)
+{
+    return &m->tlb.pde[(va >> 21) & (MMI_PDE_CACHE - 1)];
+}
+
+static mm_pfn pde_cached(mm_machine *m, mm_pfn top, mm_va va)
+{
+    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    if (top != m->system->pml4 || c->region != (va >> 21) + 1 || c->generation != m->tlb.generation)
+        return MM_PFN_NONE;
+    return c->table;
+}
+
+static void pde_remember(mm_machine *m, mm_pfn top, mm_va va, mm_pfn table)
+{
+    if (top == m->system->pml4 && mmi_is_system_va(m, va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
+        *pde_slot(m, va) = (struct mmi_pde_cache_entry){(va >> 21) + 1, table, m->tlb.generation, NULL};
+}
+
+/* A leaf table's entries to write, kept in its paging-structure cache
+ * entry: a system page table holds contents as long as it exists. */
+static uint64_t *table_for_write(mm_machine *m, mm_pfn table, mm_va va)
+{
+    struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    bool cached = c->region == (va >> 21) + 1 && c->table == table && c->generation == m->tlb.generation;
+    if (cached && c->quads)
+        return c->quads;
+    uint64_t *q = mmi_frame_quads_for_write(m, table);
+    if (cached)
+        c->quads = q;
+    return q;
+}
+
+static const uint64_t *table_for_read(mm_machine *m, mm_pfn table, mm_va va)
+{
+    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    if (c->quads && c->region == (va >> 21) + 1 && c->table == table && c->generation == m->tlb.generation)
+        return c->quads;
+    return mmi_frame_quads(m, table);
+}
+
 static uint64_t leaf_pte(mm_pfn pfn, uint64_t bits) { return ((pfn << 12) & PTE_PFN_MASK) | bits; }
 
 /* Only a page table's entries hold shares of it (a prototype PTE array does
@@ -171,7 +214,7 @@ void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, cons
         return;
     }
     struct mmi_pfn *e = mmi_pfn(m, table);
-    uint64_t *q = mmi_frame_quads_for_write(m, table) + index;
+    uint64_t *q = table_for_write(m, table, va) + index;
     for (unsigned i = 0; i < count;) {
         /* Empty entries: a valid PTE each, one share each. */
         mmi_trace_run_begin(m, MMI_RUN_PTE_MAP, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
@@ -208,7 +251,7 @@ static void flush_run(mm_machine *m, mm_va va, unsigned count)
 
 void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count)
 {
-    const uint64_t *r = mmi_frame_quads(m, table) + index;
+    const uint64_t *r = table_for_read(m, table, va) + index;
     if (!runs_apply(m, table)) {
         for (unsigned i = 0; i < count; i++)
             if (r[i])
@@ -223,7 +266,7 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
         unsigned first = i;
         for (; i < count && mmi_pte_valid(r[i]); i++) {
             if (!q)
-                q = mmi_frame_quads_for_write(m, table) + index;
+                q = table_for_write(m, table, va) + index;
             uint64_t old = q[i];
             q[i] = 0;
             mmi_trace_run_add(m, &m->trace, old);
@@ -238,27 +281,6 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
             i++;
         }
     }
-}
-
-/* The paging-structure cache (tlb.h) for system space, whose page tables
- * every context shares. */
-static struct mmi_pde_cache_entry *pde_slot(mm_machine *m, mm_va va)
-{
-    return &m->tlb.pde[(va >> 21) & (MMI_PDE_CACHE - 1)];
-}
-
-static mm_pfn pde_cached(mm_machine *m, mm_pfn top, mm_va va)
-{
-    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
-    if (top != m->system->pml4 || c->region != (va >> 21) + 1 || c->generation != m->tlb.generation)
-        return MM_PFN_NONE;
-    return c->table;
-}
-
-static void pde_remember(mm_machine *m, mm_pfn top, mm_va va, mm_pfn table)
-{
-    if (top == m->system->pml4 && mmi_is_system_va(m, va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
-        *pde_slot(m, va) = (struct mmi_pde_cache_entry){(va >> 21) + 1, table, m->tlb.generation};
 }
 
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)

@@ -44,6 +44,7 @@ struct mmi_pde_cache_entry {
     mm_va region;        /* va >> 21, + 1 (0: empty) */
     mm_pfn table;
     uint64_t generation;
+    uint64_t *quads;     /* the table's entries once written through the cache, or NULL */
 };
 
 /* The host bytes of the system page the model itself wrote last

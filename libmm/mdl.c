@@ -331,6 +331,8 @@ mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn)
 mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count)
 {
     struct mmi_mdl_state *s = m->mdl;
+    if (s->scratch && count <= s->scratch_cap)
+        return s->scratch;
     if (!mmi_grow(m, (void **)&s->scratch, &s->scratch_cap, (size_t)count, sizeof *s->scratch, 64))
         return NULL;
     return s->scratch;

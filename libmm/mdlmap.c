@@ -54,15 +54,20 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
 static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, unsigned *attr)
 {
     const struct mmi_pfndb *db = &m->pfn;
+    const uint16_t fields = MMI_PF_LOCATION | MMI_PF_CACHE;
+    uint16_t usual = 0; /* active with the first frame's attribute: locked when referenced twice */
     *attr = MM_PFN_NOT_MAPPED;
     for (uint64_t i = 0; i < count; i++) {
         if (pfns[i] >= db->untouched)
             return false;
         const struct mmi_pfn *e = mmi_pfn_in(db, pfns[i]);
+        if (i && (e->flags & fields) == usual && e->reference_count >= 2)
+            continue;
         unsigned a = (e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT;
         if (!entry_locked(e) || a == MM_PFN_NOT_MAPPED || (i && a != *attr))
             return false;
         *attr = a;
+        usual = (uint16_t)(MM_ACTIVE_AND_VALID | (a << MMI_PF_CACHE_SHIFT));
     }
     return count != 0;
 }

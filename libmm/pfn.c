@@ -541,14 +541,17 @@ uint64_t mmi_lock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count
 {
     struct mmi_pfndb *db = &m->pfn;
     uint64_t i = 0;
+    uint64_t first_locks = 0;
     mmi_trace_run_begin(m, MMI_RUN_REF_UP, 0, MM_PFN_NONE, 0);
+    struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
     for (const struct mmi_pfn *c; i < count && lock_is_quick(db, pfns[i], &c); i++) {
         struct mmi_pfn *e = (struct mmi_pfn *)c;
-        if (e->reference_count == 1)
-            db->system_locked++; /* the frame's first lock */
-        mmi_trace_run_add(m, &m->trace, mmi_trace_ref_value(pfns[i], e->reference_count));
+        first_locks += e->reference_count == 1; /* the frame's first lock */
+        mmi_trace_run_put(m, &w, mmi_trace_ref_value(pfns[i], e->reference_count));
         e->reference_count++;
     }
+    db->system_locked += first_locks;
+    mmi_trace_run_done(&m->trace, &w);
     mmi_trace_run_end(m);
     return i;
 }
@@ -558,6 +561,7 @@ uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t cou
     struct mmi_pfndb *db = &m->pfn;
     uint64_t i = 0;
     mmi_trace_run_begin(m, MMI_RUN_REF_DOWN, 0, MM_PFN_NONE, 0);
+    struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
     for (; i < count && pfns[i] < db->untouched; i++) {
         struct mmi_pfn *e = mmi_pfn_in(db, pfns[i]);
         if (e->reference_count < 2)
@@ -565,9 +569,10 @@ uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t cou
         /* mmi_unlock_frame's count of locked frames */
         if (e->reference_count == 2 && e->share_count >= 1 && db->system_locked)
             db->system_locked--;
-        mmi_trace_run_add(m, &m->trace, mmi_trace_ref_value(pfns[i], e->reference_count));
+        mmi_trace_run_put(m, &w, mmi_trace_ref_value(pfns[i], e->reference_count));
         e->reference_count--;
     }
+    mmi_trace_run_done(&m->trace, &w);
     mmi_trace_run_end(m);
     return i;
 }

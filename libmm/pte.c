@@ -218,12 +218,15 @@ void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, cons
     for (unsigned i = 0; i < count;) {
         /* Empty entries: a valid PTE each, one share each. */
         mmi_trace_run_begin(m, MMI_RUN_PTE_MAP, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
         unsigned first = i;
         for (; i < count && q[i] == 0; i++) {
-            q[i] = leaf_pte(pfns[i], bits);
-            mmi_trace_run_add(m, &m->trace, q[i]);
+            uint64_t pte = leaf_pte(pfns[i], bits);
+            q[i] = pte;
+            mmi_trace_run_put(m, &w, pte);
         }
         e->share_count += i - first;
+        mmi_trace_run_done(&m->trace, &w);
         mmi_trace_run_end(m);
         if (i < count) { /* an entry in use: the one-by-one rules */
             mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, leaf_pte(pfns[i], bits));
@@ -263,14 +266,16 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
     for (unsigned i = 0; i < count;) {
         /* Valid entries: each gives up its share and its cached translation. */
         mmi_trace_run_begin(m, MMI_RUN_PTE_CLEAR, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
         unsigned first = i;
+        if (!q && i < count && mmi_pte_valid(r[i]))
+            q = table_for_write(m, table, va) + index;
         for (; i < count && mmi_pte_valid(r[i]); i++) {
-            if (!q)
-                q = table_for_write(m, table, va) + index;
             uint64_t old = q[i];
             q[i] = 0;
-            mmi_trace_run_add(m, &m->trace, old);
+            mmi_trace_run_put(m, &w, old);
         }
+        mmi_trace_run_done(&m->trace, &w);
         flush_run(m, va + (mm_va)first * MM_PAGE_SIZE, i - first);
         assert(e->share_count > i - first);
         e->share_count -= i - first;

@@ -150,6 +150,8 @@ static unsigned run_page_events(enum mmi_run_kind kind, const struct mm_trace_ev
 void mmi_trace_run_expand(mm_machine *m, uint64_t value)
 {
     struct mmi_trace *t = &m->trace;
+    if (!t->on)
+        return;
     struct mm_trace_event head = {.seq = 0, .va = t->run_va, .pfn = t->run_table, .b = t->run_share};
     struct mm_trace_event ev[2];
     unsigned n = run_page_events(t->run_kind, &head, t->run_pages++, value, ev);

@@ -51,6 +51,32 @@ static inline void mmi_trace_run_add(mm_machine *m, struct mmi_trace *t, uint64_
         mmi_trace_run_expand(m, value);
     }
 }
+/* A hot loop's hold on the open run: the payload ring and the position
+ * in it, kept in registers (payload NULL: each value is expanded at once).
+ * mmi_trace_run_put per page, mmi_trace_run_done before the run's end. */
+struct mmi_run_writer {
+    uint64_t *payload;
+    uint64_t at, mask;
+};
+static inline struct mmi_run_writer mmi_trace_run_writer(const struct mmi_trace *t)
+{
+    struct mmi_run_writer w = {NULL, 0, 0};
+    if (t->run)
+        w = (struct mmi_run_writer){t->payload, t->payload_count, t->payload_mask};
+    return w;
+}
+static inline void mmi_trace_run_put(mm_machine *m, struct mmi_run_writer *w, uint64_t value)
+{
+    if (w->payload)
+        w->payload[w->at++ & w->mask] = value;
+    else
+        mmi_trace_run_expand(m, value);
+}
+static inline void mmi_trace_run_done(struct mmi_trace *t, const struct mmi_run_writer *w)
+{
+    if (w->payload)
+        t->payload_count = w->at;
+}
 static inline uint64_t mmi_trace_ref_value(mm_pfn pfn, uint16_t old) { return pfn | (uint64_t)old << 48; }
 
 /* The last `max` events kept (at most the capacity), oldest first, runs

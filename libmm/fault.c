@@ -537,15 +537,6 @@ mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length)
     return mm_access_memory(m, &req);
 }
 
-/* A touch that changes nothing: no fault, no dirty bit to set, and no MDL
- * user mapping (the staleness check watches every access through one). */
-static bool touch_is_quiet(uint64_t pte, bool write, bool user_va)
-{
-    if (!mmi_pte_valid(pte) || ((pte & MMI_PTE_MDL_MAPPING) && user_va))
-        return false;
-    return !write || (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY);
-}
-
 uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, mm_pfn *pfns)
 {
     struct mm_process *p = mmi_cpu(m)->process;
@@ -559,22 +550,27 @@ uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, m
             pfns[0] = cached;
         return 1;
     }
-    const uint64_t *ptes = NULL;
-    for (uint64_t i = 0; i < pages; i++) {
+    /* A touch that changes nothing: no fault, no dirty bit to set, and no
+     * MDL user mapping (the staleness check watches every access through
+     * one): the bits in `need` set, those in `forbid` clear. */
+    uint64_t need = PTE_VALID | (write ? PTE_WRITE | PTE_DIRTY : 0);
+    uint64_t forbid = user_va ? MMI_PTE_MDL_MAPPING : 0;
+    for (uint64_t i = 0; i < pages;) {
         mm_va page = va + i * MM_PAGE_SIZE;
-        unsigned index = mmi_va_index(page, 3);
-        if (i == 0 || index == 0) {
-            if (!mmi_is_canonical(page) || mmi_is_user_va(m, page) != user_va)
-                return i;
-            mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, p, page), page);
-            if (table == MM_PFN_NONE)
-                return i;
-            ptes = mmi_frame_quads(m, table);
-        }
-        if (!touch_is_quiet(ptes[index], write, user_va))
+        if (!mmi_is_canonical(page) || mmi_is_user_va(m, page) != user_va)
             return i;
-        if (pfns)
-            pfns[i] = mmi_pte_pfn(ptes[index]);
+        mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, p, page), page);
+        if (table == MM_PFN_NONE)
+            return i;
+        unsigned index = mmi_va_index(page, 3);
+        const uint64_t *ptes = mmi_frame_quads(m, table) + index;
+        uint64_t n = 512 - index < pages - i ? 512 - index : pages - i;
+        for (uint64_t k = 0; k < n; k++, i++) {
+            if ((ptes[k] & (need | forbid)) != need)
+                return i;
+            if (pfns)
+                pfns[i] = mmi_pte_pfn(ptes[k]);
+        }
     }
     return pages;
 }

@@ -53,14 +53,15 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
  * (*attr), which every PTE then takes. */
 static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, unsigned *attr)
 {
-    const struct mmi_pfndb *db = &m->pfn;
+    struct mmi_pfn *const *chunks = m->pfn.chunks;
+    uint64_t untouched = m->pfn.untouched;
     const uint16_t fields = MMI_PF_LOCATION | MMI_PF_CACHE;
     uint16_t usual = 0; /* active with the first frame's attribute: locked when referenced twice */
     *attr = MM_PFN_NOT_MAPPED;
     for (uint64_t i = 0; i < count; i++) {
-        if (pfns[i] >= db->untouched)
+        if (pfns[i] >= untouched)
             return false;
-        const struct mmi_pfn *e = mmi_pfn_in(db, pfns[i]);
+        const struct mmi_pfn *e = &chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
         if (i && (e->flags & fields) == usual && e->reference_count >= 2)
             continue;
         unsigned a = (e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT;

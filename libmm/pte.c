@@ -1,5 +1,6 @@
-/* libmm/pte.c — PTE construction, protection conversion, page-table walks,
- * creation and pruning of page-table pages. */
+/* libmm/pte.c — PTE construction, protection conversion, page-table walks
+ * (with the paging-structure cache of system leaf tables), runs of leaf PTE
+ * writes, creation and pruning of page-table pages. */
 #include "pte.h"
 
 #include <assert.h>

@@ -1,7 +1,9 @@
 /* libmm/tlb.h — the simulated TLB: translations cached by kernel accesses,
  * dropped when a PTE that produced them changes, and the only caller of the
  * host-MMU hooks (struct mmi_host_ops), so a host view of simulated memory
- * can never hold a translation the model has dropped. */
+ * can never hold a translation the model has dropped. Beside it, what a
+ * flush also ends: a paging-structure cache of system leaf tables and the
+ * bytes of the page the model wrote last. */
 #ifndef MMI_TLB_H
 #define MMI_TLB_H
 

@@ -73,15 +73,44 @@ static void note_word(struct mmi_bitmap *b, uint64_t w)
         b->full[w / 64] &= ~bit;
 }
 
+/* The bits of word w that [i, i + count) covers. */
+static uint64_t word_mask(uint64_t w, uint64_t i, uint64_t count)
+{
+    uint64_t lo = i > w * 64 ? i - w * 64 : 0, hi = i + count - w * 64 < 64 ? i + count - w * 64 : 64;
+    return (hi - lo == 64 ? FULL : ((UINT64_C(1) << (hi - lo)) - 1)) << lo;
+}
+
+/* Sets or clears [i, i + count) a word at a time. */
+static void change_range(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
+{
+    for (uint64_t w = i / 64; w * 64 < i + count; w++) {
+        uint64_t mask = word_mask(w, i, count);
+        assert((b->words[w] & mask) == (on ? 0 : mask));
+        b->words[w] = on ? b->words[w] | mask : b->words[w] & ~mask;
+        note_word(b, w);
+    }
+}
+
 static void set_range(struct mmi_bitmap *b, uint64_t i, uint64_t count)
 {
-    for (uint64_t k = i; k < i + count; k++) {
-        assert(!mmi_bitmap_test(b, k));
-        b->words[k / 64] |= UINT64_C(1) << (k % 64);
-        if (k % 64 == 63 || k + 1 == i + count)
-            note_word(b, k / 64);
-    }
+    change_range(b, i, count, true);
     b->set += count;
+}
+
+/* How many clear bits follow from i, counting no further than count. */
+static uint64_t clear_run(const struct mmi_bitmap *b, uint64_t i, uint64_t count)
+{
+    uint64_t k = 0;
+    while (k < count) {
+        uint64_t at = i + k, bits = b->words[at / 64] >> (at % 64);
+        uint64_t room = 64 - at % 64;
+        if (bits)
+            room = (uint64_t)__builtin_ctzll(bits) < room ? (uint64_t)__builtin_ctzll(bits) : room;
+        k += room;
+        if (bits && room < 64 - at % 64)
+            break; /* a set bit ends the run */
+    }
+    return k < count ? k : count;
 }
 
 /* The first bit at or after i that lies in a word with a clear bit. */
@@ -122,9 +151,7 @@ static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
             i = (skipped + align - 1) / align * align;
             continue;
         }
-        uint64_t k = 0;
-        while (k < count && !mmi_bitmap_test(b, i + k))
-            k++;
+        uint64_t k = clear_run(b, i, count);
         if (k == count) {
             set_range(b, i, count);
             if (i == b->hint)
@@ -138,12 +165,7 @@ static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
 
 void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t i, uint64_t count)
 {
-    for (uint64_t k = i; k < i + count; k++) {
-        assert(mmi_bitmap_test(b, k));
-        b->words[k / 64] &= ~(UINT64_C(1) << (k % 64));
-        if (k % 64 == 63 || k + 1 == i + count)
-            note_word(b, k / 64);
-    }
+    change_range(b, i, count, false);
     b->set -= count;
     if (i < b->hint)
         b->hint = i;

@@ -124,32 +124,42 @@ int mm_bugcheck_format(const struct mm_bugcheck *bc, char *buf, size_t size)
     return report.total;
 }
 
+struct history {
+    struct mm_bugcheck *bc;
+    mm_pfn pfn;
+    mm_va va;
+};
+
+static void history_event(void *ctx, const struct mm_trace_event *ev)
+{
+    struct history *h = ctx;
+    struct mm_bugcheck *bc = h->bc;
+    bool hit = (h->pfn != MM_PFN_NONE && ev->pfn == h->pfn && ev->type != MM_EV_PTE_WRITE) ||
+               (h->va != 0 && ev->va == h->va);
+    if (!hit)
+        return;
+    if (bc->history_count == MM_BUGCHECK_HISTORY_MAX) {
+        memmove(&bc->history[0], &bc->history[1], sizeof bc->history[0] * (MM_BUGCHECK_HISTORY_MAX - 1));
+        bc->history_count--;
+    }
+    struct mm_history_line *line = &bc->history[bc->history_count++];
+    line->step = ev->step;
+    mm_trace_format(ev, line->text, sizeof line->text);
+}
+
 static void collect_history(mm_machine *m, struct mm_bugcheck *bc, mm_pfn pfn, mm_va va)
 {
     if ((pfn == MM_PFN_NONE && va == 0) || !m->trace.ring)
         return;
-    uint64_t cap = m->trace.mask + 1;
-    uint64_t have = m->trace.count < cap ? m->trace.count : cap;
-    for (uint64_t i = m->trace.count - have; i < m->trace.count; i++) {
-        const struct mm_trace_event *ev = &m->trace.ring[i & m->trace.mask];
-        bool hit = (pfn != MM_PFN_NONE && ev->pfn == pfn && ev->type != MM_EV_PTE_WRITE) ||
-                   (va != 0 && ev->va == va);
-        if (!hit)
-            continue;
-        if (bc->history_count == MM_BUGCHECK_HISTORY_MAX) {
-            memmove(&bc->history[0], &bc->history[1], sizeof bc->history[0] * (MM_BUGCHECK_HISTORY_MAX - 1));
-            bc->history_count--;
-        }
-        struct mm_history_line *line = &bc->history[bc->history_count++];
-        line->step = ev->step;
-        mm_trace_format(ev, line->text, sizeof line->text);
-    }
+    struct history h = {bc, pfn, va};
+    mmi_trace_walk(m, SIZE_MAX, history_event, &h);
 }
 
 mm_status mmi_bugcheck(mm_machine *m, uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4,
                        mm_pfn focus_pfn, mm_va focus_va, const char *why, ...)
 {
     struct mm_bugcheck *bc = &m->bugcheck;
+    mmi_trace_run_end(m); /* a run cut short by the bug check keeps its pages so far */
     memset(bc, 0, sizeof *bc);
     bc->code = code;
     bc->p[0] = p1;

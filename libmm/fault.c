@@ -403,22 +403,42 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
 
 /* The common case without the full translation: the model's own kernel
  * read or write inside one system-space page (an MDL header, a pool header)
- * whose translation the TLB holds. A driver's writes take the long way, past
- * the page-table write check. */
+ * whose translation the TLB holds. */
+void *mmi_kernel_bytes(mm_machine *m, mm_va va, size_t len, bool write)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
+    if (bytes)
+        return bytes;
+    if (!mmi_is_system_va(m, va) || mmi_va_index(va, 0) == MM_PXE_SELFMAP_INDEX ||
+        MM_BYTE_OFFSET(va) + len > MM_PAGE_SIZE)
+        return NULL;
+    mm_pfn pfn = mmi_tlb_lookup(m, va, m->system->pml4, write);
+    if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn))
+        return NULL;
+    if (!write)
+        return (unsigned char *)(uintptr_t)mmi_frame_quads(m, pfn) + MM_BYTE_OFFSET(va);
+    /* Written: the frame holds contents from now on, and the next access
+     * to this page while its translation holds takes the bytes at once. */
+    bytes = (unsigned char *)mmi_frame_quads_for_write(m, pfn);
+    const struct mmi_tlb_entry *e = mmi_tlb_entry_of(&m->tlb, MM_PAGE_ALIGN(va));
+    if (e)
+        m->tlb.recent = (struct mmi_tlb_recent){MM_PAGE_ALIGN(va), bytes, e, e->stamp};
+    return bytes + MM_BYTE_OFFSET(va);
+}
+
+/* A driver's writes take the long way, past the page-table write check. */
 static bool access_in_tlb(mm_machine *m, const struct mm_access_request *req, bool from_driver)
 {
     bool write = req->kind == MM_ACCESS_WRITE;
-    if (req->mode != MM_KERNEL_MODE || req->kind == MM_ACCESS_EXECUTE || !req->buffer || (write && from_driver) ||
-        !mmi_is_system_va(m, req->va) || mmi_va_index(req->va, 0) == MM_PXE_SELFMAP_INDEX ||
-        MM_BYTE_OFFSET(req->va) + req->length > MM_PAGE_SIZE)
+    if (req->mode != MM_KERNEL_MODE || req->kind == MM_ACCESS_EXECUTE || !req->buffer || (write && from_driver))
         return false;
-    mm_pfn pfn = mmi_tlb_lookup(m, req->va, m->system->pml4, write);
-    if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn))
+    unsigned char *bytes = mmi_kernel_bytes(m, req->va, req->length, write);
+    if (!bytes)
         return false;
     if (write)
-        mmi_frame_write(m, pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+        memcpy(bytes, req->buffer, req->length);
     else
-        mmi_frame_read(m, pfn, MM_BYTE_OFFSET(req->va), req->buffer, req->length);
+        memcpy(req->buffer, bytes, req->length);
     return true;
 }
 
@@ -515,6 +535,44 @@ mm_status mm_write(mm_machine *m, mm_va va, const void *buffer, size_t length)
     if (!buffer && length)
         return MM_STATUS_INVALID_PARAMETER;
     return mm_access_memory(m, &req);
+}
+
+uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, mm_pfn *pfns)
+{
+    struct mm_process *p = mmi_cpu(m)->process;
+    bool user_va = mmi_is_user_va(m, va);
+    if (m->tlb.host || (user_va && !p))
+        return 0;
+    mm_pfn cached = pages == 1 && mmi_is_canonical(va) ? mmi_tlb_lookup(m, va, mmi_top_for(m, p, va), write)
+                                                        : MM_PFN_NONE;
+    if (cached != MM_PFN_NONE) { /* one page the TLB holds: no walk */
+        if (pfns)
+            pfns[0] = cached;
+        return 1;
+    }
+    /* A touch that changes nothing: no fault, no dirty bit to set, and no
+     * MDL user mapping (the staleness check watches every access through
+     * one): the bits in `need` set, those in `forbid` clear. */
+    uint64_t need = PTE_VALID | (write ? PTE_WRITE | PTE_DIRTY : 0);
+    uint64_t forbid = user_va ? MMI_PTE_MDL_MAPPING : 0;
+    for (uint64_t i = 0; i < pages;) {
+        mm_va page = va + i * MM_PAGE_SIZE;
+        if (!mmi_is_canonical(page) || mmi_is_user_va(m, page) != user_va)
+            return i;
+        mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, p, page), page);
+        if (table == MM_PFN_NONE)
+            return i;
+        unsigned index = mmi_va_index(page, 3);
+        const uint64_t *ptes = mmi_frame_quads(m, table) + index;
+        uint64_t n = 512 - index < pages - i ? 512 - index : pages - i;
+        for (uint64_t k = 0; k < n; k++, i++) {
+            if ((ptes[k] & (need | forbid)) != need)
+                return i;
+            if (pfns)
+                pfns[i] = mmi_pte_pfn(ptes[k]);
+        }
+    }
+    return pages;
 }
 
 bool mmi_is_address_valid(mm_machine *m, mm_va va)

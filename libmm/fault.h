@@ -9,6 +9,14 @@
 
 /* The access itself, without starting a new public operation. */
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req);
+/* The host bytes behind [va, va + len) for the model's own kernel access
+ * that needs no fault: inside one system page whose translation the TLB
+ * holds (for a write, a writable one). They stay valid until the model
+ * changes a PTE or a frame. NULL: use mmi_access. The bytes of a read may
+ * be a shared zero page, never to be written. The page written last is
+ * remembered with its TLB entry (mmi_tlb_recent_bytes): while that entry
+ * holds, the next access to the page needs no lookup. */
+void *mmi_kernel_bytes(mm_machine *m, mm_va va, size_t len, bool write);
 /* A write that does not come from the memory manager (driver code through
  * the public access API, or a device through an MDL) into a frame holding
  * page tables or prototype PTEs: 0x1A/0x41792 when it changes an entry,
@@ -22,6 +30,14 @@ mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, 
  * the bug check Windows raises; or STATUS_ACCESS_VIOLATION for a user
  * address, which the caller turns into an exception. */
 mm_status mmi_host_access(mm_machine *m, mm_va va, mm_access kind, mm_va ip);
+/* How many pages from the page-aligned va a kernel-mode read (or write) by
+ * the current CPU reaches with no fault and no PTE change: valid, and for
+ * a write writable and already dirty. One page-table walk per table. A
+ * probe touches those pages and needs nothing else from them; it leaves
+ * their translations uncached (only speed and a host view depend on the
+ * simulated TLB, and a hosted machine gets 0: every page is touched).
+ * pfns, if not NULL, receives the frames of the pages it counts. */
+uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, mm_pfn *pfns);
 /* MmIsAddressValid without the entry bookkeeping. */
 bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */

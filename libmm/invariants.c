@@ -306,7 +306,7 @@ static mm_status check_mdls(struct check *c)
     const struct mmi_mdl_state *s = m->mdl;
     for (struct mm_process *p = m->process_first; p; p = p->next) {
         int64_t locked = 0;
-        for (const struct mmi_mdl_rec *r = mmi_mdl_first(s); r; r = r->hh.next)
+        for (const struct mmi_mdl_rec *r = mmi_mdl_first(s); r; r = r->made_next)
             if (r->lock_process == p->id)
                 locked += r->charge;
         for (size_t i = 0; i < s->leaked_count; i++)
@@ -316,7 +316,7 @@ static mm_status check_mdls(struct check *c)
               "process %u is charged %lld locked pages but its locked MDLs hold %lld", p->id,
               (long long)p->locked_pages, (long long)locked);
     }
-    for (const struct mmi_mdl_rec *r = mmi_mdl_first(s); r; r = r->hh.next)
+    for (const struct mmi_mdl_rec *r = mmi_mdl_first(s); r; r = r->made_next)
         CHECK(!r->sys_va || mmi_syspte_in_use(m, r->sys_va),
               "MDL %016llx records a system mapping at %016llx whose PTEs are not reserved",
               (unsigned long long)r->mdl, (unsigned long long)r->sys_va);

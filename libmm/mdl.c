@@ -138,6 +138,56 @@ void mmi_mdl_fini(mm_machine *m)
     m->mdl = NULL;
 }
 
+/* ---- records ----
+ * A record is in the hash by MDL address and, unless parked, in the list
+ * of records in the order they were made. A record whose MDL went to the
+ * lookaside list is parked: forgotten for every purpose, but left in the
+ * hash for the next IoAllocateMdl of that MDL to revive without hashing. */
+
+static void link_made(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    r->made_prev = s->made_last;
+    r->made_next = NULL;
+    if (s->made_last)
+        s->made_last->made_next = r;
+    else
+        s->made_first = r;
+    s->made_last = r;
+}
+
+static void unlink_made(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    if (r->made_prev)
+        r->made_prev->made_next = r->made_next;
+    else
+        s->made_first = r->made_next;
+    if (r->made_next)
+        r->made_next->made_prev = r->made_prev;
+    else
+        s->made_last = r->made_prev;
+    r->made_prev = r->made_next = NULL;
+}
+
+/* A record made anew for an MDL: its old self's fields go, its place in
+ * the hash stays. */
+static void make_rec(struct mmi_mdl_state *s, struct mmi_mdl_rec *r, mm_va mdl)
+{
+    UT_hash_handle hh = r->hh;
+    memset(r, 0, sizeof *r);
+    r->hh = hh;
+    r->mdl = mdl;
+    r->id = ++s->next_id;
+    link_made(s, r);
+    s->last = r;
+}
+
+static struct mmi_mdl_rec *hashed_rec(struct mmi_mdl_state *s, mm_va mdl)
+{
+    struct mmi_mdl_rec *r;
+    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
+    return r;
+}
+
 /* The record of an MDL, if the model has one. A DDI sequence works on one
  * MDL at a time, so the last record found is kept at hand. */
 static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
@@ -147,11 +197,41 @@ static struct mmi_mdl_rec *find_rec(mm_machine *m, mm_va mdl)
         return s->last;
     if (!mdl) /* the anchor's key: no MDL lives at address 0 */
         return NULL;
-    struct mmi_mdl_rec *r;
-    HASH_FIND(hh, s->recs, &mdl, sizeof mdl, r);
-    if (r)
-        s->last = r;
+    struct mmi_mdl_rec *r = hashed_rec(s, mdl);
+    if (!r || r->parked)
+        return NULL;
+    s->last = r;
     return r;
+}
+
+/* A record leaves the hash for good. */
+static void drop_rec(mm_machine *m, struct mmi_mdl_rec *r)
+{
+    struct mmi_mdl_state *s = m->mdl;
+    mm_machine *uthash_m = m;
+    if (s->last == r)
+        s->last = NULL;
+    if (!r->parked)
+        unlink_made(s, r);
+    HASH_DEL(s->recs, r);
+    if (s->spare_count < 64) {
+        r->spare_next = s->spare;
+        s->spare = r;
+        s->spare_count++;
+    } else {
+        mmi_free(m, r);
+    }
+    (void)uthash_m;
+}
+
+/* A parked record is revived where its lookaside entry can no longer
+ * reach it. */
+static void unpark(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
+{
+    for (unsigned i = 0; i < s->lookaside_count; i++)
+        if (s->lookaside_rec[i] == r)
+            s->lookaside_rec[i] = NULL;
+    make_rec(s, r, r->mdl);
 }
 
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
@@ -160,22 +240,26 @@ struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
     struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (r || !mdl)
         return r;
+    if ((r = hashed_rec(s, mdl)) != NULL) { /* parked: a freed MDL used again */
+        unpark(s, r);
+        return r;
+    }
     mm_machine *uthash_m = m;
     bool uthash_failed = false;
     if ((r = s->spare) != NULL) { /* an MDL lifecycle frees one and makes one: no host allocation */
         s->spare = r->spare_next;
         s->spare_count--;
-        memset(r, 0, sizeof *r);
     } else if (!(r = mmi_alloc(m, sizeof *r))) {
         return NULL;
     }
+    memset(r, 0, sizeof *r);
     r->mdl = mdl;
-    r->id = ++s->next_id;
     HASH_ADD(hh, s->recs, mdl, sizeof r->mdl, r);
     if (uthash_failed) {
         mmi_free(m, r);
         return NULL;
     }
+    make_rec(s, r, mdl);
     return r;
 }
 
@@ -192,10 +276,29 @@ uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 
 /* ---- the MDL's bytes, read and written as kernel accesses ---- */
 
-static mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+static mm_status kernel_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
 {
+    bool write = kind == MM_ACCESS_WRITE;
+    unsigned char *bytes = mmi_kernel_bytes(m, va, len, write);
+    if (bytes) { /* a resident page the TLB holds */
+        memcpy(write ? bytes : buf, write ? buf : bytes, len);
+        return MM_STATUS_SUCCESS;
+    }
     struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};
     return mmi_access(m, &req);
+}
+
+/* Inline, so that the copy of a header or a field has a constant size. */
+static inline mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
+    if (!bytes)
+        return kernel_access_slow(m, va, buf, len, kind);
+    if (kind == MM_ACCESS_WRITE)
+        memcpy(bytes, buf, len);
+    else
+        memcpy(buf, bytes, len);
+    return MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
@@ -228,6 +331,8 @@ mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn)
 mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count)
 {
     struct mmi_mdl_state *s = m->mdl;
+    if (s->scratch && count <= s->scratch_cap)
+        return s->scratch;
     if (!mmi_grow(m, (void **)&s->scratch, &s->scratch_cap, (size_t)count, sizeof *s->scratch, 64))
         return NULL;
     return s->scratch;
@@ -311,7 +416,7 @@ size_t mm_mdls_read(const mm_machine *m, struct mm_mdl_info *out, size_t max)
     if (!m || (max && !out))
         return 0;
     size_t n = 0;
-    for (const struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next, n++) {
+    for (const struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next, n++) {
         if (n < max)
             out[n] = (struct mm_mdl_info){.mdl = r->mdl, .id = r->id, .lock_process = r->lock_process,
                                           .locked = r->locked, .pool_allocated = r->pool_allocated,
@@ -349,6 +454,7 @@ uint64_t mm_size_of_mdl(mm_va base, uint64_t length)
 }
 
 static mm_status forget(mm_machine *m, mm_va mdl);
+static mm_status forget_to_lookaside(mm_machine *m, mm_va mdl, unsigned slot);
 
 static mm_status initialize(mm_machine *m, mm_va mdl, mm_va base, uint64_t length, unsigned extra_flags)
 {
@@ -404,19 +510,27 @@ static bool lookaside_enabled(const mm_machine *m)
     return !(m->cfg.verifier_flags & (MM_VERIFIER_SPECIAL_POOL | MM_VERIFIER_POOL_TRACKING));
 }
 
-/* A block ExFreePool'd by the driver while it sat on the list is dropped. */
-static mm_va lookaside_pop(mm_machine *m)
+/* A block ExFreePool'd by the driver while it sat on the list is dropped,
+ * with its parked record. *parked: the popped MDL's parked record, if any. */
+static mm_va lookaside_pop(mm_machine *m, struct mmi_mdl_rec **parked)
 {
     struct mmi_mdl_state *s = m->mdl;
     while (lookaside_enabled(m) && s->lookaside_count) {
-        mm_va mdl = s->lookaside[--s->lookaside_count];
+        unsigned top = --s->lookaside_count;
+        mm_va mdl = s->lookaside[top];
+        *parked = s->lookaside_rec[top];
+        s->lookaside_rec[top] = NULL;
         if (mmi_pool_is_allocated(m, mdl))
             return mdl;
+        if (*parked)
+            drop_rec(m, *parked);
     }
+    *parked = NULL;
     return 0;
 }
 
-static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
+/* *slot: the list entry the MDL went to, or -1 when it went back to pool. */
+static mm_status free_to_lookaside(mm_machine *m, mm_va mdl, int *slot)
 {
     struct mmi_mdl_state *s = m->mdl;
     mm_status st = mmi_pool_check_free(m, mdl, 0);
@@ -429,8 +543,11 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl)
         return mmi_pool_release(m, mdl);
     mm_va next = s->lookaside_count ? s->lookaside[s->lookaside_count - 1] : 0;
     st = kernel_access(m, mdl, &next, sizeof next, MM_ACCESS_WRITE);
-    if (MM_SUCCESS(st))
+    if (MM_SUCCESS(st)) {
+        *slot = (int)s->lookaside_count;
+        s->lookaside_rec[s->lookaside_count] = NULL;
         s->lookaside[s->lookaside_count++] = mdl;
+    }
     return st;
 }
 
@@ -440,10 +557,13 @@ static mm_status free_mdl_memory(mm_machine *m, mm_va mdl)
 {
     uint16_t flags = 0;
     mm_status st = kernel_access(m, mdl + offsetof(struct mm_mdl, MdlFlags), &flags, sizeof flags, MM_ACCESS_READ);
+    int slot = -1;
     if (MM_SUCCESS(st))
-        st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl)
+        st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl, &slot)
                                                                           : mmi_pool_free_checked(m, mdl, 0);
-    return MM_SUCCESS(st) ? forget(m, mdl) : st;
+    if (!MM_SUCCESS(st))
+        return st;
+    return slot >= 0 ? forget_to_lookaside(m, mdl, (unsigned)slot) : forget(m, mdl);
 }
 
 mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondary_buffer, bool charge_quota,
@@ -459,11 +579,16 @@ mm_va mm_io_allocate_mdl(mm_machine *m, mm_va va, uint32_t length, bool secondar
     uint64_t pages = MM_SPAN_PAGES(va, length);
     bool fixed = pages <= MDL_FIXED_PAGES;
     uint64_t size = MM_MDL_HEADER_SIZE + (fixed ? MDL_FIXED_PAGES : pages) * 8;
-    mm_va mdl = fixed ? lookaside_pop(m) : 0;
+    struct mmi_mdl_rec *r = NULL;
+    mm_va mdl = fixed ? lookaside_pop(m, &r) : 0;
     if (!mdl && !MM_SUCCESS(mmi_pool_alloc(m, MM_NONPAGED_POOL, size, MDL_TAG, &mdl)))
         return 0;
-    forget(m, mdl); /* an MDL once at this address, freed as plain pool */
-    struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
+    if (r) { /* its record, parked when it was freed to the list */
+        make_rec(m->mdl, r, mdl);
+    } else {
+        forget(m, mdl); /* an MDL once at this address, freed as plain pool */
+        r = mmi_mdl_rec(m, mdl);
+    }
     if (!r) {
         mmi_pool_release(m, mdl);
         return 0;
@@ -546,6 +671,19 @@ static void uncharge_unlock(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eproc
  * process (that is what 0x76 / 0xCB report at its exit). */
 static mm_status forget(mm_machine *m, mm_va mdl)
 {
+    struct mmi_mdl_rec *r = find_rec(m, mdl);
+    if (!r)
+        return MM_STATUS_SUCCESS;
+    mm_status st = orphan_charge(m, r);
+    if (MM_SUCCESS(st))
+        drop_rec(m, r);
+    return st;
+}
+
+/* The same for an MDL that went to the lookaside list (entry `slot`): its
+ * record is parked there for the next IoAllocateMdl. */
+static mm_status forget_to_lookaside(mm_machine *m, mm_va mdl, unsigned slot)
+{
     struct mmi_mdl_state *s = m->mdl;
     struct mmi_mdl_rec *r = find_rec(m, mdl);
     if (!r)
@@ -553,18 +691,11 @@ static mm_status forget(mm_machine *m, mm_va mdl)
     mm_status st = orphan_charge(m, r);
     if (!MM_SUCCESS(st))
         return st;
-    mm_machine *uthash_m = m;
     if (s->last == r)
         s->last = NULL;
-    HASH_DEL(s->recs, r);
-    if (s->spare_count < 64) {
-        r->spare_next = s->spare;
-        s->spare = r;
-        s->spare_count++;
-    } else {
-        mmi_free(m, r);
-    }
-    (void)uthash_m;
+    unlink_made(s, r);
+    r->parked = true;
+    s->lookaside_rec[slot] = r;
     return MM_STATUS_SUCCESS;
 }
 
@@ -615,13 +746,21 @@ mm_status mm_mdl_read(mm_machine *m, mm_va mdl, struct mm_mdl *header, mm_pfn *p
 /* ---- MmProbeAndLockPages ---- */
 
 /* Entry 0 is emptied first, so an MDL whose probe fails holds no page to
- * unlock. */
-static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write)
+ * unlock. *resident: every page was resident, and the scratch array holds
+ * their frames. */
+static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t pages, bool write, bool *resident)
 {
     mm_status st = mmi_mdl_set_pfn(m, mdl, 0, MM_PFN_NONE);
-    if (!MM_SUCCESS(st))
-        return st;
+    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
+    if (!MM_SUCCESS(st) || !pfns)
+        return MM_SUCCESS(st) ? MM_STATUS_INSUFFICIENT_RESOURCES : st;
+    *resident = true;
     for (uint64_t i = 0; i < pages; i++) {
+        /* Resident pages need nothing from the touch; the others fault in. */
+        i += mmi_resident_run(m, MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE, pages - i, write, &pfns[i]);
+        if (i == pages)
+            break;
+        *resident = false;
         mm_va va = i == 0 ? address : MM_PAGE_ALIGN(address) + i * MM_PAGE_SIZE;
         struct mm_access_request req = {.va = va, .kind = write ? MM_ACCESS_WRITE : MM_ACCESS_READ};
         st = mmi_access(m, &req);
@@ -631,46 +770,65 @@ static mm_status probe_pages(mm_machine *m, mm_va mdl, mm_va address, uint64_t p
     return MM_STATUS_SUCCESS;
 }
 
-/* Locks the probed pages, reading each page table once, and stores the PFN
- * array in one write. A page trimmed between probe and lock ends the array
- * there (an empty entry), so the caller's unlock undoes only what was locked. */
-static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool *io_space)
+/* The frames behind the probed pages, reading each page table once; a
+ * page trimmed between probe and lock ends them there. */
+static uint64_t probed_frames(mm_machine *m, const struct mm_mdl *h, mm_pfn *pfns)
 {
     struct mm_process *cur = mmi_cpu(m)->process;
     uint64_t pages = mdl_pages(h);
-    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
-    if (!pfns)
-        return MM_STATUS_INSUFFICIENT_RESOURCES;
     const uint64_t *ptes = NULL;
-    mm_status result = MM_STATUS_SUCCESS;
-    uint64_t i = 0;
-    for (; i < pages; i++) {
+    for (uint64_t i = 0; i < pages; i++) {
         mm_va va = h->StartVa + i * MM_PAGE_SIZE;
         unsigned index = mmi_va_index(va, 3);
         if (i == 0 || index == 0) {
             mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, cur, va), va);
             ptes = table == MM_PFN_NONE ? NULL : mmi_frame_quads(m, table);
         }
-        if (!ptes || !mmi_pte_valid(ptes[index])) { /* trimmed between probe and lock */
-            result = MM_STATUS_IN_PAGE_ERROR;
-            pfns[i++] = MM_PFN_NONE;
+        if (!ptes || !mmi_pte_valid(ptes[index]))
+            return i;
+        pfns[i] = mmi_pte_pfn(ptes[index]);
+    }
+    return pages;
+}
+
+/* One lock on a frame the quick path leaves: device memory is counted per
+ * frame, RAM by mmi_lock_frame. */
+static mm_status lock_one(mm_machine *m, mm_pfn pfn, bool *io_space)
+{
+    if (mmi_pfn_is_ram(m, pfn))
+        return mmi_lock_frame(m, pfn);
+    io_frame_lock(m, pfn);
+    *io_space = true;
+    return MM_STATUS_SUCCESS;
+}
+
+/* Locks the probed pages and stores the PFN array in one write. A page
+ * trimmed between probe and lock ends the array there (an empty entry), so
+ * the caller's unlock undoes only what was locked. */
+static mm_status lock_pages(mm_machine *m, mm_va mdl, const struct mm_mdl *h, bool resident, bool *io_space)
+{
+    uint64_t pages = mdl_pages(h);
+    mm_pfn *pfns = mmi_mdl_scratch(m, pages);
+    if (!pfns)
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    uint64_t n = resident ? pages : probed_frames(m, h, pfns); /* no fault since the probe read them */
+    mm_status result = n < pages ? MM_STATUS_IN_PAGE_ERROR : MM_STATUS_SUCCESS;
+    uint64_t i = 0;
+    while (i < n) {
+        i += mmi_lock_frames_quick(m, &pfns[i], n - i);
+        if (i == n)
             break;
-        }
-        mm_pfn pfn = mmi_pte_pfn(ptes[index]);
-        mm_status locked = mmi_pfn_is_ram(m, pfn) ? mmi_lock_frame(m, pfn) : MM_STATUS_SUCCESS;
+        mm_status locked = lock_one(m, pfns[i], io_space);
         if (m->dead)
             return MM_STATUS_MACHINE_DEAD;
         if (!MM_SUCCESS(locked)) {
             result = locked;
-            pfns[i++] = MM_PFN_NONE;
             break;
         }
-        if (!mmi_pfn_is_ram(m, pfn)) {
-            io_frame_lock(m, pfn);
-            *io_space = true;
-        }
-        pfns[i] = pfn;
+        i++;
     }
+    if (i < pages)
+        pfns[i++] = MM_PFN_NONE;
     mm_status st = mmi_mdl_pfns_write(m, mdl, 0, i, pfns);
     return MM_SUCCESS(st) ? result : st;
 }
@@ -737,7 +895,8 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
     bool user = address <= m->layout.highest_user_address;
     bool write = op != MM_IO_READ_ACCESS;
     struct mm_process *cur = mmi_cpu(m)->process;
-    st = probe_pages(m, mdl, address, mdl_pages(&h), write && user);
+    bool resident = false;
+    st = probe_pages(m, mdl, address, mdl_pages(&h), write && user, &resident);
     if (st != MM_STATUS_SUCCESS) {
         if (!m->dead) { /* the exception path clears Process, as ReactOS's handler does */
             h.Process = 0;
@@ -760,7 +919,7 @@ static mm_status probe_and_lock(mm_machine *m, mm_va mdl, mm_mode mode, mm_lock_
             r->tracker = 0;
     }
     bool io_space = false;
-    st = lock_pages(m, mdl, &h, &io_space);
+    st = lock_pages(m, mdl, &h, resident, &io_space);
     return finish_lock(m, mdl, &h, r, st, io_space);
 }
 
@@ -945,37 +1104,41 @@ static void note_stale_user_mappings(mm_machine *m, mm_va mdl)
     }
 }
 
+/* The one-by-one rules for a frame the quick path leaves: device frames,
+ * frames never used, and a frame's last reference (0x4E/7 while mapped). */
+static mm_status unlock_one(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count, mm_pfn pfn,
+                            const struct mmi_mdl_rec *r)
+{
+    if (!mmi_pfn_is_ram(m, pfn))
+        return io_frame_unlock(m, mdl, pfns, count, pfn);
+    if (pfn >= m->pfn.untouched)
+        return MM_STATUS_SUCCESS;
+    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    if (e->reference_count == 1 && e->share_count != 0) {
+        char when[96] = "";
+        if (r && r->lock_step && r->unlock_step)
+            snprintf(when, sizeof when, " after being locked at step %llu and unlocked at step %llu",
+                     (unsigned long long)r->lock_step, (unsigned long long)r->unlock_step);
+        else if (r && r->lock_step)
+            snprintf(when, sizeof when, " after being locked at step %llu", (unsigned long long)r->lock_step);
+        else
+            snprintf(when, sizeof when, ", but this MDL never locked it");
+        return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
+                            "PFN 0x%llx was unlocked by %s(mdl %u) at step %llu%s: the page was "
+                            "unlocked more times than it was locked", (unsigned long long)pfn, m->op,
+                            r ? r->id : 0, (unsigned long long)m->step, when);
+    }
+    return mmi_unlock_frame(m, pfn);
+}
+
 mm_status mmi_mdl_unlock_frames(mm_machine *m, mm_va mdl, const mm_pfn *pfns, uint64_t count,
                                 const struct mmi_mdl_rec *r)
 {
     for (uint64_t i = 0; i < count; i++) {
-        mm_pfn pfn = pfns[i];
-        if (pfn == MM_PFN_NONE)
+        i += mmi_unlock_frames_quick(m, &pfns[i], count - i);
+        if (i == count || pfns[i] == MM_PFN_NONE)
             break;
-        if (!mmi_pfn_is_ram(m, pfn)) {
-            mm_status st = io_frame_unlock(m, mdl, pfns, count, pfn);
-            if (!MM_SUCCESS(st))
-                return st;
-            continue;
-        }
-        if (pfn >= m->pfn.untouched)
-            continue;
-        struct mmi_pfn *e = mmi_pfn(m, pfn);
-        if (e->reference_count == 1 && e->share_count != 0) {
-            char when[96] = "";
-            if (r && r->lock_step && r->unlock_step)
-                snprintf(when, sizeof when, " after being locked at step %llu and unlocked at step %llu",
-                         (unsigned long long)r->lock_step, (unsigned long long)r->unlock_step);
-            else if (r && r->lock_step)
-                snprintf(when, sizeof when, " after being locked at step %llu", (unsigned long long)r->lock_step);
-            else
-                snprintf(when, sizeof when, ", but this MDL never locked it");
-            return mmi_bugcheck(m, MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07, pfn, e->share_count, 0, pfn, mdl,
-                                "PFN 0x%llx was unlocked by %s(mdl %u) at step %llu%s: the page was "
-                                "unlocked more times than it was locked", (unsigned long long)pfn, m->op,
-                                r ? r->id : 0, (unsigned long long)m->step, when);
-        }
-        mm_status st = mmi_unlock_frame(m, pfn);
+        mm_status st = unlock_one(m, mdl, pfns, count, pfns[i], r);
         if (!MM_SUCCESS(st))
             return st;
     }
@@ -1204,7 +1367,7 @@ bool mmi_mdl_leaked_lock(mm_machine *m, uint32_t process_id, mm_va *tracker, mm_
             return true;
         }
     }
-    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next) {
+    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next) {
         if (r->charge > 0 && r->lock_process == process_id) {
             *tracker = r->tracker;
             *mdl = r->mdl;

@@ -28,6 +28,9 @@ bool mmi_lock_tracking(const mm_machine *m);
 struct mmi_mdl_rec {
     UT_hash_handle hh;
     struct mmi_mdl_rec *spare_next; /* while kept for reuse */
+    struct mmi_mdl_rec *made_prev, *made_next; /* the records in the order they were made */
+    bool parked;               /* its MDL sits on the lookaside list: the model has
+                                * forgotten it, the record waits for the next IoAllocateMdl */
     mm_va mdl;
     uint32_t id;               /* "mdl 2": the order the model first saw it */
     bool pool_allocated;       /* IoAllocateMdl or MmAllocatePagesForMdl made it */
@@ -70,7 +73,9 @@ struct mmi_mdl_state {
                                 * not freed and rebuilt each time the last MDL goes */
     struct mmi_mdl_rec anchor; /* mdl 0; not an MDL (see mmi_mdl_first) */
     mm_va lookaside[MMI_MDL_LOOKASIDE_DEPTH]; /* top last; each block still allocated pool */
+    struct mmi_mdl_rec *lookaside_rec[MMI_MDL_LOOKASIDE_DEPTH]; /* its parked record, or NULL */
     unsigned lookaside_count;
+    struct mmi_mdl_rec *made_first, *made_last;
     struct mmi_mdl_rec *last;  /* the record found last (find_rec) */
     struct mmi_mdl_rec *spare; /* freed records kept for reuse */
     unsigned spare_count;
@@ -101,11 +106,8 @@ mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_md
 mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);
-/* The first MDL record, in the order they were made (then r->hh.next). */
-static inline struct mmi_mdl_rec *mmi_mdl_first(const struct mmi_mdl_state *s)
-{
-    return s->recs ? (struct mmi_mdl_rec *)s->recs->hh.next : NULL;
-}
+/* The first MDL record, in the order they were made (then r->made_next). */
+static inline struct mmi_mdl_rec *mmi_mdl_first(const struct mmi_mdl_state *s) { return s->made_first; }
 /* The record for an MDL address; created on first use (NULL: host OOM). */
 struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl);
 /* A NOTE event naming a DDI call on an MDL (its !history): `what` is four

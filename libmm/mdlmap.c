@@ -27,20 +27,50 @@ static inline uint64_t mdl_pages(const struct mm_mdl *h) { return MM_MDL_PAGES(h
 static inline unsigned flags_of(const struct mm_mdl *h) { return (uint16_t)h->MdlFlags; }
 static inline void set_flags(struct mm_mdl *h, unsigned f) { h->MdlFlags = (int16_t)(uint16_t)f; }
 
-/* Is the frame held by a lock (or owned by an MmAllocatePagesForMdl MDL)? */
-static bool frame_locked(mm_machine *m, mm_pfn pfn)
+/* frame_locked for a RAM frame's entry. */
+static bool entry_locked(const struct mmi_pfn *e)
 {
-    if (!mmi_pfn_is_ram(m, pfn))
-        return true; /* device memory: not reference counted */
-    if (pfn >= m->pfn.untouched)
-        return false;
-    const struct mmi_pfn *e = mmi_pfn(m, pfn);
     unsigned loc = mmi_pfn_location(e);
     if (mmi_pfn_use(e) == MM_USE_MDL_PAGES)
         return loc == MM_ACTIVE_AND_VALID;
     if (loc == MM_TRANSITION_PAGE)
         return e->reference_count >= 1;
     return loc == MM_ACTIVE_AND_VALID && e->reference_count >= 2;
+}
+
+/* Is the frame held by a lock (or owned by an MmAllocatePagesForMdl MDL)? */
+static bool frame_locked(mm_machine *m, mm_pfn pfn)
+{
+    if (pfn >= m->pfn.pages)
+        return true; /* device memory: not reference counted */
+    if (pfn >= m->pfn.untouched)
+        return false;
+    return entry_locked(mmi_pfn_in(&m->pfn, pfn));
+}
+
+/* The usual kernel mapping, in one pass over the PFN entries: every frame
+ * RAM in use and locked, all with the same cache attribute already fixed
+ * (*attr), which every PTE then takes. */
+static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, unsigned *attr)
+{
+    struct mmi_pfn *const *chunks = m->pfn.chunks;
+    uint64_t untouched = m->pfn.untouched;
+    const uint16_t fields = MMI_PF_LOCATION | MMI_PF_CACHE;
+    uint16_t usual = 0; /* active with the first frame's attribute: locked when referenced twice */
+    *attr = MM_PFN_NOT_MAPPED;
+    for (uint64_t i = 0; i < count; i++) {
+        if (pfns[i] >= untouched)
+            return false;
+        const struct mmi_pfn *e = &chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
+        if (i && (e->flags & fields) == usual && e->reference_count >= 2)
+            continue;
+        unsigned a = (e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT;
+        if (!entry_locked(e) || a == MM_PFN_NOT_MAPPED || (i && a != *attr))
+            return false;
+        *attr = a;
+        usual = (uint16_t)(MM_ACTIVE_AND_VALID | (a << MMI_PF_CACHE_SHIFT));
+    }
+    return count != 0;
 }
 
 /* Reads the MDL's PFNs into the machine's scratch array; count stops at the
@@ -85,9 +115,9 @@ static uint64_t mapping_bits(mm_cache_type cache, uint32_t priority, bool user)
  * later mappings. Device memory has no PFN entry: the request decides. */
 static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type requested)
 {
-    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+    if (pfn >= m->pfn.untouched) /* device memory, or never used */
         return requested;
-    struct mmi_pfn *e = mmi_pfn(m, pfn);
+    struct mmi_pfn *e = mmi_pfn_in(&m->pfn, pfn);
     switch ((e->flags & MMI_PF_CACHE) >> MMI_PF_CACHE_SHIFT) {
     case MM_PFN_NON_CACHED: return MM_NON_CACHED;
     case MM_PFN_WRITE_COMBINED: return MM_WRITE_COMBINED;
@@ -98,26 +128,35 @@ static mm_cache_type frame_cache(mm_machine *m, mm_pfn pfn, mm_cache_type reques
     }
 }
 
-uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
+static inline uint64_t mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
 {
     /* A frame number beyond what a PTE holds (a driver's garbage) is cut to
      * its 36 bits, as the hardware would read the entry. */
     return ((pfn << 12) & PTE_PFN_MASK) | mapping_bits(frame_cache(m, pfn, cache), priority, user);
 }
 
-/* Writes the system PTEs of a kernel mapping: one run when every frame
- * gets the same bits (the usual case), else page by page. */
-static mm_status map_system_ptes(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, mm_cache_type cache,
-                                 uint32_t priority)
+uint64_t mmi_mdl_mapping_pte(mm_machine *m, mm_pfn pfn, mm_cache_type cache, uint32_t priority, bool user)
 {
+    return mapping_pte(m, pfn, cache, priority, user);
+}
+
+/* Writes the system PTEs of a kernel mapping: one run when every frame
+ * gets the same bits (the usual case; attr, when not NULL, is the cache
+ * attribute frames_uniform found them all to have), else page by page. */
+static mm_status map_system_ptes(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, mm_cache_type cache,
+                                 uint32_t priority, const unsigned *attr)
+{
+    static const mm_cache_type of_attr[] = {MM_NON_CACHED, MM_CACHED, MM_WRITE_COMBINED};
+    if (attr)
+        return mmi_syspte_map(m, va, pfns, count, mapping_bits(of_attr[*attr], priority, false));
     bool uniform = true;
-    uint64_t first = count ? mmi_mdl_mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
+    uint64_t first = count ? mapping_pte(m, pfns[0], cache, priority, false) & ~PTE_PFN_MASK : 0;
     for (uint64_t i = 1; i < count && uniform; i++)
-        uniform = (mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK) == first;
+        uniform = (mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK) == first;
     if (uniform)
         return mmi_syspte_map(m, va, pfns, count, first);
     for (uint64_t i = 0; i < count; i++) {
-        uint64_t bits = mmi_mdl_mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK;
+        uint64_t bits = mapping_pte(m, pfns[i], cache, priority, false) & ~PTE_PFN_MASK;
         mm_status st = mmi_syspte_map(m, va + i * MM_PAGE_SIZE, &pfns[i], 1, bits);
         if (!MM_SUCCESS(st)) {
             mmi_syspte_unmap(m, va, i);
@@ -193,7 +232,7 @@ static mm_status unlocked_frame_check(mm_machine *m, mm_va mdl, const struct mm_
 /* ---- kernel mappings ---- */
 
 static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn *pfns, uint64_t count,
-                        mm_cache_type cache, bool bug_check_on_failure, uint32_t priority)
+                        mm_cache_type cache, bool bug_check_on_failure, uint32_t priority, const unsigned *attr)
 {
     uint64_t pages = mdl_pages(h);
     mm_va va = mmi_syspte_reserve(m, pages);
@@ -212,7 +251,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
                      why);
         return 0;
     }
-    if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority))) {
+    if (!MM_SUCCESS(map_system_ptes(m, va, pfns, count, cache, priority, attr))) {
         mmi_syspte_release(m, va, pages);
         return 0;
     }
@@ -239,7 +278,7 @@ static mm_va map_system(mm_machine *m, mm_va mdl, struct mm_mdl *h, const mm_pfn
  * only on a misuse path). */
 static struct mmi_mdl_rec *mapping_holder(mm_machine *m, mm_va va)
 {
-    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->hh.next)
+    for (struct mmi_mdl_rec *r = mmi_mdl_first(m->mdl); r; r = r->made_next)
         if (r->sys_va == va)
             return r;
     return NULL;
@@ -427,13 +466,15 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
         return 0;
     }
     mm_va va = 0;
+    unsigned attr;
+    bool uniform = frames_uniform(m, pfns, count, &attr); /* then every frame is locked too */
     if (mmi_verifier(m))
         st = verifier_map_checks(m, mdl, &h, mode, bug_check_on_failure, legacy, pfns, count);
     if (MM_SUCCESS(st) && mmi_irql_allows(m, mode == MM_KERNEL_MODE ? MM_DISPATCH_LEVEL : MM_APC_LEVEL, mdl))
-        st = unlocked_frame_check(m, mdl, &h, pfns, count);
+        st = uniform ? MM_STATUS_SUCCESS : unlocked_frame_check(m, mdl, &h, pfns, count);
     if (MM_SUCCESS(st) && !m->dead) {
         if (mode == MM_KERNEL_MODE)
-            va = map_system(m, mdl, &h, pfns, count, cache, bug_check_on_failure, priority);
+            va = map_system(m, mdl, &h, pfns, count, cache, bug_check_on_failure, priority, uniform ? &attr : NULL);
         else
             va = map_user(m, mdl, &h, pfns, count, cache, requested, priority, raised);
     }

@@ -525,3 +525,54 @@ mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn)
             m->pfn.system_locked--;
     return mmi_pfn_ref_dec(m, pfn);
 }
+
+/* The hot loops read the database's chunk table and bound into locals:
+ * their stores (counts, trace payload) cannot then force reloads. */
+static bool lock_is_quick(struct mmi_pfn *const *chunks, uint64_t untouched, mm_pfn pfn, struct mmi_pfn **out)
+{
+    if (pfn >= untouched) /* device memory, or a frame never used */
+        return false;
+    struct mmi_pfn *e = &chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+    unsigned location = mmi_pfn_location(e);
+    *out = e;
+    return (location == MM_ACTIVE_AND_VALID || location == MM_TRANSITION_PAGE) &&
+           e->reference_count < REFERENCE_COUNT_CHECK;
+}
+
+uint64_t mmi_lock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count)
+{
+    struct mmi_pfn *const *chunks = m->pfn.chunks;
+    uint64_t untouched = m->pfn.untouched, i = 0, first_locks = 0;
+    mmi_trace_run_begin(m, MMI_RUN_REF_UP, 0, MM_PFN_NONE, 0);
+    struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
+    for (struct mmi_pfn *e; i < count && lock_is_quick(chunks, untouched, pfns[i], &e); i++) {
+        first_locks += e->reference_count == 1; /* the frame's first lock */
+        mmi_trace_run_put(m, &w, mmi_trace_ref_value(pfns[i], e->reference_count));
+        e->reference_count++;
+    }
+    m->pfn.system_locked += first_locks;
+    mmi_trace_run_done(&m->trace, &w);
+    mmi_trace_run_end(m);
+    return i;
+}
+
+uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count)
+{
+    struct mmi_pfn *const *chunks = m->pfn.chunks;
+    uint64_t untouched = m->pfn.untouched, i = 0, last_locks = 0;
+    mmi_trace_run_begin(m, MMI_RUN_REF_DOWN, 0, MM_PFN_NONE, 0);
+    struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
+    for (; i < count && pfns[i] < untouched; i++) {
+        struct mmi_pfn *e = &chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
+        if (e->reference_count < 2)
+            break;
+        last_locks += e->reference_count == 2 && e->share_count >= 1; /* mmi_unlock_frame's rule */
+        mmi_trace_run_put(m, &w, mmi_trace_ref_value(pfns[i], e->reference_count));
+        e->reference_count--;
+    }
+    /* The count of locked frames goes down by one per last lock, not below zero. */
+    m->pfn.system_locked = m->pfn.system_locked > last_locks ? m->pfn.system_locked - last_locks : 0;
+    mmi_trace_run_done(&m->trace, &w);
+    mmi_trace_run_end(m);
+    return i;
+}

@@ -53,6 +53,11 @@ bool mmi_pfn_init(mm_machine *m, uint64_t pages);
 void mmi_pfn_fini(mm_machine *m);
 
 struct mmi_pfn *mmi_pfn(mm_machine *m, mm_pfn pfn); /* pfn < untouched */
+/* The same for hot loops that hold &m->pfn. */
+static inline struct mmi_pfn *mmi_pfn_in(const struct mmi_pfndb *db, mm_pfn pfn)
+{
+    return &db->chunks[pfn >> MMI_CHUNK_SHIFT][pfn & (MMI_CHUNK_PAGES - 1)];
+}
 bool mmi_pfn_is_ram(const mm_machine *m, mm_pfn pfn);
 static inline unsigned mmi_pfn_location(const struct mmi_pfn *e) { return e->flags & MMI_PF_LOCATION; }
 static inline unsigned mmi_pfn_use(const struct mmi_pfn *e) { return (e->flags & MMI_PF_USE) >> MMI_PF_USE_SHIFT; }
@@ -131,6 +136,12 @@ uint64_t *mmi_frame_quads_for_write(mm_machine *m, mm_pfn pfn);
  * sits on a page list is 0x4E/0x99. */
 mm_status mmi_lock_frame(mm_machine *m, mm_pfn pfn);
 mm_status mmi_unlock_frame(mm_machine *m, mm_pfn pfn);
+/* The common case of each for a run of frames, with their reference-count
+ * events as one trace run: a lock on an in-use RAM frame below the limit,
+ * an unlock of a frame referenced at least twice. Returns the index of the
+ * first frame that needs the one-by-one function (or count). */
+uint64_t mmi_lock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count);
+uint64_t mmi_unlock_frames_quick(mm_machine *m, const mm_pfn *pfns, uint64_t count);
 
 /* The PFN cache attribute a cache type gives a page. */
 static inline mm_pfn_cache mmi_pfn_cache_of(mm_cache_type cache)

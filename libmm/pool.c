@@ -99,6 +99,25 @@ static void forget_freed(mm_machine *m, struct mmi_pool *pool, mm_va base, uint6
     (void)uthash_m;
 }
 
+/* The freed-block table never empties: an entry at address 0, where no
+ * block lives, keeps uthash from freeing and rebuilding the table each
+ * time its last freed block is reused. Without host memory for it the
+ * table simply empties as before. */
+static void keep_freed_table(mm_machine *m, struct mmi_pool *pool)
+{
+    if (pool->freed)
+        return;
+    struct mmi_pool_block *anchor = mmi_alloc(m, sizeof *anchor);
+    if (!anchor)
+        return;
+    *anchor = (struct mmi_pool_block){.block = 0};
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD(hh, pool->freed, block, sizeof anchor->block, anchor);
+    if (uthash_failed)
+        mmi_free(m, anchor);
+}
+
 static void unmap_pages(mm_machine *m, mm_va base, uint64_t pages)
 {
     for (uint64_t i = 0; i < pages; i++)
@@ -214,6 +233,7 @@ mm_status mmi_pool_release(mm_machine *m, mm_va block)
         mmi_free(m, b);
         return MM_STATUS_MACHINE_DEAD;
     }
+    keep_freed_table(m, pool);
     HASH_ADD(hh, pool->freed, block, sizeof b->block, b);
     if (uthash_failed)
         mmi_free(m, b); /* only double-free diagnosis is lost */
@@ -262,7 +282,10 @@ static uint64_t header_contents(mm_machine *m, mm_va block)
 {
     uint64_t h = 0;
     struct mm_access_request req = {.va = block - MM_POOL_HEADER_SIZE, .buffer = &h, .length = 8};
-    if (MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE && mmi_is_address_valid(m, req.va))
+    const void *bytes = MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE ? mmi_kernel_bytes(m, req.va, 8, false) : NULL;
+    if (bytes) /* a translation the TLB holds: valid */
+        memcpy(&h, bytes, 8);
+    else if (MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE && mmi_is_address_valid(m, req.va))
         mmi_access(m, &req);
     return h;
 }

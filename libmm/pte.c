@@ -1,5 +1,6 @@
-/* libmm/pte.c — PTE construction, protection conversion, page-table walks,
- * creation and pruning of page-table pages. */
+/* libmm/pte.c — PTE construction, protection conversion, page-table walks
+ * (with the paging-structure cache of system leaf tables), runs of leaf PTE
+ * writes, creation and pruning of page-table pages. */
 #include "pte.h"
 
 #include <assert.h>
@@ -173,8 +174,148 @@ void mmi_pte_set_system_copy(mm_machine *m, mm_pfn pml4, unsigned index, uint64_
     pte_write(m, pml4, index, UINT64_C(0xFFFF000000000000) | ((uint64_t)index << 39), value, FLUSH_NONE);
 }
 
+/* The paging-structure cache (tlb.h) for system space, whose page tables
+ * every context shares. */
+static struct mmi_pde_cache_entry *pde_slot(mm_machine *m, mm_va va)
+{
+    return &m->tlb.pde[(va >> 21) & (MMI_PDE_CACHE - 1)];
+}
+
+static mm_pfn pde_cached(mm_machine *m, mm_pfn top, mm_va va)
+{
+    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    if (top != m->system->pml4 || c->region != (va >> 21) + 1 || c->generation != m->tlb.generation)
+        return MM_PFN_NONE;
+    return c->table;
+}
+
+static void pde_remember(mm_machine *m, mm_pfn top, mm_va va, mm_pfn table)
+{
+    if (top == m->system->pml4 && mmi_is_system_va(m, va) && mmi_va_index(va, 0) != MM_PXE_SELFMAP_INDEX)
+        *pde_slot(m, va) = (struct mmi_pde_cache_entry){(va >> 21) + 1, table, m->tlb.generation, NULL};
+}
+
+/* A leaf table's entries to write, kept in its paging-structure cache
+ * entry: a system page table holds contents as long as it exists. */
+static uint64_t *table_for_write(mm_machine *m, mm_pfn table, mm_va va)
+{
+    struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    bool cached = c->region == (va >> 21) + 1 && c->table == table && c->generation == m->tlb.generation;
+    if (cached && c->quads)
+        return c->quads;
+    uint64_t *q = mmi_frame_quads_for_write(m, table);
+    if (cached)
+        c->quads = q;
+    return q;
+}
+
+static const uint64_t *table_for_read(mm_machine *m, mm_pfn table, mm_va va)
+{
+    const struct mmi_pde_cache_entry *c = pde_slot(m, va);
+    if (c->quads && c->region == (va >> 21) + 1 && c->table == table && c->generation == m->tlb.generation)
+        return c->quads;
+    return mmi_frame_quads(m, table);
+}
+
+static uint64_t leaf_pte(mm_pfn pfn, uint64_t bits) { return ((pfn << 12) & PTE_PFN_MASK) | bits; }
+
+/* Only a page table's entries hold shares of it (a prototype PTE array does
+ * not): runs are for page tables, anything else goes entry by entry. */
+static bool runs_apply(mm_machine *m, mm_pfn table)
+{
+    return mmi_pfn_use(mmi_pfn(m, table)) == MM_USE_PAGE_TABLE;
+}
+
+void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, const mm_pfn *pfns, unsigned count,
+                     uint64_t bits)
+{
+    if (!count)
+        return;
+    if (!(bits & PTE_VALID) || !runs_apply(m, table)) {
+        for (unsigned i = 0; i < count; i++)
+            mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, leaf_pte(pfns[i], bits));
+        return;
+    }
+    struct mmi_pfn *e = mmi_pfn(m, table);
+    uint64_t *q = table_for_write(m, table, va) + index;
+    for (unsigned i = 0; i < count;) {
+        /* Empty entries: a valid PTE each, one share each. */
+        mmi_trace_run_begin(m, MMI_RUN_PTE_MAP, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
+        unsigned first = i;
+        for (; i < count && q[i] == 0; i++) {
+            uint64_t pte = leaf_pte(pfns[i], bits);
+            q[i] = pte;
+            mmi_trace_run_put(m, &w, pte);
+        }
+        e->share_count += i - first;
+        mmi_trace_run_done(&m->trace, &w);
+        mmi_trace_run_end(m);
+        if (i < count) { /* an entry in use: the one-by-one rules */
+            mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, leaf_pte(pfns[i], bits));
+            i++;
+        }
+    }
+}
+
+/* INVLPG of each page of a run: a short run looks its pages up, a long
+ * one goes over the TLB's entries once. */
+static void flush_run(mm_machine *m, mm_va va, unsigned count)
+{
+    if (count < MMI_TLB_SETS) {
+        for (unsigned i = 0; i < count; i++)
+            if (mmi_tlb_entry_of(&m->tlb, va + (mm_va)i * MM_PAGE_SIZE))
+                mmi_tlb_flush_page(m, va + (mm_va)i * MM_PAGE_SIZE);
+        return;
+    }
+    for (unsigned k = 0; k < MMI_TLB_ENTRIES; k++) {
+        const struct mmi_tlb_entry *e = &m->tlb.entry[k];
+        if (e->generation == m->tlb.generation && e->page - va < (mm_va)count * MM_PAGE_SIZE)
+            mmi_tlb_flush_page(m, e->page);
+    }
+}
+
+void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count)
+{
+    const uint64_t *r = table_for_read(m, table, va) + index;
+    if (!runs_apply(m, table)) {
+        for (unsigned i = 0; i < count; i++)
+            if (r[i])
+                mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, 0);
+        return;
+    }
+    struct mmi_pfn *e = mmi_pfn(m, table);
+    uint64_t *q = NULL; /* the same page as r, once an entry is written */
+    for (unsigned i = 0; i < count;) {
+        /* Valid entries: each gives up its share and its cached translation. */
+        mmi_trace_run_begin(m, MMI_RUN_PTE_CLEAR, va + (mm_va)i * MM_PAGE_SIZE, table, e->share_count);
+        struct mmi_run_writer w = mmi_trace_run_writer(&m->trace);
+        unsigned first = i;
+        if (!q && i < count && mmi_pte_valid(r[i]))
+            q = table_for_write(m, table, va) + index;
+        for (; i < count && mmi_pte_valid(r[i]); i++) {
+            uint64_t old = q[i];
+            q[i] = 0;
+            mmi_trace_run_put(m, &w, old);
+        }
+        mmi_trace_run_done(&m->trace, &w);
+        flush_run(m, va + (mm_va)first * MM_PAGE_SIZE, i - first);
+        assert(e->share_count > i - first);
+        e->share_count -= i - first;
+        mmi_trace_run_end(m);
+        if (i < count) {
+            if (r[i])
+                mmi_pte_set(m, table, index + i, va + (mm_va)i * MM_PAGE_SIZE, 0);
+            i++;
+        }
+    }
+}
+
 mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
 {
+    mm_pfn cached = pde_cached(m, top, va);
+    if (cached != MM_PFN_NONE)
+        return cached;
     mm_pfn table = top;
     for (unsigned level = 0; level < 3; level++) {
         uint64_t e = mmi_pte_get(m, table, mmi_va_index(va, level));
@@ -182,6 +323,7 @@ mm_pfn mmi_leaf_table(mm_machine *m, mm_pfn top, mm_va va)
             return MM_PFN_NONE;
         table = mmi_pte_pfn(e);
     }
+    pde_remember(m, top, va, table);
     return table;
 }
 
@@ -227,6 +369,8 @@ static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va v
 
 mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_pfn *table)
 {
+    if ((*table = pde_cached(m, top, va)) != MM_PFN_NONE)
+        return MM_STATUS_SUCCESS;
     mm_pfn t = top;
     for (unsigned level = 0; level < 3; level++) {
         uint64_t e = mmi_pte_get(m, t, mmi_va_index(va, level));
@@ -239,6 +383,7 @@ mm_status mmi_pt_ensure(mm_machine *m, mm_pfn top, mm_va va, uint32_t owner, mm_
         if (!MM_SUCCESS(st))
             return st;
     }
+    pde_remember(m, top, va, t);
     *table = t;
     return MM_STATUS_SUCCESS;
 }

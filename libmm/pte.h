@@ -98,6 +98,14 @@ uint64_t mmi_pte_get(mm_machine *m, mm_pfn table, unsigned index);
 /* Writes one entry; keeps the table's share count equal to 1 + its valid
  * entries and records the write in the trace. */
 void mmi_pte_set(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
+/* The same for count consecutive leaf PTEs of one table from index (VAs
+ * from va): the PTE of pfns[i] with `bits` (map), or zero (clear; zero
+ * entries stay). The events are those of one mmi_pte_set per page; the
+ * table's share count moves once per run of empty (map) or valid (clear)
+ * entries, recorded as a trace run. */
+void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, const mm_pfn *pfns, unsigned count,
+                     uint64_t bits);
+void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count);
 /* The same for an upper-level entry (PXE, PPE, PDE) covering va. */
 void mmi_pte_set_upper(mm_machine *m, mm_pfn table, unsigned index, mm_va va, uint64_t value);
 /* A process's PML4 entry `index` (system half), a copy of the system's:

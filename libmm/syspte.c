@@ -38,14 +38,18 @@ void mmi_syspte_release(mm_machine *m, mm_va va, uint64_t pages)
 }
 
 /* The length of the allocation starting at index: up to the next free PTE
- * or the next allocation's start. */
+ * or the next allocation's start, a word of each bitmap at a time. */
 static uint64_t allocation_length(const mm_machine *m, uint64_t index)
 {
-    uint64_t n = 1;
-    while (index + n < m->syspte.size && mmi_bitmap_test(&m->syspte, index + n) &&
-           !mmi_bitmap_test(&m->syspte_start, index + n))
-        n++;
-    return n;
+    const uint64_t *used = m->syspte.words, *starts = m->syspte_start.words;
+    for (uint64_t at = index + 1; at < m->syspte.size;) {
+        uint64_t w = at / 64, ends = (~used[w] | starts[w]) >> (at % 64);
+        if (ends)
+            return (at + (uint64_t)__builtin_ctzll(ends) < m->syspte.size ? at + (uint64_t)__builtin_ctzll(ends)
+                                                                          : m->syspte.size) - index;
+        at = (w + 1) * 64;
+    }
+    return m->syspte.size - index;
 }
 
 uint32_t mmi_syspte_check_release(const mm_machine *m, mm_va va, uint64_t pages, uint64_t *p3, uint64_t *p4)
@@ -82,33 +86,40 @@ bool mmi_syspte_in_use(const mm_machine *m, mm_va va)
 
 uint64_t mmi_syspte_free(const mm_machine *m) { return m->syspte.size - m->syspte.set; }
 
-/* One page-table lookup per 512 pages; the tables of the system PTE region
- * are created on first use and stay. */
+/* One page-table lookup per 512 pages and one run of PTE writes in each
+ * table; the tables of the system PTE region are created on first use and
+ * stay. */
+static unsigned in_table(mm_va page, uint64_t left)
+{
+    uint64_t room = 512 - mmi_va_index(page, 3);
+    return (unsigned)(left < room ? left : room);
+}
+
 mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, uint64_t pte_bits)
 {
-    mm_pfn table = MM_PFN_NONE;
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < count;) {
         mm_va page = va + i * MM_PAGE_SIZE;
-        if (i == 0 || mmi_va_index(page, 3) == 0) {
-            mm_status st = mmi_pt_ensure(m, m->system->pml4, page, m->system->id, &table);
-            if (!MM_SUCCESS(st)) {
-                mmi_syspte_unmap(m, va, i);
-                return st;
-            }
+        mm_pfn table;
+        mm_status st = mmi_pt_ensure(m, m->system->pml4, page, m->system->id, &table);
+        if (!MM_SUCCESS(st)) {
+            mmi_syspte_unmap(m, va, i);
+            return st;
         }
-        mmi_pte_set(m, table, mmi_va_index(page, 3), page, ((pfns[i] << 12) & PTE_PFN_MASK) | pte_bits);
+        unsigned n = in_table(page, count - i);
+        mmi_pte_map_run(m, table, mmi_va_index(page, 3), page, &pfns[i], n, pte_bits);
+        i += n;
     }
     return MM_STATUS_SUCCESS;
 }
 
 void mmi_syspte_unmap(mm_machine *m, mm_va va, uint64_t count)
 {
-    mm_pfn table = MM_PFN_NONE;
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < count;) {
         mm_va page = va + i * MM_PAGE_SIZE;
-        if (i == 0 || mmi_va_index(page, 3) == 0)
-            table = mmi_leaf_table(m, m->system->pml4, page);
-        if (table != MM_PFN_NONE && mmi_pte_get(m, table, mmi_va_index(page, 3)))
-            mmi_pte_set(m, table, mmi_va_index(page, 3), page, 0);
+        mm_pfn table = mmi_leaf_table(m, m->system->pml4, page);
+        unsigned n = in_table(page, count - i);
+        if (table != MM_PFN_NONE)
+            mmi_pte_clear_run(m, table, mmi_va_index(page, 3), page, n);
+        i += n;
     }
 }

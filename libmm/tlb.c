@@ -21,11 +21,7 @@ static bool live(const mm_machine *m, const struct mmi_tlb_entry *e) { return e-
 /* The live entry for page, or NULL. */
 static struct mmi_tlb_entry *find(mm_machine *m, mm_va page)
 {
-    struct mmi_tlb_entry *set = set_of(m, page);
-    for (unsigned w = 0; w < MMI_TLB_WAYS; w++)
-        if (set[w].page == page && live(m, &set[w]))
-            return &set[w];
-    return NULL;
+    return (struct mmi_tlb_entry *)(uintptr_t)mmi_tlb_entry_of(&m->tlb, page);
 }
 
 mm_pfn mmi_tlb_lookup(mm_machine *m, mm_va va, mm_pfn top, bool write)

@@ -1,7 +1,9 @@
 /* libmm/tlb.h — the simulated TLB: translations cached by kernel accesses,
  * dropped when a PTE that produced them changes, and the only caller of the
  * host-MMU hooks (struct mmi_host_ops), so a host view of simulated memory
- * can never hold a translation the model has dropped. */
+ * can never hold a translation the model has dropped. Beside it, what a
+ * flush also ends: a paging-structure cache of system leaf tables and the
+ * bytes of the page the model wrote last. */
 #ifndef MMI_TLB_H
 #define MMI_TLB_H
 
@@ -37,13 +39,62 @@ struct mmi_host_ops {
     void (*enter)(void *ctx);
 };
 
+/* The paging-structure cache: leaf page tables of system space found
+ * lately, by 2 MiB region. Overwriting a valid upper-level entry flushes
+ * the whole TLB, which starts a new generation and so drops these too. */
+#define MMI_PDE_CACHE 4u
+struct mmi_pde_cache_entry {
+    mm_va region;        /* va >> 21, + 1 (0: empty) */
+    mm_pfn table;
+    uint64_t generation;
+    uint64_t *quads;     /* the table's entries once written through the cache, or NULL */
+};
+
+/* The host bytes of the system page the model itself wrote last
+ * (mmi_kernel_bytes), while the entry that translated it holds. */
+struct mmi_tlb_recent {
+    mm_va page;
+    unsigned char *bytes;
+    const struct mmi_tlb_entry *entry;
+    uint64_t stamp;
+};
+
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
+    struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
+    struct mmi_tlb_recent recent;
     uint64_t fills;      /* translations cached so far (the stamps) */
     struct mmi_tlb_entry entry[MMI_TLB_ENTRIES];
     const struct mmi_host_ops *host;
     void *host_ctx;
 };
+
+/* The live entry caching page (page aligned), or NULL. */
+static inline const struct mmi_tlb_entry *mmi_tlb_entry_of(const struct mmi_tlb *tlb, mm_va page)
+{
+    const struct mmi_tlb_entry *set = &tlb->entry[((page >> MM_PAGE_SHIFT) & (MMI_TLB_SETS - 1)) * MMI_TLB_WAYS];
+    for (unsigned w = 0; w < MMI_TLB_WAYS; w++)
+        if (set[w].page == page && set[w].generation == tlb->generation)
+            return &set[w];
+    return NULL;
+}
+/* Does e still hold the translation it was filled with at `stamp`? A
+ * flush, an eviction or a refill ends it. */
+static inline bool mmi_tlb_entry_holds(const struct mmi_tlb *tlb, const struct mmi_tlb_entry *e, uint64_t stamp)
+{
+    return e->stamp == stamp && e->generation == tlb->generation;
+}
+
+/* The bytes at va when its page is the one written last and its entry
+ * still holds (writable, and its frame holds contents), else NULL. */
+static inline unsigned char *mmi_tlb_recent_bytes(const struct mmi_tlb *tlb, mm_va va, size_t len)
+{
+    const struct mmi_tlb_recent *r = &tlb->recent;
+    if ((va & ~(mm_va)(MM_PAGE_SIZE - 1)) != r->page || !r->entry || (va & (MM_PAGE_SIZE - 1)) + len > MM_PAGE_SIZE ||
+        !mmi_tlb_entry_holds(tlb, r->entry, r->stamp))
+        return NULL;
+    return r->bytes + (va & (MM_PAGE_SIZE - 1));
+}
 
 /* The cached frame for a kernel access to va through the tables at top, or
  * MM_PFN_NONE (a write needs a writable, dirty translation). */

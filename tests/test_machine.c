@@ -189,6 +189,67 @@ static void no_trace_records_nothing(void **state)
     mm_machine_destroy(m);
 }
 
+/* A DDI's per-page events are kept as one run in the ring: read back, they
+ * are the very events a hook sees one by one, wherever the ring's edge
+ * cuts a run. */
+struct event_log {
+    struct mm_trace_event ev[4096];
+    size_t n;
+};
+
+static void log_event(void *ctx, const struct mm_trace_event *ev)
+{
+    struct event_log *log = ctx;
+    log->ev[log->n++ % 4096] = *ev;
+}
+
+static void mdl_lifecycles(mm_machine *m)
+{
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 600 * MM_PAGE_SIZE, 0x1234);
+    assert_true(buf != 0);
+    static const uint32_t pages[] = {1, 3, 64, 600, 2};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        mm_va mdl = mm_io_allocate_mdl(m, buf, pages[i] * MM_PAGE_SIZE, false, false, 0);
+        assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+        mm_va va = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                     MM_NORMAL_PAGE_PRIORITY, NULL);
+        assert_true(va != 0);
+        assert_ok(mm_unmap_locked_pages(m, va, mdl));
+        assert_ok(mm_unlock_pages(m, mdl));
+        assert_ok(mm_io_free_mdl(m, mdl));
+    }
+}
+
+static void runs_read_back_as_their_events(void **state)
+{
+    (void)state;
+    static struct event_log hooked;
+    static struct mm_trace_event ring[4096];
+    static const uint32_t capacities[] = {16, 64, 1024, 4096};
+    for (size_t c = 0; c < sizeof capacities / sizeof capacities[0]; c++) {
+        struct mm_config cfg;
+        harness_config(&cfg);
+        cfg.trace_capacity = capacities[c];
+        hooked.n = 0;
+        cfg.trace_hook = log_event;
+        cfg.trace_ctx = &hooked;
+        mm_machine *with_hook = harness_machine(&cfg);
+        mdl_lifecycles(with_hook);
+        mm_machine_destroy(with_hook); /* a hosted machine's addresses repeat for the next one */
+        cfg.trace_hook = NULL;
+        mm_machine *m = harness_machine(&cfg);
+        mdl_lifecycles(m);
+        assert_int_equal(mm_trace_count(m), hooked.n);
+        size_t n = mm_trace_read(m, ring, 4096);
+        assert_int_equal(n, capacities[c]);
+        for (size_t i = 0; i < n; i++) {
+            const struct mm_trace_event *want = &hooked.ev[(hooked.n - n + i) % 4096];
+            assert_memory_equal(&ring[i], want, sizeof ring[i]);
+        }
+        mm_machine_destroy(m);
+    }
+}
+
 static void same_inputs_same_trace(void **state)
 {
     (void)state;
@@ -376,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dead_machine_refuses_everything, setup_machine, teardown_machine),
         cmocka_unit_test(returning_hook_makes_calls_fail_cleanly),
         cmocka_unit_test(same_inputs_same_trace),
+        cmocka_unit_test(runs_read_back_as_their_events),
         cmocka_unit_test(no_trace_records_nothing),
     };
     return cmocka_run_group_tests_name("machine", tests, NULL, NULL);

@@ -31,8 +31,10 @@ mm_status mm_machine_snapshot(mm_machine *m)
         return MM_STATUS_MACHINE_DEAD;
     if (!mmi_store_track(&m->store) || !mmi_store_track(&m->pagefile.store))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
-    /* Host code may already write these frames without a fault. */
+    /* Host code may already write these frames without a fault, and the
+     * model through the pointers its caches hold. */
     mmi_tlb_keep_writable(m);
+    mmi_tlb_forget_caches(m);
     mmi_host_images_snapshot(m);
     return mmi_arena_save(m->arena) ? MM_STATUS_SUCCESS : MM_STATUS_INSUFFICIENT_RESOURCES;
 }
@@ -52,6 +54,7 @@ mm_status mm_machine_restore(mm_machine *m)
     struct mmi_tlb tlb = m->tlb;
     mmi_arena_restore(m->arena);
     m->tlb = tlb;
+    mmi_tlb_forget_caches(m);
     mmi_store_rollback(&m->store);
     mmi_store_rollback(&m->pagefile.store);
     mmi_host_images_retake(m);

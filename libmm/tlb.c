@@ -6,6 +6,8 @@
  * code page to map the data and the other way round, forever). */
 #include "tlb.h"
 
+#include <string.h>
+
 #include "machine.h"
 #include "pfn.h"
 #include "process.h"
@@ -201,4 +203,10 @@ void mmi_tlb_keep_writable(mm_machine *m)
         if (live(m, e) && e->writable && mmi_pfn_is_ram(m, e->pfn))
             mmi_store_keep(&m->store, e->pfn);
     }
+}
+
+void mmi_tlb_forget_caches(mm_machine *m)
+{
+    memset(m->tlb.pde, 0, sizeof m->tlb.pde);
+    m->tlb.recent = (struct mmi_tlb_recent){0};
 }

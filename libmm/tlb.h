@@ -117,6 +117,10 @@ void mmi_tlb_flush_top(mm_machine *m, mm_pfn top);
 void mmi_tlb_flush_user(mm_machine *m);
 /* Keeps only the entries the page tables still give (after a restore). */
 void mmi_tlb_revalidate(mm_machine *m);
+/* Ends the paging-structure cache and the page-written-last shortcut:
+ * writes go through the store again (a snapshot keeps what they change;
+ * a restore may have freed the tables they point at). */
+void mmi_tlb_forget_caches(mm_machine *m);
 /* A snapshot keeps the frames live entries let host code write unseen. */
 void mmi_tlb_keep_writable(mm_machine *m);
 /* True when a live entry lets writes reach frame pfn unseen. */

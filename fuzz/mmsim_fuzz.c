@@ -43,6 +43,34 @@ static void keep_driver_loaded(void)
     }
 }
 
+/* libFuzzer's -fork, -merge and -minimize_crash run the program again
+ * with the arguments it saw, which no longer name the driver: the settings
+ * travel in the environment, which the children inherit (and which a user
+ * may set instead of the arguments). */
+static void inherit_settings(void)
+{
+    char value[32];
+    if (driver_path)
+        setenv("MMSIM_FUZZ_DRIVER_PATH", driver_path, 1);
+    else
+        driver_path = getenv("MMSIM_FUZZ_DRIVER_PATH");
+    const char *v = getenv("MMSIM_FUZZ_VERIFIER");
+    if (verifier) {
+        snprintf(value, sizeof value, "0x%X", (unsigned)verifier);
+        setenv("MMSIM_FUZZ_VERIFIER", value, 1);
+    } else if (v) {
+        verifier = (uint32_t)strtoul(v, NULL, 0);
+    }
+    if (exact)
+        setenv("MMSIM_FUZZ_EXACT_BUFFERS", "1", 1);
+    else
+        exact = getenv("MMSIM_FUZZ_EXACT_BUFFERS") && strcmp(getenv("MMSIM_FUZZ_EXACT_BUFFERS"), "1") == 0;
+    if (unload)
+        setenv("MMSIM_FUZZ_UNLOAD", "1", 1);
+    else
+        unload = getenv("MMSIM_FUZZ_UNLOAD") && strcmp(getenv("MMSIM_FUZZ_UNLOAD"), "1") == 0;
+}
+
 /* Takes mmsim-fuzz's own arguments out of argv, so libFuzzer sees only its
  * own: the driver (the first argument ending in .so) and -mmsim_* flags. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -65,6 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     *argc = kept;
     (*argv)[kept] = NULL;
+    inherit_settings();
     if (!driver_path) {
         fputs("usage: mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1] [-mmsim_unload=1] [libFuzzer options]\n",
               stderr);

@@ -109,6 +109,17 @@ test)
         echo "mmsim: clang is not installed: the clang build is skipped"
     fi
     fuzzing=""
+    # libFuzzer (-Dfuzzing=libfuzzer, no sanitizer: the fastest runs):
+    # mmsim-fuzz must find the planted bug from an empty corpus with a fixed
+    # seed (fuzz/check-planted.sh).
+    if command -v clang >/dev/null 2>&1; then
+        CC=clang configure build-libfuzzer -Dfuzzing=libfuzzer -Dtests=false
+        quiet_ninja -C build-libfuzzer
+        meson test -C build-libfuzzer --print-errorlogs --suite fuzz
+        fuzzing="; libFuzzer found the planted bug"
+    else
+        echo "mmsim: clang is not installed: the libFuzzer build is skipped"
+    fi
     # AFL++ (-Dfuzzing=afl): mmsim-fuzz and the planted driver built with
     # afl-clang-fast, then afl-fuzz runs them for a few seconds.
     if command -v afl-clang-fast >/dev/null 2>&1 && command -v afl-fuzz >/dev/null 2>&1; then
@@ -121,7 +132,7 @@ test)
             -- build-afl/fuzz/mmsim-fuzz build-afl/examples/drivers/libmmsim_planted.so
         execs=$(sed -n 's/^execs_done *: *//p' build-afl/findings/default/fuzzer_stats)
         [ "${execs:-0}" -gt 0 ] || { echo "mmsim: afl-fuzz ran no input" >&2; exit 1; }
-        fuzzing="; afl-fuzz ran mmsim-fuzz $execs times in 5 s"
+        fuzzing="$fuzzing; afl-fuzz ran mmsim-fuzz $execs times in 5 s"
         unset AFL_QUIET
     else
         echo "mmsim: AFL++ is not installed: the AFL build is skipped"

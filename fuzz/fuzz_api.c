@@ -121,7 +121,19 @@ static struct fuzz {
     struct mm_apc_state apc[MAX_CPUS][MAX_ATTACH];
     unsigned depth[MAX_CPUS];
     struct failing_alloc alloc;
+    /* Snapshot mode: the machine keeps a snapshot (taken after the
+     * prelude, or by the op "snapshot"); a bug check or the op "restore"
+     * brings it back and the input goes on. */
+    bool snapshots, have_snapshot;
+    struct mm_memory_counts snap_counts;
+    uint64_t snap_bytes;
 } F;
+
+/* The harness's own state as it was at the snapshot: its handles are
+ * valid again after a restore, and only those. */
+static unsigned char saved_harness[sizeof F];
+/* Totals over the run (FUZZ_API_COUNT=1 prints them at exit). */
+static uint64_t total_ops, total_restores, total_bugchecks;
 
 static uint8_t buf[BUF_SIZE];
 
@@ -1331,6 +1343,55 @@ struct op {
     unsigned weight;
 };
 
+static void print_totals(void)
+{
+    fprintf(stderr, "fuzz_api: %llu operations, %llu bug checks, %llu restores\n", (unsigned long long)total_ops,
+            (unsigned long long)total_bugchecks, (unsigned long long)total_restores);
+}
+
+static void take_snapshot(void)
+{
+    if (!F.snapshots)
+        return;
+    if (mm_machine_snapshot(F.m) != MM_STATUS_SUCCESS) {
+        if (!mm_machine_is_dead(F.m))
+            fuzz_bug("snapshot", "mm_machine_snapshot failed on a live machine");
+        return;
+    }
+    F.have_snapshot = true;
+    mm_memory_query(F.m, &F.snap_counts);
+    F.snap_bytes = mm_machine_host_bytes(F.m);
+    memcpy(saved_harness, &F, sizeof F);
+}
+
+/* The machine and the harness's handles back at the snapshot; the input
+ * goes on from where it is. */
+static void restore_snapshot(void)
+{
+    if (!F.have_snapshot)
+        return;
+    if (mm_machine_restore(F.m) != MM_STATUS_SUCCESS)
+        fuzz_bug("restore", "mm_machine_restore failed");
+    const uint8_t *data = F.data;
+    size_t size = F.size, at = F.at;
+    unsigned op_index = F.op_index;
+    const char *op_name = F.op_name;
+    memcpy(&F, saved_harness, sizeof F);
+    F.data = data;
+    F.size = size;
+    F.at = at;
+    F.op_index = op_index;
+    F.op_name = op_name;
+    total_restores++;
+    struct mm_memory_counts now;
+    mm_memory_query(F.m, &now);
+    if (memcmp(&now, &F.snap_counts, sizeof now) != 0 || mm_machine_host_bytes(F.m) != F.snap_bytes)
+        fuzz_bug("restore", "the restored machine's counts differ from its snapshot's");
+}
+
+static void op_snapshot(void) { take_snapshot(); }
+static void op_restore(void) { restore_snapshot(); }
+
 static const struct op ops[] = {
     {"process_create", op_process_create, 3},     {"process_terminate", op_process_terminate, 2},
     {"process_close", op_process_close, 1},
@@ -1361,6 +1422,7 @@ static const struct op ops[] = {
     {"protect_mdl_sysva", op_protect_mdl_sysva, 2}, {"probe_selected", op_probe_selected, 2},
     {"physical_allocate", op_physical_allocate, 3}, {"physical_free", op_physical_free, 2},
     {"irp_other", op_irp_other, 2},               {"kernel_stack", op_kernel_stack, 2},
+    {"snapshot", op_snapshot, 1},                 {"restore", op_restore, 2},
 };
 #define OP_COUNT (sizeof ops / sizeof ops[0])
 
@@ -1370,6 +1432,8 @@ static const struct op *op_table[256];
 
 static void build_op_table(void)
 {
+    if (getenv("FUZZ_API_COUNT"))
+        atexit(print_totals);
     unsigned total = 0;
     for (unsigned i = 0; i < OP_COUNT; i++)
         total += ops[i].weight;
@@ -1432,7 +1496,15 @@ static void configure(struct mm_config *cfg)
     else if ((c & 0xF0) == 0xE0)
         F.alloc.fail_every = (c & 0xF) + 7;
     F.prelude = !(u8() & 1);
-    cfg->allocator = (struct mm_allocator){f_alloc, f_realloc, f_free, &F.alloc};
+    /* One input in four (all with FUZZ_API_SNAPSHOTS=1) runs on a machine
+     * that can restore: its bookkeeping is the snapshot arena, not the
+     * failing allocator. */
+    F.snapshots = (c & 0xC0) == 0x40 || getenv("FUZZ_API_SNAPSHOTS") != NULL;
+    cfg->snapshots = F.snapshots;
+    if (F.snapshots)
+        F.alloc = (struct failing_alloc){0};
+    else
+        cfg->allocator = (struct mm_allocator){f_alloc, f_realloc, f_free, &F.alloc};
     F.cpus = cfg->cpu_count;
     F.physical_pages = cfg->physical_pages;
 }
@@ -1458,6 +1530,32 @@ static void prelude(void)
     add_addr(mm_pool_allocate(F.m, MM_PAGED_POOL, 0x2000, tag), 0x2000, NULL, A_PAGED)->tag = tag;
 }
 
+/* A dead machine refuses everything, quietly. */
+static void check_dead(void)
+{
+    mm_va base = 0;
+    uint64_t bytes = MM_PAGE_SIZE;
+    if (mm_virtual_alloc(F.m, NULL, &base, &bytes, MM_MEM_COMMIT | MM_MEM_RESERVE, MM_PAGE_READWRITE) !=
+            MM_STATUS_MACHINE_DEAD ||
+        mm_pool_allocate(F.m, MM_NONPAGED_POOL, 16, 1) != 0)
+        fuzz_bug("dead machine", "a call on a dead machine did not fail with MACHINE_DEAD");
+    if (!mm_machine_bugcheck(F.m))
+        fuzz_bug("dead machine", "no bug-check record");
+}
+
+/* After a bug check: the end of the input, or in snapshot mode the
+ * restore and on. */
+static bool goes_on_after_bugcheck(void)
+{
+    total_bugchecks++;
+    if (!F.have_snapshot)
+        return false;
+    check_dead();
+    restore_snapshot();
+    check_invariants();
+    return !F.bugchecked;
+}
+
 static void run_ops(void)
 {
     F.op_name = "prelude";
@@ -1468,9 +1566,11 @@ static void run_ops(void)
         if (F.bugchecked)
             return;
     }
+    take_snapshot();
     for (F.op_index = 0; F.op_index < MAX_OPS && F.at < F.size; F.op_index++) {
         const struct op *op = op_table[u8()];
         F.op_name = op->name;
+        total_ops++;
         if (verbose)
             fprintf(stderr, "op %u: %s\n", F.op_index, op->name);
         if (setjmp(F.jump) == 0)
@@ -1482,7 +1582,7 @@ static void run_ops(void)
             VLOG("watch %016llx: PTE %016llx (present %d)\n", (unsigned long long)watch,
                  (unsigned long long)w.level[3].value, w.level[3].present);
         check_invariants();
-        if (F.bugchecked)
+        if (F.bugchecked && !goes_on_after_bugcheck())
             return;
     }
 }
@@ -1517,17 +1617,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     run_ops();
-    if (F.bugchecked) {
-        /* A dead machine refuses everything, quietly. */
-        mm_va base = 0;
-        uint64_t bytes = MM_PAGE_SIZE;
-        if (mm_virtual_alloc(F.m, NULL, &base, &bytes, MM_MEM_COMMIT | MM_MEM_RESERVE, MM_PAGE_READWRITE) !=
-                MM_STATUS_MACHINE_DEAD ||
-            mm_pool_allocate(F.m, MM_NONPAGED_POOL, 16, 1) != 0)
-            fuzz_bug("dead machine", "a call on a dead machine did not fail with MACHINE_DEAD");
-        if (!mm_machine_bugcheck(F.m))
-            fuzz_bug("dead machine", "no bug-check record");
-    }
+    if (F.bugchecked)
+        check_dead();
     F.op_name = "mm_machine_destroy";
     mm_machine_destroy(F.m);
     F.m = NULL;

@@ -5,6 +5,8 @@
  * page tables still give (tlb.c), shared-object images loaded since are
  * unloaded and images given back after a bug check are taken back
  * (host/hostimage.c). */
+#include <stdlib.h>
+
 #include "arena.h"
 #include "host/hostmmu.h"
 #include "machine.h"
@@ -39,7 +41,24 @@ mm_status mm_machine_snapshot(mm_machine *m)
     return mmi_arena_save(m->arena) ? MM_STATUS_SUCCESS : MM_STATUS_INSUFFICIENT_RESOURCES;
 }
 
-static bool host_may_write(void *ctx, uint64_t pfn) { return mmi_tlb_maps_writable(ctx, pfn); }
+/* The frames the host view maps writable (none without a host view),
+ * sorted, for the prune after a restore. */
+struct writable_frames {
+    mm_pfn pfn[MMI_TLB_ENTRIES];
+    unsigned count;
+};
+
+static int by_pfn(const void *a, const void *b)
+{
+    mm_pfn x = *(const mm_pfn *)a, y = *(const mm_pfn *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool host_may_write(void *ctx, uint64_t pfn)
+{
+    const struct writable_frames *w = ctx;
+    return w->count && bsearch(&pfn, w->pfn, w->count, sizeof w->pfn[0], by_pfn);
+}
 
 mm_status mm_machine_restore(mm_machine *m)
 {
@@ -61,7 +80,10 @@ mm_status mm_machine_restore(mm_machine *m)
     mmi_tlb_revalidate(m);
     /* Pages the host view still maps writable stay kept: they may change
      * unseen before the next restore. */
-    mmi_store_prune(&m->store, host_may_write, m);
+    struct writable_frames w;
+    w.count = m->tlb.host ? mmi_tlb_writable_frames(m, w.pfn) : 0;
+    qsort(w.pfn, w.count, sizeof w.pfn[0], by_pfn);
+    mmi_store_prune(&m->store, host_may_write, &w);
     mmi_store_prune(&m->pagefile.store, NULL, NULL);
     mmi_host_enter(m);
     return MM_STATUS_SUCCESS;

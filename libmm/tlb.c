@@ -188,12 +188,13 @@ void mmi_tlb_revalidate(mm_machine *m)
     }
 }
 
-bool mmi_tlb_maps_writable(mm_machine *m, mm_pfn pfn)
+unsigned mmi_tlb_writable_frames(mm_machine *m, mm_pfn *out)
 {
+    unsigned n = 0;
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
-        if (live(m, &m->tlb.entry[i]) && m->tlb.entry[i].writable && m->tlb.entry[i].pfn == pfn)
-            return true;
-    return false;
+        if (live(m, &m->tlb.entry[i]) && m->tlb.entry[i].writable)
+            out[n++] = m->tlb.entry[i].pfn;
+    return n;
 }
 
 void mmi_tlb_keep_writable(mm_machine *m)

@@ -123,8 +123,9 @@ void mmi_tlb_revalidate(mm_machine *m);
 void mmi_tlb_forget_caches(mm_machine *m);
 /* A snapshot keeps the frames live entries let host code write unseen. */
 void mmi_tlb_keep_writable(mm_machine *m);
-/* True when a live entry lets writes reach frame pfn unseen. */
-bool mmi_tlb_maps_writable(mm_machine *m, mm_pfn pfn);
+/* The frames live entries let writes reach unseen, into out (room for
+ * MMI_TLB_ENTRIES); how many. */
+unsigned mmi_tlb_writable_frames(mm_machine *m, mm_pfn *out);
 /* KiSwapProcess: the current CPU runs in p's address space from now on;
  * the old one's user translations go (from a host view too). */
 void mmi_switch_process(mm_machine *m, struct mm_process *p);

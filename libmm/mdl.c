@@ -372,6 +372,7 @@ const char *mm_finding_name(uint32_t kind)
     case MM_FINDING_LEAKED_SYSTEM_MAPPING: return "leaked-system-mapping";
     case MM_FINDING_STALE_DMA: return "stale-dma";
     case MM_FINDING_FOREIGN_UNMAP: return "foreign-unmap";
+    case MM_FINDING_DOUBLE_FETCH: return "double-fetch";
     default: return "unknown";
     }
 }

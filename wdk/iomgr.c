@@ -839,6 +839,7 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
     }
     r->user_out = ptr_of(user_out);
     r->out_len = out_len;
+    mm_machine_watch_reset(m); /* a double fetch is two reads within one request */
     return send(m, device, irp, r, (ULONG_PTR *)information);
 }
 

@@ -276,9 +276,11 @@ typedef enum {
     MM_FINDING_LEAKED_SYSTEM_MAPPING,  /**< an MDL freed or reused while it held system PTEs */
     MM_FINDING_STALE_DMA,              /**< a device reached a frame no longer held for the MDL, or one
                                         * that describes no pages */
-    MM_FINDING_FOREIGN_UNMAP           /**< MmUnmapLockedPages released another MDL's system mapping */
+    MM_FINDING_FOREIGN_UNMAP,          /**< MmUnmapLockedPages released another MDL's system mapping */
+    MM_FINDING_DOUBLE_FETCH            /**< host code read the same user address twice in one request
+                                        * (mm_machine_watch_user_reads) */
 } mm_finding_kind;
-#define MM_FINDING_KIND_COUNT 6
+#define MM_FINDING_KIND_COUNT 7
 
 struct mm_finding {
     uint32_t kind;              /**< mm_finding_kind */

@@ -133,6 +133,23 @@ MM_API void mm_machine_enter(mm_machine *m);
  * installs no signal handler of its own; mm_machine_enter() still checks.
  * Pins nest: each true needs a false. */
 MM_API void mm_machine_pin_fault_handler(mm_machine *m, bool pinned);
+
+/** Double-fetch detection (hosted layout, x86-64 hosts). */
+struct mm_watch_config {
+    bool flip;     /**< a second read of an address sees other bytes first, as if a
+                    *   user thread raced the reader (seeded) */
+    uint64_t seed;
+};
+/** Watches host code's accesses to user addresses: every one faults into
+ * the model and runs one instruction at a time (the host view keeps no user
+ * page), so each read is seen. A read of an address already read since the
+ * last mm_machine_watch_reset() is a double-fetch finding naming both
+ * instructions; with cfg->flip the bytes there change just before the
+ * second read. NULL turns watching off. Slow: two signals per access.
+ * \errors MM_STATUS_NOT_SUPPORTED without a host view or off x86-64. */
+MM_API mm_status mm_machine_watch_user_reads(mm_machine *m, const struct mm_watch_config *cfg);
+/** A new request starts: the reads seen so far are forgotten. */
+MM_API void mm_machine_watch_reset(mm_machine *m);
 /** Installs fn (NULL: none) as the machine's exception dispatcher. */
 MM_API mm_status mm_machine_set_exception_handler(mm_machine *m, mm_exception_fn fn, void *ctx);
 

@@ -30,7 +30,9 @@
 #include "../fault.h"
 #include "../layout.h"
 #include "../machine.h"
+#include "../mdl.h"
 #include "../pfn.h"
+#include "../pte.h"
 #include "../tlb.h"
 
 #define MAX_MACHINES 64u
@@ -50,12 +52,22 @@ static struct {
 
 static struct sigaction previous;
 
+#define WATCH_READS 64u
+
 struct mmi_hostview {
     void *reserved; /* the whole reservation, as mmap returned it */
     size_t reserved_bytes;
     mm_va base, end; /* the layout's range inside it */
     int fd;
     unsigned slot;   /* in machines[] */
+    /* mm_machine_watch_user_reads: part of the machine's state (it lives in
+     * the machine's memory, so a restore brings it back). */
+    bool watch, flip;
+    uint64_t rng;
+    unsigned reads;
+    struct {
+        mm_va va, ip;
+    } read[WATCH_READS];     /* the user reads of the current request */
 };
 
 static bool slot_holds(unsigned slot, mm_va va)
@@ -133,6 +145,8 @@ static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool wri
     struct mmi_hostview *h = m->hostview;
     if (!slot_holds(h->slot, page) || !slot_holds(h->slot, page + (pages - 1) * MM_PAGE_SIZE))
         return; /* outside the host's ranges (the self-map): the model's alone */
+    if (h->watch && mmi_is_user_va(m, page))
+        return; /* watched: each access maps its page for one instruction (watch_step) */
     int prot = PROT_READ | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
     size_t bytes = (size_t)(pages * MM_PAGE_SIZE);
     void *at;
@@ -272,6 +286,142 @@ static void chain(int sig, siginfo_t *si, void *context)
     signal(sig, SIG_DFL);
 }
 
+/* ---- watching user reads (x86-64) ---- */
+
+/* The pages mapped for the instruction being single-stepped on this
+ * thread, unmapped again at its SIGTRAP. */
+static _Thread_local struct {
+    mm_va page[4];
+    unsigned count;
+} stepping;
+static struct sigaction previous_trap;
+
+static uint64_t watch_random(struct mmi_hostview *h)
+{
+    uint64_t z = (h->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* A read of a user address: a second one in the request is a finding, and
+ * with flip the bytes change first (a user thread racing the reader). */
+static void watch_read(mm_machine *m, mm_va va, mm_va ip, mm_pfn pfn)
+{
+    struct mmi_hostview *h = m->hostview;
+    for (unsigned i = 0; i < h->reads; i++) {
+        if (h->read[i].va != va)
+            continue;
+        mmi_mdl_finding(m, MM_FINDING_DOUBLE_FETCH, 0, va, pfn, 0,
+                        "user address %016llx read at %016llx and again at %016llx in one request: a user thread "
+                        "can change it in between",
+                        (unsigned long long)va, (unsigned long long)h->read[i].ip, (unsigned long long)ip);
+        if (h->flip) {
+            unsigned offset = (unsigned)(va & (MM_PAGE_SIZE - 1)), len = MM_PAGE_SIZE - offset < 8 ? MM_PAGE_SIZE - offset : 8;
+            uint8_t bytes[8];
+            uint64_t pattern = watch_random(h) | UINT64_C(0x8080808080808080);
+            mmi_frame_read(m, pfn, offset, bytes, len);
+            for (unsigned b = 0; b < len; b++)
+                bytes[b] ^= (uint8_t)(pattern >> (8 * b));
+            mmi_frame_write(m, pfn, offset, bytes, len);
+        }
+        return;
+    }
+    if (h->reads < WATCH_READS) {
+        h->read[h->reads].va = va;
+        h->read[h->reads++].ip = ip;
+    }
+}
+
+/* The model has resolved an access to a watched user page: the page is
+ * mapped for this one instruction, which then traps (TF) to unmap it. */
+static bool watch_step(mm_machine *m, mm_va va, mm_access kind, mm_va ip, void *context)
+{
+#if defined(__x86_64__)
+    struct mmi_walk w;
+    mmi_walk(m, mmi_top_for(m, mmi_cpu(m)->process, va), va, &w);
+    if (!mmi_walk_valid(&w) || stepping.count == 4)
+        return false;
+    mm_pfn pfn = mmi_pte_pfn(w.entry[3]);
+    if (kind == MM_ACCESS_READ)
+        watch_read(m, va, ip, pfn);
+    bool writable = (w.entry[3] & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY);
+    if (writable && m->store.kept)
+        mmi_store_keep(&m->store, pfn); /* the host may write it during the step */
+    mm_va page = MM_PAGE_ALIGN(va);
+    if (mmap((void *)(uintptr_t)page, MM_PAGE_SIZE, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             m->hostview->fd, (off_t)(pfn * MM_PAGE_SIZE)) == MAP_FAILED)
+        return false;
+    stepping.page[stepping.count++] = page;
+    ((ucontext_t *)context)->uc_mcontext.gregs[REG_EFL] |= 0x100; /* trap after the instruction */
+    return true;
+#else
+    (void)m, (void)va, (void)kind, (void)ip, (void)context;
+    return false;
+#endif
+}
+
+static void on_trap(int sig, siginfo_t *si, void *context)
+{
+#if defined(__x86_64__)
+    if (stepping.count) {
+        for (unsigned i = 0; i < stepping.count; i++)
+            mmap((void *)(uintptr_t)stepping.page[i], MM_PAGE_SIZE, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        stepping.count = 0;
+        ((ucontext_t *)context)->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)0x100;
+        return;
+    }
+#endif
+    if (previous_trap.sa_flags & SA_SIGINFO) {
+        if (previous_trap.sa_sigaction)
+            previous_trap.sa_sigaction(sig, si, context);
+    } else if (previous_trap.sa_handler != SIG_DFL && previous_trap.sa_handler != SIG_IGN) {
+        previous_trap.sa_handler(sig);
+    } else {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+mm_status mm_machine_watch_user_reads(mm_machine *m, const struct mm_watch_config *cfg)
+{
+    if (!m)
+        return MM_STATUS_INVALID_PARAMETER;
+#if !defined(__x86_64__)
+    (void)cfg;
+    return MM_STATUS_NOT_SUPPORTED;
+#else
+    struct mmi_hostview *h = m->hostview;
+    if (!h)
+        return MM_STATUS_NOT_SUPPORTED;
+    if (cfg) {
+        struct sigaction now;
+        if (sigaction(SIGTRAP, NULL, &now) != 0 || !(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_trap) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_sigaction = on_trap;
+            sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+            sigemptyset(&sa.sa_mask);
+            if (sigaction(SIGTRAP, &sa, &previous_trap) != 0)
+                return MM_STATUS_INSUFFICIENT_RESOURCES;
+        }
+    }
+    h->watch = cfg != NULL;
+    h->flip = cfg && cfg->flip;
+    h->rng = cfg ? cfg->seed : 0;
+    h->reads = 0;
+    mmi_tlb_flush_user(m); /* no user page stays in the host view */
+    return MM_STATUS_SUCCESS;
+#endif
+}
+
+void mm_machine_watch_reset(mm_machine *m)
+{
+    if (m && m->hostview)
+        m->hostview->reads = 0;
+}
+
 /* A bug check whose hook returned leaves the faulting instruction with
  * nothing it can do: the host process stops, as Windows does. */
 static void stop_after(mm_machine *m)
@@ -324,6 +474,9 @@ static void on_fault(int sig, siginfo_t *si, void *context)
         st = mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, kind == MM_ACCESS_WRITE ? 2 : 0, ip, 0,
                           MM_PFN_NONE, va, "a touch of %016llx, outside the machine's host ranges",
                           (unsigned long long)va);
+    if (MM_SUCCESS(st) && m->hostview->watch && mmi_is_user_va(m, va) && !m->dead &&
+        watch_step(m, va, kind, ip, context))
+        return; /* mapped for one instruction */
     if (MM_SUCCESS(st))
         return; /* mapped: the instruction runs again */
     if (st == MM_STATUS_ACCESS_VIOLATION && !m->dead && m->exception_fn)
@@ -499,6 +652,14 @@ void mm_machine_pin_fault_handler(mm_machine *m, bool pinned)
     (void)m;
     (void)pinned;
 }
+
+mm_status mm_machine_watch_user_reads(mm_machine *m, const struct mm_watch_config *cfg)
+{
+    (void)cfg;
+    return m ? MM_STATUS_NOT_SUPPORTED : MM_STATUS_INVALID_PARAMETER;
+}
+
+void mm_machine_watch_reset(mm_machine *m) { (void)m; }
 
 mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
 {

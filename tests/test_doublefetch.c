@@ -1,9 +1,10 @@
 /* tests/test_doublefetch.c — the adversarial side of a hosted machine:
  * examples/drivers/toctou checks a length in its caller's buffer and reads
  * it again to use it. Every single-threaded request passes; watching user
- * reads reports the double fetch (and not for the fixed code), and
- * flipping the bytes of the second read, as a racing user thread would,
- * shows the write past the reply buffer as the bug check it is. */
+ * reads reports the double fetch (and not for the fixed code), flipping
+ * the bytes of the second read, as a racing user thread would, shows the
+ * write past the reply buffer as the bug check it is, and so does the
+ * adversarial machine acting between the driver's calls. */
 #include "wdk_harness.h"
 
 #ifndef TOCTOU_DRIVER
@@ -121,12 +122,40 @@ static void flipping_shows_the_race(void **state)
     assert_int_equal(H.bc.p[1], 2);
 }
 
+/* Sends the request again and again (fresh length each time) until the
+ * machine dies or n requests have passed. */
+static int fill_until_dead(uint32_t code, int n)
+{
+    for (int i = 0; i < n && !mm_machine_is_dead(H.m); i++)
+        send_fill(code, 200, 0xAB);
+    return 0;
+}
+
+/* The adversarial machine: before each routine the driver calls, a user
+ * thread changes a byte of the request's buffer and another CPU trims.
+ * The fixed code survives every interleaving; the double fetch does not:
+ * ExAllocatePoolWithTag between its two reads is where the race lands. */
+static void adversary_finds_the_race(void **state)
+{
+    skip_without_host_view(state);
+    struct mmwdk_adversary adversary = {.actions = MMWDK_ADVERSARY_ALL, .one_in = 1, .seed = 1};
+    mmwdk_adversary(&adversary);
+    fill_until_dead(IOCTL_TOCTOU_FILL_ONCE, 200);
+    assert_false(mm_machine_is_dead(H.m));
+    assert_true(mmwdk_adversary_acts() > 200);
+    assert_invariants(H.m);
+    expect_bugcheck(fill_until_dead(IOCTL_TOCTOU_FILL, 200), 0x50, H.bc.p[0]);
+    assert_int_equal(H.bc.code, 0x50);
+    assert_int_equal(H.bc.p[1], 2); /* the fill's write past the reply */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(single_threaded_requests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(watch_reports_the_double_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(flipping_shows_the_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(adversary_finds_the_race, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,7 @@ mm_machine *mmwdk_m(const char *ddi)
         fflush(NULL);
         abort();
     }
+    mmwdk_adversary_step(current); /* between the driver's calls, the other CPU may act */
     return current;
 }
 

@@ -1,5 +1,7 @@
-/* wdk/inject.c — Low Resources Simulation for the WDK layer, seeded and
- * deterministic: the routines a driver calls fail as they would when the
+/* wdk/inject.c — what the environment does to a driver, seeded and
+ * deterministic: the adversarial machine (another CPU trimming working
+ * sets, a user thread changing the request's buffer, between the driver's
+ * calls) and Low Resources Simulation: the routines a driver calls fail as they would when the
  * system runs short (pool allocation NULL, IoAllocateMdl NULL,
  * MmProbeAndLockPages raising STATUS_INSUFFICIENT_RESOURCES, a system-PTE
  * mapping NULL where the caller allowed failure, MmAllocatePagesForMdl
@@ -73,4 +75,96 @@ bool mmwdk_inject_failure(uint32_t site, const void *caller)
     if (fail)
         inj->failed++;
     return fail;
+}
+
+/* ---- the adversarial machine ---- */
+
+struct mmwdk_adversary_state {
+    struct mmwdk_adversary cfg;
+    uint64_t rng, acts;
+    bool acting; /* its own calls do not act again */
+};
+
+static uint64_t adversary_random(struct mmwdk_adversary_state *a)
+{
+    uint64_t z = (a->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+void mmwdk_adversary(const struct mmwdk_adversary *cfg)
+{
+    mm_machine *m = mmwdk_machine();
+    if (!m)
+        return;
+    struct mmwdk_state *s = mmwdk_state(m);
+    if (!cfg || !cfg->actions || !cfg->one_in) {
+        mmwdk_free(m, s->adversary);
+        s->adversary = NULL;
+        return;
+    }
+    if (!s->adversary)
+        s->adversary = mmwdk_alloc(m, sizeof *s->adversary);
+    *s->adversary = (struct mmwdk_adversary_state){.cfg = *cfg, .rng = cfg->seed};
+}
+
+uint64_t mmwdk_adversary_acts(void)
+{
+    mm_machine *m = mmwdk_machine();
+    const struct mmwdk_adversary_state *a = m ? mmwdk_state(m)->adversary : NULL;
+    return a ? a->acts : 0;
+}
+
+/* Another CPU trims the working sets: the caller's unlocked pages, paged
+ * pool and pageable code leave them (to the transition lists). */
+static void trim(mm_machine *m, struct mmwdk_adversary_state *a, mm_process *p)
+{
+    uint64_t pages = 1 + adversary_random(a) % 16, trimmed;
+    if (p)
+        mm_working_set_trim(m, p, pages, &trimmed);
+    mm_working_set_trim(m, NULL, pages, &trimmed);
+}
+
+/* A user thread of the requesting process changes a byte of its buffer. */
+static void write_user(mm_machine *m, struct mmwdk_adversary_state *a, struct mmwdk_state *s)
+{
+    if (!s->current_in || !s->current_in_len || !s->current_process)
+        return;
+    mm_va at = s->current_in + adversary_random(a) % s->current_in_len;
+    uint8_t byte = 0;
+    struct mm_apc_state apc;
+    bool attach = mm_process_current(m) != s->current_process;
+    if (attach && !MM_SUCCESS(mm_process_attach(m, s->current_process, &apc)))
+        return;
+    if (MM_SUCCESS(mm_read(m, at, &byte, 1))) {
+        byte ^= (uint8_t)(adversary_random(a) | 1);
+        mm_write(m, at, &byte, 1);
+    }
+    if (attach)
+        mm_process_detach(m, &apc);
+}
+
+void mmwdk_adversary_step(mm_machine *m)
+{
+    struct mmwdk_state *s = mm_machine_extension(m);
+    struct mmwdk_adversary_state *a = s ? s->adversary : NULL;
+    if (!a || a->acting || mm_machine_is_dead(m) || adversary_random(a) % a->cfg.one_in)
+        return;
+    /* The other CPU (at PASSIVE_LEVEL, whatever the driver's is); with one
+     * CPU only while the driver's allows paging. */
+    uint32_t cpu = mm_cpu_current(m), other = mm_cpu_count(m) > 1 ? (cpu + 1) % mm_cpu_count(m) : cpu;
+    mm_process *victim = mm_process_current(m) == mm_process_system(m) ? s->current_process : mm_process_current(m);
+    if (other == cpu && mm_irql_current(m) >= MM_DISPATCH_LEVEL)
+        return;
+    a->acting = true;
+    a->acts++;
+    mm_cpu_set_current(m, other);
+    if (a->cfg.actions & MMWDK_ADVERSARY_TRIM)
+        trim(m, a, victim);
+    if ((a->cfg.actions & MMWDK_ADVERSARY_WRITE_USER) && !mm_machine_is_dead(m))
+        write_user(m, a, s);
+    if (!mm_machine_is_dead(m))
+        mm_cpu_set_current(m, cpu);
+    a->acting = false;
 }

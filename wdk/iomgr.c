@@ -839,6 +839,12 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
     }
     r->user_out = ptr_of(user_out);
     r->out_len = out_len;
+    r->user_in = user_in;
+    r->in_len = in_len;
+    struct mmwdk_state *s = mmwdk_state(m);
+    s->current_in = user_in;
+    s->current_in_len = in_len;
+    s->current_process = f->process;
     mm_machine_watch_reset(m); /* a double fetch is two reads within one request */
     return send(m, device, irp, r, (ULONG_PTR *)information);
 }

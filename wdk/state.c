@@ -57,6 +57,7 @@ static void release(mm_machine *m, void *extension)
         s->files = next;
     }
     mmwdk_free(m, s->injection);
+    mmwdk_free(m, s->adversary);
     mmwdk_free(m, s);
     mm_machine_set_extension(m, NULL, NULL);
 }

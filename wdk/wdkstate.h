@@ -56,6 +56,8 @@ struct mmwdk_request {
     mm_process *process;
     PVOID user_out;
     ULONG out_len;
+    mm_va user_in;                /* the caller's input buffer (the adversary writes it) */
+    ULONG in_len;
     bool done;
     bool waiting;                 /* a send() waits for it to come back */
     bool deferred;                /* completed; its finishing waits for PASSIVE_LEVEL */
@@ -81,7 +83,14 @@ struct mmwdk_state {
     struct mmwdk_exact_buffer *exact;
     KSPIN_LOCK cancel_lock;       /* IoAcquireCancelSpinLock's */
     struct mmwdk_injection_state *injection; /* Low Resources Simulation (inject.c) */
+    struct mmwdk_adversary_state *adversary; /* the other CPU and user thread (inject.c) */
+    mm_va current_in;             /* the latest user request's input buffer, and its length */
+    ULONG current_in_len;
+    mm_process *current_process;
 };
+
+/* Before a DDI runs: the adversary may act (inject.c). */
+void mmwdk_adversary_step(mm_machine *m);
 
 /* The state of m, made on first use. It is the machine's extension, in the
  * machine's memory (mm_machine_alloc): it goes with the machine, and a

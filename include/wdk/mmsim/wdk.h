@@ -52,6 +52,23 @@ void mmwdk_inject(const struct mmwdk_injection *cfg);
 /* How many calls it has failed since it started. */
 uint64_t mmwdk_injected(void);
 
+/* The adversarial machine: before a routine the driver calls, with
+ * probability 1/one_in (seeded), another CPU trims working sets (pageable
+ * code, paged pool and the caller's unlocked pages go to the transition
+ * lists, so a touch at DISPATCH_LEVEL is 0xD1) and a user thread changes a
+ * byte of the current request's input buffer. Per machine; NULL stops it. */
+#define MMWDK_ADVERSARY_TRIM 0x1u
+#define MMWDK_ADVERSARY_WRITE_USER 0x2u
+#define MMWDK_ADVERSARY_ALL 0x3u
+struct mmwdk_adversary {
+    uint32_t actions; /* MMWDK_ADVERSARY_* */
+    uint32_t one_in;  /* act before one call in one_in (1: every call) */
+    uint64_t seed;
+};
+void mmwdk_adversary(const struct mmwdk_adversary *cfg);
+/* How many times it has acted since it started. */
+uint64_t mmwdk_adversary_acts(void);
+
 /* The machine the WDK routines act on, for the calling thread: a hosted
  * machine (mm_config.layout = MM_LAYOUT_HOSTED). Installs the exception
  * dispatcher __try/__except needs; NULL forgets the machine. Destroy the

@@ -1,7 +1,8 @@
 /* fuzz/mmsim_fuzz.c — mmsim-fuzz: fuzzes a driver built against include/wdk.
  *
  *   mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1]
- *              [-mmsim_unload=1] [libFuzzer options] [corpus directories]
+ *              [-mmsim_unload=1] [-mmsim_double_fetch=1|2]
+ *              [-mmsim_adversary=ONE_IN] [libFuzzer options] [corpus directories]
  *
  * One hosted machine serves the whole run: the driver is loaded and its
  * DriverEntry called, a user process opens the driver's device, and the
@@ -31,6 +32,8 @@ static const char *driver_path;
 static uint32_t verifier;
 static bool exact;
 static bool unload;
+static unsigned double_fetch; /* 1: watch user reads, 2: and flip the second */
+static uint32_t adversary;    /* one_in for mmwdk_adversary; 0: off */
 
 /* The driver stays loaded in the host process for the whole campaign:
  * libFuzzer keeps pointers to its coverage counters, which an unload would
@@ -69,6 +72,18 @@ static void inherit_settings(void)
         setenv("MMSIM_FUZZ_UNLOAD", "1", 1);
     else
         unload = getenv("MMSIM_FUZZ_UNLOAD") && strcmp(getenv("MMSIM_FUZZ_UNLOAD"), "1") == 0;
+    if (double_fetch) {
+        snprintf(value, sizeof value, "%u", double_fetch);
+        setenv("MMSIM_FUZZ_DOUBLE_FETCH", value, 1);
+    } else if ((v = getenv("MMSIM_FUZZ_DOUBLE_FETCH")) != NULL) {
+        double_fetch = (unsigned)strtoul(v, NULL, 0);
+    }
+    if (adversary) {
+        snprintf(value, sizeof value, "%u", (unsigned)adversary);
+        setenv("MMSIM_FUZZ_ADVERSARY", value, 1);
+    } else if ((v = getenv("MMSIM_FUZZ_ADVERSARY")) != NULL) {
+        adversary = (uint32_t)strtoul(v, NULL, 0);
+    }
 }
 
 /* Takes mmsim-fuzz's own arguments out of argv, so libFuzzer sees only its
@@ -88,6 +103,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             exact = true;
         else if (strcmp(a, "-mmsim_unload=1") == 0)
             unload = true;
+        else if (strncmp(a, "-mmsim_double_fetch=", 20) == 0)
+            double_fetch = (unsigned)strtoul(a + 20, NULL, 0);
+        else if (strncmp(a, "-mmsim_adversary=", 17) == 0)
+            adversary = (uint32_t)strtoul(a + 17, NULL, 0);
         else
             (*argv)[kept++] = (*argv)[i];
     }
@@ -95,7 +114,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (*argv)[kept] = NULL;
     inherit_settings();
     if (!driver_path) {
-        fputs("usage: mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1] [-mmsim_unload=1] [libFuzzer options]\n",
+        fputs("usage: mmsim-fuzz DRIVER.so [-mmsim_verifier=FLAGS] [-mmsim_exact_buffers=1] [-mmsim_unload=1]\n"
+              "       [-mmsim_double_fetch=1|2] [-mmsim_adversary=ONE_IN] [libFuzzer options]\n",
               stderr);
         exit(2);
     }
@@ -196,6 +216,21 @@ static bool request(mm_machine *m, struct input *in, mm_process *p, mmwdk_driver
     return true;
 }
 
+/* A double fetch is a bug even when no bug check follows: a crash with
+ * its own first line. */
+static void report_double_fetch(mm_machine *m)
+{
+    struct mm_finding found[32];
+    size_t n = mm_findings_read(m, found, 32);
+    for (size_t i = 0; i < n; i++) {
+        if (found[i].kind != MM_FINDING_DOUBLE_FETCH)
+            continue;
+        fprintf(stderr, "mmsim: finding double-fetch\n%s\n", found[i].text);
+        fflush(stderr);
+        abort();
+    }
+}
+
 /* The machine every input starts from: the driver loaded and its
  * DriverEntry run, a user process with the device open. */
 static struct {
@@ -255,6 +290,13 @@ static void prepare(void)
         fputs("mmsim-fuzz: no user buffers\n", stderr);
         exit(2);
     }
+    if (double_fetch) {
+        struct mm_watch_config watch = {.flip = double_fetch >= 2, .seed = 1};
+        if (!MM_SUCCESS(mm_machine_watch_user_reads(ready.m, &watch))) {
+            fputs("mmsim-fuzz: this host cannot watch user reads (x86-64 only)\n", stderr);
+            exit(2);
+        }
+    }
     atexit(destroy_ready);
     mm_machine_pin_fault_handler(ready.m, true); /* libFuzzer installs none after this */
     if (!MM_SUCCESS(mm_machine_snapshot(ready.m))) {
@@ -273,8 +315,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mmwdk_use(ready.m);
     mmwdk_file *f = ready.f;
     struct input in = {data, size};
+    if (adversary && size) { /* the input's last byte seeds the interleaving */
+        struct mmwdk_adversary adv = {.actions = MMWDK_ADVERSARY_ALL, .one_in = adversary, .seed = data[size - 1]};
+        mmwdk_adversary(&adv);
+        in.left--;
+    }
     for (int i = 0; i < MAX_REQUESTS && f && request(ready.m, &in, ready.p, ready.d, &f); i++)
         ;
+    report_double_fetch(ready.m);
     /* Process exit ends every input (locked pages, held requests), and
      * with -mmsim_unload=1 DriverUnload; the next input restores the
      * snapshot. */

@@ -43,13 +43,15 @@ static bool config_valid(const struct mm_config *c)
            c->pagefile_pages < (UINT64_C(1) << 31) && (c->layout == MM_LAYOUT_WINDOWS || c->layout == MM_LAYOUT_HOSTED);
 }
 
-uint64_t mmi_random(mm_machine *m)
+uint64_t mmi_splitmix(uint64_t *state)
 {
-    uint64_t z = (m->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
 }
+
+uint64_t mmi_random(mm_machine *m) { return mmi_splitmix(&m->rng); }
 
 static mm_status boot(mm_machine *m)
 {

@@ -166,6 +166,8 @@ static inline bool mmi_is_canonical(mm_va va)
 }
 
 uint64_t mmi_random(mm_machine *m);
+/* splitmix64: the next value of the stream whose state is *state. */
+uint64_t mmi_splitmix(uint64_t *state);
 
 
 #endif

@@ -51,9 +51,10 @@ uint64_t mmwdk_injected(void)
     return inj ? inj->failed : 0;
 }
 
-static uint64_t next_random(struct mmwdk_injection_state *inj)
+/* splitmix64, a stream per state. */
+static uint64_t next_random(uint64_t *state)
 {
-    uint64_t z = (inj->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
@@ -71,7 +72,7 @@ bool mmwdk_inject_failure(uint32_t site, const void *caller)
         return false;
     inj->calls++;
     bool fail = (inj->cfg.fail_nth && inj->calls == inj->cfg.fail_nth) ||
-                (inj->cfg.one_in && next_random(inj) % inj->cfg.one_in == 0);
+                (inj->cfg.one_in && next_random(&inj->rng) % inj->cfg.one_in == 0);
     if (fail)
         inj->failed++;
     return fail;
@@ -85,13 +86,7 @@ struct mmwdk_adversary_state {
     bool acting; /* its own calls do not act again */
 };
 
-static uint64_t adversary_random(struct mmwdk_adversary_state *a)
-{
-    uint64_t z = (a->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
+static uint64_t adversary_random(struct mmwdk_adversary_state *a) { return next_random(&a->rng); }
 
 void mmwdk_adversary(const struct mmwdk_adversary *cfg)
 {

@@ -296,14 +296,6 @@ static _Thread_local struct {
 } stepping;
 static struct sigaction previous_trap;
 
-static uint64_t watch_random(struct mmi_hostview *h)
-{
-    uint64_t z = (h->rng += UINT64_C(0x9E3779B97F4A7C15)); /* splitmix64 */
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
 /* A read of a user address: a second one in the request is a finding, and
  * with flip the bytes change first (a user thread racing the reader). */
 static void watch_read(mm_machine *m, mm_va va, mm_va ip, mm_pfn pfn)
@@ -319,7 +311,7 @@ static void watch_read(mm_machine *m, mm_va va, mm_va ip, mm_pfn pfn)
         if (h->flip) {
             unsigned offset = (unsigned)(va & (MM_PAGE_SIZE - 1)), len = MM_PAGE_SIZE - offset < 8 ? MM_PAGE_SIZE - offset : 8;
             uint8_t bytes[8];
-            uint64_t pattern = watch_random(h) | UINT64_C(0x8080808080808080);
+            uint64_t pattern = mmi_splitmix(&h->rng) | UINT64_C(0x8080808080808080);
             mmi_frame_read(m, pfn, offset, bytes, len);
             for (unsigned b = 0; b < len; b++)
                 bytes[b] ^= (uint8_t)(pattern >> (8 * b));

@@ -639,6 +639,8 @@ void mmi_host_detach(mm_machine *m) { (void)m; }
 
 bool mmi_host_on_kernel_stack(void) { return false; }
 
+void mmi_host_enter(mm_machine *m) { (void)m; }
+
 void mm_machine_pin_fault_handler(mm_machine *m, bool pinned)
 {
     (void)m;

@@ -125,18 +125,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* The crash's signature line first, then the report: the fuzzer keeps the
  * input, and the same bug always prints the same first line. */
+static void print_bugcheck(FILE *to, const struct mm_bugcheck *bc)
+{
+    fprintf(to, "mmsim: bugcheck 0x%X/0x%llX in %s\n", bc->code, (unsigned long long)bc->p[0],
+            bc->operation ? bc->operation : "?");
+    static char report[8192];
+    mm_bugcheck_format(bc, report, sizeof report);
+    fputs(report, to);
+    fflush(to);
+}
+
+/* `mmsim replay` (sim/replay.c) includes this file with its own hook and a
+ * trace. */
+#ifndef MMSIM_FUZZ_BUGCHECK_HOOK
 static void on_bugcheck(void *ctx, mm_machine *m, const struct mm_bugcheck *bc)
 {
     (void)ctx;
     (void)m;
-    fprintf(stderr, "mmsim: bugcheck 0x%X/0x%llX in %s\n", bc->code, (unsigned long long)bc->p[0],
-            bc->operation ? bc->operation : "?");
-    static char report[8192];
-    mm_bugcheck_format(bc, report, sizeof report);
-    fputs(report, stderr);
-    fflush(stderr);
+    print_bugcheck(stderr, bc);
     abort();
 }
+#define MMSIM_FUZZ_BUGCHECK_HOOK on_bugcheck
+#endif
+#ifndef MMSIM_FUZZ_TRACE_CAPACITY
+#define MMSIM_FUZZ_TRACE_CAPACITY 0
+#endif
 
 static void quiet(void *ctx, const char *line)
 {
@@ -257,9 +270,9 @@ static void prepare(void)
     mm_config_default(&cfg);
     cfg.layout = MM_LAYOUT_HOSTED;
     cfg.physical_pages = 4096;
-    cfg.trace_capacity = 0;
+    cfg.trace_capacity = MMSIM_FUZZ_TRACE_CAPACITY;
     cfg.verifier_flags = verifier;
-    cfg.bugcheck_hook = on_bugcheck;
+    cfg.bugcheck_hook = MMSIM_FUZZ_BUGCHECK_HOOK;
     cfg.snapshots = true;
     if (!MM_SUCCESS(mm_machine_create(&cfg, &ready.m))) {
         fputs("mmsim-fuzz: this host cannot make a hosted machine\n", stderr);

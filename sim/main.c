@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "drive.h"
+#include "replay.h"
 #include "interp.h"
 #include "labs.h"
 #include "picture.h"
@@ -28,6 +29,9 @@ static void usage(FILE *out)
           "       mmsim drive [--verifier[=FLAGS]] [--track-locked-pages] DRIVER.so [SCENARIO]\n"
           "                                   load a driver built against include/wdk, run\n"
           "                                   the scenario's requests, unload (docs/wdk.md)\n"
+          "       mmsim replay DRIVER.so INPUT [-mmsim_* options]\n"
+          "                                   run one mmsim-fuzz input; print its trace and\n"
+          "                                   outcome (docs/fuzzing.md)\n"
           "       mmsim --help | --version\n"
           "OPTIONS: --dot DIR | --svg DIR | --html FILE   (the state after each step, or after\n"
           "          each `picture` line when the script has one; SVG and HTML need Graphviz)\n"
@@ -168,6 +172,8 @@ static int dispatch(int argc, char **argv)
         return run(argv[2], false, argc - 3, argv + 3);
     if (argc >= 2 && strcmp(argv[1], "drive") == 0)
         return drive_main(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return replay_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "repl") == 0)
         return repl(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "lab") == 0) {

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(MMSIM_HAVE_MEMFILE)
+/* Address space is reserved where the host has mmap (whatever the store
+ * of frames is); elsewhere the arena is one allocation of its full size. */
+#if defined(__unix__) || defined(__APPLE__)
+#define ARENA_MMAP 1
 #include <sys/mman.h>
 #endif
 
@@ -117,7 +120,7 @@ static bool commit(struct mmi_arena *a, size_t end)
     want = (want + COMMIT_STEP - 1) & ~(COMMIT_STEP - 1);
     if (want > a->reserved)
         want = a->reserved;
-#if defined(MMSIM_HAVE_MEMFILE)
+#if defined(ARENA_MMAP)
     if (a->mapped && mprotect(a->base + a->committed, want - a->committed, PROT_READ | PROT_WRITE) != 0)
         return false;
 #endif
@@ -203,7 +206,7 @@ struct mmi_arena *mmi_arena_create(const struct mm_config *cfg, struct mm_alloca
     if (!a)
         return NULL;
     a->reserved = reservation(cfg);
-#if defined(MMSIM_HAVE_MEMFILE)
+#if defined(ARENA_MMAP)
     void *p = mmap(NULL, a->reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED) {
         a->base = p;
@@ -211,7 +214,6 @@ struct mmi_arena *mmi_arena_create(const struct mm_config *cfg, struct mm_alloca
     }
 #endif
     if (!a->base) { /* no reservations on this host: one block, committed at once */
-        a->reserved = 64u * COMMIT_STEP;
         a->base = calloc(1, a->reserved);
         a->committed = a->reserved;
     }
@@ -231,7 +233,7 @@ void mmi_arena_destroy(struct mmi_arena *a)
         return;
     if (a->base) {
         UNPOISON(a->base, a->committed);
-#if defined(MMSIM_HAVE_MEMFILE)
+#if defined(ARENA_MMAP)
         if (a->mapped)
             munmap(a->base, a->reserved);
         else

@@ -297,4 +297,3 @@ void mmi_arena_restore(struct mmi_arena *a)
 }
 
 bool mmi_arena_saved(const struct mmi_arena *a) { return a && a->saved; }
-size_t mmi_arena_saved_bytes(const struct mmi_arena *a) { return a ? a->saved_top : 0; }

@@ -28,7 +28,5 @@ bool mmi_arena_save(struct mmi_arena *a);
  * caller has a saved state (mmi_arena_saved). */
 void mmi_arena_restore(struct mmi_arena *a);
 bool mmi_arena_saved(const struct mmi_arena *a);
-/* Bytes a restore copies (the saved prefix). */
-size_t mmi_arena_saved_bytes(const struct mmi_arena *a);
 
 #endif

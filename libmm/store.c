@@ -196,7 +196,6 @@ void mmi_store_prune(struct mmi_store *s, bool (*still)(void *ctx, uint64_t inde
     k->count = kept;
 }
 
-size_t mmi_store_kept_pages(const struct mmi_store *s) { return s->kept ? s->kept->count : 0; }
 
 /* Zeroing in place is far cheaper than returning the storage to the host
  * (a hole punched in the file costs a system call now and a kernel page fault

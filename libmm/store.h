@@ -42,6 +42,5 @@ void mmi_store_rollback(struct mmi_store *s);
 /* Forgets the kept pages for which still(ctx, index) is false; the others
  * stay kept (the host may still write them unseen). */
 void mmi_store_prune(struct mmi_store *s, bool (*still)(void *ctx, uint64_t index), void *ctx);
-size_t mmi_store_kept_pages(const struct mmi_store *s);
 
 #endif

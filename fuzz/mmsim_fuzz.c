@@ -264,6 +264,24 @@ static void destroy_ready(void)
     ready.m = NULL;
 }
 
+/* The machine has run a while before the snapshot: pool pages that blocks
+ * were freed from stay mapped in the pool, and the host view maps them, so
+ * an input's requests allocate and free pool with no host mapping made or
+ * removed. (With Special Pool each block has its own page again.) */
+#define WARM_POOL_PAGES 8
+
+static void warm_pool(mm_machine *m)
+{
+    mm_va block[WARM_POOL_PAGES];
+    uint32_t tag = MM_POOL_TAG('W', 'a', 'r', 'm');
+    for (int i = 0; i < WARM_POOL_PAGES; i++)
+        if ((block[i] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xFE0, tag)) != 0)
+            memset((void *)(uintptr_t)block[i], 0, 0xFE0);
+    for (int i = 0; i < WARM_POOL_PAGES; i++)
+        if (block[i])
+            mm_pool_free(m, block[i], tag);
+}
+
 static void prepare(void)
 {
     struct mm_config cfg;
@@ -271,7 +289,6 @@ static void prepare(void)
     cfg.layout = MM_LAYOUT_HOSTED;
     cfg.physical_pages = 4096;
     cfg.trace_capacity = MMSIM_FUZZ_TRACE_CAPACITY;
-    cfg.verifier_flags = verifier;
     cfg.bugcheck_hook = MMSIM_FUZZ_BUGCHECK_HOOK;
     cfg.snapshots = true;
     if (!MM_SUCCESS(mm_machine_create(&cfg, &ready.m))) {
@@ -279,6 +296,11 @@ static void prepare(void)
         exit(2);
     }
     mmwdk_use(ready.m);
+    warm_pool(ready.m);
+    if (verifier && !MM_SUCCESS(mm_machine_set_verifier(ready.m, verifier))) {
+        fputs("mmsim-fuzz: bad -mmsim_verifier flags\n", stderr);
+        exit(2);
+    }
     mmwdk_exact_buffers(exact);
     mmwdk_set_debug_output(quiet, NULL);
     int32_t entry = 0, status = 0;

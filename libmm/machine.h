@@ -34,11 +34,19 @@ struct mmi_cpu {
 struct mmi_pool_block;
 struct mmi_working_set;
 
+/* Pages of packed blocks whose last block was freed stay mapped, up to this
+ * many per pool, for the next allocation (docs/decisions.md, "Pool"). */
+#define MMI_POOL_EMPTY_PAGES 16u
+
 struct mmi_pool {
     mm_va start;
     struct mmi_bitmap va;             /* one bit per page of pool VA */
-    struct mmi_pool_block *blocks;    /* live blocks, by address */
-    struct mmi_pool_block *freed;     /* freed blocks whose VA is not reused yet */
+    struct mmi_pool_block *blocks;    /* blocks and free chunks, by address */
+    struct mmi_pool_block *freed;     /* freed blocks whose address is not reused yet */
+    struct mmi_pool_block *list[256]; /* free chunks by size in 16-byte units (ListHeads) */
+    uint64_t listed[4];               /* bit n: list[n] is not empty */
+    mm_va empty[MMI_POOL_EMPTY_PAGES];
+    unsigned empty_count;
     uint64_t allocations, bytes, pages;
 };
 

@@ -1,10 +1,15 @@
-/* libmm/pool.c — nonpaged and paged pool. Every block owns whole pages: a
- * block smaller than a page sits after a 16-byte POOL_HEADER at the start of
- * its own page; larger blocks are page aligned with no header. Nonpaged pages
- * are resident at once (with stale contents, as Windows hands them out);
- * paged-pool pages are demand zero and can be trimmed and paged out. Freed
- * blocks are remembered until their address is reused, to tell a double free
- * from a wild one. */
+/* libmm/pool.c — nonpaged and paged pool. A request of up to 0xFE0 bytes is
+ * a block packed with others into a pool page, after a 16-byte POOL_HEADER
+ * (PreviousSize, BlockSize, PoolType, tag) that the model writes into the
+ * page and checks when the block is freed: a neighbour's overrun shows
+ * there. Free chunks sit on lists by size (ListHeads), are split to fit and
+ * merged with free neighbours; a page left with no block stays mapped for
+ * the next allocation, up to MMI_POOL_EMPTY_PAGES a pool. Larger requests,
+ * and every request under Verifier's Special Pool, own whole pages that are
+ * unmapped at the free. Nonpaged pages are resident at once (with stale
+ * contents, as Windows hands them out); paged-pool pages are demand zero and
+ * can be trimmed and paged out. Freed blocks are remembered until their
+ * address is reused, to tell a double free from a wild one. */
 #include "pool.h"
 
 #include <string.h>
@@ -21,19 +26,27 @@
 
 #include "hash.h"
 
-#define SMALL_MAX 0xFE0u
+#define UNIT MM_POOL_HEADER_SIZE         /* pool granularity */
+#define PAGE_UNITS (MM_PAGE_SIZE / UNIT) /* 256: more than a BlockSize holds */
+#define SMALL_MAX 0xFE0u                 /* the largest packed request: 255 units with its header */
 /* Pool VA bookkeeping starts at 64 MiB of VA and grows on demand up to the
  * region's size: a 64 GiB machine does not pay for 4 GiB of pool VA up front. */
 #define POOL_VA_INITIAL_PAGES 16384u
 
+/* A block, or (packed) a free chunk of a pool page. */
 struct mmi_pool_block {
     UT_hash_handle hh;
-    mm_va block;
-    mm_va base;
+    mm_va block; /* the address the caller holds: base + 16 when there is a header */
+    mm_va base;  /* the POOL_HEADER, or the first page */
     uint64_t bytes, pages;
     uint32_t tag;
     mm_pool_type type;
     bool kernel; /* the memory manager's own object: no driver may free it */
+    bool packed; /* shares its page, in the chunks below */
+    bool free;   /* packed: a free chunk on list[units] */
+    bool used;   /* packed: was a caller's block once (its address diagnoses a double free) */
+    uint16_t units, prev_units; /* packed: BlockSize and PreviousSize, header included */
+    struct mmi_pool_block *flink, *blink;
 };
 
 mm_status mmi_pool_init(mm_machine *m)
@@ -76,27 +89,80 @@ int mmi_pool_region(const mm_machine *m, mm_va va)
     return -1;
 }
 
-static struct mmi_pool_block *find(struct mmi_pool_block *table, mm_va block)
+/* The pool's table holds blocks and chunks by base (the header, or a big
+ * block's first page: no two share one); the freed table, addresses. */
+static struct mmi_pool_block *find(struct mmi_pool_block *table, mm_va key)
 {
     struct mmi_pool_block *b;
-    HASH_FIND(hh, table, &block, sizeof block, b);
+    HASH_FIND(hh, table, &key, sizeof key, b);
     return b;
 }
 
-/* A reused address is no longer a freed block. */
-static void forget_freed(mm_machine *m, struct mmi_pool *pool, mm_va base, uint64_t pages)
+/* What the pool has at a caller's address: a block, or a free chunk. */
+static struct mmi_pool_block *entry_for(const struct mmi_pool *pool, mm_va block)
+{
+    mm_va offset = MM_BYTE_OFFSET(block);
+    struct mmi_pool_block *b = offset == 0          ? find(pool->blocks, block)
+                               : offset % UNIT == 0 ? find(pool->blocks, block - UNIT)
+                                                    : NULL;
+    return b && b->block == block ? b : NULL;
+}
+
+/* The caller's live block at block, not a free chunk. */
+static struct mmi_pool_block *find_live(const struct mmi_pool *pool, mm_va block)
+{
+    struct mmi_pool_block *b = entry_for(pool, block);
+    return b && !b->free ? b : NULL;
+}
+
+static bool put(mm_machine *m, struct mmi_pool_block **table, struct mmi_pool_block *b)
 {
     mm_machine *uthash_m = m;
-    for (uint64_t i = 0; i < pages; i++) {
-        for (mm_va k = 0; k <= MM_POOL_HEADER_SIZE; k += MM_POOL_HEADER_SIZE) {
-            struct mmi_pool_block *b = find(pool->freed, base + i * MM_PAGE_SIZE + k);
-            if (b) {
-                HASH_DEL(pool->freed, b);
-                mmi_free(m, b);
-            }
-        }
-    }
+    bool uthash_failed = false;
+    HASH_ADD(hh, *table, block, sizeof b->block, b);
     (void)uthash_m;
+    return !uthash_failed;
+}
+
+static bool put_block(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
+{
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD(hh, pool->blocks, base, sizeof b->base, b);
+    (void)uthash_m;
+    return !uthash_failed;
+}
+
+static void drop(mm_machine *m, struct mmi_pool_block **table, struct mmi_pool_block *b)
+{
+    mm_machine *uthash_m = m;
+    HASH_DEL(*table, b);
+    (void)uthash_m;
+}
+
+/* A freed block's address is kept to diagnose a second free; without host
+ * memory for the record only that diagnosis is lost. */
+static void remember_freed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
+{
+    if (m->dead || !put(m, &pool->freed, b))
+        mmi_free(m, b);
+}
+
+static void forget_freed_at(mm_machine *m, struct mmi_pool *pool, mm_va block)
+{
+    struct mmi_pool_block *b = find(pool->freed, block);
+    if (b) {
+        drop(m, &pool->freed, b);
+        mmi_free(m, b);
+    }
+}
+
+/* A reused address is no longer a freed block. */
+static void forget_freed(mm_machine *m, struct mmi_pool *pool, mm_va base, uint64_t pages, bool every_unit)
+{
+    for (uint64_t i = 0; i < pages; i++)
+        for (mm_va k = 0; k < (every_unit ? MM_PAGE_SIZE : 2 * UNIT); k += UNIT)
+            forget_freed_at(m, pool, base + i * MM_PAGE_SIZE + k);
 }
 
 /* The freed-block table never empties: an entry at address 0, where no
@@ -111,12 +177,11 @@ static void keep_freed_table(mm_machine *m, struct mmi_pool *pool)
     if (!anchor)
         return;
     *anchor = (struct mmi_pool_block){.block = 0};
-    mm_machine *uthash_m = m;
-    bool uthash_failed = false;
-    HASH_ADD(hh, pool->freed, block, sizeof anchor->block, anchor);
-    if (uthash_failed)
+    if (!put(m, &pool->freed, anchor))
         mmi_free(m, anchor);
 }
+
+/* ---- pool pages ---- */
 
 static void unmap_pages(mm_machine *m, mm_va base, uint64_t pages)
 {
@@ -145,21 +210,10 @@ static mm_status map_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_
     return MM_STATUS_SUCCESS;
 }
 
-static void write_header(mm_machine *m, const struct mmi_pool_block *b)
-{
-    unsigned char h[MM_POOL_HEADER_SIZE] = {0};
-    h[2] = (unsigned char)((b->bytes + MM_POOL_HEADER_SIZE + 15) / 16); /* BlockSize */
-    h[3] = (unsigned char)(b->type + 1);                                  /* PoolType: in use */
-    memcpy(&h[4], &b->tag, 4);
-    struct mm_access_request req = {.va = b->base, .buffer = h, .length = sizeof h, .kind = MM_ACCESS_WRITE};
-    mmi_access(m, &req);
-}
-
-mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out)
+/* Pool VA, mapped and charged to commit. */
+static mm_status new_pages(mm_machine *m, mm_pool_type type, uint64_t pages, mm_va *base)
 {
     struct mmi_pool *pool = &m->pool[type];
-    bool small = bytes <= SMALL_MAX;
-    uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
     if (pages > pool->va.max)
         return MM_STATUS_NO_MEMORY;
     if (m->commit_charge + pages > m->commit_limit)
@@ -167,46 +221,299 @@ mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint3
     uint64_t index = mmi_bitmap_find_set(&pool->va, pages, 1);
     if (index == MMI_BITMAP_NONE)
         return MM_STATUS_NO_MEMORY;
-    mm_va base = pool->start + index * MM_PAGE_SIZE;
-    mm_machine *uthash_m = m;
-    bool uthash_failed = false;
-    struct mmi_pool_block *b = mmi_alloc(m, sizeof *b);
-    mm_status st = MM_STATUS_INSUFFICIENT_RESOURCES;
-    if (!b)
-        goto fail_va;
-    *b = (struct mmi_pool_block){.block = small ? base + MM_POOL_HEADER_SIZE : base, .base = base,
-                                 .bytes = bytes, .pages = pages, .tag = tag, .type = type};
-    HASH_ADD(hh, pool->blocks, block, sizeof b->block, b);
-    if (uthash_failed)
-        goto fail_block;
-    st = map_pages(m, type, base, pages);
-    if (!MM_SUCCESS(st))
-        goto fail_hash;
-    forget_freed(m, pool, base, pages);
-    pool->allocations++;
-    pool->bytes += bytes;
+    *base = pool->start + index * MM_PAGE_SIZE;
+    mm_status st = map_pages(m, type, *base, pages);
+    if (!MM_SUCCESS(st)) {
+        mmi_bitmap_clear(&pool->va, index, pages);
+        return st;
+    }
     pool->pages += pages;
     m->commit_charge += pages;
+    return MM_STATUS_SUCCESS;
+}
+
+static void release_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_t pages)
+{
+    struct mmi_pool *pool = &m->pool[type];
+    unmap_pages(m, base, pages);
+    mmi_bitmap_clear(&pool->va, (base - pool->start) / MM_PAGE_SIZE, pages);
+    pool->pages -= pages;
+    m->commit_charge -= pages;
+}
+
+/* ---- POOL_HEADERs in the pages ---- */
+
+static void write_bytes(mm_machine *m, mm_va va, const void *bytes, uint64_t length)
+{
+    struct mm_access_request req = {.va = va, .buffer = (void *)bytes, .length = length, .kind = MM_ACCESS_WRITE};
+    mmi_access(m, &req);
+}
+
+/* PoolType is the pool type + 1 in a block, 0 in a free chunk. */
+static void write_header(mm_machine *m, mm_va base, unsigned prev_units, unsigned units, unsigned pool_type,
+                         uint32_t tag)
+{
+    unsigned char h[UNIT] = {0};
+    h[0] = (unsigned char)prev_units; /* PreviousSize */
+    h[2] = (unsigned char)units;      /* BlockSize */
+    h[3] = (unsigned char)pool_type;  /* PoolType */
+    memcpy(&h[4], &tag, 4);
+    write_bytes(m, base, h, sizeof h);
+}
+
+static void write_chunk_header(mm_machine *m, const struct mmi_pool_block *c)
+{
+    write_header(m, c->base, c->prev_units, c->units, c->free ? 0 : c->type + 1u, c->tag);
+}
+
+/* The first 8 bytes of the POOL_HEADER at base; 0 where nothing is mapped. */
+static uint64_t read_header(mm_machine *m, mm_va base)
+{
+    uint64_t h = 0;
+    struct mm_access_request req = {.va = base, .buffer = &h, .length = 8};
+    const void *bytes = mmi_kernel_bytes(m, base, 8, false);
+    if (bytes) /* a translation the TLB holds: valid */
+        memcpy(&h, bytes, 8);
+    else if (mmi_is_address_valid(m, base))
+        mmi_access(m, &req);
+    return h;
+}
+
+/* The header before a caller's address, if a header could be there. */
+static uint64_t header_contents(mm_machine *m, mm_va block)
+{
+    bool has_header = MM_BYTE_OFFSET(block) >= MM_POOL_HEADER_SIZE && MM_BYTE_OFFSET(block) % UNIT == 0;
+    return has_header ? read_header(m, block - MM_POOL_HEADER_SIZE) : 0;
+}
+
+/* ---- free chunks of packed pages, on lists by size ---- */
+
+static void list_push(struct mmi_pool *pool, struct mmi_pool_block *c)
+{
+    struct mmi_pool_block **head = &pool->list[c->units];
+    c->free = true;
+    c->blink = NULL;
+    c->flink = *head;
+    if (*head)
+        (*head)->blink = c;
+    *head = c;
+    pool->listed[c->units / 64] |= UINT64_C(1) << (c->units % 64);
+}
+
+static void list_remove(struct mmi_pool *pool, struct mmi_pool_block *c)
+{
+    if (c->blink)
+        c->blink->flink = c->flink;
+    else
+        pool->list[c->units] = c->flink;
+    if (c->flink)
+        c->flink->blink = c->blink;
+    if (!pool->list[c->units])
+        pool->listed[c->units / 64] &= ~(UINT64_C(1) << (c->units % 64));
+    c->free = false;
+}
+
+/* The most recently freed chunk of the smallest size that holds units. */
+static struct mmi_pool_block *list_fit(const struct mmi_pool *pool, unsigned units)
+{
+    for (unsigned w = units / 64; w < 4; w++) {
+        uint64_t bits = pool->listed[w];
+        if (w == units / 64)
+            bits &= ~UINT64_C(0) << (units % 64);
+        if (bits)
+            return pool->list[w * 64 + (unsigned)__builtin_ctzll(bits)];
+    }
+    return NULL;
+}
+
+/* The chunk after c in its page, or NULL at the page's end. */
+static struct mmi_pool_block *next_chunk(const struct mmi_pool *pool, const struct mmi_pool_block *c)
+{
+    mm_va next = c->base + (mm_va)c->units * UNIT;
+    return MM_BYTE_OFFSET(next) ? find(pool->blocks, next) : NULL;
+}
+
+/* c's size changed: the chunk after it records it as its PreviousSize. */
+static void tell_next(mm_machine *m, const struct mmi_pool *pool, const struct mmi_pool_block *c)
+{
+    struct mmi_pool_block *n = next_chunk(pool, c);
+    if (n) {
+        n->prev_units = c->units;
+        unsigned char prev = (unsigned char)c->units;
+        write_bytes(m, n->base, &prev, 1);
+    }
+}
+
+/* A page with no block: kept mapped for the next allocation, or given back
+ * when MMI_POOL_EMPTY_PAGES are kept already. */
+static void page_emptied(mm_machine *m, mm_pool_type type, mm_va page)
+{
+    struct mmi_pool *pool = &m->pool[type];
+    if (pool->empty_count < MMI_POOL_EMPTY_PAGES) {
+        pool->empty[pool->empty_count++] = page;
+        return;
+    }
+    forget_freed(m, pool, page, 1, true);
+    release_pages(m, type, page, 1);
+}
+
+/* A chunk merged into its neighbour leaves the table; a block's address is
+ * remembered as freed. */
+static void retire(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *c)
+{
+    drop(m, &pool->blocks, c);
+    if (c->used)
+        remember_freed(m, pool, c);
+    else
+        mmi_free(m, c);
+}
+
+/* A new chunk of units at base, free or (with tag) the caller's. */
+static struct mmi_pool_block *new_chunk(mm_machine *m, struct mmi_pool *pool, mm_pool_type type, mm_va base,
+                                        unsigned units, unsigned prev_units)
+{
+    struct mmi_pool_block *c = mmi_alloc(m, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = (struct mmi_pool_block){.block = base + UNIT, .base = base, .pages = 1, .type = type, .packed = true,
+                                 .units = (uint16_t)units, .prev_units = (uint16_t)prev_units};
+    if (!put_block(m, pool, c)) {
+        mmi_free(m, c);
+        return NULL;
+    }
+    if (units >= 2) /* a chunk of one unit is never a block: its address is the next page's */
+        forget_freed_at(m, pool, c->block);
+    return c;
+}
+
+/* c (taken off its list, or a whole fresh page) keeps its first units; the
+ * rest becomes a free chunk. A rest of one unit has no room for a free
+ * chunk's list entry and stays with the block, except at the end of a fresh
+ * page, where the block could not say its size. */
+static void split(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *c, unsigned units)
+{
+    if (c->units - units < 2 && c->units != PAGE_UNITS)
+        return;
+    struct mmi_pool_block *r = new_chunk(m, pool, c->type, c->base + (mm_va)units * UNIT, c->units - units, units);
+    if (!r)
+        return; /* no host memory: the block keeps the rest */
+    c->units = (uint16_t)units;
+    list_push(pool, r);
+    write_chunk_header(m, r);
+    tell_next(m, pool, r);
+}
+
+static mm_status alloc_packed(mm_machine *m, mm_pool_type type, uint64_t bytes, struct mmi_pool_block **out)
+{
+    struct mmi_pool *pool = &m->pool[type];
+    unsigned units = (unsigned)((bytes + UNIT + UNIT - 1) / UNIT);
+    struct mmi_pool_block *c = list_fit(pool, units);
+    if (c) {
+        list_remove(pool, c);
+    } else {
+        mm_va page;
+        bool kept = pool->empty_count > 0;
+        if (kept)
+            page = pool->empty[--pool->empty_count];
+        else {
+            mm_status st = new_pages(m, type, 1, &page);
+            if (!MM_SUCCESS(st))
+                return st;
+        }
+        c = new_chunk(m, pool, type, page, PAGE_UNITS, 0);
+        if (!c) {
+            page_emptied(m, type, page);
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+        }
+    }
+    split(m, pool, c, units);
+    if (c->units == PAGE_UNITS) { /* no host memory to split a fresh page */
+        mm_va page = c->base;
+        retire(m, pool, c);
+        page_emptied(m, type, page);
+        return MM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    c->used = true;
+    *out = c;
+    return MM_STATUS_SUCCESS;
+}
+
+static void release_packed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *c)
+{
+    struct mmi_pool_block *n = next_chunk(pool, c);
+    if (n && n->free) {
+        list_remove(pool, n);
+        c->units = (uint16_t)(c->units + n->units);
+        retire(m, pool, n);
+    }
+    struct mmi_pool_block *p = c->prev_units ? find(pool->blocks, c->base - (mm_va)c->prev_units * UNIT) : NULL;
+    if (p && p->free) {
+        list_remove(pool, p);
+        p->units = (uint16_t)(p->units + c->units);
+        retire(m, pool, c);
+        c = p;
+    }
+    if (c->units == PAGE_UNITS) {
+        mm_va page = c->base;
+        retire(m, pool, c);
+        page_emptied(m, c->type, page);
+        return;
+    }
+    list_push(pool, c);
+    write_chunk_header(m, c);
+    tell_next(m, pool, c);
+}
+
+/* ---- blocks ---- */
+
+mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out)
+{
+    struct mmi_pool *pool = &m->pool[type];
+    struct mmi_pool_block *b = NULL;
+    mm_status st;
+    if (bytes <= SMALL_MAX && !(m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)) {
+        st = alloc_packed(m, type, bytes, &b);
+        if (!MM_SUCCESS(st))
+            return st;
+    } else {
+        bool small = bytes <= SMALL_MAX; /* Special Pool: its own page, after a header */
+        uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
+        b = mmi_alloc(m, sizeof *b);
+        if (!b)
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+        mm_va base;
+        st = new_pages(m, type, pages, &base);
+        if (!MM_SUCCESS(st)) {
+            mmi_free(m, b);
+            return st;
+        }
+        *b = (struct mmi_pool_block){.block = small ? base + UNIT : base, .base = base, .pages = pages,
+                                     .units = small ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0};
+        if (!put_block(m, pool, b)) {
+            release_pages(m, type, base, pages);
+            mmi_free(m, b);
+            return MM_STATUS_INSUFFICIENT_RESOURCES;
+        }
+        forget_freed(m, pool, base, pages, false);
+    }
+    b->bytes = bytes;
+    b->tag = tag;
+    b->type = type;
+    b->kernel = false;
+    pool->allocations++;
+    pool->bytes += bytes;
     mmi_trace(m, MM_EV_POOL_ALLOC, b->block, MM_PFN_NONE, bytes, tag);
-    if (small)
-        write_header(m, b);
+    if (b->block != b->base)
+        write_chunk_header(m, b);
     *out = b->block;
     return MM_STATUS_SUCCESS;
-
-fail_hash:
-    HASH_DEL(pool->blocks, b);
-fail_block:
-    mmi_free(m, b);
-fail_va:
-    mmi_bitmap_clear(&pool->va, index, pages);
-    return st;
 }
 
 mm_status mmi_pool_alloc_kernel(mm_machine *m, uint64_t bytes, uint32_t tag, mm_va *out)
 {
     mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, bytes, tag, out);
     if (MM_SUCCESS(st))
-        find(m->pool[MM_NONPAGED_POOL].blocks, *out)->kernel = true;
+        find_live(&m->pool[MM_NONPAGED_POOL], *out)->kernel = true;
     return st;
 }
 
@@ -216,28 +523,21 @@ mm_status mmi_pool_release(mm_machine *m, mm_va block)
     if (t < 0)
         return MM_STATUS_MEMORY_NOT_ALLOCATED;
     struct mmi_pool *pool = &m->pool[t];
-    struct mmi_pool_block *b = find(pool->blocks, block);
+    struct mmi_pool_block *b = find_live(pool, block);
     if (!b)
         return MM_STATUS_MEMORY_NOT_ALLOCATED;
-    mm_machine *uthash_m = m;
-    bool uthash_failed = false;
-    HASH_DEL(pool->blocks, b);
     mmi_trace(m, MM_EV_POOL_FREE, block, MM_PFN_NONE, b->bytes, b->tag);
-    unmap_pages(m, b->base, b->pages);
-    mmi_bitmap_clear(&pool->va, (b->base - pool->start) / MM_PAGE_SIZE, b->pages);
     pool->allocations--;
     pool->bytes -= b->bytes;
-    pool->pages -= b->pages;
-    m->commit_charge -= b->pages;
-    if (m->dead) {
-        mmi_free(m, b);
-        return MM_STATUS_MACHINE_DEAD;
-    }
     keep_freed_table(m, pool);
-    HASH_ADD(hh, pool->freed, block, sizeof b->block, b);
-    if (uthash_failed)
-        mmi_free(m, b); /* only double-free diagnosis is lost */
-    return MM_STATUS_SUCCESS;
+    if (b->packed) {
+        release_packed(m, pool, b);
+    } else {
+        drop(m, &pool->blocks, b);
+        release_pages(m, (mm_pool_type)t, b->base, b->pages);
+        remember_freed(m, pool, b);
+    }
+    return m->dead ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
 }
 
 /* ---- the DDIs: ExAllocatePoolWithTag / ExFreePoolWithTag ---- */
@@ -278,25 +578,14 @@ mm_va mm_pool_allocate(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_
     return block;
 }
 
-static uint64_t header_contents(mm_machine *m, mm_va block)
-{
-    uint64_t h = 0;
-    struct mm_access_request req = {.va = block - MM_POOL_HEADER_SIZE, .buffer = &h, .length = 8};
-    const void *bytes = MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE ? mmi_kernel_bytes(m, req.va, 8, false) : NULL;
-    if (bytes) /* a translation the TLB holds: valid */
-        memcpy(&h, bytes, 8);
-    else if (MM_BYTE_OFFSET(block) == MM_POOL_HEADER_SIZE && mmi_is_address_valid(m, req.va))
-        mmi_access(m, &req);
-    return h;
-}
-
 static mm_status bad_free(mm_machine *m, mm_va block)
 {
     if (!mmi_is_system_va(m, block))
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x40, block, m->layout.system_range_start, 0, MM_PFN_NONE,
                             block, "ExFreePool of a user-mode address %016llx", (unsigned long long)block);
     int t = mmi_pool_region(m, block);
-    if (t >= 0 && find(m->pool[t].freed, block))
+    const struct mmi_pool_block *chunk = t >= 0 ? entry_for(&m->pool[t], block) : NULL;
+    if (t >= 0 && (find(m->pool[t].freed, block) || (chunk && chunk->used)))
         return mmi_pool_double_free(m, block);
     if (mmi_verifier(m))
         return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x10, block, 0, 0, MM_PFN_NONE,
@@ -332,6 +621,34 @@ static mm_status free_of_kernel_object(mm_machine *m, const struct mmi_pool_bloc
                         m->op, (unsigned long long)b->block, tag);
 }
 
+/* What ExFreePool reads before it frees: the block's own POOL_HEADER, and
+ * the next block's PreviousSize, which an overrun of this block reaches
+ * first (0x19/0x20: the entry, the next entry). */
+static mm_status check_headers(mm_machine *m, const struct mmi_pool *pool, const struct mmi_pool_block *b)
+{
+    uint64_t h = header_contents(m, b->block);
+    uint8_t prev = (uint8_t)h, size = (uint8_t)(h >> 16), in_use = (uint8_t)(h >> 24);
+    uint32_t htag = (uint32_t)(h >> 32);
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    if (prev != (uint8_t)b->prev_units || size != (uint8_t)b->units || in_use != b->type + 1 || htag != b->tag)
+        return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_HEADER, 0x20, b->base, b->base + size * 16u, 0, MM_PFN_NONE,
+                            b->block, "the POOL_HEADER of block %016llx was overwritten (contents %016llx)",
+                            (unsigned long long)b->block, (unsigned long long)h);
+    const struct mmi_pool_block *n = b->packed ? next_chunk(pool, b) : NULL;
+    if (!n)
+        return MM_STATUS_SUCCESS;
+    uint64_t next = read_header(m, n->base);
+    if (m->dead)
+        return MM_STATUS_MACHINE_DEAD;
+    if ((uint8_t)next != (uint8_t)b->units)
+        return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_HEADER, 0x20, b->base, n->base, 0, MM_PFN_NONE, b->block,
+                            "block %016llx ran over the POOL_HEADER after it: the next block's PreviousSize is "
+                            "%u, not %u",
+                            (unsigned long long)b->block, (unsigned)(uint8_t)next, (unsigned)b->units);
+    return MM_STATUS_SUCCESS;
+}
+
 mm_status mm_pool_free(mm_machine *m, mm_va block, uint32_t tag)
 {
     MMI_ENTER(m, "ExFreePoolWithTag");
@@ -347,7 +664,7 @@ mm_status mmi_pool_free_checked(mm_machine *m, mm_va block, uint32_t tag)
 mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag)
 {
     int t = mmi_pool_region(m, block);
-    struct mmi_pool_block *b = t >= 0 ? find(m->pool[t].blocks, block) : NULL;
+    struct mmi_pool_block *b = t >= 0 ? find_live(&m->pool[t], block) : NULL;
     if (t >= 0 && !irql_ok_for(m, (mm_pool_type)t)) {
         mm_irql irql = mmi_irql(m);
         if (mmi_verifier(m))
@@ -364,19 +681,7 @@ mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x0A, block, b->tag, tag, MM_PFN_NONE, block,
                             "pool block %016llx freed with a tag other than the one it was allocated with",
                             (unsigned long long)block);
-    if (b->block != b->base) {
-        uint64_t h = header_contents(m, block);
-        uint8_t size = (uint8_t)(h >> 16), in_use = (uint8_t)(h >> 24);
-        uint32_t htag = (uint32_t)(h >> 32);
-        if (m->dead)
-            return MM_STATUS_MACHINE_DEAD;
-        if (size != (b->bytes + MM_POOL_HEADER_SIZE + 15) / 16 || in_use != b->type + 1 || htag != b->tag)
-            return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_HEADER, 0x20, b->base, b->base + size * 16u, 0,
-                                MM_PFN_NONE, block,
-                                "the POOL_HEADER of block %016llx was overwritten (contents %016llx)",
-                                (unsigned long long)block, (unsigned long long)h);
-    }
-    return MM_STATUS_SUCCESS;
+    return b->block != b->base ? check_headers(m, &m->pool[t], b) : MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_pool_double_free(mm_machine *m, mm_va block)
@@ -392,7 +697,7 @@ mm_status mmi_pool_double_free(mm_machine *m, mm_va block)
 bool mmi_pool_is_allocated(const mm_machine *m, mm_va block)
 {
     int t = mmi_pool_region(m, block);
-    return t >= 0 && find(m->pool[t].blocks, block) != NULL;
+    return t >= 0 && find_live(&m->pool[t], block) != NULL;
 }
 
 mm_status mm_pool_query(mm_machine *m, mm_va block, struct mm_pool_block_info *out)
@@ -400,7 +705,7 @@ mm_status mm_pool_query(mm_machine *m, mm_va block, struct mm_pool_block_info *o
     if (!m || !out)
         return MM_STATUS_INVALID_PARAMETER;
     int t = mmi_pool_region(m, block);
-    struct mmi_pool_block *b = t >= 0 ? find(m->pool[t].blocks, block) : NULL;
+    struct mmi_pool_block *b = t >= 0 ? find_live(&m->pool[t], block) : NULL;
     if (!b)
         return MM_STATUS_NOT_FOUND;
     *out = (struct mm_pool_block_info){block, b->type, b->bytes, b->tag, b->pages};

@@ -49,7 +49,7 @@ static void list_count_mismatch(void **state)
 static void listed_page_with_references(void **state)
 {
     mm_machine *m = *state;
-    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 8, 1);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, 1); /* its own page, freed with it */
     mm_pfn pfn = pfn_of(m, b);
     assert_ok(mm_pool_free(m, b, 0));
     mmi_pfn(m, pfn)->reference_count = 1;

@@ -100,8 +100,9 @@ static void dma_into_a_page_table(void **state)
     struct mm_pte_walk w;
     assert_ok(mm_pte_walk(m, NULL, user, &w));
     mm_pfn table = (w.level[2].value >> 12) & 0xFFFFFFFFFull; /* the page table mapping `user` */
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG); /* page aligned */
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_true(mdl != 0);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
     assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table)); /* a stale PFN, as after reuse */
     uint64_t junk[64];
@@ -179,7 +180,9 @@ static void kernel_buffer_lifecycle(void **state)
     assert_int_equal((uint16_t)h.MdlFlags, MM_MDL_ALLOCATED_FIXED_SIZE);
     assert_int_equal(h.Size, 56);
     assert_int_equal(h.StartVa, MM_PAGE_ALIGN(buf));
-    assert_int_equal(h.ByteOffset, 0x10);
+    assert_int_equal(h.ByteOffset, MM_BYTE_OFFSET(buf)); /* after a POOL_HEADER */
+    assert_int_equal(h.ByteOffset % 0x10, 0);
+    assert_true(h.ByteOffset != 0);
     assert_int_equal(h.ByteCount, 0x200);
     mm_pfn frame = pfn_of(m, buf);
     assert_pfn(m, frame, 1, 1, MM_ACTIVE_AND_VALID);
@@ -269,7 +272,7 @@ static void user_mapping_sees_the_same_bytes(void **state)
                                                   MM_NORMAL_PAGE_PRIORITY, &raised);
     assert_ok(raised);
     assert_true(uva > 0 && uva <= layout_of(m).highest_user_address);
-    assert_int_equal(uva & 0xFFF, 0x10);
+    assert_int_equal(uva & 0xFFF, buf & 0xFFF);
     assert_flags(m, mdl, 0x0008 | 0x0002 | 0x0080); /* no MDL flag tracks user mappings */
     uint64_t pte = pte_of(m, NULL, uva);
     assert_true((pte & 0x5) == 0x5 && (pte >> 63)); /* valid, user, no-execute */

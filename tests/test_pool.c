@@ -1,18 +1,26 @@
-/* tests/test_pool.c — ExAllocatePoolWithTag / ExFreePoolWithTag: page-backed
- * blocks with a POOL_HEADER, stale contents of nonpaged pages, paged pool
- * faulting in on touch, and the bad-free bug checks with and without
- * Verifier. */
+/* tests/test_pool.c — ExAllocatePoolWithTag / ExFreePoolWithTag: small
+ * blocks packed into pages after POOL_HEADERs (split, merged, emptied pages
+ * kept), page-aligned big blocks, Special Pool's page per block, stale
+ * contents of nonpaged pages, paged pool faulting in on touch, and the
+ * bad-free and overrun bug checks with and without Verifier. */
 #include "harness.h"
 
 #define TAG MM_POOL_TAG('T', 'e', 's', 't')
+
+/* The POOL_HEADER before a block: PreviousSize, BlockSize, PoolType. */
+static void read_header(mm_machine *m, mm_va block, unsigned char h[16])
+{
+    assert_ok(mm_read(m, block - 16, h, 16));
+}
 
 static void small_block_sits_after_a_header(void **state)
 {
     mm_machine *m = *state;
     mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
-    assert_int_equal(b & 0xFFF, 0x10);
+    assert_int_equal(b & 0xF, 0);
+    assert_true((b & 0xFFF) >= 0x10);
     unsigned char h[16];
-    assert_ok(mm_read(m, b - 16, h, 16));
+    read_header(m, b, h);
     assert_int_equal(h[2], (100 + 16 + 15) / 16); /* BlockSize */
     assert_int_equal(h[3], 1);                    /* PoolType + 1: nonpaged, in use */
     uint32_t tag;
@@ -29,8 +37,107 @@ static void small_block_sits_after_a_header(void **state)
     assert_ok(mm_pfn_query(m, pfn, &pi));
     assert_int_equal(pi.use, MM_USE_NONPAGED_POOL);
     assert_ok(mm_pool_free(m, b, TAG));
+    /* As on Windows outside Special Pool: the page stays pool, mapped, and
+     * the header says free. */
+    assert_true(mm_is_address_valid(m, b));
+    assert_pfn(m, pfn, 1, 1, MM_ACTIVE_AND_VALID);
+    read_header(m, b, h);
+    assert_int_equal(h[3], 0);
+    assert_status(mm_pool_query(m, b, &i), MM_STATUS_NOT_FOUND);
+}
+
+/* Small blocks share pages: each header records its neighbour's size,
+ * a freed chunk merges with free neighbours, and the next request of the
+ * same size gets the block freed last. */
+static void small_blocks_share_a_page(void **state)
+{
+    mm_machine *m = *state;
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 40, TAG);
+    mm_va c = mm_pool_allocate(m, MM_NONPAGED_POOL, 200, TAG);
+    assert_int_equal(b, a + 8 * 16); /* 100 bytes and the header: 8 units */
+    assert_int_equal(c, b + 4 * 16);
+    assert_int_equal(pfn_of(m, a), pfn_of(m, c));
+    unsigned char h[16];
+    read_header(m, b, h);
+    assert_int_equal(h[0], 8); /* PreviousSize: a's BlockSize */
+    assert_int_equal(h[2], 4);
+    struct mm_pool_usage before, after;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &before));
+    assert_ok(mm_pool_free(m, b, TAG));
+    assert_int_equal(mm_pool_allocate(m, MM_NONPAGED_POOL, 40, TAG), b);
+    assert_ok(mm_pool_free(m, b, TAG));
+    assert_ok(mm_pool_free(m, a, TAG)); /* merges with b's chunk */
+    read_header(m, a, h);
+    assert_int_equal(h[2], 12);
+    assert_int_equal(h[3], 0);
+    read_header(m, c, h);
+    assert_int_equal(h[0], 12); /* c's PreviousSize follows the merge */
+    assert_int_equal(mm_pool_allocate(m, MM_NONPAGED_POOL, 150, TAG), a); /* 11 units fit the 12 */
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &after));
+    assert_int_equal(after.pages, before.pages);
+    assert_invariants(m);
+}
+
+/* A write past the end of a block reaches the next block's header first;
+ * ExFreePool of the block reads it: 0x19/0x20 (the entry, the next entry). */
+static void overrun_into_the_next_header_is_bad_pool_header(void **state)
+{
+    mm_machine *m = *state;
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x30, TAG);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x30, TAG);
+    assert_int_equal(b, a + 0x40);
+    unsigned char junk[0x38];
+    memset(junk, 'A', sizeof junk);
+    assert_ok(mm_write(m, a, junk, sizeof junk)); /* 8 bytes too many: b's PreviousSize and BlockSize */
+    expect_bugcheck(mm_pool_free(m, a, TAG), MM_BUGCHECK_BAD_POOL_HEADER, 0x20);
+    assert_params(a - 16, b - 16, 0);
+}
+
+/* Pages whose blocks are all free stay mapped in the pool, up to a bound;
+ * the rest go back to the free list. */
+static void emptied_pages_are_kept_up_to_a_bound(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_memory_counts before, full, after;
+    assert_ok(mm_memory_query(m, &before));
+    mm_va b[40];
+    for (int i = 0; i < 40; i++)
+        assert_true((b[i] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xFE0, TAG)) != 0);
+    assert_ok(mm_memory_query(m, &full));
+    uint64_t grown = full.nonpaged_pool_pages - before.nonpaged_pool_pages;
+    assert_true(grown >= 40 - 1 && grown <= 40);
+    for (int i = 0; i < 40; i++)
+        assert_ok(mm_pool_free(m, b[i], TAG));
+    assert_ok(mm_memory_query(m, &after));
+    uint64_t kept = after.nonpaged_pool_pages - before.nonpaged_pool_pages;
+    assert_true(kept <= 16);
+    assert_true(kept >= 16 - 1);
+    assert_int_equal(after.commit_charge - before.commit_charge, kept);
+    assert_int_equal(after.list_pages[MM_ACTIVE_AND_VALID] - before.list_pages[MM_ACTIVE_AND_VALID], kept);
+    /* the kept pages are what the next allocations get: no new page */
+    for (int i = 0; i < 16; i++)
+        assert_true((b[i] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xFE0, TAG)) != 0);
+    assert_ok(mm_memory_query(m, &full));
+    assert_true(full.nonpaged_pool_pages - before.nonpaged_pool_pages <= 16);
+    assert_invariants(m);
+}
+
+/* Verifier's Special Pool gives each allocation its own page, which goes
+ * at the free: a touch of freed special pool faults. */
+static void special_pool_gives_each_block_its_own_page(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
+    assert_int_equal(a & 0xFFF, 0x10);
+    assert_int_equal(b & 0xFFF, 0x10);
+    mm_pfn pfn = pfn_of(m, a);
+    assert_ok(mm_pool_free(m, a, TAG));
+    assert_false(mm_is_address_valid(m, a));
     assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
-    assert_false(mm_is_address_valid(m, b));
+    assert_ok(mm_pool_free(m, b, TAG));
 }
 
 static void big_block_is_page_aligned_and_counted(void **state)
@@ -260,6 +367,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_machine, teardown_machine)
         T(small_block_sits_after_a_header),
+        T(small_blocks_share_a_page),
+        T(overrun_into_the_next_header_is_bad_pool_header),
+        T(emptied_pages_are_kept_up_to_a_bound),
+        T(special_pool_gives_each_block_its_own_page),
         T(big_block_is_page_aligned_and_counted),
         T(nonpaged_pool_hands_out_stale_contents),
         T(paged_pool_is_demand_zero_and_pageable),

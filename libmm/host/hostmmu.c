@@ -532,6 +532,7 @@ mm_status mmi_host_attach(mm_machine *m)
     h->slot = slot;
     atomic_store(&machines[slot].m, m);
     m->hostview = h;
+    mmi_tlb_flush_all(m); /* what the TLB cached before has no host mapping */
     m->tlb.host = &ops;
     m->tlb.host_ctx = m;
     return MM_STATUS_SUCCESS;

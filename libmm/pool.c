@@ -466,7 +466,7 @@ static void release_packed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool
 
 /* ---- blocks ---- */
 
-mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out)
+static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, bool kernel, mm_va *out)
 {
     struct mmi_pool *pool = &m->pool[type];
     struct mmi_pool_block *b = NULL;
@@ -499,7 +499,7 @@ mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint3
     b->bytes = bytes;
     b->tag = tag;
     b->type = type;
-    b->kernel = false;
+    b->kernel = kernel;
     pool->allocations++;
     pool->bytes += bytes;
     mmi_trace(m, MM_EV_POOL_ALLOC, b->block, MM_PFN_NONE, bytes, tag);
@@ -509,12 +509,14 @@ mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint3
     return MM_STATUS_SUCCESS;
 }
 
+mm_status mmi_pool_alloc(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, mm_va *out)
+{
+    return alloc_block(m, type, bytes, tag, false, out);
+}
+
 mm_status mmi_pool_alloc_kernel(mm_machine *m, uint64_t bytes, uint32_t tag, mm_va *out)
 {
-    mm_status st = mmi_pool_alloc(m, MM_NONPAGED_POOL, bytes, tag, out);
-    if (MM_SUCCESS(st))
-        find_live(&m->pool[MM_NONPAGED_POOL], *out)->kernel = true;
-    return st;
+    return alloc_block(m, MM_NONPAGED_POOL, bytes, tag, true, out);
 }
 
 mm_status mmi_pool_release(mm_machine *m, mm_va block)

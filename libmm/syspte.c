@@ -7,6 +7,7 @@
 #include "machine.h"
 #include "process.h"
 #include "pte.h"
+#include "tlb.h"
 
 bool mmi_syspte_init(mm_machine *m)
 {
@@ -95,6 +96,29 @@ static unsigned in_table(mm_va page, uint64_t left)
     return (unsigned)(left < room ? left : room);
 }
 
+/* With a host view, a short mapping is filled into the TLB (and so mapped
+ * for host code) at once: a driver touches what it has just mapped, and one
+ * host mapping now costs less than a fault and a mapping later. */
+#define EAGER_HOST_PAGES 16u
+
+static void fill_for_host(mm_machine *m, mm_va va, uint64_t count)
+{
+    if (!m->tlb.host || count > EAGER_HOST_PAGES)
+        return;
+    for (uint64_t i = 0; i < count;) {
+        mm_va page = va + i * MM_PAGE_SIZE;
+        mm_pfn table = mmi_leaf_table(m, m->system->pml4, page);
+        unsigned n = in_table(page, count - i);
+        uint64_t ptes[EAGER_HOST_PAGES];
+        if (table == MM_PFN_NONE)
+            return;
+        for (unsigned k = 0; k < n; k++)
+            ptes[k] = mmi_pte_get(m, table, mmi_va_index(page, 3) + k);
+        mmi_tlb_fill_run(m, page, m->system->pml4, ptes, n);
+        i += n;
+    }
+}
+
 mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t count, uint64_t pte_bits)
 {
     for (uint64_t i = 0; i < count;) {
@@ -109,6 +133,7 @@ mm_status mmi_syspte_map(mm_machine *m, mm_va va, const mm_pfn *pfns, uint64_t c
         mmi_pte_map_run(m, table, mmi_va_index(page, 3), page, &pfns[i], n, pte_bits);
         i += n;
     }
+    fill_for_host(m, va, count);
     return MM_STATUS_SUCCESS;
 }
 

@@ -362,6 +362,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * with -mmsim_unload=1 DriverUnload; the next input restores the
      * snapshot. */
     struct mm_apc_state apc = ready.apc; /* as the snapshot's attach left it */
+    if (!unload) /* no driver code runs before the restore: the user pages' host mappings can wait for it */
+        mm_machine_defer_host_unmaps(ready.m);
     mm_process_detach(ready.m, &apc);
     mmwdk_process_exit(ready.p);
     if (unload)

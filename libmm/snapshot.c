@@ -33,6 +33,7 @@ mm_status mm_machine_snapshot(mm_machine *m)
         return MM_STATUS_MACHINE_DEAD;
     if (!mmi_store_track(&m->store) || !mmi_store_track(&m->pagefile.store))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
+    mmi_tlb_settle_parked(m); /* parked pages the tables give are cached again */
     /* Host code may already write these frames without a fault, and the
      * model through the pointers its caches hold. */
     mmi_tlb_keep_writable(m);
@@ -60,6 +61,17 @@ static bool host_may_write(void *ctx, uint64_t pfn)
     return w->count && bsearch(&pfn, w->pfn, w->count, sizeof w->pfn[0], by_pfn);
 }
 
+mm_status mm_machine_defer_host_unmaps(mm_machine *m)
+{
+    mm_status st = usable(m);
+    if (!MM_SUCCESS(st))
+        return st;
+    if (!mmi_arena_saved(m->arena))
+        return MM_STATUS_NOT_FOUND;
+    m->tlb.park = true;
+    return MM_STATUS_SUCCESS;
+}
+
 mm_status mm_machine_restore(mm_machine *m)
 {
     mm_status st = usable(m);
@@ -78,6 +90,7 @@ mm_status mm_machine_restore(mm_machine *m)
     mmi_store_rollback(&m->pagefile.store);
     mmi_host_images_retake(m);
     mmi_tlb_revalidate(m);
+    mmi_tlb_settle_parked(m);
     /* Pages the host view still maps writable stay kept: they may change
      * unseen before the next restore. */
     struct writable_frames w;

@@ -50,12 +50,37 @@ static struct mmi_tlb_entry *victim(mm_machine *m, mm_va page)
 
 static bool pte_writable(uint64_t pte) { return (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY); }
 
+/* The host view stops mapping e's page, or (parking a user page) keeps it
+ * mapped until the restore settles it. */
+static void host_drop(mm_machine *m, const struct mmi_tlb_entry *e)
+{
+    struct mmi_tlb *t = &m->tlb;
+    if (!t->host)
+        return;
+    if (t->park && mmi_is_user_va(m, e->page) && t->parked_count < MMI_TLB_PARKED) {
+        t->parked[t->parked_count++] = *e;
+        return;
+    }
+    t->host->unmap(t->host_ctx, e->page);
+}
+
+/* A new host mapping over parked pages replaces theirs. */
+static void unpark(mm_machine *m, mm_va page, unsigned count)
+{
+    struct mmi_tlb *t = &m->tlb;
+    for (unsigned i = 0; i < t->parked_count;)
+        if (t->parked[i].page - page < (mm_va)count * MM_PAGE_SIZE)
+            t->parked[i] = t->parked[--t->parked_count];
+        else
+            i++;
+}
+
 /* One entry, without telling the host. */
 static void cache(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
 {
     struct mmi_tlb_entry *e = victim(m, page);
-    if (m->tlb.host && live(m, e) && e->page != page)
-        m->tlb.host->unmap(m->tlb.host_ctx, e->page); /* evicted: the host view follows */
+    if (live(m, e) && e->page != page)
+        host_drop(m, e); /* evicted: the host view follows */
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->tlb.generation,
                                 .stamp = ++m->tlb.fills, .writable = pte_writable(pte),
                                 .executable = !(pte & PTE_NO_EXECUTE)};
@@ -101,6 +126,8 @@ void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes,
         if (pte_writable(ptes[i]) && m->store.kept && mmi_pfn_is_ram(m, mmi_pte_pfn(ptes[i])))
             for (unsigned k = 0; k < run; k++) /* a snapshot keeps what host code may write unseen */
                 mmi_store_keep(&m->store, mmi_pte_pfn(ptes[i + k]));
+        if (m->tlb.parked_count)
+            unpark(m, page, run);
         m->tlb.host->map(m->tlb.host_ctx, page, mmi_pte_pfn(ptes[i]), run, pte_writable(ptes[i]),
                          !(ptes[i] & PTE_NO_EXECUTE));
     }
@@ -112,18 +139,16 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
     if (!e)
         return;
     e->generation = m->tlb.generation - 1;
-    if (m->tlb.host)
-        m->tlb.host->unmap(m->tlb.host_ctx, e->page);
+    host_drop(m, e);
 }
 
 /* A host view holds only what the TLB holds: its pages go one by one (a
  * few, at most 64), which costs far less than remapping the whole range. */
 void mmi_tlb_flush_all(mm_machine *m)
 {
-    if (m->tlb.host)
-        for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
-            if (m->tlb.entry[i].generation == m->tlb.generation)
-                m->tlb.host->unmap(m->tlb.host_ctx, m->tlb.entry[i].page);
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
+        if (m->tlb.entry[i].generation == m->tlb.generation)
+            host_drop(m, &m->tlb.entry[i]);
     m->tlb.generation++;
 }
 
@@ -167,25 +192,50 @@ void mmi_switch_process(mm_machine *m, struct mm_process *p)
  * least its rights, in the address space the current CPU runs in. A TLB
  * holds no state of its own (a walk of a valid PTE changes nothing), so
  * what it keeps changes no outcome, only how many host faults come. */
+/* Do the tables the current CPU runs on still give e's translation, with
+ * at least its rights? */
+static bool still_gives(mm_machine *m, const struct mmi_tlb_entry *e)
+{
+    mm_pfn top = mmi_top_for(m, mmi_cpu(m)->process, e->page);
+    if (top != e->top)
+        return false;
+    struct mmi_walk w;
+    mmi_walk(m, top, e->page, &w);
+    return mmi_walk_valid(&w) && mmi_pte_pfn(w.entry[3]) == e->pfn && (!e->writable || pte_writable(w.entry[3])) &&
+           (!e->executable || !(w.entry[3] & PTE_NO_EXECUTE)) && !(w.entry[3] & MMI_PTE_MDL_MAPPING);
+}
+
 void mmi_tlb_revalidate(mm_machine *m)
 {
-    struct mm_process *p = mmi_cpu(m)->process;
+    m->tlb.park = false;
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
         struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (!live(m, e))
-            continue;
-        mm_pfn top = mmi_top_for(m, p, e->page);
-        struct mmi_walk w;
-        bool same = false;
-        if (top == e->top) {
-            mmi_walk(m, top, e->page, &w);
-            same = mmi_walk_valid(&w) && mmi_pte_pfn(w.entry[3]) == e->pfn &&
-                   (!e->writable || pte_writable(w.entry[3])) && (!e->executable || !(w.entry[3] & PTE_NO_EXECUTE)) &&
-                   !(w.entry[3] & MMI_PTE_MDL_MAPPING);
-        }
-        if (!same)
+        if (live(m, e) && !still_gives(m, e))
             mmi_tlb_flush_page(m, e->page);
     }
+}
+
+void mmi_tlb_settle_parked(mm_machine *m)
+{
+    struct mmi_tlb *t = &m->tlb;
+    t->park = false;
+    for (unsigned i = 0; i < t->parked_count; i++) {
+        const struct mmi_tlb_entry *r = &t->parked[i];
+        if (!t->host || mmi_tlb_entry_of(t, r->page) || !still_gives(m, r)) {
+            if (t->host && !mmi_tlb_entry_of(t, r->page))
+                t->host->unmap(t->host_ctx, r->page);
+            continue;
+        }
+        struct mmi_tlb_entry *e = victim(m, r->page);
+        if (live(m, e))
+            host_drop(m, e);
+        *e = *r;
+        e->generation = t->generation;
+        e->stamp = ++t->fills;
+        if (e->writable && m->store.kept && mmi_pfn_is_ram(m, e->pfn))
+            mmi_store_keep(&m->store, e->pfn); /* host code may write it unseen again */
+    }
+    t->parked_count = 0;
 }
 
 unsigned mmi_tlb_writable_frames(mm_machine *m, mm_pfn *out)

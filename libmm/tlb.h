@@ -59,8 +59,16 @@ struct mmi_tlb_recent {
     uint64_t stamp;
 };
 
+/* User translations dropped while parking (mm_machine_defer_host_unmaps)
+ * whose host mappings stay until the next restore; past this many they go
+ * at once. */
+#define MMI_TLB_PARKED 64u
+
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
+    bool park;           /* drop user pages from the TLB, not from the host view */
+    unsigned parked_count;
+    struct mmi_tlb_entry parked[MMI_TLB_PARKED];
     struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
     struct mmi_tlb_recent recent;
     uint64_t fills;      /* translations cached so far (the stamps) */
@@ -117,6 +125,10 @@ void mmi_tlb_flush_top(mm_machine *m, mm_pfn top);
 void mmi_tlb_flush_user(mm_machine *m);
 /* Keeps only the entries the page tables still give (after a restore). */
 void mmi_tlb_revalidate(mm_machine *m);
+/* After a restore's revalidation: each parked user page whose translation
+ * the restored tables give again is cached again, with its host mapping
+ * as it is; the others are unmapped. Parking ends. */
+void mmi_tlb_settle_parked(mm_machine *m);
 /* Ends the paging-structure cache and the page-written-last shortcut:
  * writes go through the store again (a snapshot keeps what they change;
  * a restore may have freed the tables they point at). */

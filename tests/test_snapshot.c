@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "machine.h" /* the TLB's parked pages */
+
 #define TAG MM_POOL_TAG('S', 'n', 'a', 'p')
 
 static mm_machine *snapshot_machine(mm_layout_kind layout)
@@ -227,6 +229,53 @@ static void host_writes_come_back(void **state)
     assert_invariants(m);
 }
 
+/* mm_machine_defer_host_unmaps: a process exit after it leaves the user
+ * pages' host mappings; the restore keeps the ones its tables give again
+ * (their bytes rolled back all the same) and drops a page made since. */
+static void deferred_unmaps_settle_at_restore(void **state)
+{
+    (void)state;
+    mm_machine *m = snapshot_machine(MM_LAYOUT_HOSTED);
+    if (!m)
+        skip();
+    assert_status(mm_machine_defer_host_unmaps(m), MM_STATUS_NOT_FOUND);
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, "app.exe", &p));
+    struct mm_apc_state apc;
+    assert_ok(mm_process_attach(m, p, &apc));
+    mm_va a = commit_user(m, 0x2000, MM_PAGE_READWRITE);
+    volatile uint8_t *pa = (volatile uint8_t *)(uintptr_t)a;
+    mm_machine_enter(m);
+    pa[0] = 'a';
+    pa[0x1000] = 'A';
+    assert_ok(mm_machine_snapshot(m));
+    for (int round = 0; round < 3; round++) {
+        mm_machine_enter(m);
+        pa[1] = 'b'; /* through the mapping kept from the last round */
+        mm_va n = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+        volatile uint8_t *pn = (volatile uint8_t *)(uintptr_t)n;
+        mm_machine_enter(m);
+        pn[0] = 'n';
+        assert_ok(mm_machine_defer_host_unmaps(m));
+        struct mm_apc_state now = apc;
+        assert_ok(mm_process_detach(m, &now));
+        assert_ok(mm_process_terminate(m, p));
+        assert_true(m->tlb.parked_count >= 2);
+        assert_ok(mm_machine_restore(m));
+        assert_int_equal(m->tlb.parked_count, 0);
+        assert_false(m->tlb.park);
+        assert_non_null(mmi_tlb_entry_of(&m->tlb, a));       /* kept: the tables give it again */
+        assert_null(mmi_tlb_entry_of(&m->tlb, MM_PAGE_ALIGN(n))); /* made since: gone */
+        assert_false(mm_is_address_valid(m, n));
+        mm_machine_enter(m);
+        assert_int_equal(pa[0], 'a');
+        assert_int_equal(pa[1], 0); /* the write through the kept mapping rolled back */
+        assert_int_equal(pa[0x1000], 'A');
+        assert_int_equal(read_byte(m, a + 1), 0);
+    }
+    assert_invariants(m);
+}
+
 /* Memory of a layer on top (mm_machine_alloc, the extension) rolls back
  * with the machine. */
 static void extension_rolls_back(void **state)
@@ -258,6 +307,7 @@ int main(void)
         cmocka_unit_test_teardown(restores_do_not_accumulate, teardown),
         cmocka_unit_test_teardown(host_writes_come_back, teardown),
         cmocka_unit_test_teardown(extension_rolls_back, teardown),
+        cmocka_unit_test_teardown(deferred_unmaps_settle_at_restore, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,6 +157,16 @@ MM_API mm_status mm_machine_snapshot(mm_machine *m);
  * MM_STATUS_INVALID_DEVICE_STATE while code runs on a simulated kernel
  * stack, MM_STATUS_NOT_SUPPORTED as for mm_machine_snapshot(). */
 MM_API mm_status mm_machine_restore(mm_machine *m);
+/** From now until the next mm_machine_restore(), user pages whose
+ * translations go (a process detach or exit) stay mapped in the host view;
+ * the restore keeps those the snapshot's tables give again and unmaps the
+ * rest. For a harness that ends each input (a process exit, say) and
+ * restores next: it saves the host mappings made and removed per input.
+ * No driver or host code may touch user memory in between: a stale touch
+ * would not fault.
+ * \errors MM_STATUS_NOT_FOUND when no snapshot was taken,
+ * MM_STATUS_NOT_SUPPORTED as for mm_machine_snapshot(). */
+MM_API mm_status mm_machine_defer_host_unmaps(mm_machine *m);
 /** Host memory that is part of the machine's state (a layer on top keeps
  * its own bookkeeping here): zeroed, counted in mm_machine_host_bytes(),
  * rolled back by mm_machine_restore(). NULL when the host refuses.

@@ -138,7 +138,8 @@ static int fill_until_dead(uint32_t code, int n)
 static void adversary_finds_the_race(void **state)
 {
     skip_without_host_view(state);
-    struct mmwdk_adversary adversary = {.actions = MMWDK_ADVERSARY_ALL, .one_in = 1, .seed = 1};
+    struct mmwdk_adversary adversary = {
+        .actions = MMWDK_ADVERSARY_TRIM | MMWDK_ADVERSARY_WRITE_USER, .one_in = 1, .seed = 1};
     mmwdk_adversary(&adversary);
     fill_until_dead(IOCTL_TOCTOU_FILL_ONCE, 200);
     assert_false(mm_machine_is_dead(H.m));
@@ -149,6 +150,47 @@ static void adversary_finds_the_race(void **state)
     assert_int_equal(H.bc.p[1], 2); /* the fill's write past the reply */
 }
 
+/* The user thread also re-protects and frees the request's buffer while
+ * the driver works on it. The driver reads it under __try after
+ * ProbeForRead, so a vanished or no-access buffer is STATUS_ACCESS_VIOLATION
+ * for the caller, never a bug check. */
+static void adversary_frees_and_protects_the_buffer(void **state)
+{
+    skip_without_host_view(state);
+    struct mmwdk_adversary adversary = {
+        .actions = MMWDK_ADVERSARY_PROTECT_USER | MMWDK_ADVERSARY_FREE_USER, .one_in = 1, .seed = 3};
+    mmwdk_adversary(&adversary);
+    int violations = 0, freed = 0, protected = 0;
+    for (int i = 0; i < 100; i++) {
+        struct mm_apc_state apc;
+        assert_ok(mm_process_attach(H.m, app, &apc));
+        mm_va buf = commit_user(H.m, MM_PAGE_SIZE, MM_PAGE_READWRITE);
+        uint32_t body[2] = {200, 0xAB};
+        assert_ok(mm_write(H.m, buf, body, sizeof body));
+        assert_ok(mm_process_detach(H.m, &apc));
+        uint64_t information = 0;
+        if (mmwdk_ioctl_at(file, IOCTL_TOCTOU_FILL_ONCE, buf, sizeof body, 0, 0, &information) == (int32_t)0xC0000005)
+            violations++;
+        assert_false(mm_machine_is_dead(H.m));
+        assert_ok(mm_process_attach(H.m, app, &apc));
+        struct mm_region_info r;
+        assert_ok(mm_virtual_query(H.m, NULL, buf, &r));
+        if (r.state == MM_MEM_FREE) {
+            freed++;
+        } else {
+            protected += r.protect != MM_PAGE_READWRITE;
+            mm_va base = r.allocation_base;
+            uint64_t size = 0;
+            assert_ok(mm_virtual_free(H.m, NULL, &base, &size, MM_MEM_RELEASE));
+        }
+        assert_ok(mm_process_detach(H.m, &apc));
+    }
+    assert_true(violations > 0);
+    assert_true(freed > 0);
+    assert_true(protected > 0);
+    assert_invariants(H.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +198,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(watch_reports_the_double_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(flipping_shows_the_race, setup, teardown),
         cmocka_unit_test_setup_teardown(adversary_finds_the_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(adversary_frees_and_protects_the_buffer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,6 +97,33 @@ static void method_out_direct(void **state)
     one_method(IOCTL_SAMPLE_OUT_DIRECT, "METHOD_xx_DIRECT");
 }
 
+/* A user thread frees the output buffer of METHOD_OUT_DIRECT requests while
+ * they are in flight (legal on Windows): the MDL's locked pages stay pinned,
+ * the driver writes through its system mapping, and completion unlocks
+ * them; nothing stays locked and nothing bug-checks. */
+static void out_direct_survives_a_freed_buffer(void **state)
+{
+    skip_without_host_view(state);
+    mmwdk_file *f = open_sample();
+    struct mmwdk_adversary adversary = {.actions = MMWDK_ADVERSARY_FREE_USER, .one_in = 1, .seed = 5};
+    mmwdk_adversary(&adversary);
+    for (int i = 0; i < 50; i++) {
+        char out[64];
+        uint64_t information = 0;
+        int32_t st = mmwdk_ioctl(f, IOCTL_SAMPLE_OUT_DIRECT, "in", 3, out, sizeof out, &information);
+        assert_int_equal(st, 0);
+        assert_int_equal(information, sizeof REPLY);
+        assert_false(mm_machine_is_dead(H.m));
+    }
+    assert_true(mmwdk_adversary_acts() >= 50);
+    mmwdk_adversary(NULL);
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(H.m, app, &pi));
+    assert_int_equal(pi.locked_pages, 0);
+    assert_invariants(H.m);
+    assert_int_equal(mmwdk_close(f), 0);
+}
+
 static void method_neither(void **state)
 {
     skip_without_host_view(state);
@@ -516,6 +543,7 @@ int main(void)
         T(method_buffered),
         T(method_in_direct),
         T(method_out_direct),
+        T(out_direct_survives_a_freed_buffer),
         T(method_neither),
         T(short_output),
         T(neither_with_kernel_pointer_is_caught),

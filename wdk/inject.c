@@ -121,23 +121,89 @@ static void trim(mm_machine *m, struct mmwdk_adversary_state *a, mm_process *p)
     mm_working_set_trim(m, NULL, pages, &trimmed);
 }
 
-/* A user thread of the requesting process changes a byte of its buffer. */
+/* A user thread of the requesting process acts in its address space. */
+struct user_thread {
+    struct mm_apc_state apc;
+    bool attached;
+};
+
+static bool user_thread_enter(mm_machine *m, struct mmwdk_state *s, struct user_thread *t)
+{
+    t->attached = false;
+    if (!s->current_process)
+        return false;
+    if (mm_process_current(m) == s->current_process)
+        return true;
+    t->attached = MM_SUCCESS(mm_process_attach(m, s->current_process, &t->apc));
+    return t->attached;
+}
+
+static void user_thread_leave(mm_machine *m, struct user_thread *t)
+{
+    if (t->attached && !mm_machine_is_dead(m))
+        mm_process_detach(m, &t->apc);
+}
+
+/* The user thread changes a byte of the request's input buffer. */
 static void write_user(mm_machine *m, struct mmwdk_adversary_state *a, struct mmwdk_state *s)
 {
-    if (!s->current_in || !s->current_in_len || !s->current_process)
+    if (!s->current_in || !s->current_in_len)
         return;
     mm_va at = s->current_in + adversary_random(a) % s->current_in_len;
     uint8_t byte = 0;
-    struct mm_apc_state apc;
-    bool attach = mm_process_current(m) != s->current_process;
-    if (attach && !MM_SUCCESS(mm_process_attach(m, s->current_process, &apc)))
-        return;
     if (MM_SUCCESS(mm_read(m, at, &byte, 1))) {
         byte ^= (uint8_t)(adversary_random(a) | 1);
         mm_write(m, at, &byte, 1);
     }
-    if (attach)
-        mm_process_detach(m, &apc);
+}
+
+/* One of the request's buffers, picked at random; 0 when it has none. */
+static mm_va some_buffer(struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
+{
+    bool out = adversary_random(a) & 1;
+    mm_va va = out ? s->current_out : s->current_in;
+    return va ? va : out ? s->current_in : s->current_out;
+}
+
+/* The user thread makes a buffer's pages read-only or no-access. */
+static void protect_user(mm_machine *m, struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
+{
+    mm_va va = some_buffer(a, s);
+    struct mm_region_info r;
+    if (!va || !MM_SUCCESS(mm_virtual_query(m, NULL, va, &r)) || r.state != MM_MEM_COMMIT)
+        return;
+    mm_va base = r.base_address;
+    uint64_t size = r.region_size;
+    uint32_t old;
+    mm_virtual_protect(m, NULL, &base, &size, adversary_random(a) & 1 ? MM_PAGE_READONLY : MM_PAGE_NOACCESS, &old);
+}
+
+/* The user thread frees the allocation a buffer is in. */
+static void free_user(mm_machine *m, struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
+{
+    mm_va va = some_buffer(a, s);
+    struct mm_region_info r;
+    if (!va || !MM_SUCCESS(mm_virtual_query(m, NULL, va, &r)) || r.state != MM_MEM_COMMIT)
+        return;
+    mm_va base = r.allocation_base;
+    uint64_t size = 0;
+    mm_virtual_free(m, NULL, &base, &size, MM_MEM_RELEASE);
+}
+
+static void user_thread_acts(mm_machine *m, struct mmwdk_adversary_state *a, struct mmwdk_state *s)
+{
+    uint32_t actions = a->cfg.actions;
+    struct user_thread t;
+    if (!(actions & (MMWDK_ADVERSARY_WRITE_USER | MMWDK_ADVERSARY_PROTECT_USER | MMWDK_ADVERSARY_FREE_USER)) ||
+        !user_thread_enter(m, s, &t))
+        return;
+    if (actions & MMWDK_ADVERSARY_WRITE_USER)
+        write_user(m, a, s);
+    if ((actions & MMWDK_ADVERSARY_PROTECT_USER) && adversary_random(a) % 4 == 0 && !mm_machine_is_dead(m))
+        protect_user(m, a, s);
+    if ((actions & MMWDK_ADVERSARY_FREE_USER) && adversary_random(a) % 4 == 0 && !mm_machine_is_dead(m))
+        free_user(m, a, s);
+    user_thread_leave(m, &t);
 }
 
 void mmwdk_adversary_step(mm_machine *m)
@@ -157,8 +223,8 @@ void mmwdk_adversary_step(mm_machine *m)
     mm_cpu_set_current(m, other);
     if (a->cfg.actions & MMWDK_ADVERSARY_TRIM)
         trim(m, a, victim);
-    if ((a->cfg.actions & MMWDK_ADVERSARY_WRITE_USER) && !mm_machine_is_dead(m))
-        write_user(m, a, s);
+    if (!mm_machine_is_dead(m))
+        user_thread_acts(m, a, s);
     if (!mm_machine_is_dead(m))
         mm_cpu_set_current(m, cpu);
     a->acting = false;

@@ -844,9 +844,14 @@ static NTSTATUS dispatch_user(mm_machine *m, mmwdk_file *f, UCHAR major, ULONG c
     struct mmwdk_state *s = mmwdk_state(m);
     s->current_in = user_in;
     s->current_in_len = in_len;
+    s->current_out = user_out;
+    s->current_out_len = out_len;
     s->current_process = f->process;
     mm_machine_watch_reset(m); /* a double fetch is two reads within one request */
-    return send(m, device, irp, r, (ULONG_PTR *)information);
+    st = send(m, device, irp, r, (ULONG_PTR *)information);
+    if (st != STATUS_PENDING) /* no longer in flight: the adversary leaves them alone */
+        s->current_in = s->current_out = 0;
+    return st;
 }
 
 static NTSTATUS request(mmwdk_file *f, UCHAR major, ULONG code, const void *in, ULONG in_len, void *out,

@@ -86,6 +86,8 @@ struct mmwdk_state {
     struct mmwdk_adversary_state *adversary; /* the other CPU and user thread (inject.c) */
     mm_va current_in;             /* the latest user request's input buffer, and its length */
     ULONG current_in_len;
+    mm_va current_out;            /* and its output buffer */
+    ULONG current_out_len;
     mm_process *current_process;
 };
 

@@ -56,10 +56,16 @@ uint64_t mmwdk_injected(void);
  * probability 1/one_in (seeded), another CPU trims working sets (pageable
  * code, paged pool and the caller's unlocked pages go to the transition
  * lists, so a touch at DISPATCH_LEVEL is 0xD1) and a user thread changes a
- * byte of the current request's input buffer. Per machine; NULL stops it. */
+ * byte of the current request's input buffer. With PROTECT_USER and
+ * FREE_USER, at one act in four each, the user thread also makes one of the
+ * request's buffers read-only or no-access (NtProtectVirtualMemory), or
+ * frees it (NtFreeVirtualMemory, legal while the I/O is in flight: pages an
+ * MDL locked stay pinned, the addresses go). Per machine; NULL stops it. */
 #define MMWDK_ADVERSARY_TRIM 0x1u
 #define MMWDK_ADVERSARY_WRITE_USER 0x2u
-#define MMWDK_ADVERSARY_ALL 0x3u
+#define MMWDK_ADVERSARY_PROTECT_USER 0x4u
+#define MMWDK_ADVERSARY_FREE_USER 0x8u
+#define MMWDK_ADVERSARY_ALL 0xFu
 struct mmwdk_adversary {
     uint32_t actions; /* MMWDK_ADVERSARY_* */
     uint32_t one_in;  /* act before one call in one_in (1: every call) */

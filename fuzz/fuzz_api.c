@@ -1096,7 +1096,16 @@ static void op_page_writer(void)
     SAY(mm_modified_page_writer(F.m, chance(240) ? &written : NULL));
 }
 
-static void op_pressure(void) { mm_memory_pressure(F.m); }
+/* Low memory: every working set trimmed and written out, and now and then
+ * standby pages repurposed at once (what another CPU's demand does). */
+static void op_pressure(void)
+{
+    mm_memory_pressure(F.m);
+    static const uint64_t counts[] = {1, 16, UINT64_MAX, 0};
+    uint64_t purged;
+    if (chance(128))
+        SAY(mm_purge_standby_list(F.m, counts[pick(4)], chance(240) ? &purged : NULL));
+}
 
 static void op_verifier(void)
 {

@@ -86,6 +86,15 @@ mm_status mm_modified_page_writer(mm_machine *m, uint64_t *written)
     return MM_STATUS_SUCCESS;
 }
 
+mm_status mm_purge_standby_list(mm_machine *m, uint64_t max_pages, uint64_t *purged)
+{
+    MMI_ENTER(m, "MiPurgeStandbyList");
+    uint64_t n = mmi_pfn_purge_standby(m, max_pages);
+    if (purged)
+        *purged = n;
+    return m->dead ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
+}
+
 mm_status mm_memory_pressure(mm_machine *m)
 {
     MMI_ENTER(m, "MiTrimAllSystemPagableMemory");

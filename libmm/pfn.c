@@ -254,6 +254,20 @@ static bool take_from(mm_machine *m, unsigned location, mm_pfn *pfn)
     return true;
 }
 
+uint64_t mmi_pfn_purge_standby(mm_machine *m, uint64_t max_pages)
+{
+    uint64_t n = 0;
+    mm_pfn pfn;
+    while (n < max_pages && take_from(m, MM_STANDBY_PAGE_LIST, &pfn)) {
+        repurpose(m, pfn);
+        struct mmi_pfn *e = mmi_pfn(m, pfn);
+        e->flags &= MMI_PF_LOCATION | MMI_PF_STORED;
+        mmi_pfn_list_insert(m, pfn, MM_FREE_PAGE_LIST);
+        n++;
+    }
+    return n;
+}
+
 /* Like MiRemoveAnyPage / MiRemoveZeroPage: a page that will be overwritten
  * comes from the free list first; a page that must read as zeros from the
  * zeroed list first (a free page is zeroed on the way). Standby pages are

@@ -74,6 +74,9 @@ uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location);
  * memory follows what the machine holds. With `zeroed` the frame reads as
  * zeros. MM_STATUS_NO_MEMORY when none is available. */
 mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
+/* Up to max_pages standby pages, oldest first, repurposed (their PTEs get
+ * their page-file or demand-zero contents back) onto the free list. */
+uint64_t mmi_pfn_purge_standby(mm_machine *m, uint64_t max_pages);
 /* Gives every frame below `end` a real entry (frames never used join the
  * tail of the zeroed list, where they were already counted), so a specific
  * frame can be taken. MM_STATUS_INSUFFICIENT_RESOURCES when the host

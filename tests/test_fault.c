@@ -69,6 +69,40 @@ static void modified_writer_page_file_and_repurpose(void **state)
     assert_int_equal(i.original_pte >> 32, slot); /* still backed by its slot */
 }
 
+/* Purging the standby list repurposes its pages at once: the PTE gets the
+ * page-file PTE back, the frame goes to the free list, and the next touch
+ * reads the page file. */
+static void purged_standby_page_comes_back_from_the_page_file(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    uint64_t v = 0x5eedf00d;
+    assert_ok(mm_write(m, va + 16, &v, 8));
+    mm_pfn pfn = pfn_of(m, va);
+    uint64_t n;
+    assert_ok(mm_working_set_trim(m, H.proc, 1, &n));
+    assert_ok(mm_modified_page_writer(m, &n));
+    struct mm_pfn_info i;
+    assert_ok(mm_pfn_query(m, pfn, &i));
+    uint64_t slot = i.original_pte >> 32;
+    struct mm_memory_counts before, after;
+    assert_ok(mm_memory_query(m, &before));
+    assert_ok(mm_purge_standby_list(m, UINT64_MAX, &n));
+    assert_int_equal(n, before.list_pages[MM_STANDBY_PAGE_LIST]);
+    assert_ok(mm_memory_query(m, &after));
+    assert_int_equal(after.list_pages[MM_STANDBY_PAGE_LIST], 0);
+    assert_int_equal(after.list_pages[MM_FREE_PAGE_LIST], before.list_pages[MM_FREE_PAGE_LIST] + n);
+    assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
+    assert_int_equal(pte_of(m, NULL, va), (slot << 32) | (4u << 5));
+    assert_invariants(m);
+    uint64_t back = 0;
+    assert_ok(mm_read(m, va + 16, &back, 8)); /* hard fault */
+    assert_int_equal(back, 0x5eedf00d);
+    assert_ok(mm_purge_standby_list(m, 0, &n));
+    assert_int_equal(n, 0);
+    assert_status(mm_purge_standby_list(NULL, 1, &n), MM_STATUS_INVALID_PARAMETER);
+}
+
 static void fault_at_dispatch_is_irql_not_less_or_equal(void **state)
 {
     mm_machine *m = *state;
@@ -201,6 +235,7 @@ int main(void)
         T(execute_of_a_freed_page_is_0x50_with_0x10),
         T(execute_of_a_valid_nx_page_is_0xfc),
         T(modified_writer_page_file_and_repurpose),
+        T(purged_standby_page_comes_back_from_the_page_file),
         T(fault_at_dispatch_is_irql_not_less_or_equal),
         T(user_address_at_dispatch_write_code),
         T(bad_system_references),

@@ -112,13 +112,19 @@ uint64_t mmwdk_adversary_acts(void)
 }
 
 /* Another CPU trims the working sets: the caller's unlocked pages, paged
- * pool and pageable code leave them (to the transition lists). */
+ * pool and pageable code leave them (to the transition lists). One act in
+ * four it also writes them out and repurposes standby pages, so what comes
+ * back comes from the page file into another frame. */
 static void trim(mm_machine *m, struct mmwdk_adversary_state *a, mm_process *p)
 {
-    uint64_t pages = 1 + adversary_random(a) % 16, trimmed;
+    uint64_t pages = 1 + adversary_random(a) % 16, done;
     if (p)
-        mm_working_set_trim(m, p, pages, &trimmed);
-    mm_working_set_trim(m, NULL, pages, &trimmed);
+        mm_working_set_trim(m, p, pages, &done);
+    mm_working_set_trim(m, NULL, pages, &done);
+    if (adversary_random(a) % 4 == 0 && !mm_machine_is_dead(m)) {
+        mm_modified_page_writer(m, &done);
+        mm_purge_standby_list(m, 2 * pages, &done);
+    }
 }
 
 /* A user thread of the requesting process acts in its address space. */

@@ -216,6 +216,13 @@ MM_API mm_status mm_working_set_trim(mm_machine *m, mm_process *p, uint64_t max_
 MM_API mm_status mm_modified_page_writer(mm_machine *m, uint64_t *written);
 /** Trims every working set and writes modified pages: low-memory pressure. */
 MM_API mm_status mm_memory_pressure(mm_machine *m);
+/** Repurposes up to max_pages standby pages, oldest first, onto the free
+ * list: their last PTEs get their page-file (or demand-zero) contents back,
+ * so the next touch reads the page file into another frame. What another
+ * CPU's demand for memory does, and what "empty the standby list" asks.
+ * \windows NtSetSystemInformation(SystemMemoryListInformation,
+ * MemoryPurgeStandbyList) */
+MM_API mm_status mm_purge_standby_list(mm_machine *m, uint64_t max_pages, uint64_t *purged);
 
 /** \} */
 

@@ -5,8 +5,9 @@
  * there. Free chunks sit on lists by size (ListHeads), are split to fit and
  * merged with free neighbours; a page left with no block stays mapped for
  * the next allocation, up to MMI_POOL_EMPTY_PAGES a pool. Larger requests,
- * and every request under Verifier's Special Pool, own whole pages that are
- * unmapped at the free. Nonpaged pages are resident at once (with stale
+ * every request under Verifier's Special Pool, and the memory manager's own
+ * objects (EPROCESS, prototype PTEs, tracking structures) own whole pages
+ * that are unmapped at the free. Nonpaged pages are resident at once (with stale
  * contents, as Windows hands them out); paged-pool pages are demand zero and
  * can be trimmed and paged out. Freed blocks are remembered until their
  * address is reused, to tell a double free from a wild one. */
@@ -453,8 +454,10 @@ static void release_packed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool
         retire(m, pool, c);
         c = p;
     }
-    if (c->units == PAGE_UNITS) {
+    if (c->units == PAGE_UNITS) { /* its first header says free; the page stays as it is */
         mm_va page = c->base;
+        c->free = true;
+        write_chunk_header(m, c);
         retire(m, pool, c);
         page_emptied(m, c->type, page);
         return;
@@ -471,12 +474,15 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
     struct mmi_pool *pool = &m->pool[type];
     struct mmi_pool_block *b = NULL;
     mm_status st;
-    if (bytes <= SMALL_MAX && !(m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)) {
+    /* The memory manager's own objects keep pages of their own: a page that
+     * holds prototype PTEs is watched for writes (fault.c), which a driver's
+     * block beside them would set off. */
+    if (bytes <= SMALL_MAX && !kernel && !(m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)) {
         st = alloc_packed(m, type, bytes, &b);
         if (!MM_SUCCESS(st))
             return st;
     } else {
-        bool small = bytes <= SMALL_MAX; /* Special Pool: its own page, after a header */
+        bool small = bytes <= SMALL_MAX; /* its own page, after a header */
         uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
         b = mmi_alloc(m, sizeof *b);
         if (!b)

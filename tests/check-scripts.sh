@@ -183,8 +183,8 @@ view_has "!analyze -v" '^IMAGE_NAME:  ntkrnlmp.exe$'
 view_has "!analyze -v" '^FAILURE_BUCKET_ID:  0x76_0_nt!PspExitProcess$'
 view_has "!analyze -v" '^Probably caused by : ntkrnlmp.exe \( nt!PspExitProcess \)$'
 view_has "!analyze -v (mmsim)" '^  Raised by: PspExitProcess \(line 27\) on CPU 0$'
-view_has "0x76 history" '^    MDL fffffa80002018a0 \(locked at line 17, never unlocked\):$'
-view_has "0x76 history" '^    line 17  MmProbeAndLockPages: PFN 0x13 reference count 1 -> 2$'
+view_has "0x76 history" '^    MDL fffffa8000202010 \(locked at line 17, never unlocked\):$'
+view_has "0x76 history" '^    line 17  MmProbeAndLockPages: PFN 0x16 reference count 1 -> 2$'
 # A driver's fault names the driver; a bad paged-pool free is in the sub-code table.
 "$mmsim" lab run demo >"$tmp/views" 2>&1
 view_has "!analyze -v (driver)" '^DRIVER_IRQL_NOT_LESS_OR_EQUAL \(d1\)$'

@@ -28,13 +28,13 @@ expect pfn frame location=standby
 note "an application needs memory and gets the frame"
 process create app "app.exe"
 process attach app
-alloc big 0xED000
-touch-write big 0xED000
+alloc big 0xEC000
+touch-write big 0xEC000
 !pfn frame
 expect pfn frame share=1 ref=1 location=active
 note "the device writes through the MDL, into app.exe"
 dma write m "device data"
-read big+0xEC000 16
-expect bytes big+0xEC000 "device data"
+read big+0xEB000 16
+expect bytes big+0xEB000 "device data"
 expect finding stale-dma count=1
 !findings

@@ -45,19 +45,19 @@ static void row(const char *what, size_t n, double ns, double base)
     printf("%-52s %7zu live %10.1f ns %8.2fx\n", what, n, ns, ns / base);
 }
 
-/* Pool: n blocks, one in the middle freed and its address reused, then
- * allocate + free pairs. */
-static double pool_pairs(size_t n)
+/* Pool: n blocks of `bytes`, one in the middle freed and its address
+ * reused, then allocate + free pairs. */
+static double pool_pairs_of(size_t n, uint64_t bytes)
 {
     mm_machine *m = machine(UINT64_C(1) << 18, 2048);
     mm_va *blocks = calloc(n, sizeof *blocks);
     for (size_t i = 0; i < n; i++)
-        if (!(blocks[i] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG)))
+        if (!(blocks[i] = mm_pool_allocate(m, MM_NONPAGED_POOL, bytes, TAG)))
             must(MM_STATUS_NO_MEMORY, "pool");
     must(mm_pool_free(m, blocks[n / 2], 0), "free");
-    blocks[n / 2] = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    blocks[n / 2] = mm_pool_allocate(m, MM_NONPAGED_POOL, bytes, TAG);
     double ns = BENCH_NS(ITERS, ROUNDS, {
-        mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+        mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, bytes, TAG);
         bench_sink += b;
         mm_pool_free(m, b, 0);
     });
@@ -65,6 +65,12 @@ static double pool_pairs(size_t n)
     mm_machine_destroy(m);
     return ns;
 }
+
+static double pool_pairs(size_t n) { return pool_pairs_of(n, 0x1000); }
+
+/* Small blocks share pages: the pairs go through the lists by size and
+ * the chunk table, whatever the number of blocks alive. */
+static double small_pool_pairs(size_t n) { return pool_pairs_of(n, 0x70); }
 
 /* A 1-page MDL lifecycle (allocate, lock, map, unmap, unlock, free) with n
  * other MDL mappings alive, one in the middle torn down and its range
@@ -265,6 +271,7 @@ int main(int argc, char **argv)
     size_t nbig = quick ? 3 : 4;
     printf("%-52s %12s %13s %9s\n", "operation", "objects", "cost", "vs 10");
     scale("pool allocate + free (middle block reused)", pool_pairs, big, nbig);
+    scale("small pool block allocate + free (packed pages)", small_pool_pairs, big, nbig);
     scale("1-page MDL lifecycle (middle mapping reused)", mdl_lifecycle, big, nbig);
     scale("NtAllocateVirtualMemory + release, no base", vad_pairs, big, nbig);
     double mdl_base = 0, page_base = 0;

@@ -130,6 +130,17 @@ static uint64_t skip_full_words(const struct mmi_bitmap *b, uint64_t i)
     return b->size;
 }
 
+/* The first clear bit at or after i within i's word, or the next word's
+ * first bit (skip_full_words goes on from there): a run of set bits is
+ * passed at once, not bit by bit. */
+static uint64_t next_clear(const struct mmi_bitmap *b, uint64_t i)
+{
+    if (i >= b->size)
+        return i;
+    uint64_t clear = ~b->words[i / 64] >> (i % 64);
+    return clear ? i + (uint64_t)__builtin_ctzll(clear) : (i / 64 + 1) * 64;
+}
+
 static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align);
 
 uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
@@ -158,7 +169,7 @@ static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
                 b->hint = i + count;
             return i;
         }
-        i = (i + k + 1 + align - 1) / align * align;
+        i = (next_clear(b, i + k) + align - 1) / align * align;
     }
     return MMI_BITMAP_NONE;
 }

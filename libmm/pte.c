@@ -262,6 +262,8 @@ void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, cons
  * one goes over the TLB's entries once. */
 static void flush_run(mm_machine *m, mm_va va, unsigned count)
 {
+    if (!count || !mmi_tlb_may_hold(m, va, count))
+        return;
     if (count < MMI_TLB_SETS) {
         for (unsigned i = 0; i < count; i++)
             if (mmi_tlb_entry_of(&m->tlb, va + (mm_va)i * MM_PAGE_SIZE))

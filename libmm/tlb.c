@@ -75,15 +75,36 @@ static void unpark(mm_machine *m, mm_va page, unsigned count)
             i++;
 }
 
+static bool in_syspte(const mm_machine *m, mm_va page)
+{
+    return page - m->layout.system_ptes < (mm_va)m->cfg.system_ptes * MM_PAGE_SIZE;
+}
+
+/* A live entry comes (+1) or goes (-1): the system PTE region's count. */
+static void count_entry(mm_machine *m, const struct mmi_tlb_entry *e, int delta)
+{
+    if (in_syspte(m, e->page))
+        m->tlb.syspte_live = (unsigned)((int)m->tlb.syspte_live + delta);
+}
+
+bool mmi_tlb_may_hold(const mm_machine *m, mm_va va, uint64_t count)
+{
+    return m->tlb.syspte_live || !in_syspte(m, va) || !in_syspte(m, va + (count - 1) * MM_PAGE_SIZE);
+}
+
 /* One entry, without telling the host. */
 static void cache(mm_machine *m, mm_va page, mm_pfn top, uint64_t pte)
 {
     struct mmi_tlb_entry *e = victim(m, page);
-    if (live(m, e) && e->page != page)
-        host_drop(m, e); /* evicted: the host view follows */
+    if (live(m, e)) {
+        count_entry(m, e, -1);
+        if (e->page != page)
+            host_drop(m, e); /* evicted: the host view follows */
+    }
     *e = (struct mmi_tlb_entry){.page = page, .top = top, .pfn = mmi_pte_pfn(pte), .generation = m->tlb.generation,
                                 .stamp = ++m->tlb.fills, .writable = pte_writable(pte),
                                 .executable = !(pte & PTE_NO_EXECUTE)};
+    count_entry(m, e, +1);
     if (m->tlb.host && e->writable && mmi_pfn_is_ram(m, e->pfn) && e->pfn < m->pfn.untouched)
         mmi_frame_mark_stored(m, e->pfn); /* host code may write it from now on */
 }
@@ -139,6 +160,7 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
     if (!e)
         return;
     e->generation = m->tlb.generation - 1;
+    count_entry(m, e, -1);
     host_drop(m, e);
 }
 
@@ -150,6 +172,7 @@ void mmi_tlb_flush_all(mm_machine *m)
         if (m->tlb.entry[i].generation == m->tlb.generation)
             host_drop(m, &m->tlb.entry[i]);
     m->tlb.generation++;
+    m->tlb.syspte_live = 0;
 }
 
 void mmi_tlb_flush_private(mm_machine *m)
@@ -227,11 +250,14 @@ void mmi_tlb_settle_parked(mm_machine *m)
             continue;
         }
         struct mmi_tlb_entry *e = victim(m, r->page);
-        if (live(m, e))
+        if (live(m, e)) {
+            count_entry(m, e, -1);
             host_drop(m, e);
+        }
         *e = *r;
         e->generation = t->generation;
         e->stamp = ++t->fills;
+        count_entry(m, e, +1);
         if (e->writable && m->store.kept && mmi_pfn_is_ram(m, e->pfn))
             mmi_store_keep(&m->store, e->pfn); /* host code may write it unseen again */
     }

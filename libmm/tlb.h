@@ -67,6 +67,7 @@ struct mmi_tlb_recent {
 struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
     bool park;           /* drop user pages from the TLB, not from the host view */
+    unsigned syspte_live; /* live entries for pages of the system PTE region */
     unsigned parked_count;
     struct mmi_tlb_entry parked[MMI_TLB_PARKED];
     struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
@@ -125,6 +126,10 @@ void mmi_tlb_flush_top(mm_machine *m, mm_pfn top);
 void mmi_tlb_flush_user(mm_machine *m);
 /* Keeps only the entries the page tables still give (after a restore). */
 void mmi_tlb_revalidate(mm_machine *m);
+/* Could the TLB hold a translation for a page of [va, va + count pages)?
+ * False for a range of system PTEs while no entry caches one (an unmap of
+ * a mapping nothing touched skips the sweep). */
+bool mmi_tlb_may_hold(const mm_machine *m, mm_va va, uint64_t count);
 /* After a restore's revalidation: each parked user page whose translation
  * the restored tables give again is cached again, with its host mapping
  * as it is; the others are unmapped. Parking ends. */

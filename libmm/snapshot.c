@@ -61,24 +61,27 @@ static bool host_may_write(void *ctx, uint64_t pfn)
     return w->count && bsearch(&pfn, w->pfn, w->count, sizeof w->pfn[0], by_pfn);
 }
 
-mm_status mm_machine_defer_host_unmaps(mm_machine *m)
+/* usable(), with a snapshot taken. */
+static mm_status has_snapshot(const mm_machine *m)
 {
     mm_status st = usable(m);
+    return !MM_SUCCESS(st) ? st : mmi_arena_saved(m->arena) ? MM_STATUS_SUCCESS : MM_STATUS_NOT_FOUND;
+}
+
+mm_status mm_machine_defer_host_unmaps(mm_machine *m)
+{
+    mm_status st = has_snapshot(m);
     if (!MM_SUCCESS(st))
         return st;
-    if (!mmi_arena_saved(m->arena))
-        return MM_STATUS_NOT_FOUND;
     m->tlb.park = true;
     return MM_STATUS_SUCCESS;
 }
 
 mm_status mm_machine_restore(mm_machine *m)
 {
-    mm_status st = usable(m);
+    mm_status st = has_snapshot(m);
     if (!MM_SUCCESS(st))
         return st;
-    if (!mmi_arena_saved(m->arena))
-        return MM_STATUS_NOT_FOUND;
     mmi_host_images_drop_since(m);
     /* The TLB is the host view's map: it stays what the host holds now,
      * then drops what the snapshot's tables do not give. */

@@ -33,17 +33,25 @@ static void trim_makes_transition_and_soft_fault_restores(void **state)
     assert_true(i.modified);
 }
 
-static void modified_writer_page_file_and_repurpose(void **state)
+/* A fresh page with v at offset, trimmed and written out: on standby.
+ * Returns its frame. */
+static mm_pfn page_on_standby(mm_machine *m, uint64_t v, unsigned offset, mm_va *va)
 {
-    mm_machine *m = *state;
-    mm_va va = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    uint64_t v = 0xfeedface;
-    assert_ok(mm_write(m, va + 8, &v, 8));
-    mm_pfn pfn = pfn_of(m, va);
+    *va = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, *va + offset, &v, 8));
+    mm_pfn pfn = pfn_of(m, *va);
     uint64_t n;
     assert_ok(mm_working_set_trim(m, H.proc, 1, &n));
     assert_ok(mm_modified_page_writer(m, &n));
     assert_int_equal(n, 1);
+    return pfn;
+}
+
+static void modified_writer_page_file_and_repurpose(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_pfn pfn = page_on_standby(m, 0xfeedface, 8, &va);
     assert_pfn(m, pfn, 0, 0, MM_STANDBY_PAGE_LIST);
     struct mm_pfn_info i;
     assert_ok(mm_pfn_query(m, pfn, &i));
@@ -75,13 +83,9 @@ static void modified_writer_page_file_and_repurpose(void **state)
 static void purged_standby_page_comes_back_from_the_page_file(void **state)
 {
     mm_machine *m = *state;
-    mm_va va = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    uint64_t v = 0x5eedf00d;
-    assert_ok(mm_write(m, va + 16, &v, 8));
-    mm_pfn pfn = pfn_of(m, va);
+    mm_va va;
+    mm_pfn pfn = page_on_standby(m, 0x5eedf00d, 16, &va);
     uint64_t n;
-    assert_ok(mm_working_set_trim(m, H.proc, 1, &n));
-    assert_ok(mm_modified_page_writer(m, &n));
     struct mm_pfn_info i;
     assert_ok(mm_pfn_query(m, pfn, &i));
     uint64_t slot = i.original_pte >> 32;

@@ -163,20 +163,23 @@ static void write_user(mm_machine *m, struct mmwdk_adversary_state *a, struct mm
     }
 }
 
-/* One of the request's buffers, picked at random; 0 when it has none. */
-static mm_va some_buffer(struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
+/* The committed region of one of the request's buffers, picked at random;
+ * false when it has none (or the user thread freed it already). */
+static bool some_buffer(mm_machine *m, struct mmwdk_adversary_state *a, const struct mmwdk_state *s,
+                        struct mm_region_info *r)
 {
     bool out = adversary_random(a) & 1;
     mm_va va = out ? s->current_out : s->current_in;
-    return va ? va : out ? s->current_in : s->current_out;
+    if (!va)
+        va = out ? s->current_in : s->current_out;
+    return va && MM_SUCCESS(mm_virtual_query(m, NULL, va, r)) && r->state == MM_MEM_COMMIT;
 }
 
 /* The user thread makes a buffer's pages read-only or no-access. */
 static void protect_user(mm_machine *m, struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
 {
-    mm_va va = some_buffer(a, s);
     struct mm_region_info r;
-    if (!va || !MM_SUCCESS(mm_virtual_query(m, NULL, va, &r)) || r.state != MM_MEM_COMMIT)
+    if (!some_buffer(m, a, s, &r))
         return;
     mm_va base = r.base_address;
     uint64_t size = r.region_size;
@@ -187,9 +190,8 @@ static void protect_user(mm_machine *m, struct mmwdk_adversary_state *a, const s
 /* The user thread frees the allocation a buffer is in. */
 static void free_user(mm_machine *m, struct mmwdk_adversary_state *a, const struct mmwdk_state *s)
 {
-    mm_va va = some_buffer(a, s);
     struct mm_region_info r;
-    if (!va || !MM_SUCCESS(mm_virtual_query(m, NULL, va, &r)) || r.state != MM_MEM_COMMIT)
+    if (!some_buffer(m, a, s, &r))
         return;
     mm_va base = r.allocation_base;
     uint64_t size = 0;

@@ -302,6 +302,14 @@ mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out)
     return MM_STATUS_SUCCESS;
 }
 
+mm_status mmi_pfn_take_table(mm_machine *m, mm_pfn *out)
+{
+    mm_status st = mmi_pfn_take(m, true, out);
+    if (MM_SUCCESS(st))
+        mmi_frame_zero(m, *out); /* nothing to do unless it was written while listed */
+    return st;
+}
+
 /* Never-used frames keep their place at the end of the zeroed list: they
  * only gain entries, appended in frame order, with no trace event (nothing
  * moved). */

@@ -74,6 +74,12 @@ uint64_t mmi_pfn_list_count(const mm_machine *m, unsigned location);
  * memory follows what the machine holds. With `zeroed` the frame reads as
  * zeros. MM_STATUS_NO_MEMORY when none is available. */
 mm_status mmi_pfn_take(mm_machine *m, bool zeroed, mm_pfn *out);
+/* A zero page for a page table. A page on the zeroed list can have been
+ * written since it was zeroed (a driver wrote RAM nobody held through
+ * MmMapIoSpace, or a device through a stale MDL): Windows trusts the list
+ * and hands those bytes on, which a user page may well get (docs/physical.md),
+ * but the model's own tables must start empty, so this one is zeroed. */
+mm_status mmi_pfn_take_table(mm_machine *m, mm_pfn *out);
 /* Up to max_pages standby pages, oldest first, repurposed (their PTEs get
  * their page-file or demand-zero contents back) onto the free list. */
 uint64_t mmi_pfn_purge_standby(mm_machine *m, uint64_t max_pages);

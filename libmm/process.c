@@ -33,7 +33,7 @@ static void self_map(mm_machine *m, mm_pfn pml4)
 static mm_status new_top_table(mm_machine *m, uint32_t id, mm_pfn *out)
 {
     mm_pfn pml4;
-    mm_status st = mmi_pfn_take(m, true, &pml4);
+    mm_status st = mmi_pfn_take_table(m, &pml4);
     if (!MM_SUCCESS(st))
         return st;
     mmi_pfn_init_active(m, pml4, MM_PXE_BASE + MM_PXE_SELFMAP_INDEX * 8, pml4, 0, id, MM_USE_PAGE_TABLE);

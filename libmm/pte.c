@@ -357,7 +357,7 @@ mm_pfn mmi_top_for(mm_machine *m, struct mm_process *p, mm_va va)
 static mm_status new_table(mm_machine *m, mm_pfn parent, unsigned level, mm_va va, uint32_t owner, mm_pfn *out)
 {
     mm_pfn pfn;
-    mm_status st = mmi_pfn_take(m, true, &pfn);
+    mm_status st = mmi_pfn_take_table(m, &pfn);
     if (!MM_SUCCESS(st))
         return st;
     mmi_pfn_init_active(m, pfn, mmi_pte_address(va, level), parent, 0, owner, MM_USE_PAGE_TABLE);

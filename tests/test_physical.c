@@ -438,6 +438,37 @@ static void unmap_second_page_is_0xDA_400(void **state)
     assert_params(va + 0x1000, 1, 0);
 }
 
+/* Without Verifier a driver may map RAM nobody holds and write it. The
+ * page at the head of the zeroed list, written so, stays there silently
+ * dirtied; the page table a new process takes from there next still
+ * starts all zeros (found by the API fuzzer: a new PML4 inherited the
+ * bytes and its system half no longer matched). */
+static void page_table_from_a_dirtied_zero_page_starts_empty(void **state)
+{
+    mm_machine *m = *state;
+    mm_pfn head = MM_PFN_NONE;
+    struct mm_pfn_info pi;
+    for (mm_pfn pfn = 1; pfn < 4096 && head == MM_PFN_NONE; pfn++)
+        if (MM_SUCCESS(mm_pfn_query(m, pfn, &pi)) && pi.location == MM_ZEROED_PAGE_LIST && pi.blink == MM_PFN_NONE)
+            head = pfn;
+    assert_true(head != MM_PFN_NONE);
+    mm_va va = mm_map_io_space(m, (uint64_t)head << 12, MM_PAGE_SIZE, MM_CACHED);
+    assert_true(va != 0);
+    unsigned char junk[MM_PAGE_SIZE];
+    memset(junk, 0xA5, sizeof junk);
+    assert_ok(mm_write(m, va, junk, sizeof junk));
+    assert_ok(mm_pfn_query(m, head, &pi));
+    assert_int_equal(pi.location, MM_ZEROED_PAGE_LIST);
+    assert_true(pi.stored);
+    assert_ok(mm_unmap_io_space(m, va, MM_PAGE_SIZE));
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, "after.exe", &p)); /* its PML4 (or a table) is that page */
+    assert_ok(mm_pfn_query(m, head, &pi));
+    assert_int_equal(pi.location, MM_ACTIVE_AND_VALID);
+    assert_int_equal(pi.use, MM_USE_PAGE_TABLE);
+    assert_invariants(m);
+}
+
 static void unmap_twice_is_0xDA_400(void **state)
 {
     mm_machine *m = *state;
@@ -832,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(device_reads_all_ones_and_drops_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(device_reads_all_ones_and_drops_writes, setup_verifier, teardown),
         cmocka_unit_test_setup_teardown(read_after_unmap_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(page_table_from_a_dirtied_zero_page_starts_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_types_give_pte_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(map_io_space_ex_protections, setup, teardown),
         cmocka_unit_test_setup_teardown(write_through_read_only_mapping_is_0xBE, setup, teardown),

@@ -372,15 +372,23 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
     return MM_STATUS_UNSUCCESSFUL;
 }
 
+/* Does pfn hold page tables or prototype PTEs (writes to it are watched)? */
+static bool structure_frame(mm_machine *m, mm_pfn pfn)
+{
+    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+        return false;
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    return (mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && mmi_pfn_use(e) == MM_USE_PAGE_TABLE) ||
+           mmi_pfn_has(e, MMI_PF_PROTOTYPES);
+}
+
 mm_status mmi_check_structure_write(mm_machine *m, mm_pfn pfn, uint32_t offset, const void *buf, size_t len,
                                     const char *who)
 {
-    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched || !len)
+    if (!len || !structure_frame(m, pfn))
         return MM_STATUS_SUCCESS;
     struct mmi_pfn *e = mmi_pfn(m, pfn);
     bool table = mmi_pfn_location(e) == MM_ACTIVE_AND_VALID && mmi_pfn_use(e) == MM_USE_PAGE_TABLE;
-    if (!table && !mmi_pfn_has(e, MMI_PF_PROTOTYPES))
-        return MM_STATUS_SUCCESS;
     const uint64_t *q = mmi_frame_quads(m, pfn);
     for (unsigned i = offset / 8; i <= (offset + len - 1) / 8; i++) {
         uint64_t now = q[i]; /* the entry as the write leaves it */
@@ -413,8 +421,8 @@ void *mmi_kernel_bytes(mm_machine *m, mm_va va, size_t len, bool write)
         MM_BYTE_OFFSET(va) + len > MM_PAGE_SIZE)
         return NULL;
     mm_pfn pfn = mmi_tlb_lookup(m, va, m->system->pml4, write);
-    if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn))
-        return NULL;
+    if (pfn == MM_PFN_NONE || !mmi_pfn_is_ram(m, pfn) || (write && structure_frame(m, pfn)))
+        return NULL; /* a write to a watched frame takes the checked way */
     if (!write)
         return (unsigned char *)(uintptr_t)mmi_frame_quads(m, pfn) + MM_BYTE_OFFSET(va);
     /* Written: the frame holds contents from now on, and the next access
@@ -477,6 +485,11 @@ static mm_status access_pages(mm_machine *m, const struct mm_access_request *req
 }
 
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req) { return access_pages(m, req, false); }
+
+mm_status mmi_access_for_driver(mm_machine *m, const struct mm_access_request *req)
+{
+    return access_pages(m, req, true);
+}
 
 #define HOST_FAULT_AROUND 16u
 

@@ -9,6 +9,10 @@
 
 /* The access itself, without starting a new public operation. */
 mm_status mmi_access(mm_machine *m, const struct mm_access_request *req);
+/* The same for a routine writing memory the driver handed it (an MDL it
+ * builds or fills): checked as the driver's own write would be
+ * (mmi_check_structure_write), since the pointer is the driver's. */
+mm_status mmi_access_for_driver(mm_machine *m, const struct mm_access_request *req);
 /* The host bytes behind [va, va + len) for the model's own kernel access
  * that needs no fault: inside one system page whose translation the TLB
  * holds (for a write, a writable one). They stay valid until the model

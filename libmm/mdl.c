@@ -285,7 +285,7 @@ static mm_status kernel_access_slow(mm_machine *m, mm_va va, void *buf, size_t l
         return MM_STATUS_SUCCESS;
     }
     struct mm_access_request req = {.va = va, .buffer = buf, .length = len, .kind = kind};
-    return mmi_access(m, &req);
+    return write ? mmi_access_for_driver(m, &req) : mmi_access(m, &req);
 }
 
 /* Inline, so that the copy of a header or a field has a constant size. */

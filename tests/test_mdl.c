@@ -113,6 +113,36 @@ static void dma_into_a_page_table(void **state)
     assert_params(pte, 0x41414141, 0x41414141);
 }
 
+/* Regression (API fuzzer): IoBuildPartialMdl given a "target MDL" that is
+ * a mapping of a page table (a stale PFN again) wrote its header into the
+ * table unchecked, and the model went on with a corrupted PTE. The
+ * routine writes through the driver's pointer, so the write is checked
+ * as the driver's own: 0x1A/0x41792 before the bytes land. */
+static void partial_mdl_built_into_a_page_table(void **state)
+{
+    mm_machine *m = *state;
+    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, user, "x", 1));
+    struct mm_pte_walk w;
+    assert_ok(mm_pte_walk(m, NULL, user, &w));
+    mm_pfn table = (w.level[2].value >> 12) & 0xFFFFFFFFFull;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table)); /* a stale PFN */
+    mm_va reserved = mm_allocate_mapping_address(m, 0x1000, TAG);
+    assert_true(reserved != 0);
+    mm_va sys = mm_map_locked_pages_with_reserved_mapping(m, reserved, TAG, mdl, MM_CACHED);
+    assert_true(sys != 0);
+    mm_va source_buf;
+    mm_va source = kernel_mdl(m, &source_buf);
+    mm_va target = sys + MM_BYTE_OFFSET(w.level[3].entry_address); /* over the user page's PTE */
+    expect_bugcheck(mm_io_build_partial_mdl(m, source, target, source_buf, 0x10), MM_BUGCHECK_MEMORY_MANAGEMENT,
+                    0x41792);
+    /* P2: the entry changed, one the header covers */
+    assert_true(H.bc.p[1] >= w.level[3].entry_address && H.bc.p[1] < w.level[3].entry_address + 48);
+}
+
 /* Code under test sees the self-map read-only (a judgement call, see
  * docs/decisions.md): a write there is 0xBE, never a silent PTE change. */
 static void cpu_write_through_the_self_map(void **state)
@@ -1489,6 +1519,7 @@ int main(void)
         V(mdl_freed_twice),
         T(pool_freed_lookaside_mdl_is_not_reused),
         T(dma_into_a_page_table),
+        T(partial_mdl_built_into_a_page_table),
         T(cpu_write_through_the_self_map),
         T(write_over_prototype_ptes),
         T(dma_through_a_never_built_mdl),

@@ -51,6 +51,8 @@ mm_status mm_advance_mdl(mm_machine *m, mm_va mdl, uint32_t bytes)
         return MM_STATUS_INVALID_PARAMETER_2;
     uint64_t old_pages = mdl_pages(&h);
     uint64_t skip = (h.ByteOffset + (uint64_t)bytes) / MM_PAGE_SIZE;
+    if (h.ByteOffset >= MM_PAGE_SIZE || MM_BYTE_OFFSET(h.StartVa) || skip >= old_pages)
+        return MM_STATUS_INVALID_PARAMETER; /* no MDL's header: as MmProbeAndLockPages refuses one */
     m->mdl->adjusted = true;
     if (skip) {
         mm_pfn *pfns;

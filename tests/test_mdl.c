@@ -143,6 +143,21 @@ static void partial_mdl_built_into_a_page_table(void **state)
     assert_true(H.bc.p[1] >= w.level[3].entry_address && H.bc.p[1] < w.level[3].entry_address + 48);
 }
 
+/* Regression (API fuzzer): MmAdvanceMdl on memory that holds no MDL header
+ * (a ByteOffset past the page) computed a negative page count and copied
+ * gigabytes. It is refused, as MmProbeAndLockPages refuses such a header. */
+static void advance_of_a_corrupt_header_is_refused(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    uint32_t garbage = 0xFFFFFA80;
+    assert_ok(mm_write(m, mdl + offsetof(struct mm_mdl, ByteOffset), &garbage, sizeof garbage));
+    assert_status(mm_advance_mdl(m, mdl, 0x10), MM_STATUS_INVALID_PARAMETER);
+    assert_false(mm_machine_is_dead(m));
+    assert_invariants(m);
+}
+
 /* Code under test sees the self-map read-only (a judgement call, see
  * docs/decisions.md): a write there is 0xBE, never a silent PTE change. */
 static void cpu_write_through_the_self_map(void **state)
@@ -1520,6 +1535,7 @@ int main(void)
         T(pool_freed_lookaside_mdl_is_not_reused),
         T(dma_into_a_page_table),
         T(partial_mdl_built_into_a_page_table),
+        T(advance_of_a_corrupt_header_is_refused),
         T(cpu_write_through_the_self_map),
         T(write_over_prototype_ptes),
         T(dma_through_a_never_built_mdl),

@@ -97,6 +97,14 @@ static mm_status bad_system_reference(mm_machine *m, const struct access *a, uin
                             a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
                             "%s of %016llx inside driver %s, which has been unloaded", kind_name(a->kind),
                             (unsigned long long)a->va, img->name);
+    if (mmi_pool_freed_special(m, a->va)) { /* Special Pool keeps a freed block's page inaccessible */
+        struct mm_image *by = a->ip ? mmi_image_containing(m, a->ip) : NULL;
+        return mmi_bugcheck(m, by ? MM_BUGCHECK_DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL
+                                  : MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+                            a->va, a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
+                            "%s of %016llx%s%s: the Special Pool block there was freed", kind_name(a->kind),
+                            (unsigned long long)a->va, by ? " by driver " : "", by ? by->name : "");
+    }
     char where[96];
     mmi_image_describe(m, a->va, where, sizeof where);
     return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, type,

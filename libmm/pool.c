@@ -46,6 +46,7 @@ struct mmi_pool_block {
     bool packed; /* shares its page, in the chunks below */
     bool free;   /* packed: a free chunk on list[units] */
     bool used;   /* packed: was a caller's block once (its address diagnoses a double free) */
+    bool special; /* allocated under Verifier's Special Pool: a touch after the free is 0xD5 */
     uint16_t units, prev_units; /* packed: BlockSize and PreviousSize, header included */
     struct mmi_pool_block *flink, *blink;
 };
@@ -494,7 +495,8 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
             return st;
         }
         *b = (struct mmi_pool_block){.block = small ? base + UNIT : base, .base = base, .pages = pages,
-                                     .units = small ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0};
+                                     .units = small ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0,
+                                     .special = !kernel && (m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)};
         if (!put_block(m, pool, b)) {
             release_pages(m, type, base, pages);
             mmi_free(m, b);
@@ -700,6 +702,18 @@ mm_status mmi_pool_double_free(mm_machine *m, mm_va block)
                             h, MM_PFN_NONE, block, "pool block %016llx freed twice", (unsigned long long)block);
     return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x07, 0, h, block, MM_PFN_NONE, block,
                         "pool block %016llx freed twice", (unsigned long long)block);
+}
+
+bool mmi_pool_freed_special(const mm_machine *m, mm_va va)
+{
+    int t = mmi_pool_region(m, va);
+    if (t < 0)
+        return false;
+    mm_va page = MM_PAGE_ALIGN(va);
+    const struct mmi_pool_block *b = find(m->pool[t].freed, page + UNIT);
+    if (!b)
+        b = find(m->pool[t].freed, page);
+    return b && b->special;
 }
 
 bool mmi_pool_is_allocated(const mm_machine *m, mm_va block)

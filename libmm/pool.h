@@ -20,6 +20,9 @@ mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag);
 /* The bug check for a block freed a second time (0xC2/0x07; 0xC4/0x13
  * under Verifier). */
 mm_status mmi_pool_double_free(mm_machine *m, mm_va block);
+/* Whether va lies in the page of a Special Pool block freed since (its
+ * address not reused): a touch there is 0xD5 / 0xCC, not 0x50. */
+bool mmi_pool_freed_special(const mm_machine *m, mm_va va);
 /* Whether block is the address of a live pool allocation. */
 bool mmi_pool_is_allocated(const mm_machine *m, mm_va block);
 /* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */

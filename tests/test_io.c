@@ -65,8 +65,8 @@ static void driver_frees_then_completes(void **state)
     if (mm_machine_verifier(m)) {
         /* Special Pool: the MDL went back to pool, and completion follows
          * Irp->MdlAddress into a freed page. */
-        expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, mdl);
-        assert_params(0, 0, 0); /* read of a freed PTE */
+        expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL, mdl);
+        assert_params(0, 0, 0); /* a read, by the I/O manager's own code */
         return;
     }
     /* The MDL sits on the lookaside list with its header intact: completion

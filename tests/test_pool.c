@@ -138,6 +138,21 @@ static void special_pool_gives_each_block_its_own_page(void **state)
     assert_false(mm_is_address_valid(m, a));
     assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
     assert_ok(mm_pool_free(m, b, TAG));
+    /* A touch of freed Special Pool: 0xCC (0xD5 when a driver's code does
+     * it), P1 the address, P2 0 read / 1 write, P3 the instruction. */
+    uint8_t byte = 0;
+    expect_bugcheck(mm_read(m, b + 8, &byte, 1), MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL, b + 8);
+    assert_params(0, 0, 0);
+}
+
+/* Outside Special Pool a freed big block's pages go back: 0x50 as before. */
+static void touch_of_a_freed_big_block_is_0x50(void **state)
+{
+    mm_machine *m = *state;
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x2000, TAG);
+    assert_ok(mm_pool_free(m, b, TAG));
+    uint8_t byte = 0;
+    expect_bugcheck(mm_write(m, b + 0x1000, &byte, 1), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, b + 0x1000);
 }
 
 static void big_block_is_page_aligned_and_counted(void **state)
@@ -371,6 +386,7 @@ int main(void)
         T(overrun_into_the_next_header_is_bad_pool_header),
         T(emptied_pages_are_kept_up_to_a_bound),
         T(special_pool_gives_each_block_its_own_page),
+        T(touch_of_a_freed_big_block_is_0x50),
         T(big_block_is_page_aligned_and_counted),
         T(nonpaged_pool_hands_out_stale_contents),
         T(paged_pool_is_demand_zero_and_pageable),

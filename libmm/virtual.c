@@ -342,6 +342,11 @@ mm_status mm_virtual_protect(mm_machine *m, mm_process *process, mm_va *base, ui
         return MM_STATUS_CONFLICTING_ADDRESSES; /* an MDL's user mapping keeps its protection */
     if (vad->section && (protection & 0x18u))
         return MM_STATUS_INVALID_PAGE_PROTECTION;
+    /* Copy on write needs a section to copy from: private memory refuses it,
+     * as NtAllocateVirtualMemory does (a private page "copied" left its old
+     * frame on standby naming the PTE its copy now used). */
+    if (!vad->section && ((protection & 7) == MMP_WRITECOPY || (protection & 7) == MMP_EXECUTE_WRITECOPY))
+        return MM_STATUS_INVALID_PAGE_PROTECTION;
     if (vad->section && !mmi_section_allows(vad->section, protection))
         return MM_STATUS_SECTION_PROTECTION;
     for (mm_va va = start; va < end; va += MM_PAGE_SIZE)

@@ -126,6 +126,16 @@ static void protections_are_enforced(void **state)
     assert_status(mm_read(m, na, &b, 1), MM_STATUS_ACCESS_VIOLATION);
     struct mm_access_request x = {.va = ro, .kind = MM_ACCESS_EXECUTE};
     assert_status(mm_access_memory(m, &x), MM_STATUS_ACCESS_VIOLATION);
+    /* Copy on write needs a section: private memory refuses it (the API
+     * fuzzer found a private page "copied" on write whose old frame stayed
+     * on standby naming the PTE its copy used, and a later repurpose
+     * cleared the copy's PTE). */
+    base = ro;
+    size = 1;
+    assert_status(mm_virtual_protect(m, NULL, &base, &size, MM_PAGE_WRITECOPY, &old),
+                  MM_STATUS_INVALID_PAGE_PROTECTION);
+    assert_status(mm_virtual_protect(m, NULL, &base, &size, MM_PAGE_EXECUTE_WRITECOPY, &old),
+                  MM_STATUS_INVALID_PAGE_PROTECTION);
 }
 
 static void guard_page_fires_once(void **state)

@@ -92,19 +92,29 @@ static mm_va user_mdl(mm_machine *m, mm_va *va, uint32_t bytes)
 /* Regression: DMA into a frame the model uses as a page table crashed the
  * host. A device write that changes a page-table entry is PTE corruption:
  * 0x1A/0x41792 (PTE address, low and high halves of the new contents). */
+/* A locked MDL over a page-aligned pool page whose PFN array names, stale
+ * as after reuse, the page table that maps a user page; *w is that page's
+ * walk. */
+static mm_va mdl_naming_a_page_table(mm_machine *m, struct mm_pte_walk *w, mm_va *buf)
+{
+    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    assert_ok(mm_write(m, user, "x", 1));
+    assert_ok(mm_pte_walk(m, NULL, user, w));
+    mm_pfn table = (w->level[2].value >> 12) & 0xFFFFFFFFFull; /* the page table mapping `user` */
+    *buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG); /* page aligned */
+    mm_va mdl = mm_io_allocate_mdl(m, *buf, 0x1000, false, false, 0);
+    assert_true(mdl != 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table));
+    return mdl;
+}
+
 static void dma_into_a_page_table(void **state)
 {
     mm_machine *m = *state;
-    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    assert_ok(mm_write(m, user, "x", 1));
     struct mm_pte_walk w;
-    assert_ok(mm_pte_walk(m, NULL, user, &w));
-    mm_pfn table = (w.level[2].value >> 12) & 0xFFFFFFFFFull; /* the page table mapping `user` */
-    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG); /* page aligned */
-    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
-    assert_true(mdl != 0);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
-    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table)); /* a stale PFN, as after reuse */
+    mm_va buf;
+    mm_va mdl = mdl_naming_a_page_table(m, &w, &buf);
     uint64_t junk[64];
     memset(junk, 0x41, sizeof junk);
     mm_va pte = w.level[3].entry_address;
@@ -121,15 +131,9 @@ static void dma_into_a_page_table(void **state)
 static void partial_mdl_built_into_a_page_table(void **state)
 {
     mm_machine *m = *state;
-    mm_va user = commit_user(m, 0x1000, MM_PAGE_READWRITE);
-    assert_ok(mm_write(m, user, "x", 1));
     struct mm_pte_walk w;
-    assert_ok(mm_pte_walk(m, NULL, user, &w));
-    mm_pfn table = (w.level[2].value >> 12) & 0xFFFFFFFFFull;
-    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
-    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
-    assert_ok(mm_write(m, MM_MDL_PFN_ARRAY(mdl), &table, sizeof table)); /* a stale PFN */
+    mm_va buf;
+    mm_va mdl = mdl_naming_a_page_table(m, &w, &buf);
     mm_va reserved = mm_allocate_mapping_address(m, 0x1000, TAG);
     assert_true(reserved != 0);
     mm_va sys = mm_map_locked_pages_with_reserved_mapping(m, reserved, TAG, mdl, MM_CACHED);

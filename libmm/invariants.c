@@ -239,7 +239,8 @@ static mm_status check_frames(struct check *c)
                       (unsigned long long)pfn);
             else if (mmi_pfn_use(e) == MM_USE_SECTION)
                 TRY(check_section_page(c, pfn, e));
-            else if (mmi_pfn_use(e) != MM_USE_MDL_PAGES)
+            else if (mmi_pfn_use(e) != MM_USE_MDL_PAGES &&
+                     !(c->mapped[pfn] == 0 && mmi_pfn_use(e) == MM_USE_CONTIGUOUS && mmi_physical_orphaned_frame(m, pfn)))
                 CHECK(e->share_count == c->mapped[pfn], "PFN 0x%llx has share count %u but %u valid PTEs map it",
                       (unsigned long long)pfn, e->share_count, c->mapped[pfn]);
         } else if (loc == MM_TRANSITION_PAGE) {

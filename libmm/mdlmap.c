@@ -16,6 +16,7 @@
 #include "machine.h"
 #include "memory.h"
 #include "pfn.h"
+#include "physical.h"
 #include "pool.h"
 #include "process.h"
 #include "pte.h"
@@ -322,13 +323,15 @@ mm_status mmi_mdl_unmap_system(mm_machine *m, mm_va mdl, struct mm_mdl *h)
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
     if (!r || r->sys_va != va) {
         struct mmi_mdl_rec *holder = mapping_holder(m, va);
+        const char *lost = holder ? NULL : mmi_physical_released(m, va);
         if (holder)
             drop_mapping(m, holder);
         mmi_mdl_finding(m, MM_FINDING_FOREIGN_UNMAP, mdl, va, MM_PFN_NONE, 0,
                         "%s for MDL %016llx released the %llu system PTEs at %016llx, which %s%s", m->op,
                         (unsigned long long)mdl, (unsigned long long)pages, (unsigned long long)va,
-                        holder ? "mapped another MDL, " : "this MDL did not map",
-                        holder ? "whose driver still uses them" : "");
+                        holder ? "mapped another MDL, whose driver still uses them"
+                        : lost ? "held " : "this MDL did not map",
+                        lost ? lost : "");
     }
     mmi_syspte_unmap(m, va, pages);
     mmi_syspte_release(m, va, pages);

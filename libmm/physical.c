@@ -36,6 +36,10 @@ struct range {
 
 struct mmi_physical_state {
     struct range *ranges;
+    /* Contiguous allocations whose system PTEs a driver released with
+     * MmUnmapLockedPages: their frames stay allocated and unmapped (leaked,
+     * as on Windows), linked through hh.next. */
+    struct range *orphans;
 };
 
 /* Kernel PTEs written here: valid, accessed, dirty, global; the allocations'
@@ -77,6 +81,10 @@ void mmi_physical_fini(mm_machine *m)
         range_free(m, r);
     }
     (void)uthash_m;
+    for (r = s->orphans; r; r = tmp) {
+        tmp = r->hh.next;
+        range_free(m, r);
+    }
     mmi_free(m, s);
     m->physical = NULL;
 }
@@ -106,6 +114,41 @@ static void range_remove(mm_machine *m, struct range *r)
     HASH_DEL(m->physical->ranges, r);
     (void)uthash_m;
     range_free(m, r);
+}
+
+const char *mmi_physical_released(mm_machine *m, mm_va va)
+{
+    struct range *r = range_at(m, va);
+    if (!r)
+        return NULL;
+    mm_machine *uthash_m = m;
+    HASH_DEL(m->physical->ranges, r);
+    (void)uthash_m;
+    if (r->kind == RANGE_IO_SPACE) {
+        range_free(m, r);
+        return "the I/O-space mapping made there by MmMapIoSpace: its MmUnmapIoSpace will find no mapping";
+    }
+    assert(r->kind == RANGE_CONTIGUOUS); /* a non-cached allocation's guard PTE makes a release there misfit */
+    r->hh.next = m->physical->orphans;
+    m->physical->orphans = r;
+    return "the contiguous allocation made there: its frames stay allocated and unmapped, and "
+           "MmFreeContiguousMemory will not know the address";
+}
+
+static const struct range *orphan_at(mm_machine *m, mm_va va)
+{
+    for (const struct range *r = m->physical->orphans; r; r = r->hh.next)
+        if (r->va == va)
+            return r;
+    return NULL;
+}
+
+bool mmi_physical_orphaned_frame(mm_machine *m, mm_pfn pfn)
+{
+    for (const struct range *r = m->physical->orphans; r; r = r->hh.next)
+        if (pfn >= r->first && pfn - r->first < r->pages)
+            return true;
+    return false;
 }
 
 /* ---- cache attributes (mmi_pfn_cache_of: MiPlatformCacheAttributes, x64) ---- */
@@ -601,8 +644,11 @@ static mm_status free_contiguous(mm_machine *m, mm_va base)
             return mmi_pool_free_checked(m, base, 0);
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x60, base, 0, 0, MM_PFN_NONE, base,
                             "%s(%016llx): %s", m->op, (unsigned long long)base,
-                            r ? "that address is not contiguous memory"
-                              : "no contiguous allocation starts there (freed already, or an address inside one)");
+                            r                    ? "that address is not contiguous memory"
+                            : orphan_at(m, base) ? "MmUnmapLockedPages released the system PTEs of the contiguous "
+                                                   "allocation there, so its PTE names no allocation"
+                                                 : "no contiguous allocation starts there (freed already, or an "
+                                                   "address inside one)");
     }
     mm_status st = check_release(m, base, r->pages);
     if (!MM_SUCCESS(st))
@@ -721,6 +767,17 @@ mm_status mmi_physical_check(mm_machine *m, char *why, size_t why_size)
             return st;
         if (r->kind == RANGE_CONTIGUOUS)
             contiguous += r->pages;
+    }
+    for (const struct range *r = m->physical->orphans; r; r = r->hh.next) {
+        for (uint64_t i = 0; i < r->pages; i++) {
+            const struct mmi_pfn *e = mmi_pfn(m, r->first + i);
+            if (mmi_pfn_location(e) != MM_ACTIVE_AND_VALID || mmi_pfn_use(e) != MM_USE_CONTIGUOUS ||
+                e->share_count != 1)
+                return check_fail(why, why_size, "leaked contiguous PFN 0x%llx is %s, use %u, share %u",
+                                  (unsigned long long)(r->first + i), mm_page_location_name(mmi_pfn_location(e)),
+                                  mmi_pfn_use(e), e->share_count);
+        }
+        contiguous += r->pages;
     }
     uint64_t frames = 0;
     for (mm_pfn pfn = 0; pfn < m->pfn.untouched; pfn++) {

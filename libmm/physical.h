@@ -17,6 +17,17 @@ void mmi_physical_fini(mm_machine *m);
  * no active contiguous-memory frame lies outside an allocation.
  * MM_STATUS_SUCCESS, or MM_STATUS_UNSUCCESSFUL with the first broken rule in
  * `why`. */
+/* MmUnmapLockedPages released the system PTEs at `va` for an MDL that did not
+ * map them (a driver bug Windows lets pass). When an I/O-space mapping or a
+ * contiguous allocation started there, its record goes (the contiguous
+ * frames stay allocated, leaked) and the return says what was lost;
+ * NULL otherwise. */
+const char *mmi_physical_released(mm_machine *m, mm_va va);
+
+/* Whether `pfn` belongs to a contiguous allocation whose PTEs were released
+ * that way (allocated, and mapped nowhere). */
+bool mmi_physical_orphaned_frame(mm_machine *m, mm_pfn pfn);
+
 mm_status mmi_physical_check(mm_machine *m, char *why, size_t why_size);
 
 #endif

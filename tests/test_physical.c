@@ -723,6 +723,75 @@ static void contiguous_free_of_non_cached_is_0xC2_60(void **state)
     assert_params(va, 0, 0);
 }
 
+/* An MDL described over memory that lives in system PTEs (built, never
+ * mapped) and given to MmUnmapLockedPages: without Verifier or PTE tracking
+ * Windows releases the PTEs at that address whoever holds them. The model
+ * says so (a foreign-unmap finding naming what was lost) and keeps its books
+ * straight; the owner's own release then stops as Windows stops it. */
+static mm_va mdl_over(mm_machine *m, mm_va va, uint64_t bytes)
+{
+    mm_va mdl = mm_io_allocate_mdl(m, va, bytes, false, false, 0);
+    assert_true(mdl != 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl));
+    return mdl;
+}
+
+static void last_finding_names(mm_machine *m, uint32_t kind, const char *text)
+{
+    struct mm_finding f[64];
+    size_t n = mm_findings_read(m, f, 64);
+    assert_true(n > 0);
+    assert_int_equal(f[n - 1].kind, kind);
+    if (!strstr(f[n - 1].text, text))
+        fail_msg("finding \"%s\" does not say \"%s\"", f[n - 1].text, text);
+}
+
+static void unmap_locked_pages_of_an_io_mapping(void **state)
+{
+    mm_machine *m = *state;
+    uint64_t before = ptes_used(m);
+    mm_va va = mm_map_io_space(m, device(m), 0x4000, MM_NON_CACHED);
+    assert_true(va != 0);
+    mm_va mdl = mdl_over(m, va, 0x4000);
+    assert_ok(mm_unmap_locked_pages(m, va, mdl));
+    last_finding_names(m, MM_FINDING_FOREIGN_UNMAP, "MmMapIoSpace");
+    assert_int_equal(ptes_used(m), before);
+    assert_false(pte(m, va) & 1);
+    check(m);
+    expect_bugcheck(mm_unmap_io_space(m, va, 0x4000), MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x400);
+    assert_params(va, 4, 0);
+}
+
+static void unmap_locked_pages_of_contiguous_memory(void **state)
+{
+    mm_machine *m = *state;
+    uint64_t before = ptes_used(m);
+    mm_va va = mm_allocate_contiguous_memory(m, 0x3000, UINT64_MAX);
+    assert_true(va != 0);
+    mm_pfn first = frame_at(m, va);
+    mm_va mdl = mdl_over(m, va, 0x3000);
+    assert_ok(mm_unmap_locked_pages(m, va, mdl));
+    last_finding_names(m, MM_FINDING_FOREIGN_UNMAP, "contiguous");
+    assert_int_equal(ptes_used(m), before);
+    /* the frames stay allocated, mapped nowhere: leaked, as on Windows */
+    for (mm_pfn p = first; p < first + 3; p++) {
+        struct mm_pfn_info i = pfn_info(m, p);
+        assert_int_equal(i.location, MM_ACTIVE_AND_VALID);
+        assert_int_equal(i.share_count, 1);
+    }
+    check(m);
+    /* the system PTEs go to the next mapping; the frames do not */
+    mm_va again = mm_allocate_contiguous_memory(m, 0x3000, UINT64_MAX);
+    assert_true(again != 0);
+    assert_true(frame_at(m, again) != first);
+    check(m);
+    assert_ok(mm_free_contiguous_memory(m, again));
+    assert_ok(mm_io_free_mdl(m, mdl));
+    check(m);
+    expect_bugcheck(mm_free_contiguous_memory(m, va), MM_BUGCHECK_BAD_POOL_CALLER, 0x60);
+    assert_params(va, 0, 0);
+}
+
 /* Windows' pool fast path means a nonpaged pool address is ExFreePool'd. */
 static void contiguous_free_of_pool_goes_to_pool(void **state)
 {
@@ -864,6 +933,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(device_reads_all_ones_and_drops_writes, setup_verifier, teardown),
         cmocka_unit_test_setup_teardown(read_after_unmap_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(page_table_from_a_dirtied_zero_page_starts_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(unmap_locked_pages_of_an_io_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(unmap_locked_pages_of_contiguous_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_types_give_pte_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(map_io_space_ex_protections, setup, teardown),
         cmocka_unit_test_setup_teardown(write_through_read_only_mapping_is_0xBE, setup, teardown),

@@ -97,13 +97,18 @@ static mm_status bad_system_reference(mm_machine *m, const struct access *a, uin
                             a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
                             "%s of %016llx inside driver %s, which has been unloaded", kind_name(a->kind),
                             (unsigned long long)a->va, img->name);
-    if (mmi_pool_freed_special(m, a->va)) { /* Special Pool keeps a freed block's page inaccessible */
+    bool freed = mmi_pool_freed_special(m, a->va);
+    if (freed || mmi_pool_special_guard(m, a->va)) { /* Special Pool's inaccessible pages */
         struct mm_image *by = a->ip ? mmi_image_containing(m, a->ip) : NULL;
-        return mmi_bugcheck(m, by ? MM_BUGCHECK_DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL
-                                  : MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
-                            a->va, a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
-                            "%s of %016llx%s%s: the Special Pool block there was freed", kind_name(a->kind),
-                            (unsigned long long)a->va, by ? " by driver " : "", by ? by->name : "");
+        uint32_t code = freed ? (by ? MM_BUGCHECK_DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL
+                                    : MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL)
+                              : (by ? MM_BUGCHECK_DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION
+                                    : MM_BUGCHECK_PAGE_FAULT_BEYOND_END_OF_ALLOCATION);
+        return mmi_bugcheck(m, code, a->va, a->kind == MM_ACCESS_WRITE, a->ip, 0, MM_PFN_NONE, a->va,
+                            "%s of %016llx%s%s: %s", kind_name(a->kind), (unsigned long long)a->va,
+                            by ? " by driver " : "", by ? by->name : "",
+                            freed ? "the Special Pool block there was freed"
+                                  : "past the end of the Special Pool block before it");
     }
     char where[96];
     mmi_image_describe(m, a->va, where, sizeof where);

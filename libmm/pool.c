@@ -4,10 +4,13 @@
  * page and checks when the block is freed: a neighbour's overrun shows
  * there. Free chunks sit on lists by size (ListHeads), are split to fit and
  * merged with free neighbours; a page left with no block stays mapped for
- * the next allocation, up to MMI_POOL_EMPTY_PAGES a pool. Larger requests,
- * every request under Verifier's Special Pool, and the memory manager's own
- * objects (EPROCESS, prototype PTEs, tracking structures) own whole pages
- * that are unmapped at the free. Nonpaged pages are resident at once (with stale
+ * the next allocation, up to MMI_POOL_EMPTY_PAGES a pool. Larger requests
+ * and the memory manager's own objects (EPROCESS, prototype PTEs, tracking
+ * structures) own whole pages that are unmapped at the free. Under
+ * Verifier's Special Pool a request of up to 0xFF0 bytes gets a page of its
+ * own, ending at the page's end (Verify End), with an inaccessible page
+ * after it and the rest of its page filled with a pattern checked at the
+ * free. Nonpaged pages are resident at once (with stale
  * contents, as Windows hands them out); paged-pool pages are demand zero and
  * can be trimmed and paged out. Freed blocks are remembered until their
  * address is reused, to tell a double free from a wild one. */
@@ -30,6 +33,8 @@
 #define UNIT MM_POOL_HEADER_SIZE         /* pool granularity */
 #define PAGE_UNITS (MM_PAGE_SIZE / UNIT) /* 256: more than a BlockSize holds */
 #define SMALL_MAX 0xFE0u                 /* the largest packed request: 255 units with its header */
+#define SPECIAL_MAX (MM_PAGE_SIZE - UNIT) /* the largest Special Pool request: its header in front */
+#define SPECIAL_FILL 0x5Au               /* Special Pool's pattern around a block */
 /* Pool VA bookkeeping starts at 64 MiB of VA and grows on demand up to the
  * region's size: a 64 GiB machine does not pay for 4 GiB of pool VA up front. */
 #define POOL_VA_INITIAL_PAGES 16384u
@@ -37,6 +42,7 @@
 /* A block, or (packed) a free chunk of a pool page. */
 struct mmi_pool_block {
     UT_hash_handle hh;
+    UT_hash_handle page_hh; /* a freed Special Pool block: pool->freed_special, by base */
     mm_va block; /* the address the caller holds: base + 16 when there is a header */
     mm_va base;  /* the POOL_HEADER, or the first page */
     uint64_t bytes, pages;
@@ -46,7 +52,7 @@ struct mmi_pool_block {
     bool packed; /* shares its page, in the chunks below */
     bool free;   /* packed: a free chunk on list[units] */
     bool used;   /* packed: was a caller's block once (its address diagnoses a double free) */
-    bool special; /* allocated under Verifier's Special Pool: a touch after the free is 0xD5 */
+    bool special; /* Special Pool: its page (base), then a guard page; the block ends at the page's end */
     uint16_t units, prev_units; /* packed: BlockSize and PreviousSize, header included */
     struct mmi_pool_block *flink, *blink;
 };
@@ -75,6 +81,9 @@ static void free_table(mm_machine *m, struct mmi_pool_block **table)
 void mmi_pool_fini(mm_machine *m)
 {
     for (int t = 0; t < 2; t++) {
+        mm_machine *uthash_m = m;
+        HASH_CLEAR(page_hh, m->pool[t].freed_special);
+        (void)uthash_m;
         free_table(m, &m->pool[t].blocks);
         free_table(m, &m->pool[t].freed);
         mmi_bitmap_fini(m, &m->pool[t].va);
@@ -107,7 +116,12 @@ static struct mmi_pool_block *entry_for(const struct mmi_pool *pool, mm_va block
     struct mmi_pool_block *b = offset == 0          ? find(pool->blocks, block)
                                : offset % UNIT == 0 ? find(pool->blocks, block - UNIT)
                                                     : NULL;
-    return b && b->block == block ? b : NULL;
+    if (b && b->block == block)
+        return b;
+    if (offset % UNIT) /* Special Pool blocks end their page: look the page up */
+        return NULL;
+    b = find(pool->blocks, MM_PAGE_ALIGN(block));
+    return b && b->special && b->block == block ? b : NULL;
 }
 
 /* The caller's live block at block, not a free chunk. */
@@ -146,17 +160,53 @@ static void drop(mm_machine *m, struct mmi_pool_block **table, struct mmi_pool_b
  * memory for the record only that diagnosis is lost. */
 static void remember_freed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
 {
-    if (m->dead || !put(m, &pool->freed, b))
+    if (m->dead || !put(m, &pool->freed, b)) {
         mmi_free(m, b);
+        return;
+    }
+    if (!b->special)
+        return;
+    mm_machine *uthash_m = m;
+    bool uthash_failed = false;
+    HASH_ADD(page_hh, pool->freed_special, base, sizeof b->base, b);
+    (void)uthash_m;
+    if (uthash_failed) /* no host memory: only the touch's diagnosis is lost */
+        b->special = false;
+}
+
+static struct mmi_pool_block *freed_special_at(const struct mmi_pool *pool, mm_va page)
+{
+    struct mmi_pool_block *b = NULL;
+    if (pool->freed_special)
+        HASH_FIND(page_hh, pool->freed_special, &page, sizeof page, b);
+    return b;
+}
+
+static void forget(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
+{
+    if (b->special) {
+        mm_machine *uthash_m = m;
+        HASH_DELETE(page_hh, pool->freed_special, b);
+        (void)uthash_m;
+    }
+    drop(m, &pool->freed, b);
+    mmi_free(m, b);
 }
 
 static void forget_freed_at(mm_machine *m, struct mmi_pool *pool, mm_va block)
 {
     struct mmi_pool_block *b = find(pool->freed, block);
-    if (b) {
-        drop(m, &pool->freed, b);
-        mmi_free(m, b);
-    }
+    if (b)
+        forget(m, pool, b);
+}
+
+/* A page of pool VA is taken again: a freed Special Pool block there, at
+ * whatever offset, is forgotten. */
+static void forget_special_page(mm_machine *m, struct mmi_pool *pool, mm_va page)
+{
+    struct mmi_pool_block *b = freed_special_at(pool, page);
+    if (b)
+        forget(m, pool, b);
 }
 
 /* A reused address is no longer a freed block. */
@@ -212,33 +262,36 @@ static mm_status map_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_
     return MM_STATUS_SUCCESS;
 }
 
-/* Pool VA, mapped and charged to commit. */
-static mm_status new_pages(mm_machine *m, mm_pool_type type, uint64_t pages, mm_va *base)
+/* Pool VA, mapped and charged to commit; `guard` more pages of VA after
+ * them stay unmapped (Special Pool's inaccessible page). */
+static mm_status new_pages(mm_machine *m, mm_pool_type type, uint64_t pages, unsigned guard, mm_va *base)
 {
     struct mmi_pool *pool = &m->pool[type];
-    if (pages > pool->va.max)
+    if (pages + guard > pool->va.max)
         return MM_STATUS_NO_MEMORY;
     if (m->commit_charge + pages > m->commit_limit)
         return MM_STATUS_COMMITMENT_LIMIT;
-    uint64_t index = mmi_bitmap_find_set(&pool->va, pages, 1);
+    uint64_t index = mmi_bitmap_find_set(&pool->va, pages + guard, 1);
     if (index == MMI_BITMAP_NONE)
         return MM_STATUS_NO_MEMORY;
     *base = pool->start + index * MM_PAGE_SIZE;
     mm_status st = map_pages(m, type, *base, pages);
     if (!MM_SUCCESS(st)) {
-        mmi_bitmap_clear(&pool->va, index, pages);
+        mmi_bitmap_clear(&pool->va, index, pages + guard);
         return st;
     }
+    for (uint64_t i = 0; pool->freed_special && i < pages + guard; i++)
+        forget_special_page(m, pool, *base + i * MM_PAGE_SIZE);
     pool->pages += pages;
     m->commit_charge += pages;
     return MM_STATUS_SUCCESS;
 }
 
-static void release_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_t pages)
+static void release_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_t pages, unsigned guard)
 {
     struct mmi_pool *pool = &m->pool[type];
     unmap_pages(m, base, pages);
-    mmi_bitmap_clear(&pool->va, (base - pool->start) / MM_PAGE_SIZE, pages);
+    mmi_bitmap_clear(&pool->va, (base - pool->start) / MM_PAGE_SIZE, pages + guard);
     pool->pages -= pages;
     m->commit_charge -= pages;
 }
@@ -356,7 +409,7 @@ static void page_emptied(mm_machine *m, mm_pool_type type, mm_va page)
         return;
     }
     forget_freed(m, pool, page, 1, true);
-    release_pages(m, type, page, 1);
+    release_pages(m, type, page, 1, 0);
 }
 
 /* A chunk merged into its neighbour leaves the table; a block's address is
@@ -418,7 +471,7 @@ static mm_status alloc_packed(mm_machine *m, mm_pool_type type, uint64_t bytes, 
         if (kept)
             page = pool->empty[--pool->empty_count];
         else {
-            mm_status st = new_pages(m, type, 1, &page);
+            mm_status st = new_pages(m, type, 1, 0, &page);
             if (!MM_SUCCESS(st))
                 return st;
         }
@@ -470,35 +523,93 @@ static void release_packed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool
 
 /* ---- blocks ---- */
 
+/* Special Pool's page around a block: at its start the size (2 bytes),
+ * pool type + 1 and tag, then the pattern up to the block, and the
+ * pattern again from the block's end to the page's end. */
+static void special_page(mm_machine *m, const struct mmi_pool_block *b, unsigned char *page)
+{
+    memset(page, SPECIAL_FILL, MM_PAGE_SIZE);
+    uint16_t size = (uint16_t)b->bytes;
+    memcpy(page, &size, 2);
+    page[2] = 0;
+    page[3] = (unsigned char)(b->type + 1);
+    memcpy(page + 4, &b->tag, 4);
+    (void)m;
+}
+
+static void fill_special(mm_machine *m, const struct mmi_pool_block *b)
+{
+    unsigned char page[MM_PAGE_SIZE];
+    special_page(m, b, page);
+    uint64_t front = b->block - b->base, end = front + b->bytes;
+    write_bytes(m, b->base, page, front);
+    if (end < MM_PAGE_SIZE)
+        write_bytes(m, b->block + b->bytes, page + end, MM_PAGE_SIZE - end);
+}
+
+/* What Special Pool checks at the free: the bytes of the block's page that
+ * are not the block still hold the pattern. A change in front of the block
+ * is 0xC1/0x23, one in the slack after its end (the block ends on a 16-byte
+ * boundary, not always at the page's end) is 0xC1/0x24: P1 the block, P2
+ * the first changed byte. */
+static mm_status check_special(mm_machine *m, const struct mmi_pool_block *b)
+{
+    unsigned char want[MM_PAGE_SIZE], have[MM_PAGE_SIZE];
+    special_page(m, b, want);
+    struct mm_access_request req = {.va = b->base, .buffer = have, .length = MM_PAGE_SIZE};
+    mm_status st = mmi_access(m, &req);
+    if (!MM_SUCCESS(st))
+        return st;
+    uint64_t front = b->block - b->base, end = front + b->bytes;
+    for (uint64_t i = 0; i < MM_PAGE_SIZE; i++) {
+        if (i == front) {
+            i = end - 1;
+            continue;
+        }
+        if (have[i] != want[i])
+            return mmi_bugcheck(m, MM_BUGCHECK_SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, b->block, b->base + i, 0,
+                                i < front ? 0x23 : 0x24, MM_PFN_NONE, b->block,
+                                "Special Pool block %016llx (0x%llx bytes) freed, but byte %016llx %s was changed "
+                                "(0x%02x, pattern 0x%02x)",
+                                (unsigned long long)b->block, (unsigned long long)b->bytes,
+                                (unsigned long long)(b->base + i),
+                                i < front ? "in front of it" : "after its end", have[i], want[i]);
+    }
+    return MM_STATUS_SUCCESS;
+}
+
 static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_t tag, bool kernel, mm_va *out)
 {
     struct mmi_pool *pool = &m->pool[type];
     struct mmi_pool_block *b = NULL;
     mm_status st;
+    bool special = !kernel && (m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL) && bytes <= SPECIAL_MAX;
     /* The memory manager's own objects keep pages of their own: a page that
      * holds prototype PTEs is watched for writes (fault.c), which a driver's
      * block beside them would set off. */
-    if (bytes <= SMALL_MAX && !kernel && !(m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)) {
+    if (bytes <= SMALL_MAX && !kernel && !special) {
         st = alloc_packed(m, type, bytes, &b);
         if (!MM_SUCCESS(st))
             return st;
     } else {
-        bool small = bytes <= SMALL_MAX; /* its own page, after a header */
+        bool small = bytes <= SMALL_MAX || special; /* its own page, after a header */
         uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
         b = mmi_alloc(m, sizeof *b);
         if (!b)
             return MM_STATUS_INSUFFICIENT_RESOURCES;
         mm_va base;
-        st = new_pages(m, type, pages, &base);
+        st = new_pages(m, type, pages, special, &base);
         if (!MM_SUCCESS(st)) {
             mmi_free(m, b);
             return st;
         }
-        *b = (struct mmi_pool_block){.block = small ? base + UNIT : base, .base = base, .pages = pages,
-                                     .units = small ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0,
-                                     .special = !kernel && (m->cfg.verifier_flags & MM_VERIFIER_SPECIAL_POOL)};
+        uint64_t rounded = (bytes + UNIT - 1) & ~(uint64_t)(UNIT - 1);
+        *b = (struct mmi_pool_block){.block = special ? base + MM_PAGE_SIZE - rounded : small ? base + UNIT : base,
+                                     .base = base, .pages = pages,
+                                     .units = small && !special ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0,
+                                     .special = special};
         if (!put_block(m, pool, b)) {
-            release_pages(m, type, base, pages);
+            release_pages(m, type, base, pages, special);
             mmi_free(m, b);
             return MM_STATUS_INSUFFICIENT_RESOURCES;
         }
@@ -511,7 +622,9 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
     pool->allocations++;
     pool->bytes += bytes;
     mmi_trace(m, MM_EV_POOL_ALLOC, b->block, MM_PFN_NONE, bytes, tag);
-    if (b->block != b->base)
+    if (special)
+        fill_special(m, b);
+    else if (b->block != b->base)
         write_chunk_header(m, b);
     *out = b->block;
     return MM_STATUS_SUCCESS;
@@ -544,7 +657,7 @@ mm_status mmi_pool_release(mm_machine *m, mm_va block)
         release_packed(m, pool, b);
     } else {
         drop(m, &pool->blocks, b);
-        release_pages(m, (mm_pool_type)t, b->base, b->pages);
+        release_pages(m, (mm_pool_type)t, b->base, b->pages, b->special);
         remember_freed(m, pool, b);
     }
     return m->dead ? MM_STATUS_MACHINE_DEAD : MM_STATUS_SUCCESS;
@@ -691,6 +804,8 @@ mm_status mmi_pool_check_free(mm_machine *m, mm_va block, uint32_t tag)
         return mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, 0x0A, block, b->tag, tag, MM_PFN_NONE, block,
                             "pool block %016llx freed with a tag other than the one it was allocated with",
                             (unsigned long long)block);
+    if (b->special)
+        return check_special(m, b);
     return b->block != b->base ? check_headers(m, &m->pool[t], b) : MM_STATUS_SUCCESS;
 }
 
@@ -709,10 +824,15 @@ bool mmi_pool_freed_special(const mm_machine *m, mm_va va)
     int t = mmi_pool_region(m, va);
     if (t < 0)
         return false;
-    mm_va page = MM_PAGE_ALIGN(va);
-    const struct mmi_pool_block *b = find(m->pool[t].freed, page + UNIT);
-    if (!b)
-        b = find(m->pool[t].freed, page);
+    return freed_special_at(&m->pool[t], MM_PAGE_ALIGN(va)) != NULL;
+}
+
+bool mmi_pool_special_guard(const mm_machine *m, mm_va va)
+{
+    int t = mmi_pool_region(m, va);
+    if (t < 0 || MM_PAGE_ALIGN(va) == m->pool[t].start)
+        return false;
+    const struct mmi_pool_block *b = find(m->pool[t].blocks, MM_PAGE_ALIGN(va) - MM_PAGE_SIZE);
     return b && b->special;
 }
 

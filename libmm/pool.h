@@ -23,6 +23,9 @@ mm_status mmi_pool_double_free(mm_machine *m, mm_va block);
 /* Whether va lies in the page of a Special Pool block freed since (its
  * address not reused): a touch there is 0xD5 / 0xCC, not 0x50. */
 bool mmi_pool_freed_special(const mm_machine *m, mm_va va);
+/* Whether va lies in the inaccessible page after a live Special Pool
+ * block's page: a touch there ran past the block's end (0xD6 / 0xCD). */
+bool mmi_pool_special_guard(const mm_machine *m, mm_va va);
 /* Whether block is the address of a live pool allocation. */
 bool mmi_pool_is_allocated(const mm_machine *m, mm_va block);
 /* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */

@@ -123,26 +123,125 @@ static void emptied_pages_are_kept_up_to_a_bound(void **state)
     assert_invariants(m);
 }
 
-/* Verifier's Special Pool gives each allocation its own page, which goes
- * at the free: a touch of freed special pool faults. */
-static void special_pool_gives_each_block_its_own_page(void **state)
+/* Verifier's Special Pool gives each allocation of up to 0xFF0 bytes a
+ * page of its own, ending at the page's end (Verify End, 16-byte aligned),
+ * with an inaccessible page after it; the page goes at the free, so a
+ * touch of freed special pool faults. */
+static void special_pool_gives_each_block_the_end_of_its_own_page(void **state)
 {
     mm_machine *m = *state;
     assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
     mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
-    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
-    assert_int_equal(a & 0xFFF, 0x10);
+    mm_va b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xFF0, TAG);
+    mm_va c = mm_pool_allocate(m, MM_PAGED_POOL, 0x20, TAG);
+    assert_int_equal(a & 0xFFF, 0x1000 - 112); /* 100 rounded up to 16 */
     assert_int_equal(b & 0xFFF, 0x10);
+    assert_int_equal(c & 0xFFF, 0x1000 - 0x20);
+    assert_true(MM_PAGE_ALIGN(a) != MM_PAGE_ALIGN(b));
+    assert_false(mm_is_address_valid(m, MM_PAGE_ALIGN(a) + 0x1000));
+    assert_false(mm_is_address_valid(m, MM_PAGE_ALIGN(b) + 0x1000));
+    /* the rest of the page holds the pattern */
+    uint8_t front[16];
+    assert_ok(mm_read(m, a - 16, front, sizeof front));
+    for (size_t i = 0; i < sizeof front; i++)
+        assert_int_equal(front[i], 0x5A);
     mm_pfn pfn = pfn_of(m, a);
     assert_ok(mm_pool_free(m, a, TAG));
     assert_false(mm_is_address_valid(m, a));
     assert_pfn(m, pfn, 0, 0, MM_FREE_PAGE_LIST);
+    assert_ok(mm_pool_free(m, c, TAG));
     assert_ok(mm_pool_free(m, b, TAG));
     /* A touch of freed Special Pool: 0xCC (0xD5 when a driver's code does
      * it), P1 the address, P2 0 read / 1 write, P3 the instruction. */
     uint8_t byte = 0;
     expect_bugcheck(mm_read(m, b + 8, &byte, 1), MM_BUGCHECK_PAGE_FAULT_IN_FREED_SPECIAL_POOL, b + 8);
     assert_params(0, 0, 0);
+}
+
+/* A touch of the page after a block: 0xCD (0xD6 from a driver's code),
+ * at once, read or write. */
+static void special_pool_overrun_is_0xCD(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x40, TAG);
+    uint8_t bytes[0x41] = {0};
+    assert_ok(mm_write(m, a, bytes, 0x40)); /* all of it is the caller's */
+    expect_bugcheck(mm_write(m, a, bytes, 0x41), MM_BUGCHECK_PAGE_FAULT_BEYOND_END_OF_ALLOCATION, a + 0x40);
+    assert_params(1, 0, 0);
+}
+
+static void special_pool_overread_is_0xCD(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va a = mm_pool_allocate(m, MM_PAGED_POOL, 0x30, TAG);
+    uint8_t byte;
+    expect_bugcheck(mm_read(m, a + 0x35, &byte, 1), MM_BUGCHECK_PAGE_FAULT_BEYOND_END_OF_ALLOCATION, a + 0x35);
+    assert_params(0, 0, 0);
+}
+
+/* A write into the slack after a block whose size is not a multiple of 16,
+ * or in front of the block, changes the pattern: the free finds it,
+ * 0xC1 with the block, the first changed byte and the sub-code. */
+static void special_pool_slack_overrun_is_0xC1_24(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 100, TAG);
+    uint8_t byte = 0;
+    assert_ok(mm_write(m, a + 100, &byte, 1));
+    expect_bugcheck(mm_pool_free(m, a, TAG), MM_BUGCHECK_SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, a);
+    assert_params(a + 100, 0, 0x24);
+}
+
+static void special_pool_underrun_is_0xC1_23(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va a = mm_pool_allocate(m, MM_PAGED_POOL, 0x80, TAG);
+    uint8_t byte = 0x77;
+    assert_ok(mm_write(m, a - 8, &byte, 1));
+    expect_bugcheck(mm_pool_free(m, a, TAG), MM_BUGCHECK_SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, a);
+    assert_params(a - 8, 0, 0x23);
+}
+
+/* Special Pool does not apply to a page or more: such a block is ordinary
+ * (page aligned; a touch after its free is 0x50). The pool's books stay
+ * straight across many special blocks and their reuse. */
+static void special_pool_leaves_big_blocks_alone(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va big = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1800, TAG);
+    assert_int_equal(big & 0xFFF, 0);
+    assert_ok(mm_pool_free(m, big, TAG));
+    uint8_t byte;
+    expect_bugcheck(mm_read(m, big, &byte, 1), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, big);
+}
+
+static void special_pool_blocks_come_and_go(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    struct mm_pool_usage before;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &before));
+    mm_va live[32] = {0};
+    for (unsigned i = 0; i < 2000; i++) {
+        unsigned k = (i * 7) % 32;
+        if (live[k])
+            assert_ok(mm_pool_free(m, live[k], TAG));
+        uint64_t bytes = 1 + (i * 37) % 0xFF0;
+        live[k] = mm_pool_allocate(m, MM_NONPAGED_POOL, bytes, TAG);
+        assert_true(live[k] != 0);
+        assert_int_equal(MM_BYTE_OFFSET(live[k]), 0x1000 - ((bytes + 15) & ~15ull));
+    }
+    for (unsigned k = 0; k < 32; k++)
+        assert_ok(mm_pool_free(m, live[k], TAG));
+    struct mm_pool_usage after;
+    assert_ok(mm_pool_usage(m, MM_NONPAGED_POOL, &after));
+    assert_int_equal(after.pages, before.pages);
+    assert_invariants(m);
 }
 
 /* Outside Special Pool a freed big block's pages go back: 0x50 as before. */
@@ -385,7 +484,13 @@ int main(void)
         T(small_blocks_share_a_page),
         T(overrun_into_the_next_header_is_bad_pool_header),
         T(emptied_pages_are_kept_up_to_a_bound),
-        T(special_pool_gives_each_block_its_own_page),
+        T(special_pool_gives_each_block_the_end_of_its_own_page),
+        T(special_pool_overrun_is_0xCD),
+        T(special_pool_overread_is_0xCD),
+        T(special_pool_slack_overrun_is_0xC1_24),
+        T(special_pool_underrun_is_0xC1_23),
+        T(special_pool_leaves_big_blocks_alone),
+        T(special_pool_blocks_come_and_go),
         T(touch_of_a_freed_big_block_is_0x50),
         T(big_block_is_page_aligned_and_counted),
         T(nonpaged_pool_hands_out_stale_contents),

@@ -242,10 +242,11 @@ static void vads_refuse_foreign_and_stale_handles(void **state)
 static void driver_freeing_an_eprocess(void **state)
 {
     mm_machine *m = *state;
-    /* A block on a page of its own (as Special Pool gives), freed: the
-     * EPROCESS, which owns its page too, gets the same address. */
+    /* A block on a page of its own (as Special Pool gives; 0xFF0 bytes end
+     * the page right after its header), freed: the EPROCESS, which owns
+     * its page too, gets the same address. */
     assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
-    mm_va block = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, MM_POOL_TAG('F', 'u', 'z', 'z'));
+    mm_va block = mm_pool_allocate(m, MM_NONPAGED_POOL, 0xFF0, MM_POOL_TAG('F', 'u', 'z', 'z'));
     assert_ok(mm_pool_free(m, block, 0));
     assert_ok(mm_machine_set_verifier(m, 0));
     mm_process *p = NULL;

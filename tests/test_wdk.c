@@ -392,6 +392,54 @@ static void overread_of_an_exact_system_buffer_is_0x50(void **state)
     assert_int_equal(H.bc.p[1], 0);         /* a read */
 }
 
+/* ... and under Verifier's Special Pool the system buffer ends its page
+ * with an inaccessible page after it: the driver's read past it stops the
+ * machine at once (the bytes up to the 16-byte boundary are Special Pool's
+ * slack, which only a write would change). From a driver image it is 0xD6
+ * naming the driver; from code outside any image (the driver linked into
+ * this test) it is the kernel's 0xCD. */
+static void overread_under_special_pool(mmwdk_file *f, uint32_t code)
+{
+    unsigned char in[4] = {16, 1, 2, 3};
+    uint64_t information;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0); /* the slack */
+    in[0] = 17;
+    H.hit = false;
+    H.armed = true;
+    if (setjmp(H.jump) == 0) {
+        mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information);
+        H.armed = false;
+        fail_msg("the read past the Special Pool system buffer did not stop the machine");
+    }
+    assert_int_equal(H.bc.code, code);
+    assert_int_equal(H.bc.p[0] & 0xFFF, 0); /* the first byte of the page after the buffer's */
+    assert_int_equal(H.bc.p[1], 0);         /* a read */
+    assert_true(H.bc.p[2] != 0);            /* the instruction */
+}
+
+static void overread_under_special_pool_is_0xD6(void **state)
+{
+    skip_without_host_view(state);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_SPECIAL_POOL));
+    mmwdk_driver *d;
+    int32_t entry = -1, status = -1;
+    assert_ok(mmwdk_driver_load(OVERREAD_DRIVER, &d, &entry));
+    assert_int_equal(entry, 0);
+    mmwdk_file *f = NULL;
+    assert_ok(mmwdk_open(app, "\\\\.\\MmsimOverread", &f, &status));
+    assert_int_equal(status, 0);
+    overread_under_special_pool(f, 0xD6);
+    assert_non_null(strstr(H.bc.explanation, "overread_driver"));
+}
+
+static void overread_by_linked_code_under_special_pool_is_0xCD(void **state)
+{
+    skip_without_host_view(state);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_SPECIAL_POOL));
+    mmwdk_driver *d;
+    overread_under_special_pool(open_overread(&d), 0xCD);
+}
+
 /* What a driver leaves behind is reported at unload, with the pool tag
  * and the place in the driver's image that allocated it. */
 static void unload_reports_leaks(void **state)
@@ -561,6 +609,8 @@ int main(void)
         T(exit_cancels_held_requests),
         T(overread_of_a_pool_system_buffer_is_silent),
         T(overread_of_an_exact_system_buffer_is_0x50),
+        T(overread_under_special_pool_is_0xD6),
+        T(overread_by_linked_code_under_special_pool_is_0xCD),
         T(exit_waits_for_a_request_nobody_cancels),
         T(unload_leaves_nothing),
 #undef T

@@ -34,7 +34,7 @@ extern "C" {
     X(0x7E, SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, "exception code", "address of the exception", "exception record (0: not kept)", "context record (0: not kept)") \
     X(0x7F, UNEXPECTED_KERNEL_MODE_TRAP, "trap number (8: double fault)", "reserved", "reserved", "reserved") \
     X(0xBE, ATTEMPTED_WRITE_TO_READONLY_MEMORY, "address written", "PTE contents", "reserved", "reserved") \
-    X(0xC1, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "address", "reserved", "reserved", "sub-code") \
+    X(0xC1, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "address freed", "changed byte (0x23, 0x24)", "reserved", "sub-code") \
     X(0xC2, BAD_POOL_CALLER, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xC4, DRIVER_VERIFIER_DETECTED_VIOLATION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xCB, DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, "lock tracking structure", "0 (reserved)", "MDL with the locked pages", "number of locked pages") \

@@ -1,7 +1,8 @@
 /* tests/drivers/overread_driver.c — a driver linked into tests/test_wdk.c
  * with the classic METHOD_BUFFERED bug: it trusts a length that arrives in
  * the input and reads that many bytes of the system buffer. It also
- * answers reads and writes, buffered or direct. */
+ * answers reads and writes, buffered or direct. Also built as a driver
+ * image of its own (-DOVERREAD_IMAGE gives it its DriverEntry). */
 #include <ntddk.h>
 
 #define IOCTL_OVERREAD CTL_CODE(0x9000, 0x820, METHOD_BUFFERED, FILE_ANY_ACCESS)
@@ -85,3 +86,12 @@ NTSTATUS OverreadDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Regist
     DriverObject->DriverUnload = OverreadUnload;
     return STATUS_SUCCESS;
 }
+
+#ifdef OVERREAD_IMAGE
+/* Built as an image of its own (tests/meson.build), it is loaded by name. */
+DRIVER_INITIALIZE DriverEntry;
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    return OverreadDriverEntry(DriverObject, RegistryPath);
+}
+#endif

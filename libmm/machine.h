@@ -44,6 +44,8 @@ struct mmi_pool {
     struct mmi_pool_block *blocks;    /* blocks and free chunks, by address */
     struct mmi_pool_block *freed;     /* freed blocks whose address is not reused yet */
     struct mmi_pool_block *freed_special; /* the Special Pool ones among them, by page */
+    struct mmi_pool_block *spare;     /* records kept for reuse (linked by flink) */
+    unsigned spare_count;
     struct mmi_pool_block *list[256]; /* free chunks by size in 16-byte units (ListHeads) */
     uint64_t listed[4];               /* bit n: list[n] is not empty */
     mm_va empty[MMI_POOL_EMPTY_PAGES];

@@ -86,6 +86,11 @@ void mmi_pool_fini(mm_machine *m)
         (void)uthash_m;
         free_table(m, &m->pool[t].blocks);
         free_table(m, &m->pool[t].freed);
+        while (m->pool[t].spare) {
+            struct mmi_pool_block *b = m->pool[t].spare;
+            m->pool[t].spare = b->flink;
+            mmi_free(m, b);
+        }
         mmi_bitmap_fini(m, &m->pool[t].va);
     }
 }
@@ -107,6 +112,31 @@ static struct mmi_pool_block *find(struct mmi_pool_block *table, mm_va key)
     struct mmi_pool_block *b;
     HASH_FIND(hh, table, &key, sizeof key, b);
     return b;
+}
+
+/* Block records come and go with every packed allocation and free: up to
+ * 64 are kept for reuse instead of going back to the host. */
+#define SPARE_RECORDS 64
+
+static struct mmi_pool_block *record_new(mm_machine *m, struct mmi_pool *pool)
+{
+    struct mmi_pool_block *b = pool->spare;
+    if (!b)
+        return mmi_alloc(m, sizeof *b);
+    pool->spare = b->flink;
+    pool->spare_count--;
+    return b;
+}
+
+static void record_put(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
+{
+    if (pool->spare_count >= SPARE_RECORDS) {
+        mmi_free(m, b);
+        return;
+    }
+    b->flink = pool->spare;
+    pool->spare = b;
+    pool->spare_count++;
 }
 
 /* What the pool has at a caller's address: a block, or a free chunk. */
@@ -161,7 +191,7 @@ static void drop(mm_machine *m, struct mmi_pool_block **table, struct mmi_pool_b
 static void remember_freed(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *b)
 {
     if (m->dead || !put(m, &pool->freed, b)) {
-        mmi_free(m, b);
+        record_put(m, pool, b);
         return;
     }
     if (!b->special)
@@ -190,7 +220,7 @@ static void forget(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *
         (void)uthash_m;
     }
     drop(m, &pool->freed, b);
-    mmi_free(m, b);
+    record_put(m, pool, b);
 }
 
 static void forget_freed_at(mm_machine *m, struct mmi_pool *pool, mm_va block)
@@ -420,20 +450,20 @@ static void retire(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *
     if (c->used)
         remember_freed(m, pool, c);
     else
-        mmi_free(m, c);
+        record_put(m, pool, c);
 }
 
 /* A new chunk of units at base, free or (with tag) the caller's. */
 static struct mmi_pool_block *new_chunk(mm_machine *m, struct mmi_pool *pool, mm_pool_type type, mm_va base,
                                         unsigned units, unsigned prev_units)
 {
-    struct mmi_pool_block *c = mmi_alloc(m, sizeof *c);
+    struct mmi_pool_block *c = record_new(m, pool);
     if (!c)
         return NULL;
     *c = (struct mmi_pool_block){.block = base + UNIT, .base = base, .pages = 1, .type = type, .packed = true,
                                  .units = (uint16_t)units, .prev_units = (uint16_t)prev_units};
     if (!put_block(m, pool, c)) {
-        mmi_free(m, c);
+        record_put(m, pool, c);
         return NULL;
     }
     if (units >= 2) /* a chunk of one unit is never a block: its address is the next page's */
@@ -594,13 +624,13 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
     } else {
         bool small = bytes <= SMALL_MAX || special; /* its own page, after a header */
         uint64_t pages = small ? 1 : (bytes + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
-        b = mmi_alloc(m, sizeof *b);
+        b = record_new(m, pool);
         if (!b)
             return MM_STATUS_INSUFFICIENT_RESOURCES;
         mm_va base;
         st = new_pages(m, type, pages, special, &base);
         if (!MM_SUCCESS(st)) {
-            mmi_free(m, b);
+            record_put(m, pool, b);
             return st;
         }
         uint64_t rounded = (bytes + UNIT - 1) & ~(uint64_t)(UNIT - 1);
@@ -610,7 +640,7 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
                                      .special = special};
         if (!put_block(m, pool, b)) {
             release_pages(m, type, base, pages, special);
-            mmi_free(m, b);
+            record_put(m, pool, b);
             return MM_STATUS_INSUFFICIENT_RESOURCES;
         }
         forget_freed(m, pool, base, pages, false);

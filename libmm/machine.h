@@ -45,6 +45,7 @@ struct mmi_pool {
     struct mmi_pool_block *freed;     /* freed blocks whose address is not reused yet */
     struct mmi_pool_block *freed_special; /* the Special Pool ones among them, by page */
     struct mmi_pool_block *spare;     /* records kept for reuse (linked by flink) */
+    struct mmi_pool_block *last;      /* the entry entry_for found last (in blocks) */
     unsigned spare_count;
     struct mmi_pool_block *list[256]; /* free chunks by size in 16-byte units (ListHeads) */
     uint64_t listed[4];               /* bit n: list[n] is not empty */

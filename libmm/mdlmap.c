@@ -51,15 +51,17 @@ static bool frame_locked(mm_machine *m, mm_pfn pfn)
 
 /* The usual kernel mapping, in one pass over the PFN entries: every frame
  * RAM in use and locked, all with the same cache attribute already fixed
- * (*attr), which every PTE then takes. */
-static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, unsigned *attr)
+ * (*attr), which every PTE then takes. The pass stops at the first empty
+ * entry (MM_PFN_NONE), which ends the MDL's frames: *count says where, when
+ * the frames are uniform. */
+static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t pages, uint64_t *count, unsigned *attr)
 {
     struct mmi_pfn *const *chunks = m->pfn.chunks;
-    uint64_t untouched = m->pfn.untouched;
+    uint64_t untouched = m->pfn.untouched, i = 0;
     const uint16_t fields = MMI_PF_LOCATION | MMI_PF_CACHE;
     uint16_t usual = 0; /* active with the first frame's attribute: locked when referenced twice */
     *attr = MM_PFN_NOT_MAPPED;
-    for (uint64_t i = 0; i < count; i++) {
+    for (; i < pages && pfns[i] != MM_PFN_NONE; i++) {
         if (pfns[i] >= untouched)
             return false;
         const struct mmi_pfn *e = &chunks[pfns[i] >> MMI_CHUNK_SHIFT][pfns[i] & (MMI_CHUNK_PAGES - 1)];
@@ -71,22 +73,17 @@ static bool frames_uniform(mm_machine *m, const mm_pfn *pfns, uint64_t count, un
         *attr = a;
         usual = (uint16_t)(MM_ACTIVE_AND_VALID | (a << MMI_PF_CACHE_SHIFT));
     }
-    return count != 0;
+    *count = i;
+    return i != 0;
 }
 
-/* Reads the MDL's PFNs into the machine's scratch array; count stops at the
- * first empty entry. */
-static mm_status read_pfns(mm_machine *m, mm_va mdl, const struct mm_mdl *h, mm_pfn **out, uint64_t *count)
+/* How many of the MDL's entries hold frames: up to the first empty one. */
+static uint64_t frames_in(const mm_pfn *pfns, uint64_t pages)
 {
-    uint64_t pages = mdl_pages(h);
-    mm_status st = mmi_mdl_pfns_read(m, mdl, pages, out);
-    if (!MM_SUCCESS(st))
-        return st;
     uint64_t n = 0;
-    while (n < pages && (*out)[n] != MM_PFN_NONE)
+    while (n < pages && pfns[n] != MM_PFN_NONE)
         n++;
-    *count = n;
-    return MM_STATUS_SUCCESS;
+    return n;
 }
 
 static uint64_t cache_bits(mm_cache_type cache)
@@ -463,14 +460,16 @@ static mm_va map_locked(mm_machine *m, mm_va mdl, mm_mode mode, mm_cache_type ca
     if (MM_SUCCESS(st) && mdl_pages(&h) == 0)
         st = MM_STATUS_INVALID_PARAMETER; /* ByteCount 0: the MDL describes no page to map */
     if (MM_SUCCESS(st))
-        st = read_pfns(m, mdl, &h, &pfns, &count);
+        st = mmi_mdl_pfns_read(m, mdl, mdl_pages(&h), &pfns);
     if (!MM_SUCCESS(st)) {
         *raised = st;
         return 0;
     }
     mm_va va = 0;
     unsigned attr;
-    bool uniform = frames_uniform(m, pfns, count, &attr); /* then every frame is locked too */
+    bool uniform = frames_uniform(m, pfns, mdl_pages(&h), &count, &attr); /* then every frame is locked too */
+    if (!uniform)
+        count = frames_in(pfns, mdl_pages(&h));
     if (mmi_verifier(m))
         st = verifier_map_checks(m, mdl, &h, mode, bug_check_on_failure, legacy, pfns, count);
     if (MM_SUCCESS(st) && mmi_irql_allows(m, mode == MM_KERNEL_MODE ? MM_DISPATCH_LEVEL : MM_APC_LEVEL, mdl))

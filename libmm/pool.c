@@ -139,23 +139,30 @@ static void record_put(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_blo
     pool->spare_count++;
 }
 
-/* What the pool has at a caller's address: a block, or a free chunk. */
-static struct mmi_pool_block *entry_for(const struct mmi_pool *pool, mm_va block)
+/* What the pool has at a caller's address: a block, or a free chunk. The
+ * last one found is kept at hand: a driver allocates, uses and frees one
+ * block at a time (drop forgets it). */
+static struct mmi_pool_block *entry_for(struct mmi_pool *pool, mm_va block)
 {
+    if (pool->last && pool->last->block == block)
+        return pool->last;
     mm_va offset = MM_BYTE_OFFSET(block);
     struct mmi_pool_block *b = offset == 0          ? find(pool->blocks, block)
                                : offset % UNIT == 0 ? find(pool->blocks, block - UNIT)
                                                     : NULL;
-    if (b && b->block == block)
-        return b;
-    if (offset % UNIT) /* Special Pool blocks end their page: look the page up */
-        return NULL;
-    b = find(pool->blocks, MM_PAGE_ALIGN(block));
-    return b && b->special && b->block == block ? b : NULL;
+    if (!(b && b->block == block)) {
+        if (offset % UNIT) /* Special Pool blocks end their page: look the page up */
+            return NULL;
+        b = find(pool->blocks, MM_PAGE_ALIGN(block));
+        if (!(b && b->special && b->block == block))
+            return NULL;
+    }
+    pool->last = b;
+    return b;
 }
 
 /* The caller's live block at block, not a free chunk. */
-static struct mmi_pool_block *find_live(const struct mmi_pool *pool, mm_va block)
+static struct mmi_pool_block *find_live(struct mmi_pool *pool, mm_va block)
 {
     struct mmi_pool_block *b = entry_for(pool, block);
     return b && !b->free ? b : NULL;
@@ -181,6 +188,9 @@ static bool put_block(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_bloc
 
 static void drop(mm_machine *m, struct mmi_pool_block **table, struct mmi_pool_block *b)
 {
+    for (int t = 0; t < 2; t++)
+        if (m->pool[t].last == b)
+            m->pool[t].last = NULL;
     mm_machine *uthash_m = m;
     HASH_DEL(*table, b);
     (void)uthash_m;
@@ -866,7 +876,7 @@ bool mmi_pool_special_guard(const mm_machine *m, mm_va va)
     return b && b->special;
 }
 
-bool mmi_pool_is_allocated(const mm_machine *m, mm_va block)
+bool mmi_pool_is_allocated(mm_machine *m, mm_va block)
 {
     int t = mmi_pool_region(m, block);
     return t >= 0 && find_live(&m->pool[t], block) != NULL;

@@ -27,7 +27,7 @@ bool mmi_pool_freed_special(const mm_machine *m, mm_va va);
  * block's page: a touch there ran past the block's end (0xD6 / 0xCD). */
 bool mmi_pool_special_guard(const mm_machine *m, mm_va va);
 /* Whether block is the address of a live pool allocation. */
-bool mmi_pool_is_allocated(const mm_machine *m, mm_va block);
+bool mmi_pool_is_allocated(mm_machine *m, mm_va block);
 /* Which pool's VA range holds va: 0 nonpaged, 1 paged, -1 neither. */
 int mmi_pool_region(const mm_machine *m, mm_va va);
 

@@ -367,18 +367,15 @@ static void overread_of_a_pool_system_buffer_is_silent(void **state)
     assert_ok(mmwdk_driver_unload(d, NULL));
 }
 
-/* ... and in exact mode the first byte past the length stops the machine
- * (0x50, a read of the invalid page after the buffer). */
-static void overread_of_an_exact_system_buffer_is_0x50(void **state)
+/* The driver reads `within` bytes of its system buffer, then `beyond`:
+ * the second request must stop the machine at the first byte of the page
+ * after the buffer's, a read. */
+static void overread_stops_the_machine(mmwdk_file *f, unsigned char within, unsigned char beyond)
 {
-    skip_without_host_view(state);
-    mmwdk_exact_buffers(true);
-    mmwdk_driver *d;
-    mmwdk_file *f = open_overread(&d);
-    unsigned char in[4] = {4, 1, 2, 3};
+    unsigned char in[4] = {within, 1, 2, 3};
     uint64_t information;
-    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0); /* within */
-    in[0] = 200;
+    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0);
+    in[0] = beyond;
     H.hit = false;
     H.armed = true;
     if (setjmp(H.jump) == 0) {
@@ -386,37 +383,28 @@ static void overread_of_an_exact_system_buffer_is_0x50(void **state)
         H.armed = false;
         fail_msg("the read past the system buffer did not stop the machine");
     }
+    assert_int_equal(H.bc.p[0] & 0xFFF, 0);
+    assert_int_equal(H.bc.p[1], 0);
+}
+
+/* ... and in exact mode the first byte past the length stops the machine
+ * (0x50, a read of the invalid page after the buffer). */
+static void overread_of_an_exact_system_buffer_is_0x50(void **state)
+{
+    skip_without_host_view(state);
+    mmwdk_exact_buffers(true);
+    mmwdk_driver *d;
+    overread_stops_the_machine(open_overread(&d), 4, 200);
     mmwdk_exact_buffers(false);
     assert_int_equal(H.bc.code, 0x50);
-    assert_int_equal(H.bc.p[0] & 0xFFF, 0); /* the first byte past the buffer, on the next page */
-    assert_int_equal(H.bc.p[1], 0);         /* a read */
 }
 
 /* ... and under Verifier's Special Pool the system buffer ends its page
  * with an inaccessible page after it: the driver's read past it stops the
  * machine at once (the bytes up to the 16-byte boundary are Special Pool's
  * slack, which only a write would change). From a driver image it is 0xD6
- * naming the driver; from code outside any image (the driver linked into
- * this test) it is the kernel's 0xCD. */
-static void overread_under_special_pool(mmwdk_file *f, uint32_t code)
-{
-    unsigned char in[4] = {16, 1, 2, 3};
-    uint64_t information;
-    assert_int_equal(mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information), 0); /* the slack */
-    in[0] = 17;
-    H.hit = false;
-    H.armed = true;
-    if (setjmp(H.jump) == 0) {
-        mmwdk_ioctl(f, IOCTL_OVERREAD, in, sizeof in, NULL, 0, &information);
-        H.armed = false;
-        fail_msg("the read past the Special Pool system buffer did not stop the machine");
-    }
-    assert_int_equal(H.bc.code, code);
-    assert_int_equal(H.bc.p[0] & 0xFFF, 0); /* the first byte of the page after the buffer's */
-    assert_int_equal(H.bc.p[1], 0);         /* a read */
-    assert_true(H.bc.p[2] != 0);            /* the instruction */
-}
-
+ * naming the driver and its instruction; from code outside any image (the
+ * driver linked into this test) it is the kernel's 0xCD. */
 static void overread_under_special_pool_is_0xD6(void **state)
 {
     skip_without_host_view(state);
@@ -428,7 +416,9 @@ static void overread_under_special_pool_is_0xD6(void **state)
     mmwdk_file *f = NULL;
     assert_ok(mmwdk_open(app, "\\\\.\\MmsimOverread", &f, &status));
     assert_int_equal(status, 0);
-    overread_under_special_pool(f, 0xD6);
+    overread_stops_the_machine(f, 16, 17);
+    assert_int_equal(H.bc.code, 0xD6);
+    assert_true(H.bc.p[2] != 0);
     assert_non_null(strstr(H.bc.explanation, "overread_driver"));
 }
 
@@ -437,7 +427,8 @@ static void overread_by_linked_code_under_special_pool_is_0xCD(void **state)
     skip_without_host_view(state);
     assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_SPECIAL_POOL));
     mmwdk_driver *d;
-    overread_under_special_pool(open_overread(&d), 0xCD);
+    overread_stops_the_machine(open_overread(&d), 16, 17);
+    assert_int_equal(H.bc.code, 0xCD);
 }
 
 /* What a driver leaves behind is reported at unload, with the pool tag

@@ -48,6 +48,7 @@ static void driver_unlocks_then_completes(void **state)
     assert_ok(mm_unlock_pages(m, mdl)); /* the driver's own, wrong, unlock */
     if (mm_machine_verifier(m)) {
         expect_bugcheck(mm_io_complete_request(m, irp), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C);
+        assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_WRITE_OPERATION, 0);
         assert_string_equal(H.bc.operation, "MmUnlockPages");
         return;
     }
@@ -136,6 +137,7 @@ static void section_lock_above_apc(void **state)
     assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
     if (mm_machine_verifier(m)) {
         expect_bugcheck(mm_lock_pagable_section(m, page), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x20019);
+        assert_params(0, 0, 0); /* Windows: rule-condition string, rule state; 0 here (docs/physical.md) */
         return;
     }
     expect_bugcheck(mm_lock_pagable_section(m, page), MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0);

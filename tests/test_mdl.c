@@ -890,6 +890,7 @@ static void io_space_mdl_unlocked_twice(void **state)
     assert_flags(m, mdl, MM_MDL_ALLOCATED_FIXED_SIZE);
     if (mm_machine_verifier(m)) {
         expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7C);
+        assert_params(mdl, MM_MDL_ALLOCATED_FIXED_SIZE, 0);
         return;
     }
     expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x61948);
@@ -1002,6 +1003,7 @@ static void bug_check_on_failure(void **state)
     if (verifier) {
         expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, true, 0, NULL),
                         MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x82);
+        assert_params(mdl, 0x000A, 0);
         return;
     }
     /* Harmless until the system PTEs run out: leak mappings until they do. */
@@ -1171,6 +1173,8 @@ static void unmap_partial(void **state)
     mm_va sys = mm_get_system_address_for_mdl_safe(m, child, 0);
     if (mm_machine_verifier(m)) {
         expect_bugcheck(mm_unmap_locked_pages(m, sys, child), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0xB5);
+        assert_params(child, MM_MDL_ALLOCATED_FIXED_SIZE | MM_MDL_PARTIAL | MM_MDL_MAPPED_TO_SYSTEM_VA |
+                                 MM_MDL_PARTIAL_HAS_BEEN_MAPPED, MM_MDL_PARTIAL);
         return;
     }
     assert_ok(mm_unmap_locked_pages(m, sys, child));
@@ -1300,6 +1304,7 @@ static void probe_above_dispatch(void **state)
     assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
     expect_bugcheck(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS),
                     MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, va);
+    assert_params(MM_DISPATCH_LEVEL, 0, 0); /* a read; no instruction address for the DDI's own code */
 }
 
 static void build_nonpaged_mdl_on_paged_pool(void **state)

@@ -7,7 +7,7 @@
 
 #define NOMINMAX
 #define MMSIM_WDK_NO_LOWERCASE_SEH
-#include <wdm.h>
+#include <ntifs.h>
 
 #include "mm/mm.h"
 #include "mmsim/wdk.h"

@@ -1,7 +1,9 @@
 /* wdk/memory.c — the memory DDIs with their WDK signatures over the
  * model: pool (ExAllocatePool*, with the driver's live blocks kept for the
  * leak report at unload), MDLs (IoAllocateMdl … MmUnlockPages, raising
- * where Windows raises), mapping, physical addresses, pageable sections. */
+ * where Windows raises), mapping and reserved mappings, physical addresses,
+ * I/O space, contiguous and non-cached memory, pageable sections, and the
+ * current process's virtual memory (Zw*VirtualMemory). */
 #include "internal.h"
 
 #include "wdkstate.h"
@@ -41,6 +43,16 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
 {
     return allocate("ExAllocatePool", pool_of(PoolType), NumberOfBytes, 0x656E6F4E /* "None" */, false,
+                    __builtin_return_address(0));
+}
+
+/* The priority says how hard to try when memory is short and, under
+ * Special Pool, which end of the page to align the block with; mmsim's
+ * Special Pool always aligns with the end (Verify End, docs/decisions.md). */
+PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag, EX_POOL_PRIORITY Priority)
+{
+    (void)Priority;
+    return allocate("ExAllocatePoolWithTagPriority", pool_of(PoolType), NumberOfBytes, Tag, false,
                     __builtin_return_address(0));
 }
 
@@ -235,12 +247,179 @@ PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
     return pa;
 }
 
+/* ---- physical memory: I/O space, contiguous and non-cached memory ----
+ * Each can fail under Low Resources Simulation (MMWDK_INJECT_PHYSICAL). */
+
 PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType)
 {
-    mm_va va = mm_map_io_space(mmwdk_m("MmMapIoSpace"), (uint64_t)PhysicalAddress.QuadPart, NumberOfBytes,
-                               (mm_cache_type)CacheType);
+    mm_machine *m = mmwdk_m("MmMapIoSpace");
+    if (mmwdk_inject_failure(MMWDK_INJECT_PHYSICAL, __builtin_return_address(0)))
+        return NULL;
+    mm_va va = mm_map_io_space(m, (uint64_t)PhysicalAddress.QuadPart, NumberOfBytes, (mm_cache_type)CacheType);
     mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
     return ptr_of(va);
+}
+
+PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG Protect)
+{
+    mm_machine *m = mmwdk_m("MmMapIoSpaceEx");
+    if (mmwdk_inject_failure(MMWDK_INJECT_PHYSICAL, __builtin_return_address(0)))
+        return NULL;
+    mm_va va = mm_map_io_space_ex(m, (uint64_t)PhysicalAddress.QuadPart, NumberOfBytes, Protect);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestAcceptableAddress)
+{
+    mm_machine *m = mmwdk_m("MmAllocateContiguousMemory");
+    if (mmwdk_inject_failure(MMWDK_INJECT_PHYSICAL, __builtin_return_address(0)))
+        return NULL;
+    mm_va va = mm_allocate_contiguous_memory(m, NumberOfBytes, (uint64_t)HighestAcceptableAddress.QuadPart);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS LowestAcceptableAddress,
+                                             PHYSICAL_ADDRESS HighestAcceptableAddress,
+                                             PHYSICAL_ADDRESS BoundaryAddressMultiple, MEMORY_CACHING_TYPE CacheType)
+{
+    mm_machine *m = mmwdk_m("MmAllocateContiguousMemorySpecifyCache");
+    if (mmwdk_inject_failure(MMWDK_INJECT_PHYSICAL, __builtin_return_address(0)))
+        return NULL;
+    mm_va va = mm_allocate_contiguous_memory_specify_cache(
+        m, NumberOfBytes, (uint64_t)LowestAcceptableAddress.QuadPart, (uint64_t)HighestAcceptableAddress.QuadPart,
+        (uint64_t)BoundaryAddressMultiple.QuadPart, (mm_cache_type)CacheType);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmFreeContiguousMemory(PVOID BaseAddress)
+{
+    mmwdk_stop_if_dead(mm_free_contiguous_memory(mmwdk_m("MmFreeContiguousMemory"), va_of(BaseAddress)));
+}
+
+void MmFreeContiguousMemorySpecifyCache(PVOID BaseAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType)
+{
+    mmwdk_stop_if_dead(mm_free_contiguous_memory_specify_cache(mmwdk_m("MmFreeContiguousMemorySpecifyCache"),
+                                                               va_of(BaseAddress), NumberOfBytes,
+                                                               (mm_cache_type)CacheType));
+}
+
+PVOID MmAllocateNonCachedMemory(SIZE_T NumberOfBytes)
+{
+    mm_machine *m = mmwdk_m("MmAllocateNonCachedMemory");
+    if (mmwdk_inject_failure(MMWDK_INJECT_PHYSICAL, __builtin_return_address(0)))
+        return NULL;
+    mm_va va = mm_allocate_non_cached_memory(m, NumberOfBytes);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmFreeNonCachedMemory(PVOID BaseAddress, SIZE_T NumberOfBytes)
+{
+    mmwdk_stop_if_dead(mm_free_non_cached_memory(mmwdk_m("MmFreeNonCachedMemory"), va_of(BaseAddress), NumberOfBytes));
+}
+
+/* ---- reserved mappings ---- */
+
+PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag)
+{
+    mm_va va = mm_allocate_mapping_address(mmwdk_m("MmAllocateMappingAddress"), NumberOfBytes, PoolTag);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
+{
+    mmwdk_stop_if_dead(mm_free_mapping_address(mmwdk_m("MmFreeMappingAddress"), va_of(BaseAddress), PoolTag));
+}
+
+PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL MemoryDescriptorList,
+                                          MEMORY_CACHING_TYPE CacheType)
+{
+    mm_va va = mm_map_locked_pages_with_reserved_mapping(mmwdk_m("MmMapLockedPagesWithReservedMapping"),
+                                                         va_of(MappingAddress), PoolTag,
+                                                         va_of(MemoryDescriptorList), (mm_cache_type)CacheType);
+    mmwdk_stop_if_dead(MM_STATUS_SUCCESS);
+    return ptr_of(va);
+}
+
+void MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL MemoryDescriptorList)
+{
+    mmwdk_stop_if_dead(mm_unmap_reserved_mapping(mmwdk_m("MmUnmapReservedMapping"), va_of(BaseAddress), PoolTag,
+                                                 va_of(MemoryDescriptorList)));
+}
+
+/* ---- the current process's virtual memory ----
+ * A driver's Zw call runs with previous mode KernelMode: its pointers are
+ * not probed. Only NtCurrentProcess() names a process here (mmsim keeps
+ * no handle table for processes): another handle is STATUS_INVALID_HANDLE. */
+
+static mm_status virtual_memory(const char *ddi, HANDLE process, PVOID *base, PSIZE_T size, mm_va *va,
+                                uint64_t *bytes, mm_process **p)
+{
+    mm_machine *m = mmwdk_m(ddi);
+    if (process != NtCurrentProcess())
+        return MM_STATUS_INVALID_HANDLE;
+    if (!base || !size)
+        return MM_STATUS_ACCESS_VIOLATION;
+    *va = va_of(*base);
+    *bytes = *size;
+    *p = mm_process_current(m);
+    return MM_STATUS_SUCCESS;
+}
+
+static NTSTATUS virtual_done(mm_status st, PVOID *base, PSIZE_T size, mm_va va, uint64_t bytes)
+{
+    mmwdk_stop_if_dead(st);
+    if (MM_SUCCESS(st)) {
+        *base = ptr_of(va);
+        *size = (SIZE_T)bytes;
+    }
+    return (NTSTATUS)st;
+}
+
+NTSTATUS ZwAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG_PTR ZeroBits, PSIZE_T RegionSize,
+                                 ULONG AllocationType, ULONG Protect)
+{
+    mm_va va;
+    uint64_t bytes;
+    mm_process *p;
+    mm_status st = virtual_memory("ZwAllocateVirtualMemory", ProcessHandle, BaseAddress, RegionSize, &va, &bytes, &p);
+    if (MM_SUCCESS(st) && ZeroBits)
+        st = MM_STATUS_INVALID_PARAMETER; /* mmsim models no ZeroBits constraint */
+    if (MM_SUCCESS(st))
+        st = mm_virtual_alloc(mmwdk_machine(), p, &va, &bytes, AllocationType, Protect);
+    return virtual_done(st, BaseAddress, RegionSize, va, bytes);
+}
+
+NTSTATUS ZwFreeVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize, ULONG FreeType)
+{
+    mm_va va;
+    uint64_t bytes;
+    mm_process *p;
+    mm_status st = virtual_memory("ZwFreeVirtualMemory", ProcessHandle, BaseAddress, RegionSize, &va, &bytes, &p);
+    if (MM_SUCCESS(st))
+        st = mm_virtual_free(mmwdk_machine(), p, &va, &bytes, FreeType);
+    return virtual_done(st, BaseAddress, RegionSize, va, bytes);
+}
+
+NTSTATUS ZwProtectVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize, ULONG NewProtect,
+                                PULONG OldProtect)
+{
+    mm_va va;
+    uint64_t bytes;
+    mm_process *p;
+    uint32_t old = 0;
+    mm_status st = virtual_memory("ZwProtectVirtualMemory", ProcessHandle, BaseAddress, RegionSize, &va, &bytes, &p);
+    if (MM_SUCCESS(st) && !OldProtect)
+        st = MM_STATUS_ACCESS_VIOLATION;
+    if (MM_SUCCESS(st))
+        st = mm_virtual_protect(mmwdk_machine(), p, &va, &bytes, NewProtect, &old);
+    if (MM_SUCCESS(st))
+        *OldProtect = old;
+    return virtual_done(st, BaseAddress, RegionSize, va, bytes);
 }
 
 void MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)

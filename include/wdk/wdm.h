@@ -166,7 +166,21 @@ typedef ULONG64 POOL_FLAGS;
 #define POOL_FLAG_NON_PAGED_EXECUTE 0x0000000000000080ULL
 #define POOL_FLAG_PAGED 0x0000000000000100ULL
 
+typedef enum _EX_POOL_PRIORITY {
+    LowPoolPriority = 0,
+    LowPoolPrioritySpecialPoolOverrun = 8,
+    LowPoolPrioritySpecialPoolUnderrun = 9,
+    NormalPoolPriority = 16,
+    NormalPoolPrioritySpecialPoolOverrun = 24,
+    NormalPoolPrioritySpecialPoolUnderrun = 25,
+    HighPoolPriority = 32,
+    HighPoolPrioritySpecialPoolOverrun = 40,
+    HighPoolPrioritySpecialPoolUnderrun = 41
+} EX_POOL_PRIORITY;
+
 NTKERNELAPI PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+NTKERNELAPI PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
+                                                EX_POOL_PRIORITY Priority);
 NTKERNELAPI PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes);
 NTKERNELAPI PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 NTKERNELAPI PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag);
@@ -191,6 +205,25 @@ NTKERNELAPI void ObfReferenceObject(PVOID Object);
 NTKERNELAPI void ObfDereferenceObject(PVOID Object);
 #define ObReferenceObject(o) ObfReferenceObject(o)
 #define ObDereferenceObject(o) ObfDereferenceObject(o)
+
+/* ---- page protections and allocation types ---- */
+#define PAGE_NOACCESS 0x01
+#define PAGE_READONLY 0x02
+#define PAGE_READWRITE 0x04
+#define PAGE_WRITECOPY 0x08
+#define PAGE_EXECUTE 0x10
+#define PAGE_EXECUTE_READ 0x20
+#define PAGE_EXECUTE_READWRITE 0x40
+#define PAGE_EXECUTE_WRITECOPY 0x80
+#define PAGE_GUARD 0x100
+#define PAGE_NOCACHE 0x200
+#define PAGE_WRITECOMBINE 0x400
+#define MEM_COMMIT 0x1000
+#define MEM_RESERVE 0x2000
+#define MEM_DECOMMIT 0x4000
+#define MEM_RELEASE 0x8000
+#define MEM_RESET 0x80000
+#define MEM_TOP_DOWN 0x100000
 
 /* ---- MDLs: the x64 layout ---- */
 typedef struct _MDL {
@@ -283,7 +316,21 @@ NTKERNELAPI PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_A
                                          MEMORY_CACHING_TYPE CacheType, ULONG Flags);
 NTKERNELAPI void MmFreePagesFromMdl(PMDL MemoryDescriptorList);
 NTKERNELAPI PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType);
+NTKERNELAPI PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG Protect);
 NTKERNELAPI void MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes);
+NTKERNELAPI PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestAcceptableAddress);
+NTKERNELAPI PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS LowestAcceptableAddress,
+                                                         PHYSICAL_ADDRESS HighestAcceptableAddress,
+                                                         PHYSICAL_ADDRESS BoundaryAddressMultiple,
+                                                         MEMORY_CACHING_TYPE CacheType);
+NTKERNELAPI void MmFreeContiguousMemory(PVOID BaseAddress);
+NTKERNELAPI void MmFreeContiguousMemorySpecifyCache(PVOID BaseAddress, SIZE_T NumberOfBytes,
+                                                    MEMORY_CACHING_TYPE CacheType);
+NTKERNELAPI PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag);
+NTKERNELAPI void MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag);
+NTKERNELAPI PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL MemoryDescriptorList,
+                                                      MEMORY_CACHING_TYPE CacheType);
+NTKERNELAPI void MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL MemoryDescriptorList);
 NTKERNELAPI PVOID MmLockPagableDataSection(PVOID AddressWithinSection);
 NTKERNELAPI void MmUnlockPagableImageSection(PVOID ImageSectionHandle);
 #define MmLockPagableCodeSection(Address) MmLockPagableDataSection((PVOID)(ULONG_PTR)(Address))

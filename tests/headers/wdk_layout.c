@@ -96,6 +96,15 @@ AT(IO_STATUS_BLOCK, Information, 0x08);
 C_ASSERT(sizeof(KAPC_STATE) == 0x30);
 C_ASSERT(CTL_CODE(0x8000, 0xFFF, METHOD_NEITHER, FILE_READ_ACCESS | FILE_WRITE_ACCESS) == 0x8000FFFFu);
 C_ASSERT(sizeof(WCHAR) == 2 && sizeof(ULONG) == 4 && sizeof(LONG) == 4 && sizeof(ULONG_PTR) == 8);
+C_ASSERT(PAGE_NOACCESS == 0x01 && PAGE_READONLY == 0x02 && PAGE_READWRITE == 0x04 && PAGE_WRITECOPY == 0x08);
+C_ASSERT(PAGE_EXECUTE == 0x10 && PAGE_EXECUTE_READ == 0x20 && PAGE_EXECUTE_READWRITE == 0x40 &&
+         PAGE_EXECUTE_WRITECOPY == 0x80);
+C_ASSERT(PAGE_GUARD == 0x100 && PAGE_NOCACHE == 0x200 && PAGE_WRITECOMBINE == 0x400);
+C_ASSERT(MEM_COMMIT == 0x1000 && MEM_RESERVE == 0x2000 && MEM_DECOMMIT == 0x4000 && MEM_RELEASE == 0x8000 &&
+         MEM_RESET == 0x80000 && MEM_TOP_DOWN == 0x100000);
+C_ASSERT(LowPoolPriority == 0 && LowPoolPrioritySpecialPoolOverrun == 8 && LowPoolPrioritySpecialPoolUnderrun == 9 &&
+         NormalPoolPriority == 16 && NormalPoolPrioritySpecialPoolUnderrun == 25 && HighPoolPriority == 32 &&
+         HighPoolPrioritySpecialPoolUnderrun == 41);
 
 /* A driver-shaped use: every construct here must compile warning-free. */
 DRIVER_DISPATCH mmsim_header_dispatch;

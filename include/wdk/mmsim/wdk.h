@@ -38,7 +38,8 @@ void mmwdk_exact_buffers(bool on);
 #define MMWDK_INJECT_LOCK 0x04u       /* MmProbeAndLockPages: raises STATUS_INSUFFICIENT_RESOURCES */
 #define MMWDK_INJECT_MAP 0x08u        /* MmMapLockedPagesSpecifyCache (failure allowed): NULL */
 #define MMWDK_INJECT_PAGES 0x10u      /* MmAllocatePagesForMdl(Ex): half the pages asked for */
-#define MMWDK_INJECT_ALL 0x1Fu
+#define MMWDK_INJECT_PHYSICAL 0x20u   /* MmMapIoSpace(Ex), MmAllocateContiguousMemory*, MmAllocateNonCachedMemory: NULL */
+#define MMWDK_INJECT_ALL 0x3Fu
 struct mmwdk_injection {
     uint32_t sites;        /* MMWDK_INJECT_* */
     uint64_t fail_nth;     /* fail the Nth eligible call (1-based); 0: not by count */

@@ -54,6 +54,17 @@ static void unpark(mm_machine *m)
     }
 }
 
+/* A frame MmAllocatePagesForMdl handed out: MDL pages, marked deleted and
+ * tied to no PTE (Windows marks them with a PteFrame of its own; a frame
+ * of MmAllocateNonCachedMemory, also MDL pages, has its PTE). */
+static bool from_allocate_pages(mm_machine *m, mm_pfn pfn)
+{
+    if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched)
+        return false;
+    const struct mmi_pfn *e = mmi_pfn(m, pfn);
+    return mmi_pfn_use(e) == MM_USE_MDL_PAGES && mmi_pfn_has(e, MMI_PF_DELETED) && e->pte_frame == 0;
+}
+
 static mm_status release_pages(mm_machine *m, mm_va mdl, uint64_t count)
 {
     for (uint64_t i = 0; i < count; i++) {
@@ -63,7 +74,7 @@ static mm_status release_pages(mm_machine *m, mm_va mdl, uint64_t count)
             return st;
         if (pfn == MM_PFN_NONE)
             break;
-        if (!mmi_pfn_is_ram(m, pfn) || pfn >= m->pfn.untouched || mmi_pfn_use(mmi_pfn(m, pfn)) != MM_USE_MDL_PAGES)
+        if (!from_allocate_pages(m, pfn))
             return mmi_bugcheck(m, MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1236, mdl, MM_MDL_PFN_ARRAY(mdl) + i * 8, pfn, pfn,
                                 mdl, "MmFreePagesFromMdl on MDL %016llx: PFN 0x%llx was not allocated by "
                                 "MmAllocatePagesForMdl", (unsigned long long)mdl, (unsigned long long)pfn);

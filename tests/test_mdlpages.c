@@ -93,6 +93,22 @@ static void free_pages_of_a_probed_mdl_is_1a_1236(void **state)
     assert_params(mdl, MM_MDL_PFN_ARRAY(mdl), frame);
 }
 
+/* Non-cached memory's frames are MDL pages too, but each has its PTE:
+ * MmFreePagesFromMdl of an MDL built over them is 0x1A/0x1236 before any
+ * frame is freed (the API fuzzer found the model freeing them while the
+ * non-cached mapping still mapped them). */
+static void free_pages_of_non_cached_memory_is_1a_1236(void **state)
+{
+    mm_machine *m = *state;
+    mm_va nc = mm_allocate_non_cached_memory(m, 0x2000);
+    assert_true(nc != 0);
+    mm_va mdl = mm_io_allocate_mdl(m, nc, 0x2000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_pfn frame = pfn_of(m, nc);
+    expect_bugcheck(mm_free_pages_from_mdl(m, mdl), MM_BUGCHECK_MEMORY_MANAGEMENT, 0x1236);
+    assert_params(mdl, MM_MDL_PFN_ARRAY(mdl), frame);
+}
+
 static void free_pages_above_dispatch_with_verifier_is_c4_7e(void **state)
 {
     mm_machine *m = *state;
@@ -262,6 +278,7 @@ int main(void)
         T(fewer_pages_than_asked),
         T(physical_range_is_honoured),
         T(free_pages_of_a_probed_mdl_is_1a_1236),
+        T(free_pages_of_non_cached_memory_is_1a_1236),
         T(free_pages_above_dispatch_with_verifier_is_c4_7e),
         T(reserved_mapping_lifecycle),
         T(reserved_wrong_tag_on_map),

@@ -6,7 +6,8 @@
  * or partial MDL, the IRQL sub-codes 0x71, 0x74-0x7A and 0x20019 at
  * MmUnlockPagableImageSection; without Verifier the UserMode probe of a range
  * past MmUserProbeAddress or wrapping around, 0x3F from MmMapLockedPages at
- * system-PTE exhaustion, and with TrackPtes 0xD8 instead of 0x3F. Each test
+ * system-PTE exhaustion, a double unlock that takes another MDL's lock away,
+ * and with TrackPtes 0xD8 instead of 0x3F. Each test
  * asserts the bug-check code and all four parameters (or the raised status). */
 #include "harness.h"
 
@@ -492,6 +493,34 @@ static void pte_tracking_mapping_a_mapped_mdl_again_is_0xd8(void **state)
     assert_params(0, 0, 64);
 }
 
+/* MmUnlockPages twice without Verifier or lock tracking, on a user page
+ * another MDL also holds locked: the second unlock takes that MDL's lock
+ * away silently (the page's reference count drops to the mapping's own);
+ * the other MDL's unlock then finds a page nobody locked, 0x4E (7, PFN,
+ * share, 0). */
+static void double_unlock_takes_another_mdls_lock(void **state)
+{
+    mm_machine *m = *state;
+    mm_va va;
+    mm_va a = user_mdl(m, &va, 0x100);
+    mm_va b = mm_io_allocate_mdl(m, va, 0x100, false, false, 0);
+    assert_true(b != 0);
+    assert_ok(mm_probe_and_lock_pages(m, a, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_probe_and_lock_pages(m, b, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    mm_pfn frame = pfn_of(m, va);
+    struct mm_pfn_info before;
+    assert_ok(mm_pfn_query(m, frame, &before));
+    assert_int_equal(before.reference_count, 3); /* the mapping, a's lock, b's lock */
+    assert_ok(mm_unlock_pages(m, a));
+    assert_ok(mm_unlock_pages(m, a)); /* the bug: silently, b's lock goes */
+    struct mm_pfn_info after;
+    assert_ok(mm_pfn_query(m, frame, &after));
+    assert_int_equal(after.reference_count, 1);
+    assert_int_equal(after.share_count, 1);
+    expect_bugcheck(mm_unlock_pages(m, b), MM_BUGCHECK_PFN_LIST_CORRUPT, 0x07);
+    assert_params(frame, 1, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +545,7 @@ int main(void)
         VO(verifier_unlock_pagable_section_above_apc_is_0x20019),
         T(user_probe_running_past_the_probe_address),
         T(user_probe_of_a_wrapping_range),
+        T(double_unlock_takes_another_mdls_lock),
         cmocka_unit_test_setup_teardown(legacy_map_at_system_pte_exhaustion_is_0x3f, setup_64_ptes, teardown_machine),
         cmocka_unit_test_setup_teardown(pte_tracking_bug_check_on_failure_is_0xd8, setup_64_ptes_tracked,
                                         teardown_machine),

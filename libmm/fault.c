@@ -54,7 +54,7 @@ mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va)
 
 /* P2 of 0x50 from Windows 10 1507 on: the x64 page-fault error code, so 0
  * read, 0x2 write (bit 1), 0x10 instruction fetch (bit 4). */
-static uint64_t fault_access_code(mm_access kind)
+uint64_t mmi_fault_access_code(mm_access kind)
 {
     return kind == MM_ACCESS_WRITE ? 0x2 : kind == MM_ACCESS_EXECUTE ? 0x10 : 0;
 }
@@ -112,7 +112,7 @@ static mm_status bad_system_reference(mm_machine *m, const struct access *a, uin
     }
     char where[96];
     mmi_image_describe(m, a->va, where, sizeof where);
-    return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, type,
+    return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, mmi_fault_access_code(a->kind), a->ip, type,
                         MM_PFN_NONE, a->va, "%s of %016llx%s: %s", kind_name(a->kind), (unsigned long long)a->va,
                         where, why);
 }
@@ -353,7 +353,7 @@ static mm_status translate(mm_machine *m, const struct access *a, mm_pfn *pfn)
     if (!mmi_is_canonical(a->va)) {
         if (a->mode == MM_USER_MODE)
             return access_violation(m, a);
-        return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, fault_access_code(a->kind), a->ip, 4,
+        return mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, a->va, mmi_fault_access_code(a->kind), a->ip, 4,
                             MM_PFN_NONE, 0, "%016llx is not a canonical address", (unsigned long long)a->va);
     }
     if (a->mode == MM_USER_MODE && !mmi_is_user_va(m, a->va))

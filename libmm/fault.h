@@ -47,4 +47,8 @@ bool mmi_is_address_valid(mm_machine *m, mm_va va);
 /* What a page mapped at va is used for. */
 mm_page_use mmi_use_for_va(const mm_machine *m, mm_va va);
 
+/* P2 of 0x50 (Windows 10 1507 on): the x64 page-fault error code, 0 read,
+ * 0x2 write, 0x10 instruction fetch. */
+uint64_t mmi_fault_access_code(mm_access kind);
+
 #endif

@@ -54,6 +54,11 @@ mm_status mm_irql_raise(mm_machine *m, mm_irql new_irql, mm_irql *old_irql)
 {
     MMI_ENTER(m, "KeRaiseIrql");
     struct mmi_cpu *cpu = mmi_cpu(m);
+    /* Verifier's automatic checks: 0xC4/0x30 (IRQL, requested IRQL, 0). */
+    if (mmi_verifier(m) && (new_irql > MM_HIGH_LEVEL || new_irql < cpu->irql))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x30, cpu->irql, new_irql, 0,
+                            MM_PFN_NONE, 0, "KeRaiseIrql to %u while at %u: %s", new_irql, cpu->irql,
+                            new_irql > MM_HIGH_LEVEL ? "above HIGH_LEVEL" : "raising must not lower the IRQL");
     if (new_irql > MM_HIGH_LEVEL)
         return MM_STATUS_INVALID_PARAMETER;
     if (new_irql < cpu->irql)
@@ -76,6 +81,12 @@ mm_status mm_irql_lower(mm_machine *m, mm_irql new_irql)
 {
     MMI_ENTER(m, "KeLowerIrql");
     struct mmi_cpu *cpu = mmi_cpu(m);
+    /* Verifier's automatic checks: 0xC4/0x31 (IRQL, requested IRQL, 0: the
+     * new IRQL is bad; mmsim has no DPC routines for the 1 case). */
+    if (mmi_verifier(m) && (new_irql > MM_HIGH_LEVEL || new_irql > cpu->irql))
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x31, cpu->irql, new_irql, 0,
+                            MM_PFN_NONE, 0, "KeLowerIrql to %u while at %u: %s", new_irql, cpu->irql,
+                            new_irql > MM_HIGH_LEVEL ? "above HIGH_LEVEL" : "lowering must not raise the IRQL");
     if (new_irql > MM_HIGH_LEVEL)
         return MM_STATUS_INVALID_PARAMETER;
     if (new_irql > cpu->irql)

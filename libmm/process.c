@@ -338,9 +338,12 @@ mm_status mm_process_attach(mm_machine *m, mm_process *process, struct mm_apc_st
     struct mmi_cpu *cpu = mmi_cpu(m);
     if (p->terminated)
         return MM_STATUS_PROCESS_IS_TERMINATING;
+    /* P3 the thread's ApcStateIndex (1 while attached), P4 "a DPC is
+     * running": mmsim has no DPCs and takes DISPATCH_LEVEL or above for
+     * one (docs/decisions.md). */
     if (cpu->irql >= MM_DISPATCH_LEVEL)
         return mmi_bugcheck(m, MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, p->eprocess, cpu->process->eprocess,
-                            cpu->irql, 0, MM_PFN_NONE, p->eprocess,
+                            cpu->attach_depth ? 1 : 0, 1, MM_PFN_NONE, p->eprocess,
                             "KeStackAttachProcess at IRQL %u: it requires IRQL below DISPATCH_LEVEL", cpu->irql);
     *state = (struct mm_apc_state){.saved = cpu->process, .target = p, .cpu = m->current_cpu,
                                    .magic = APC_STATE_MAGIC};

@@ -164,7 +164,7 @@ static mm_status unmap_checks(mm_machine *m, mm_va base, uint32_t tag, uint64_t 
 {
     uint64_t range = stored_count(m, base) - HEADERS;
     if (pages > range)
-        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10A, base, range + HEADERS, pages, MM_PFN_NONE, base,
+        return mmi_bugcheck(m, MM_BUGCHECK_SYSTEM_PTE_MISUSE, 0x10A, base, range, pages, MM_PFN_NONE, base,
                             "MmUnmapReservedMapping(%016llx) of an MDL of %llu pages from a range of %llu",
                             (unsigned long long)base, (unsigned long long)pages, (unsigned long long)range);
     for (uint64_t i = 0; i < range; i++) {

@@ -98,6 +98,36 @@ static void lowering_to_higher_irql_is_0xa(void **state)
     assert_params(MM_PASSIVE_LEVEL, 0, 0);
 }
 
+/* Under Verifier the same mistakes are its automatic checks: 0xC4/0x30
+ * for KeRaiseIrql, 0xC4/0x31 for KeLowerIrql (IRQL, requested IRQL, 0),
+ * also for a level above HIGH_LEVEL, which without Verifier is refused. */
+static void raising_to_lower_irql_with_verifier_is_0xc4_30(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_irql_raise(m, MM_APC_LEVEL, NULL), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x30);
+    assert_params(MM_DISPATCH_LEVEL, MM_APC_LEVEL, 0);
+}
+
+static void raising_above_high_level_with_verifier_is_0xc4_30(void **state)
+{
+    mm_machine *m = *state;
+    assert_status(mm_irql_raise(m, 16, NULL), MM_STATUS_INVALID_PARAMETER);
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    expect_bugcheck(mm_irql_raise(m, 16, NULL), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x30);
+    assert_params(MM_PASSIVE_LEVEL, 16, 0);
+}
+
+static void lowering_to_higher_irql_with_verifier_is_0xc4_31(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    assert_ok(mm_irql_raise(m, MM_APC_LEVEL, NULL));
+    expect_bugcheck(mm_irql_lower(m, MM_DISPATCH_LEVEL), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x31);
+    assert_params(MM_APC_LEVEL, MM_DISPATCH_LEVEL, 0);
+}
+
 static void dead_machine_refuses_everything(void **state)
 {
     mm_machine *m = *state;
@@ -434,6 +464,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(irql_rules, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(raising_to_lower_irql_is_0x9, setup_machine, teardown_machine),
         cmocka_unit_test_setup_teardown(lowering_to_higher_irql_is_0xa, setup_machine, teardown_machine),
+        cmocka_unit_test_setup_teardown(raising_to_lower_irql_with_verifier_is_0xc4_30, setup_machine,
+                                        teardown_machine),
+        cmocka_unit_test_setup_teardown(raising_above_high_level_with_verifier_is_0xc4_30, setup_machine,
+                                        teardown_machine),
+        cmocka_unit_test_setup_teardown(lowering_to_higher_irql_with_verifier_is_0xc4_31, setup_machine,
+                                        teardown_machine),
         cmocka_unit_test_setup_teardown(dead_machine_refuses_everything, setup_machine, teardown_machine),
         cmocka_unit_test(returning_hook_makes_calls_fail_cleanly),
         cmocka_unit_test(same_inputs_same_trace),

@@ -521,6 +521,23 @@ static void double_unlock_takes_another_mdls_lock(void **state)
     assert_params(frame, 1, 0);
 }
 
+/* A read of a system mapping made no-access (MmProtectMdlSystemAddress):
+ * 0x50 with P4 = 1, ReactOS's value for a PTE that allows no access
+ * (Microsoft lists none for it; docs/decisions.md). */
+static void read_of_a_no_access_system_mapping_is_0x50_1(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
+    mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
+    assert_true(sys != 0);
+    assert_ok(mm_protect_mdl_system_address(m, mdl, MM_PAGE_NOACCESS));
+    uint8_t byte;
+    expect_bugcheck(mm_read(m, sys + 8, &byte, 1), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, sys + 8);
+    assert_params(0, 0, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +563,7 @@ int main(void)
         T(user_probe_running_past_the_probe_address),
         T(user_probe_of_a_wrapping_range),
         T(double_unlock_takes_another_mdls_lock),
+        T(read_of_a_no_access_system_mapping_is_0x50_1),
         cmocka_unit_test_setup_teardown(legacy_map_at_system_pte_exhaustion_is_0x3f, setup_64_ptes, teardown_machine),
         cmocka_unit_test_setup_teardown(pte_tracking_bug_check_on_failure_is_0xd8, setup_64_ptes_tracked,
                                         teardown_machine),

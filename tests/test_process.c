@@ -118,7 +118,24 @@ static void attach_at_dispatch_is_0x5(void **state)
     assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
     struct mm_apc_state s;
     expect_bugcheck(mm_process_attach(m, a, &s), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ia.eprocess);
-    assert_params(is.eprocess, MM_DISPATCH_LEVEL, 0);
+    assert_params(is.eprocess, 0, 1); /* ApcStateIndex 0 (not attached), "a DPC is running" */
+}
+
+/* Attached already (ApcStateIndex 1), then again at DISPATCH_LEVEL. */
+static void attach_while_attached_at_dispatch_is_0x5(void **state)
+{
+    mm_machine *m = *state;
+    mm_process *a = NULL, *b = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &a));
+    assert_ok(mm_process_create(m, "b.exe", &b));
+    struct mm_process_info ia, ib;
+    assert_ok(mm_process_query(m, a, &ia));
+    assert_ok(mm_process_query(m, b, &ib));
+    struct mm_apc_state s1, s2;
+    assert_ok(mm_process_attach(m, a, &s1));
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_process_attach(m, b, &s2), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ib.eprocess);
+    assert_params(ia.eprocess, 1, 1);
 }
 
 static void exit_with_locked_pages_is_0x76(void **state)
@@ -334,6 +351,7 @@ int main(void)
         T(attach_detach_and_nesting),
         T(detach_out_of_order_is_0x6),
         T(attach_at_dispatch_is_0x5),
+        T(attach_while_attached_at_dispatch_is_0x5),
         T(exit_with_locked_pages_is_0x76),
         T(terminate_rules),
         T(handles_from_another_machine_are_refused),

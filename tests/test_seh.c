@@ -373,6 +373,50 @@ static void spin_lock_raises_irql(void **state)
     expect_bugcheck(paged[0] = 2, 0x0A, (uintptr_t)paged);
 }
 
+/* A thread acquiring a spin lock it holds spins forever at DISPATCH_LEVEL:
+ * Windows' DPC watchdog stops the machine (0x133, 1: too long at
+ * DISPATCH_LEVEL, the period in ticks); Verifier's Deadlock Detection
+ * stops it at the call (0xC4/0x1000, the lock). */
+static void spin_lock_taken_twice_is_the_dpc_watchdog(void **state)
+{
+    skip_without_host_view(state);
+    KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KIRQL old;
+    KeAcquireSpinLock(&lock, &old);
+    expect_bugcheck(KeAcquireSpinLockAtDpcLevel(&lock), 0x133, 1);
+    assert_params(0x1E00, 0, 0);
+}
+
+static void spin_lock_taken_twice_with_deadlock_detection_is_0xc4_1000(void **state)
+{
+    skip_without_host_view(state);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_DEADLOCK_DETECTION));
+    KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KIRQL old;
+    KeAcquireSpinLock(&lock, &old);
+    expect_bugcheck(KeAcquireSpinLock(&lock, &old), 0xC4, 0x1000);
+    assert_params((uintptr_t)&lock, 0, 0);
+}
+
+/* ExAllocatePool2 refuses a tag of 0 and anything but one pool type:
+ * NULL, or the exception POOL_FLAG_RAISE_ON_FAILURE asks for. */
+static void pool2_refusals(void **state)
+{
+    skip_without_host_view(state);
+    assert_null(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 0));
+    assert_null(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 16, 'tseT'));
+    assert_null(ExAllocatePool2(POOL_FLAG_UNINITIALIZED, 16, 'tseT'));
+    volatile NTSTATUS caught = STATUS_SUCCESS;
+    __try {
+        ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_RAISE_ON_FAILURE, 16, 0);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        caught = GetExceptionCode();
+    }
+    assert_int_equal(caught, STATUS_INSUFFICIENT_RESOURCES);
+}
+
 /* ExAllocatePool2 zeroes; DbgPrint formats with Windows' rules. */
 static void pool_and_debug_print(void **state)
 {
@@ -394,6 +438,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_seh, teardown_seh)
         T(raise_is_caught),
+        T(spin_lock_taken_twice_is_the_dpc_watchdog),
+        T(spin_lock_taken_twice_with_deadlock_detection_is_0xc4_1000),
+        T(pool2_refusals),
         T(continue_search_reaches_the_outer_handler),
         T(finally_runs_every_way_out),
         T(exception_in_a_handler_goes_outwards),

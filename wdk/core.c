@@ -97,16 +97,27 @@ void KeLowerIrql(KIRQL NewIrql)
 KIRQL KeRaiseIrqlToDpcLevel(void) { return KfRaiseIrql(DISPATCH_LEVEL); }
 
 /* ---- spin locks: one CPU runs the driver, so a lock held is a lock its
- * own thread holds: acquiring it again would spin forever ---- */
+ * own thread holds: acquiring it again would spin forever at
+ * DISPATCH_LEVEL. Verifier's Deadlock Detection stops it at the call
+ * (0xC4/0x1000); without it Windows spins until the DPC watchdog stops the
+ * machine (0x133, P1 1: too long at DISPATCH_LEVEL), which mmsim raises at
+ * once (docs/decisions.md). ---- */
 
 void KeInitializeSpinLock(PKSPIN_LOCK SpinLock) { *SpinLock = 0; }
+
+#define DPC_WATCHDOG_PERIOD 0x1E00 /* ticks: Windows' default, 120 s of 15.6 ms */
 
 static void take(PKSPIN_LOCK lock, const char *ddi)
 {
     if (*lock) {
-        mm_bugcheck_ex(mmwdk_m(ddi), ddi, 0xC4, 0x1001, va_of(lock), 0, 0,
-                       "the spin lock is already held by this thread: acquiring it again never returns "
-                       "(a real machine hangs)");
+        mm_machine *m = mmwdk_m(ddi);
+        if (mm_machine_verifier(m) & MM_VERIFIER_DEADLOCK_DETECTION)
+            mm_bugcheck_ex(m, ddi, 0xC4, 0x1000, va_of(lock), 0, 0,
+                           "the spin lock is already held by this thread: acquiring it again never returns");
+        else
+            mm_bugcheck_ex(m, ddi, 0x133, 1, DPC_WATCHDOG_PERIOD, 0, 0,
+                           "the spin lock is already held by this thread: it spins at DISPATCH_LEVEL until the DPC "
+                           "watchdog stops the machine");
         mmwdk_stop();
     }
     *lock = 1;

@@ -62,18 +62,15 @@ PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 }
 
 /* ExAllocatePool2: exactly one of the pool-type flags; zeroed unless
- * POOL_FLAG_UNINITIALIZED; a failure raises with POOL_FLAG_RAISE_ON_FAILURE. */
+ * POOL_FLAG_UNINITIALIZED. A tag of 0, invalid flags or no memory is NULL,
+ * or with POOL_FLAG_RAISE_ON_FAILURE an exception (as documented). */
 PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 {
     POOL_FLAGS kinds = Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
-    if (kinds == 0 || (kinds & (kinds - 1)) != 0) {
-        mm_bugcheck_ex(mmwdk_m("ExAllocatePool2"), "ExAllocatePool2", 0xC2, 0x9B, Flags, NumberOfBytes, Tag,
-                       "ExAllocatePool2 needs exactly one of POOL_FLAG_NON_PAGED, POOL_FLAG_NON_PAGED_EXECUTE and "
-                       "POOL_FLAG_PAGED");
-        mmwdk_stop();
-    }
-    PVOID p = allocate("ExAllocatePool2", kinds == POOL_FLAG_PAGED ? MM_PAGED_POOL : MM_NONPAGED_POOL, NumberOfBytes,
-                       Tag, !(Flags & POOL_FLAG_UNINITIALIZED), __builtin_return_address(0));
+    bool valid = kinds != 0 && (kinds & (kinds - 1)) == 0 && Tag != 0;
+    PVOID p = !valid ? NULL
+                     : allocate("ExAllocatePool2", kinds == POOL_FLAG_PAGED ? MM_PAGED_POOL : MM_NONPAGED_POOL,
+                                NumberOfBytes, Tag, !(Flags & POOL_FLAG_UNINITIALIZED), __builtin_return_address(0));
     if (!p && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
         mmwdk_raise(STATUS_INSUFFICIENT_RESOURCES, __builtin_return_address(0), 0, 0);
     return p;

@@ -17,7 +17,7 @@ extern "C" {
 /** X(code, NAME, p1, p2, p3, p4) — parameter meanings when P1 is not a
  * sub-code; codes whose P1 selects a row of MM_BUGCHECK_SUBCODE_MAP say so. */
 #define MM_BUGCHECK_MAP(X) \
-    X(0x05, INVALID_PROCESS_ATTACH_ATTEMPT, "process being attached", "current process", "IRQL", "0") \
+    X(0x05, INVALID_PROCESS_ATTACH_ATTEMPT, "process being attached", "current process", "the thread's APC state index", "non-zero: a DPC is running") \
     X(0x06, INVALID_PROCESS_DETACH_ATTEMPT, "process named by the APC state", "current process", "IRQL", "0") \
     X(0x09, IRQL_NOT_GREATER_OR_EQUAL, "current IRQL", "requested IRQL", "0", "0") \
     X(0x0A, IRQL_NOT_LESS_OR_EQUAL, "memory referenced", "IRQL", "bit 0: write, bit 3: execute", "instruction address") \
@@ -29,6 +29,7 @@ extern "C" {
     X(0x41, MUST_SUCCEED_POOL_EMPTY, "request size", "nonpaged pages used", "requests larger than a page", "available pages") \
     X(0x4E, PFN_LIST_CORRUPT, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0x50, PAGE_FAULT_IN_NONPAGED_AREA, "address referenced", "page-fault error code: 0 read, 0x2 write, 0x10 execute", "instruction address", "fault type (0 freed PTE, 1 no-access PTE, 2 page table not present, 4 not canonical)") \
+    X(0x35, NO_MORE_IRP_STACK_LOCATIONS, "IRP", "reserved", "reserved", "reserved") \
     X(0x44, MULTIPLE_IRP_COMPLETE_REQUESTS, "IRP", "reserved", "reserved", "reserved") \
     X(0x76, PROCESS_HAS_LOCKED_PAGES, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0x7E, SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, "exception code", "address of the exception", "exception record (0: not kept)", "context record (0: not kept)") \
@@ -48,7 +49,8 @@ extern "C" {
     X(0xC9, DRIVER_VERIFIER_IOMANAGER_VIOLATION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xD9, LOCKED_PAGES_TRACKER_CORRUPTION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xDA, SYSTEM_PTE_MISUSE, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
-    X(0xFC, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, "address executed", "PTE contents", "reserved", "reserved")
+    X(0xFC, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, "address executed", "PTE contents", "reserved", "reserved") \
+    X(0x133, DPC_WATCHDOG_VIOLATION, "0: one DPC or ISR too long, 1: too long at DISPATCH_LEVEL or above", "watchdog period (ticks)", "triage block (0: none)", "reserved")
 
 /** X(code, sub-code, p2, p3, p4, meaning) */
 #define MM_BUGCHECK_SUBCODE_MAP(X) \
@@ -58,10 +60,10 @@ extern "C" {
     X(0x19, 0x21, "pointer being freed", "bytes", "corrupted value", "data after the block is corrupt (overrun)") \
     X(0x19, 0x22, "address", "reserved", "reserved", "no tracking entry: double free or never allocated") \
     X(0x1A, 0x1000, "reserved", "reserved", "reserved", "a fully cached page was mapped non-cached with bug-check-on-failure") \
-    X(0x1A, 0x1010, "reserved", "reserved", "reserved", "a pageable section was unlocked more times than it was locked") \
+    X(0x1A, 0x1010, "section handle", "reserved", "reserved", "a pageable section was unlocked more times than it was locked") \
     X(0x1A, 0x1233, "PFN", "reserved", "reserved", "a driver tried to map a physical page that was not locked") \
-    X(0x1A, 0x1234, "reserved", "reserved", "reserved", "a driver tried to lock a pageable section that does not exist") \
-    X(0x1A, 0x1235, "reserved", "reserved", "reserved", "a driver tried to protect an MDL with an invalid mapping") \
+    X(0x1A, 0x1234, "address", "reserved", "reserved", "a driver tried to lock a pageable section that does not exist") \
+    X(0x1A, 0x1235, "MDL", "MappedSystemVa", "PTE address", "a driver tried to protect an MDL with an invalid mapping") \
     X(0x1A, 0x1236, "MDL", "address of the bad PFN entry", "PFN value", "the MDL contains an unlocked or invalid physical page") \
     X(0x1A, 0x1240, "MDL", "PTE address", "reserved", "an MDL was built for a virtual range that is not resident") \
     X(0x1A, 0x1241, "MDL", "PTE address", "reserved", "the MDL's range was unmapped while the MDL was being built") \
@@ -110,8 +112,10 @@ extern "C" {
     X(0xC4, 0x12, "IRQL", "pool type", "address", "nonpaged pool freed above DISPATCH_LEVEL") \
     X(0xC4, 0x13, "reserved", "pool header pointer", "pool header contents", "pool freed twice") \
     X(0xC4, 0x14, "reserved", "pool header pointer", "pool header contents", "pool freed twice") \
-    X(0xC4, 0x60, "reserved", "reserved", "reserved", "driver unloaded without freeing its pool") \
-    X(0xC4, 0x62, "reserved", "reserved", "reserved", "driver unloaded without freeing its pool") \
+    X(0xC4, 0x30, "IRQL", "requested IRQL", "0", "KeRaiseIrql to a lower IRQL (or above HIGH_LEVEL)") \
+    X(0xC4, 0x31, "IRQL", "requested IRQL", "0: bad new IRQL, 1: invalid in a DPC", "KeLowerIrql to a higher IRQL (or above HIGH_LEVEL)") \
+    X(0xC4, 0x60, "bytes from paged pool", "bytes from nonpaged pool", "allocations not freed", "driver unloaded without freeing its pool") \
+    X(0xC4, 0x62, "driver name", "reserved", "allocations not freed (paged and nonpaged)", "driver unloaded without freeing its pool") \
     X(0xC4, 0x6F, "MDL", "PFN being locked", "highest PFN", "MmProbeAndLockPages on pages not in the PFN database") \
     X(0xC4, 0x70, "IRQL", "MDL", "access mode", "MmProbeAndLockPages above DISPATCH_LEVEL") \
     X(0xC4, 0x71, "IRQL", "MDL", "process", "MmProbeAndLockProcessPages above DISPATCH_LEVEL") \
@@ -146,6 +150,7 @@ extern "C" {
     X(0xC4, 0x105, "IRP", "reserved", "reserved", "ExFreePool of an IRP instead of IoFreeIrp") \
     X(0xC4, 0x140, "IRQL", "MDL", "associated address", "a non-locked MDL was built over pageable or tradable memory") \
     X(0xC4, 0x141, "highest physical address requested", "bytes", "0", "physical memory explicitly requested below 4 GiB") \
+    X(0xC4, 0x1000, "resource (spin lock)", "reserved", "reserved", "Deadlock Detection: a thread acquired a lock it holds") \
     X(0xC4, 0x1010, "device object", "IRP", "system address of the MDL buffer", "invariant MDL buffer contents were modified (write IRP)") \
     X(0xC4, 0x1011, "device object", "IRP", "system address", "invariant MDL buffer was modified (read IRP)") \
     X(0xC4, 0x2002, "driver address", "priority", "0", "an executable MDL mapping was requested") \
@@ -153,7 +158,7 @@ extern "C" {
     X(0xC4, 0x20019, "rule condition", "rule state", "reserved", "DDI rule IrqlMmApcLte: called above APC_LEVEL") \
     X(0xC9, 0x01, "IRP", "0", "0", "IoFreeIrp of an object whose type is not IO_TYPE_IRP (freed twice, or not an IRP)") \
     X(0xC9, 0x02, "IRP", "0", "0", "IoFreeIrp of an IRP still associated with a thread") \
-    X(0xC9, 0x20D, "driver address", "IRP", "0", "IoInitializeIrp on an IRP from IoAllocateIrp: a quota leak (use IoReuseIrp)") \
+    X(0xC9, 0x20D, "driver address", "IRP", "device object", "IoInitializeIrp on an IRP from IoAllocateIrp: a quota leak (use IoReuseIrp)") \
     X(0xD9, 0x01, "tracking structure", "MDL", "pages locked for the process", "MDL inserted twice on the same process list") \
     X(0xD9, 0x02, "tracking structure", "MDL", "pages locked for the process", "MDL inserted twice on the system-wide list") \
     X(0xD9, 0x03, "first tracking structure found", "tracking structure", "MDL", "MDL found twice in the process list on free") \

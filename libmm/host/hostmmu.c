@@ -463,7 +463,7 @@ static void on_fault(int sig, siginfo_t *si, void *context)
     mmi_op_begin(m, "CpuAccess");
     mm_status st = mmi_host_access(m, va, kind, ip);
     if (MM_SUCCESS(st) && stray && !m->dead) /* the model has it, the host view cannot show it */
-        st = mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, kind == MM_ACCESS_WRITE ? 2 : 0, ip, 0,
+        st = mmi_bugcheck(m, MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, mmi_fault_access_code(kind), ip, 0,
                           MM_PFN_NONE, va, "a touch of %016llx, outside the machine's host ranges",
                           (unsigned long long)va);
     if (MM_SUCCESS(st) && m->hostview->watch && mmi_is_user_va(m, va) && !m->dead &&

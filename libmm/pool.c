@@ -890,7 +890,11 @@ mm_status mm_pool_query(mm_machine *m, mm_va block, struct mm_pool_block_info *o
     struct mmi_pool_block *b = t >= 0 ? find_live(&m->pool[t], block) : NULL;
     if (!b)
         return MM_STATUS_NOT_FOUND;
-    *out = (struct mm_pool_block_info){block, b->type, b->bytes, b->tag, b->pages};
+    mm_pool_layout layout = b->special                ? MM_POOL_SPECIAL
+                            : b->packed               ? MM_POOL_PACKED
+                            : b->block != b->base     ? MM_POOL_OWN_PAGE
+                                                      : MM_POOL_LARGE;
+    *out = (struct mm_pool_block_info){block, b->type, b->bytes, b->tag, b->pages, (uint32_t)layout};
     return MM_STATUS_SUCCESS;
 }
 

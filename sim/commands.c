@@ -916,7 +916,7 @@ static const struct command commands[] = {
     {"picture", NULL, 0, 1, cmd_picture, "picture [\"title\"]"},
 };
 
-static const char *const other_words[] = {"expect", "repeat", "end", "dt", "!pfn", "!pte", "!vtop", "!mdl", "!process", "!vad", "!lockedpages", "!verifier", "!history", "!memusage",
+static const char *const other_words[] = {"expect", "repeat", "end", "dt", "!pfn", "!pte", "!vtop", "!mdl", "!process", "!vad", "!pool", "!lockedpages", "!verifier", "!history", "!memusage",
                                           "!trace", "!analyze", "!findings", NULL};
 
 static unsigned distance(const char *a, const char *b)
@@ -947,7 +947,7 @@ void commands_help(FILE *out)
         fprintf(out, "  %s\n", commands[i].usage);
     fputs("  expect bugcheck|no-bugcheck|status|pfn|flags|finding|valid|invalid|bytes|locked|value …\n"
           "  repeat N … end\n"
-          "views:\n  !pfn PFN  !pte ADDR  !vtop ADDR  dt _MDL M  !process [P]  !vad [P]  !memusage\n"
+          "views:\n  !pfn PFN  !pte ADDR  !vtop ADDR  dt _MDL M  !process [P]  !vad [P]  !memusage  !pool ADDR\n"
           "  !lockedpages  !verifier  !trace [N]  !history [-v] MDL|PFN|ADDR  !findings  !analyze -v\n",
           out);
 }

@@ -1,5 +1,5 @@
 /* sim/viewcmd.c — the WinDbg-style view commands of the scenario language:
- * !pfn, !pte, !vtop, dt _MDL / !mdl, !process, !vad, !memusage,
+ * !pfn, !pte, !vtop, dt _MDL / !mdl, !process, !vad, !memusage, !pool,
  * !lockedpages, !verifier, !trace, !history, !findings and !analyze -v.
  * They change nothing; where they name operation steps, the steps are
  * shown as the script lines that ran them. */
@@ -127,6 +127,8 @@ bool views_run(struct interp *in, const struct args *a)
             view_process(in->out, in->m, p);
         return true;
     }
+    if (strcmp(w, "!pool") == 0)
+        return one_number(in, a, 1, "!pool ADDR", &v) && (view_pool(in->out, in->m, v), true);
     if (strcmp(w, "!lockedpages") == 0) {
         struct capture c;
         view_lockedpages(capture(in, &c), in->m);
@@ -164,7 +166,7 @@ bool views_run(struct interp *in, const struct args *a)
         return true;
     }
     return interp_error(in, a->a[0].t,
-                        "!pfn !pte !vtop dt _MDL !mdl !process !vad !memusage !lockedpages !verifier !trace !history [-v] "
+                        "!pfn !pte !vtop dt _MDL !mdl !process !vad !memusage !pool !lockedpages !verifier !trace !history [-v] "
                         "!findings !analyze -v",
                         "unknown view '%s'", w);
 }

@@ -27,6 +27,8 @@ void view_stop(FILE *out, const struct mm_bugcheck *bc, const char *indent);
 void view_vad(FILE *out, mm_machine *m, mm_process *p);
 void view_lockedpages(FILE *out, mm_machine *m);
 void view_verifier(FILE *out, mm_machine *m, bool track_locked_pages, bool track_ptes);
+/* !pool ADDR: the pool page holding an address (sim/poolview.c). */
+void view_pool(FILE *out, mm_machine *m, mm_va va);
 enum history_of { HISTORY_PFN, HISTORY_MDL, HISTORY_VA };
 /* Every recorded event that touched a page frame, an MDL or a page of VA:
  * in words, numbered by step; verbose adds mmsim's notes and raw fields. */

@@ -244,6 +244,33 @@ static void special_pool_blocks_come_and_go(void **state)
     assert_invariants(m);
 }
 
+/* mm_pool_query says how each block sits: packed, large, Special Pool, or
+ * alone in its page (the memory manager's objects, an EPROCESS here). */
+static void query_says_the_layout(void **state)
+{
+    mm_machine *m = *state;
+    struct mm_pool_block_info i;
+    mm_va packed = mm_pool_allocate(m, MM_NONPAGED_POOL, 40, TAG);
+    assert_ok(mm_pool_query(m, packed, &i));
+    assert_int_equal(i.layout, MM_POOL_PACKED);
+    assert_int_equal(i.bytes, 40);
+    mm_va large = mm_pool_allocate(m, MM_PAGED_POOL, 0x2000, TAG);
+    assert_ok(mm_pool_query(m, large, &i));
+    assert_int_equal(i.layout, MM_POOL_LARGE);
+    assert_int_equal(i.pages, 2);
+    mm_process *p = NULL;
+    assert_ok(mm_process_create(m, "a.exe", &p));
+    struct mm_process_info pi;
+    assert_ok(mm_process_query(m, p, &pi));
+    assert_ok(mm_pool_query(m, pi.eprocess, &i));
+    assert_int_equal(i.layout, MM_POOL_OWN_PAGE);
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_SPECIAL_POOL));
+    mm_va special = mm_pool_allocate(m, MM_NONPAGED_POOL, 40, TAG);
+    assert_ok(mm_pool_query(m, special, &i));
+    assert_int_equal(i.layout, MM_POOL_SPECIAL);
+    assert_status(mm_pool_query(m, special + 16, &i), MM_STATUS_NOT_FOUND);
+}
+
 /* Outside Special Pool a freed big block's pages go back: 0x50 as before. */
 static void touch_of_a_freed_big_block_is_0x50(void **state)
 {
@@ -491,6 +518,7 @@ int main(void)
         T(special_pool_underrun_is_0xC1_23),
         T(special_pool_leaves_big_blocks_alone),
         T(special_pool_blocks_come_and_go),
+        T(query_says_the_layout),
         T(touch_of_a_freed_big_block_is_0x50),
         T(big_block_is_page_aligned_and_counted),
         T(nonpaged_pool_hands_out_stale_contents),

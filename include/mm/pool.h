@@ -27,12 +27,21 @@ MM_API mm_va mm_pool_allocate(mm_machine *m, mm_pool_type type, uint64_t bytes, 
 /** ExFreePoolWithTag; tag 0 means ExFreePool (no tag check). */
 MM_API mm_status mm_pool_free(mm_machine *m, mm_va block, uint32_t tag);
 
+/** How a block sits in pool (docs/model.md, "Pool"). */
+typedef enum {
+    MM_POOL_PACKED = 0,   /**< after a POOL_HEADER, sharing its page with other blocks */
+    MM_POOL_OWN_PAGE = 1, /**< after a POOL_HEADER, alone in its page (the memory manager's own objects) */
+    MM_POOL_LARGE = 2,    /**< page aligned, whole pages of its own */
+    MM_POOL_SPECIAL = 3,  /**< Verifier's Special Pool: ends its page; the next page is inaccessible */
+} mm_pool_layout;
+
 struct mm_pool_block_info {
     mm_va block;
     mm_pool_type type;
     uint64_t bytes;
     uint32_t tag;
     uint64_t pages;
+    uint32_t layout;      /**< mm_pool_layout */
 };
 /** What the pool header of the block at block says (!pool).
  * \errors MM_STATUS_NOT_FOUND when block is no allocated pool block. */

@@ -792,6 +792,8 @@ static const char *bugcheck_description(uint32_t code)
                "touch them inside __try/__except)."},
         {0x3F, "No system PTEs were left to satisfy a request."},
         {0x41, "A must-succeed pool request could not be satisfied."},
+        {0x35, "A driver passed an IRP down to a driver below it when the IRP had no stack\n"
+               "location left for it (IoCallDriver with CurrentLocation at 1)."},
         {0x44, "A driver completed an IRP that was already completed."},
         {0x4E, "The PFN database is corrupt: a page list, or a page's share or reference\n"
                "count, disagrees with what the page is used for. Usually a driver unlocked\n"
@@ -803,7 +805,9 @@ static const char *bugcheck_description(uint32_t code)
         {0x7F, "The processor took a trap the kernel cannot handle (8: a double fault,\n"
                "often a kernel stack overflow)."},
         {0xBE, "A driver wrote to read-only memory."},
-        {0xC1, "Special pool found that a driver wrote outside its allocation or to freed pool."},
+        {0xC1, "Special pool found, when a block was freed, that bytes of its page outside\n"
+               "the block had changed: a driver wrote in front of its allocation or past its\n"
+               "end, into the slack before the page's end."},
         {0xC2, "A driver made a bad pool request: a wrong IRQL, a bad size, or a free of\n"
                "memory that is not an allocated pool block."},
         {0xC4, "Driver Verifier caught a driver breaking a rule at the call that broke it;\n"
@@ -823,6 +827,9 @@ static const char *bugcheck_description(uint32_t code)
         {0xDA, "A driver misused system PTEs: freed, unmapped or reused a mapping that was\n"
                "not its own, or not in the state it claimed."},
         {0xFC, "Code tried to execute from memory marked no-execute."},
+        {0x133, "The DPC watchdog found a processor at DISPATCH_LEVEL or above for too long:\n"
+                "a DPC or ISR that runs on, or a thread spinning on a spin lock nobody\n"
+                "releases (here: one the thread itself holds)."},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (d[i].code == code)

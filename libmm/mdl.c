@@ -482,19 +482,45 @@ mm_status mm_initialize_mdl(mm_machine *m, mm_va mdl, mm_va base, uint64_t lengt
     return initialize(m, mdl, base, length, 0);
 }
 
+/* The IRP's chain loops (an MDL on it twice, or one whose Next was
+ * overwritten): Windows' walk to its end never returns. A thread at
+ * DISPATCH_LEVEL or above is stopped by the DPC watchdog (0x133); below, it
+ * hangs, and mmsim stops the machine as a developer breaks into a hung one,
+ * with the keyboard crash (0xE2; docs/decisions.md). */
+static mm_status chain_loops(mm_machine *m, mm_va irp, mm_va at)
+{
+    const char *why = "IoAllocateMdl(SecondaryBuffer) walks the IRP's MDL chain to its end, and the chain loops";
+    if (mmi_irql(m) >= MM_DISPATCH_LEVEL)
+        return mmi_bugcheck(m, MM_BUGCHECK_DPC_WATCHDOG_VIOLATION, 1, 0x1E00, 0, 0, MM_PFN_NONE, irp,
+                            "%s (MDL %016llx is on it twice): the thread spins at DISPATCH_LEVEL until the DPC "
+                            "watchdog stops the machine", why, (unsigned long long)at);
+    return mmi_bugcheck(m, MM_BUGCHECK_MANUALLY_INITIATED_CRASH, 0, 0, 0, 0, MM_PFN_NONE, irp,
+                        "%s (MDL %016llx is on it twice): the thread would never return; mmsim stops the machine "
+                        "as one breaks into a hung machine", why, (unsigned long long)at);
+}
+
 static mm_status chain_on_irp(mm_machine *m, mm_va irp, mm_va mdl, bool secondary)
 {
     mm_va head = irp + 8; /* IRP.MdlAddress */
     if (!secondary)
         return kernel_access(m, head, &mdl, 8, MM_ACCESS_WRITE);
-    mm_va link = head, next = 0;
-    for (;;) {
+    /* Brent's cycle detection: `mark` moves to the link reached after 1, 2,
+     * 4 … steps; a loop brings the walk back to it. */
+    mm_va link = head, next = 0, mark = head;
+    for (uint64_t steps = 0, power = 1;;) {
         mm_status st = kernel_access(m, link, &next, 8, MM_ACCESS_READ);
         if (!MM_SUCCESS(st))
             return st;
         if (next == 0)
             return kernel_access(m, link, &mdl, 8, MM_ACCESS_WRITE);
         link = next; /* MDL.Next is at offset 0 */
+        if (link == mark)
+            return chain_loops(m, irp, link);
+        if (++steps == power) {
+            mark = link;
+            power <<= 1;
+            steps = 0;
+        }
     }
 }
 

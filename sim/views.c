@@ -826,6 +826,9 @@ static const char *bugcheck_description(uint32_t code)
         {0xD9, "The locked-pages tracker found an MDL recorded twice or not at all."},
         {0xDA, "A driver misused system PTEs: freed, unmapped or reused a mapping that was\n"
                "not its own, or not in the state it claimed."},
+        {0xE2, "The machine was stopped on purpose (the keyboard crash): mmsim stops a\n"
+               "machine this way where Windows would hang, a thread that never returns\n"
+               "below DISPATCH_LEVEL."},
         {0xFC, "Code tried to execute from memory marked no-execute."},
         {0x133, "The DPC watchdog found a processor at DISPATCH_LEVEL or above for too long:\n"
                 "a DPC or ISR that runs on, or a thread spinning on a spin lock nobody\n"

@@ -538,6 +538,56 @@ static void read_of_a_no_access_system_mapping_is_0x50_1(void **state)
     assert_params(0, 0, 1);
 }
 
+/* IoAllocateMdl(SecondaryBuffer) appends to the IRP's MDL chain; a chain
+ * that loops (here an MDL whose Next names itself) never ends: below
+ * DISPATCH_LEVEL the thread would hang, and mmsim stops the machine as one
+ * breaks into a hung machine (0xE2); at DISPATCH_LEVEL the DPC watchdog
+ * stops it (0x133, 1, 0x1E00). Found by the API fuzzer as a hang. */
+static mm_va irp_with_a_looping_chain(mm_machine *m, mm_va *buf)
+{
+    mm_va irp = mm_io_allocate_irp(m);
+    assert_true(irp != 0);
+    *buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, TAG);
+    mm_va first = mm_io_allocate_mdl(m, *buf, 0x100, false, false, irp);
+    assert_true(first != 0);
+    assert_ok(mm_write(m, first, &first, 8)); /* first->Next = first */
+    return irp;
+}
+
+static void secondary_mdl_on_a_looping_chain_is_0xe2(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va irp = irp_with_a_looping_chain(m, &buf);
+    expect_bugcheck(mm_io_allocate_mdl(m, buf, 0x100, true, false, irp), MM_BUGCHECK_MANUALLY_INITIATED_CRASH, 0);
+    assert_params(0, 0, 0);
+}
+
+static void secondary_mdl_on_a_looping_chain_at_dispatch_is_0x133(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf;
+    mm_va irp = irp_with_a_looping_chain(m, &buf);
+    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    expect_bugcheck(mm_io_allocate_mdl(m, buf, 0x100, true, false, irp), MM_BUGCHECK_DPC_WATCHDOG_VIOLATION, 1);
+    assert_params(0x1E00, 0, 0);
+}
+
+/* A long chain that does not loop is walked to its end. */
+static void secondary_mdls_on_a_long_chain(void **state)
+{
+    mm_machine *m = *state;
+    mm_va irp = mm_io_allocate_irp(m);
+    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x100, TAG);
+    mm_va first = mm_io_allocate_mdl(m, buf, 0x100, false, false, irp), last = first;
+    for (int i = 0; i < 40; i++)
+        last = mm_io_allocate_mdl(m, buf, 0x100, true, false, irp);
+    mm_va at = first;
+    for (int i = 0; i < 40; i++)
+        assert_ok(mm_debug_read(m, NULL, at, &at, 8, NULL));
+    assert_int_equal(at, last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +614,9 @@ int main(void)
         T(user_probe_of_a_wrapping_range),
         T(double_unlock_takes_another_mdls_lock),
         T(read_of_a_no_access_system_mapping_is_0x50_1),
+        T(secondary_mdl_on_a_looping_chain_is_0xe2),
+        T(secondary_mdl_on_a_looping_chain_at_dispatch_is_0x133),
+        T(secondary_mdls_on_a_long_chain),
         cmocka_unit_test_setup_teardown(legacy_map_at_system_pte_exhaustion_is_0x3f, setup_64_ptes, teardown_machine),
         cmocka_unit_test_setup_teardown(pte_tracking_bug_check_on_failure_is_0xd8, setup_64_ptes_tracked,
                                         teardown_machine),

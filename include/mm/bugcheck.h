@@ -45,6 +45,7 @@ extern "C" {
     X(0xD1, DRIVER_IRQL_NOT_LESS_OR_EQUAL, "memory referenced", "IRQL", "0 read, 1 write, 8 execute", "driver instruction address") \
     X(0xD5, DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL, "address referenced", "0 read, 1 write", "instruction address", "reserved") \
     X(0xD6, DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION, "address referenced", "0 read, 1 write", "instruction address", "reserved") \
+    X(0xE2, MANUALLY_INITIATED_CRASH, "0", "0", "0", "0") \
     X(0xD8, DRIVER_USED_EXCESSIVE_PTES, "driver name or 0", "PTEs used by the driver", "free system PTEs", "total system PTEs") \
     X(0xC9, DRIVER_VERIFIER_IOMANAGER_VIOLATION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \
     X(0xD9, LOCKED_PAGES_TRACKER_CORRUPTION, "sub-code", "see sub-code", "see sub-code", "see sub-code") \

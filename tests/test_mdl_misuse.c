@@ -54,6 +54,17 @@ static mm_va kernel_mdl(mm_machine *m, mm_va *buffer)
     return mdl;
 }
 
+/* A kernel-buffer MDL, probed and locked, with the IRQL then raised to
+ * `irql`: the start of each IRQL check below. */
+static mm_va locked_at_irql(mm_machine *m, mm_irql irql)
+{
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
+    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
+    assert_ok(mm_irql_raise(m, irql, NULL));
+    return mdl;
+}
+
 /* An MDL over `bytes` of a fresh committed user buffer of the current process. */
 static mm_va user_mdl(mm_machine *m, mm_va *va, uint32_t bytes)
 {
@@ -269,10 +280,7 @@ static void verifier_process_probe_above_dispatch_is_0x71(void **state)
 static void verifier_legacy_map_kernel_above_dispatch_is_0x74(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+    mm_va mdl = locked_at_irql(m, MM_CLOCK_LEVEL);
     expect_bugcheck(mm_map_locked_pages(m, mdl, MM_KERNEL_MODE), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION,
                     0x74);
     assert_params(MM_CLOCK_LEVEL, mdl, MM_KERNEL_MODE);
@@ -281,10 +289,7 @@ static void verifier_legacy_map_kernel_above_dispatch_is_0x74(void **state)
 static void verifier_legacy_map_user_above_apc_is_0x75(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    mm_va mdl = locked_at_irql(m, MM_DISPATCH_LEVEL);
     expect_bugcheck(mm_map_locked_pages(m, mdl, MM_USER_MODE), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x75);
     assert_params(MM_DISPATCH_LEVEL, mdl, MM_USER_MODE);
 }
@@ -293,10 +298,7 @@ static void verifier_legacy_map_user_above_apc_is_0x75(void **state)
 static void verifier_map_kernel_above_dispatch_is_0x76(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+    mm_va mdl = locked_at_irql(m, MM_CLOCK_LEVEL);
     expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false, 0, NULL),
                     MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x76);
     assert_params(MM_CLOCK_LEVEL, mdl, MM_KERNEL_MODE);
@@ -305,10 +307,7 @@ static void verifier_map_kernel_above_dispatch_is_0x76(void **state)
 static void verifier_map_user_above_apc_is_0x77(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
+    mm_va mdl = locked_at_irql(m, MM_DISPATCH_LEVEL);
     mm_status raised;
     expect_bugcheck(mm_map_locked_pages_specify_cache(m, mdl, MM_USER_MODE, MM_CACHED, 0, false, 0, &raised),
                     MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x77);
@@ -319,10 +318,7 @@ static void verifier_map_user_above_apc_is_0x77(void **state)
 static void verifier_unlock_above_dispatch_is_0x78(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf;
-    mm_va mdl = kernel_mdl(m, &buf);
-    assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_READ_ACCESS));
-    assert_ok(mm_irql_raise(m, MM_CLOCK_LEVEL, NULL));
+    mm_va mdl = locked_at_irql(m, MM_CLOCK_LEVEL);
     expect_bugcheck(mm_unlock_pages(m, mdl), MM_BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, 0x78);
     assert_params(MM_CLOCK_LEVEL, mdl, 0);
 }

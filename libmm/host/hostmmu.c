@@ -139,6 +139,9 @@ static void host_unmap(void *ctx, mm_va page)
     mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
+/* Runs up to this many pages get their host page-table entries at once. */
+#define POPULATE_PAGES 16u
+
 static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool writable, bool executable)
 {
     mm_machine *m = ctx;
@@ -151,7 +154,10 @@ static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool wri
     size_t bytes = (size_t)(pages * MM_PAGE_SIZE);
     void *at;
     if (mmi_pfn_is_ram(m, pfn)) {
-        at = mmap(page_ptr(page), bytes, prot, MAP_SHARED | MAP_FIXED, h->fd, (off_t)(pfn * MM_PAGE_SIZE));
+        /* A short run is filled in now: the code that asked for it is about
+         * to touch it, and a host fault per page costs more than the fill. */
+        int populate = pages <= POPULATE_PAGES ? MAP_POPULATE : 0;
+        at = mmap(page_ptr(page), bytes, prot, MAP_SHARED | MAP_FIXED | populate, h->fd, (off_t)(pfn * MM_PAGE_SIZE));
     } else { /* device memory: reads see all ones, writes go nowhere */
         at = mmap(page_ptr(page), bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (at != MAP_FAILED)

@@ -202,7 +202,8 @@ void mmi_host_enter(mm_machine *m)
 {
     if (m->hostview) {
         thread_machine = m;
-        install_handler();
+        if (!pinned)
+            install_handler();
     }
 }
 

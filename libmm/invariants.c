@@ -16,6 +16,7 @@
 #include "process.h"
 #include "section.h"
 #include "pte.h"
+#include "tlb.h"
 #include "syspte.h"
 #include "vad.h"
 #include "workset.h"
@@ -407,6 +408,8 @@ mm_status mm_machine_check_invariants(mm_machine *m, char *why, size_t why_size)
             st = check_mdls(&c);
         if (MM_SUCCESS(st))
             st = mmi_physical_check(m, why, why_size);
+        if (MM_SUCCESS(st) && !mmi_tlb_counts_hold(m))
+            st = fail(&c, "the TLB's counts of live entries do not match its entries");
     }
     mmi_free(m, c.mapped);
     mmi_free(m, c.is_table);

@@ -56,9 +56,12 @@ static void share_system_half(mm_machine *m, mm_pfn pml4)
 
 static mm_status free_top_table(mm_machine *m, mm_pfn pml4)
 {
+    const uint64_t *q = mmi_frame_quads(m, pml4); /* one lookup, not one a slot */
     for (unsigned i = 256; i < 512; i++)
-        if (i != MM_PXE_SELFMAP_INDEX && mmi_pte_get(m, pml4, i))
+        if (i != MM_PXE_SELFMAP_INDEX && q[i]) {
             mmi_pte_set_system_copy(m, pml4, i, 0);
+            q = mmi_frame_quads(m, pml4); /* a first write gives the frame its own bytes */
+        }
     mmi_frame_write64(m, pml4, MM_PXE_SELFMAP_INDEX, 0);
     mmi_tlb_flush_top(m, pml4); /* what was cached through its tables */
     return mmi_pfn_delete(m, pml4, true);

@@ -80,11 +80,20 @@ static bool in_syspte(const mm_machine *m, mm_va page)
     return page - m->layout.system_ptes < (mm_va)m->cfg.system_ptes * MM_PAGE_SIZE;
 }
 
-/* A live entry comes (+1) or goes (-1): the system PTE region's count. */
+/* Made through a process's own tables (user space, the self-map)? */
+static bool private_entry(const mm_machine *m, const struct mmi_tlb_entry *e)
+{
+    return !m->system || e->top != m->system->pml4;
+}
+
+/* A live entry comes (+1) or goes (-1): the counts that let a flush with
+ * nothing to drop skip its sweep. */
 static void count_entry(mm_machine *m, const struct mmi_tlb_entry *e, int delta)
 {
     if (in_syspte(m, e->page))
         m->tlb.syspte_live = (unsigned)((int)m->tlb.syspte_live + delta);
+    if (private_entry(m, e))
+        m->tlb.private_live = (unsigned)((int)m->tlb.private_live + delta);
 }
 
 bool mmi_tlb_may_hold(const mm_machine *m, mm_va va, uint64_t count)
@@ -173,19 +182,22 @@ void mmi_tlb_flush_all(mm_machine *m)
             host_drop(m, &m->tlb.entry[i]);
     m->tlb.generation++;
     m->tlb.syspte_live = 0;
+    m->tlb.private_live = 0;
 }
 
 void mmi_tlb_flush_private(mm_machine *m)
 {
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES && m->tlb.private_live; i++) {
         struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (live(m, e) && e->top != m->system->pml4)
+        if (live(m, e) && private_entry(m, e))
             mmi_tlb_flush_page(m, e->page);
     }
 }
 
 void mmi_tlb_flush_top(mm_machine *m, mm_pfn top)
 {
+    if (!m->tlb.private_live && m->system && top != m->system->pml4)
+        return; /* nothing is cached through a process's tables */
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
         struct mmi_tlb_entry *e = &m->tlb.entry[i];
         if (live(m, e) && e->top == top)
@@ -195,7 +207,8 @@ void mmi_tlb_flush_top(mm_machine *m, mm_pfn top)
 
 void mmi_tlb_flush_user(mm_machine *m)
 {
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+    /* User pages are translated only through a process's own tables. */
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES && m->tlb.private_live; i++) {
         struct mmi_tlb_entry *e = &m->tlb.entry[i];
         if (e->generation == m->tlb.generation && mmi_is_user_va(m, e->page))
             mmi_tlb_flush_page(m, e->page);
@@ -286,4 +299,17 @@ void mmi_tlb_forget_caches(mm_machine *m)
 {
     memset(m->tlb.pde, 0, sizeof m->tlb.pde);
     m->tlb.recent = (struct mmi_tlb_recent){0};
+}
+
+bool mmi_tlb_counts_hold(const mm_machine *m)
+{
+    unsigned syspte = 0, private = 0;
+    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
+        const struct mmi_tlb_entry *e = &m->tlb.entry[i];
+        if (!live(m, e))
+            continue;
+        syspte += in_syspte(m, e->page);
+        private += private_entry(m, e);
+    }
+    return syspte == m->tlb.syspte_live && private == m->tlb.private_live;
 }

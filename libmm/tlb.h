@@ -68,6 +68,7 @@ struct mmi_tlb {
     uint64_t generation; /* bumped by every full flush */
     bool park;           /* drop user pages from the TLB, not from the host view */
     unsigned syspte_live; /* live entries for pages of the system PTE region */
+    unsigned private_live; /* live entries made through a process's own tables */
     unsigned parked_count;
     struct mmi_tlb_entry parked[MMI_TLB_PARKED];
     struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
@@ -143,6 +144,9 @@ void mmi_tlb_keep_writable(mm_machine *m);
 /* The frames live entries let writes reach unseen, into out (room for
  * MMI_TLB_ENTRIES); how many. */
 unsigned mmi_tlb_writable_frames(mm_machine *m, mm_pfn *out);
+/* Do the TLB's counts of live entries (system PTE region, a process's own
+ * tables) match its entries? For the invariant checker. */
+bool mmi_tlb_counts_hold(const mm_machine *m);
 /* KiSwapProcess: the current CPU runs in p's address space from now on;
  * the old one's user translations go (from a host view too). */
 void mmi_switch_process(mm_machine *m, struct mm_process *p);

@@ -258,25 +258,6 @@ void mmi_pte_map_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, cons
     }
 }
 
-/* INVLPG of each page of a run: a short run looks its pages up, a long
- * one goes over the TLB's entries once. */
-static void flush_run(mm_machine *m, mm_va va, unsigned count)
-{
-    if (!count || !mmi_tlb_may_hold(m, va, count))
-        return;
-    if (count < MMI_TLB_SETS) {
-        for (unsigned i = 0; i < count; i++)
-            if (mmi_tlb_entry_of(&m->tlb, va + (mm_va)i * MM_PAGE_SIZE))
-                mmi_tlb_flush_page(m, va + (mm_va)i * MM_PAGE_SIZE);
-        return;
-    }
-    for (unsigned k = 0; k < MMI_TLB_ENTRIES; k++) {
-        const struct mmi_tlb_entry *e = &m->tlb.entry[k];
-        if (e->generation == m->tlb.generation && e->page - va < (mm_va)count * MM_PAGE_SIZE)
-            mmi_tlb_flush_page(m, e->page);
-    }
-}
-
 void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, unsigned count)
 {
     const uint64_t *r = table_for_read(m, table, va) + index;
@@ -301,7 +282,7 @@ void mmi_pte_clear_run(mm_machine *m, mm_pfn table, unsigned index, mm_va va, un
             mmi_trace_run_put(m, &w, old);
         }
         mmi_trace_run_done(&m->trace, &w);
-        flush_run(m, va + (mm_va)first * MM_PAGE_SIZE, i - first);
+        mmi_tlb_flush_range(m, va + (mm_va)first * MM_PAGE_SIZE, i - first);
         assert(e->share_count > i - first);
         e->share_count -= i - first;
         mmi_trace_run_end(m);

@@ -6,6 +6,7 @@
  * code page to map the data and the other way round, forever). */
 #include "tlb.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "machine.h"
@@ -61,7 +62,7 @@ static void host_drop(mm_machine *m, const struct mmi_tlb_entry *e)
         t->parked[t->parked_count++] = *e;
         return;
     }
-    t->host->unmap(t->host_ctx, e->page);
+    t->host->unmap(t->host_ctx, e->page, 1);
 }
 
 /* A new host mapping over parked pages replaces theirs. */
@@ -173,13 +174,112 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
     host_drop(m, e);
 }
 
-/* A host view holds only what the TLB holds: its pages go one by one (a
- * few, at most 64), which costs far less than remapping the whole range. */
+static int by_page(const void *a, const void *b)
+{
+    mm_va x = *(const mm_va *)a, y = *(const mm_va *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Ends live entry e like mmi_tlb_flush_page, except that a page the host
+ * view must stop mapping is written to *gone (1 returned) for the caller
+ * to unmap with its neighbours. */
+static unsigned drop_deferred(mm_machine *m, struct mmi_tlb_entry *e, mm_va *gone)
+{
+    struct mmi_tlb *t = &m->tlb;
+    e->generation = t->generation - 1;
+    count_entry(m, e, -1);
+    if (!t->host)
+        return 0;
+    if (t->park && mmi_is_user_va(m, e->page) && t->parked_count < MMI_TLB_PARKED) {
+        t->parked[t->parked_count++] = *e;
+        return 0;
+    }
+    *gone = e->page;
+    return 1;
+}
+
+/* The host view stops mapping the n pages in gone: each run of
+ * consecutive pages in one call. */
+static void host_unmap_runs(mm_machine *m, mm_va *gone, unsigned n, bool sorted)
+{
+    if (!sorted)
+        qsort(gone, n, sizeof gone[0], by_page);
+    for (unsigned i = 0, run; i < n; i += run) {
+        for (run = 1; i + run < n && gone[i + run] == gone[i] + (mm_va)run * MM_PAGE_SIZE; run++)
+            ;
+        m->tlb.host->unmap(m->tlb.host_ctx, gone[i], run);
+    }
+}
+
+/* What a sweep of the whole TLB drops. */
+enum sweep { SWEEP_RANGE, SWEEP_PRIVATE, SWEEP_TOP, SWEEP_USER, SWEEP_STALE };
+struct sweep_what {
+    enum sweep kind;
+    mm_va va;
+    uint64_t count;
+    mm_pfn top;
+};
+
+static bool still_gives(mm_machine *m, const struct mmi_tlb_entry *e);
+
+static bool swept(mm_machine *m, const struct mmi_tlb_entry *e, const struct sweep_what *w)
+{
+    switch (w->kind) {
+    case SWEEP_RANGE:
+        return e->page - w->va < w->count * MM_PAGE_SIZE;
+    case SWEEP_PRIVATE:
+        return private_entry(m, e);
+    case SWEEP_TOP:
+        return e->top == w->top;
+    case SWEEP_USER:
+        return mmi_is_user_va(m, e->page);
+    case SWEEP_STALE:
+        return !still_gives(m, e);
+    }
+    return false;
+}
+
+/* Drops every live entry the sweep names, the host view's pages in runs. */
+static void sweep(mm_machine *m, const struct sweep_what *w)
+{
+    mm_va gone[MMI_TLB_ENTRIES];
+    unsigned n = 0;
+    for (unsigned k = 0; k < MMI_TLB_ENTRIES; k++) {
+        struct mmi_tlb_entry *e = &m->tlb.entry[k];
+        if (live(m, e) && swept(m, e, w))
+            n += drop_deferred(m, e, &gone[n]);
+    }
+    host_unmap_runs(m, gone, n, false);
+}
+
+void mmi_tlb_flush_range(mm_machine *m, mm_va va, uint64_t count)
+{
+    if (!count || !mmi_tlb_may_hold(m, va, count))
+        return;
+    if (count >= MMI_TLB_SETS) { /* a long range goes over the entries once */
+        sweep(m, &(struct sweep_what){.kind = SWEEP_RANGE, .va = va, .count = count});
+        return;
+    }
+    mm_va gone[MMI_TLB_SETS]; /* a short one looks its pages up */
+    unsigned n = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        struct mmi_tlb_entry *e = find(m, va + i * MM_PAGE_SIZE);
+        if (e)
+            n += drop_deferred(m, e, &gone[n]);
+    }
+    host_unmap_runs(m, gone, n, true);
+}
+
+/* A host view holds only what the TLB holds: its pages go in runs (a few
+ * calls), which costs far less than remapping the whole range. */
 void mmi_tlb_flush_all(mm_machine *m)
 {
+    mm_va gone[MMI_TLB_ENTRIES];
+    unsigned n = 0;
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
-        if (m->tlb.entry[i].generation == m->tlb.generation)
-            host_drop(m, &m->tlb.entry[i]);
+        if (live(m, &m->tlb.entry[i]))
+            n += drop_deferred(m, &m->tlb.entry[i], &gone[n]);
+    host_unmap_runs(m, gone, n, false);
     m->tlb.generation++;
     m->tlb.syspte_live = 0;
     m->tlb.private_live = 0;
@@ -187,32 +287,22 @@ void mmi_tlb_flush_all(mm_machine *m)
 
 void mmi_tlb_flush_private(mm_machine *m)
 {
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES && m->tlb.private_live; i++) {
-        struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (live(m, e) && private_entry(m, e))
-            mmi_tlb_flush_page(m, e->page);
-    }
+    if (m->tlb.private_live)
+        sweep(m, &(struct sweep_what){.kind = SWEEP_PRIVATE});
 }
 
 void mmi_tlb_flush_top(mm_machine *m, mm_pfn top)
 {
     if (!m->tlb.private_live && m->system && top != m->system->pml4)
         return; /* nothing is cached through a process's tables */
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
-        struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (live(m, e) && e->top == top)
-            mmi_tlb_flush_page(m, e->page);
-    }
+    sweep(m, &(struct sweep_what){.kind = SWEEP_TOP, .top = top});
 }
 
 void mmi_tlb_flush_user(mm_machine *m)
 {
     /* User pages are translated only through a process's own tables. */
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES && m->tlb.private_live; i++) {
-        struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (e->generation == m->tlb.generation && mmi_is_user_va(m, e->page))
-            mmi_tlb_flush_page(m, e->page);
-    }
+    if (m->tlb.private_live)
+        sweep(m, &(struct sweep_what){.kind = SWEEP_USER});
 }
 
 void mmi_switch_process(mm_machine *m, struct mm_process *p)
@@ -244,11 +334,7 @@ static bool still_gives(mm_machine *m, const struct mmi_tlb_entry *e)
 void mmi_tlb_revalidate(mm_machine *m)
 {
     m->tlb.park = false;
-    for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
-        struct mmi_tlb_entry *e = &m->tlb.entry[i];
-        if (live(m, e) && !still_gives(m, e))
-            mmi_tlb_flush_page(m, e->page);
-    }
+    sweep(m, &(struct sweep_what){.kind = SWEEP_STALE});
 }
 
 void mmi_tlb_settle_parked(mm_machine *m)
@@ -259,7 +345,7 @@ void mmi_tlb_settle_parked(mm_machine *m)
         const struct mmi_tlb_entry *r = &t->parked[i];
         if (!t->host || mmi_tlb_entry_of(t, r->page) || !still_gives(m, r)) {
             if (t->host && !mmi_tlb_entry_of(t, r->page))
-                t->host->unmap(t->host_ctx, r->page);
+                t->host->unmap(t->host_ctx, r->page, 1);
             continue;
         }
         struct mmi_tlb_entry *e = victim(m, r->page);

@@ -33,7 +33,8 @@ struct mmi_tlb_entry {
 struct mmi_host_ops {
     /* pages consecutive pages from page, onto consecutive frames from pfn */
     void (*map)(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool writable, bool executable);
-    void (*unmap)(void *ctx, mm_va page);
+    /* pages consecutive pages from page (all of them mapped for the host) */
+    void (*unmap)(void *ctx, mm_va page, uint64_t pages);
     /* At every public call: the host view makes sure its fault handler is
      * still the first (a test framework may have put its own in front). */
     void (*enter)(void *ctx);
@@ -117,6 +118,9 @@ void mmi_tlb_fill(mm_machine *m, mm_va va, mm_pfn top, uint64_t pte);
 void mmi_tlb_fill_run(mm_machine *m, mm_va va, mm_pfn top, const uint64_t *ptes, unsigned count);
 /* Drop the cached translation of one page / of every page. */
 void mmi_tlb_flush_page(mm_machine *m, mm_va va);
+/* INVLPG of each of count pages from va (page aligned): the host view
+ * loses each run of consecutive pages in one call. */
+void mmi_tlb_flush_range(mm_machine *m, mm_va va, uint64_t count);
 void mmi_tlb_flush_all(mm_machine *m);
 /* Drops every translation made through a process's own tables (user
  * space and the self-map), or through the tables at top. */

@@ -131,12 +131,14 @@ mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
 
 static void *page_ptr(mm_va page) { return (void *)(uintptr_t)page; }
 
-static void host_unmap(void *ctx, mm_va page)
+static void host_unmap(void *ctx, mm_va page, uint64_t pages)
 {
     mm_machine *m = ctx;
-    if (!slot_holds(m->hostview->slot, page))
+    unsigned slot = m->hostview->slot;
+    if (!slot_holds(slot, page) || !slot_holds(slot, page + (pages - 1) * MM_PAGE_SIZE))
         return; /* never mapped for the host (the self-map) */
-    mmap(page_ptr(page), MM_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    mmap(page_ptr(page), (size_t)(pages * MM_PAGE_SIZE), PROT_NONE,
+         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
 /* Runs up to this many pages get their host page-table entries at once. */

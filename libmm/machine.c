@@ -206,6 +206,15 @@ mm_status mm_machine_set_verifier(mm_machine *m, uint32_t flags)
     return MM_STATUS_SUCCESS;
 }
 
+mm_va mm_cpu_set_caller(mm_machine *m, mm_va caller)
+{
+    if (!m)
+        return 0;
+    mm_va previous = mmi_cpu(m)->caller;
+    mmi_cpu(m)->caller = caller;
+    return previous;
+}
+
 uint64_t mm_machine_step(const mm_machine *m) { return m ? m->step : 0; }
 
 uint32_t mm_machine_verifier(const mm_machine *m) { return m ? m->cfg.verifier_flags : 0; }

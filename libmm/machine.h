@@ -28,6 +28,7 @@ struct mmi_cpu {
      * nothing needs unwinding after a bug check. */
     const char *op[MMI_OP_DEPTH];
     unsigned op_depth;
+    mm_va caller;                /* mm_cpu_set_caller: the calling code's address, or 0 */
 };
 
 

@@ -732,8 +732,8 @@ mm_va mm_pool_allocate(mm_machine *m, mm_pool_type type, uint64_t bytes, uint32_
         return 0;
     }
     if (mmi_verifier(m) && (tag == 0 || tag == MM_POOL_TAG('B', 'I', 'G', ' '))) {
-        mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, tag == 0 ? 0x9B : 0x9C, type, bytes, 0, MM_PFN_NONE, 0,
-                     "pool requested with tag %s", tag == 0 ? "0" : "\"BIG\"");
+        mmi_bugcheck(m, MM_BUGCHECK_BAD_POOL_CALLER, tag == 0 ? 0x9B : 0x9C, type, bytes, mmi_cpu(m)->caller,
+                     MM_PFN_NONE, 0, "pool requested with tag %s", tag == 0 ? "0" : "\"BIG\"");
         return 0;
     }
     mm_va block = 0;

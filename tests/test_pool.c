@@ -446,7 +446,17 @@ static void tag_zero_with_verifier(void **state)
     mm_machine *m = *state;
     assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
     expect_bugcheck(mm_pool_allocate(m, MM_NONPAGED_POOL, 8, 0), MM_BUGCHECK_BAD_POOL_CALLER, 0x9B);
-    assert_params(MM_NONPAGED_POOL, 8, 0);
+    assert_params(MM_NONPAGED_POOL, 8, 0); /* no caller named: the model's own call */
+}
+
+static void tag_big_names_the_caller(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_machine_set_verifier(m, MM_VERIFIER_STANDARD));
+    assert_int_equal(mm_cpu_set_caller(m, 0xF00D0000), 0);
+    expect_bugcheck(mm_pool_allocate(m, MM_PAGED_POOL, 32, MM_POOL_TAG('B', 'I', 'G', ' ')), MM_BUGCHECK_BAD_POOL_CALLER,
+                    0x9C);
+    assert_params(MM_PAGED_POOL, 32, 0xF00D0000);
 }
 
 static void overwritten_header_is_bad_pool_header(void **state)
@@ -537,6 +547,7 @@ int main(void)
         T(paged_free_at_dispatch),
         T(zero_bytes_and_tag_zero_with_verifier),
         T(tag_zero_with_verifier),
+        T(tag_big_names_the_caller),
         T(overwritten_header_is_bad_pool_header),
         T(bad_pool_type_and_huge_sizes_return_null),
         T(exhausting_ram_returns_null),

@@ -204,6 +204,24 @@ static void physical_ddis_fail_under_low_resources(void **state)
     MmFreeContiguousMemory(c);
 }
 
+/* Under Verifier a tag of 0 is 0xC2/0x9B, and P4 is the caller: an
+ * address in the code that called ExAllocatePoolWithTag (here, this test);
+ * the layer puts the CPU's caller back after the call. */
+static void tag_zero_names_the_caller(void **state)
+{
+    (void)state;
+    mm_cpu_set_caller(H.m, 0x5150);
+    assert_ok(mm_machine_set_verifier(H.m, MM_VERIFIER_STANDARD));
+    PVOID ok = ExAllocatePoolWithTag(NonPagedPoolNx, 16, 'gaTx');
+    assert_non_null(ok);
+    assert_int_equal(mm_cpu_set_caller(H.m, 0), 0x5150);
+    ExFreePoolWithTag(ok, 'gaTx');
+    expect_bugcheck(ExAllocatePoolWithTag(NonPagedPoolNx, 24, 0), 0xC2, 0x9B);
+    uintptr_t here = (uintptr_t)tag_zero_names_the_caller;
+    assert_true(H.bc.p[3] > here && H.bc.p[3] < here + 4096);
+    assert_int_equal(H.bc.p[2], 24);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -217,6 +235,7 @@ int main(void)
         T(pool_with_priority),
         T(current_process_virtual_memory),
         T(physical_ddis_fail_under_low_resources),
+        T(tag_zero_names_the_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

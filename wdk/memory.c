@@ -25,7 +25,9 @@ static PVOID allocate(const char *ddi, mm_pool_type type, SIZE_T bytes, ULONG ta
     mm_machine *m = mmwdk_m(ddi);
     if (mmwdk_inject_failure(MMWDK_INJECT_POOL, caller))
         return NULL;
+    mm_va outer = mm_cpu_set_caller(m, va_of(caller)); /* 0xC2/0x9B names it */
     mm_va va = mm_pool_allocate(m, type, bytes, tag);
+    mm_cpu_set_caller(m, outer);
     if (!va)
         return NULL;
     if (zero)

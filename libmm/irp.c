@@ -138,7 +138,8 @@ mm_status mm_io_initialize_irp(mm_machine *m, mm_va irp, uint16_t packet_size, i
         return MM_STATUS_MACHINE_DEAD;
     struct mmi_irp *r = find(m, irp);
     if (r && r->state == IRP_ALLOCATED && (m->cfg.verifier_flags & MM_VERIFIER_IO_VERIFICATION))
-        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20D, 0, irp, 0, MM_PFN_NONE, irp,
+        return mmi_bugcheck(m, MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20D, mmi_cpu(m)->caller, irp, 0,
+                            MM_PFN_NONE, irp,
                             "IoInitializeIrp on IRP %016llx, which IoAllocateIrp gave: its allocation flags and quota "
                             "are lost (use IoReuseIrp)", (unsigned long long)irp);
     /* Without Verifier the packet's AllocationFlags are zeroed: IoFreeIrp

@@ -239,9 +239,10 @@ static void initialize_irp(void **state)
     assert_status(mm_pool_query(m, own, &b), MM_STATUS_NOT_FOUND);
     mm_va irp = mm_io_allocate_irp(m);
     if (mm_machine_verifier(m) & MM_VERIFIER_IO_VERIFICATION) {
+        mm_cpu_set_caller(m, 0x7FFE1230); /* the driver's code that called it */
         expect_bugcheck(mm_io_initialize_irp(m, irp, (uint16_t)MM_IRP_SIZE, 1),
                         MM_BUGCHECK_DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x20D);
-        assert_params(0, irp, 0);
+        assert_params(0x7FFE1230, irp, 0);
         return;
     }
     assert_ok(mm_io_initialize_irp(m, irp, (uint16_t)MM_IRP_SIZE, 1));

@@ -336,7 +336,10 @@ void IoFreeIrp(PIRP Irp)
 void IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize)
 {
     mm_machine *m = machine("IoInitializeIrp");
-    mmwdk_stop_if_dead(mm_io_initialize_irp(m, va_of(Irp), PacketSize, StackSize));
+    mm_va outer = mm_cpu_set_caller(m, va_of(__builtin_return_address(0))); /* 0xC9/0x20D's P2 */
+    mm_status st = mm_io_initialize_irp(m, va_of(Irp), PacketSize, StackSize);
+    mm_cpu_set_caller(m, outer);
+    mmwdk_stop_if_dead(st);
 }
 
 /* IoReuseIrp: the packet as IoAllocateIrp left it, with its allocation

@@ -211,7 +211,7 @@ MM_API mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu);
 
 /** The code address the next calls on the current CPU are made from (a
  * driver's return address, as a WDK routine sees it), for the bug-check
- * parameters that name the caller (0xC2/0x9B and 0x9C); 0, the default,
+ * parameters that name the caller (0xC2/0x9B and 0x9C, 0xC9/0x20D); 0, the default,
  * when the caller is not code of the machine. Returns the previous one, so
  * a layer can put it back after its call. */
 MM_API mm_va mm_cpu_set_caller(mm_machine *m, mm_va caller);

@@ -115,6 +115,7 @@ mm_status mm_machine_create(const struct mm_config *cfg, mm_machine **out)
     m->rng = cfg->seed;
     m->cpu_count = cfg->cpu_count;
     m->store.fd = -1;
+    m->tlb.generation = 1; /* the zeroed entries (generation 0) are not live */
     mmi_op_begin(m, "mm_machine_create");
     mm_status st = boot(m);
     if (!MM_SUCCESS(st)) {

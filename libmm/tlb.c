@@ -62,7 +62,7 @@ static void host_drop(mm_machine *m, const struct mmi_tlb_entry *e)
         t->parked[t->parked_count++] = *e;
         return;
     }
-    t->host->unmap(t->host_ctx, e->page, 1);
+    t->host->unmap(t->host_ctx, &(struct mmi_host_page){e->page, e->pfn}, 1);
 }
 
 /* A new host mapping over parked pages replaces theirs. */
@@ -95,6 +95,8 @@ static void count_entry(mm_machine *m, const struct mmi_tlb_entry *e, int delta)
         m->tlb.syspte_live = (unsigned)((int)m->tlb.syspte_live + delta);
     if (private_entry(m, e))
         m->tlb.private_live = (unsigned)((int)m->tlb.private_live + delta);
+    if (mmi_is_user_va(m, e->page))
+        m->tlb.user_live = (unsigned)((int)m->tlb.user_live + delta);
 }
 
 bool mmi_tlb_may_hold(const mm_machine *m, mm_va va, uint64_t count)
@@ -176,14 +178,14 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
 
 static int by_page(const void *a, const void *b)
 {
-    mm_va x = *(const mm_va *)a, y = *(const mm_va *)b;
+    mm_va x = ((const struct mmi_host_page *)a)->page, y = ((const struct mmi_host_page *)b)->page;
     return x < y ? -1 : x > y;
 }
 
 /* Ends live entry e like mmi_tlb_flush_page, except that a page the host
  * view must stop mapping is written to *gone (1 returned) for the caller
  * to unmap with its neighbours. */
-static unsigned drop_deferred(mm_machine *m, struct mmi_tlb_entry *e, mm_va *gone)
+static unsigned drop_deferred(mm_machine *m, struct mmi_tlb_entry *e, struct mmi_host_page *gone)
 {
     struct mmi_tlb *t = &m->tlb;
     e->generation = t->generation - 1;
@@ -194,20 +196,20 @@ static unsigned drop_deferred(mm_machine *m, struct mmi_tlb_entry *e, mm_va *gon
         t->parked[t->parked_count++] = *e;
         return 0;
     }
-    *gone = e->page;
+    *gone = (struct mmi_host_page){e->page, e->pfn};
     return 1;
 }
 
 /* The host view stops mapping the n pages in gone: each run of
  * consecutive pages in one call. */
-static void host_unmap_runs(mm_machine *m, mm_va *gone, unsigned n, bool sorted)
+static void host_unmap_runs(mm_machine *m, struct mmi_host_page *gone, unsigned n, bool sorted)
 {
     if (!sorted)
         qsort(gone, n, sizeof gone[0], by_page);
     for (unsigned i = 0, run; i < n; i += run) {
-        for (run = 1; i + run < n && gone[i + run] == gone[i] + (mm_va)run * MM_PAGE_SIZE; run++)
+        for (run = 1; i + run < n && gone[i + run].page == gone[i].page + (mm_va)run * MM_PAGE_SIZE; run++)
             ;
-        m->tlb.host->unmap(m->tlb.host_ctx, gone[i], run);
+        m->tlb.host->unmap(m->tlb.host_ctx, &gone[i], run);
     }
 }
 
@@ -242,7 +244,7 @@ static bool swept(mm_machine *m, const struct mmi_tlb_entry *e, const struct swe
 /* Drops every live entry the sweep names, the host view's pages in runs. */
 static void sweep(mm_machine *m, const struct sweep_what *w)
 {
-    mm_va gone[MMI_TLB_ENTRIES];
+    struct mmi_host_page gone[MMI_TLB_ENTRIES];
     unsigned n = 0;
     for (unsigned k = 0; k < MMI_TLB_ENTRIES; k++) {
         struct mmi_tlb_entry *e = &m->tlb.entry[k];
@@ -260,7 +262,7 @@ void mmi_tlb_flush_range(mm_machine *m, mm_va va, uint64_t count)
         sweep(m, &(struct sweep_what){.kind = SWEEP_RANGE, .va = va, .count = count});
         return;
     }
-    mm_va gone[MMI_TLB_SETS]; /* a short one looks its pages up */
+    struct mmi_host_page gone[MMI_TLB_SETS]; /* a short one looks its pages up */
     unsigned n = 0;
     for (uint64_t i = 0; i < count; i++) {
         struct mmi_tlb_entry *e = find(m, va + i * MM_PAGE_SIZE);
@@ -274,7 +276,7 @@ void mmi_tlb_flush_range(mm_machine *m, mm_va va, uint64_t count)
  * calls), which costs far less than remapping the whole range. */
 void mmi_tlb_flush_all(mm_machine *m)
 {
-    mm_va gone[MMI_TLB_ENTRIES];
+    struct mmi_host_page gone[MMI_TLB_ENTRIES];
     unsigned n = 0;
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++)
         if (live(m, &m->tlb.entry[i]))
@@ -283,6 +285,7 @@ void mmi_tlb_flush_all(mm_machine *m)
     m->tlb.generation++;
     m->tlb.syspte_live = 0;
     m->tlb.private_live = 0;
+    m->tlb.user_live = 0;
 }
 
 void mmi_tlb_flush_private(mm_machine *m)
@@ -300,8 +303,7 @@ void mmi_tlb_flush_top(mm_machine *m, mm_pfn top)
 
 void mmi_tlb_flush_user(mm_machine *m)
 {
-    /* User pages are translated only through a process's own tables. */
-    if (m->tlb.private_live)
+    if (m->tlb.user_live) /* (System's tables translate user pages too) */
         sweep(m, &(struct sweep_what){.kind = SWEEP_USER});
 }
 
@@ -345,7 +347,7 @@ void mmi_tlb_settle_parked(mm_machine *m)
         const struct mmi_tlb_entry *r = &t->parked[i];
         if (!t->host || mmi_tlb_entry_of(t, r->page) || !still_gives(m, r)) {
             if (t->host && !mmi_tlb_entry_of(t, r->page))
-                t->host->unmap(t->host_ctx, r->page, 1);
+                t->host->unmap(t->host_ctx, &(struct mmi_host_page){r->page, r->pfn}, 1);
             continue;
         }
         struct mmi_tlb_entry *e = victim(m, r->page);
@@ -389,13 +391,14 @@ void mmi_tlb_forget_caches(mm_machine *m)
 
 bool mmi_tlb_counts_hold(const mm_machine *m)
 {
-    unsigned syspte = 0, private = 0;
+    unsigned syspte = 0, private = 0, user = 0;
     for (unsigned i = 0; i < MMI_TLB_ENTRIES; i++) {
         const struct mmi_tlb_entry *e = &m->tlb.entry[i];
         if (!live(m, e))
             continue;
         syspte += in_syspte(m, e->page);
         private += private_entry(m, e);
+        user += mmi_is_user_va(m, e->page);
     }
-    return syspte == m->tlb.syspte_live && private == m->tlb.private_live;
+    return syspte == m->tlb.syspte_live && private == m->tlb.private_live && user == m->tlb.user_live;
 }

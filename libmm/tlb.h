@@ -30,11 +30,18 @@ struct mmi_tlb_entry {
  * page the TLB caches is mapped there with the translation's rights, and a
  * flush takes it away. Without a host layer the table is absent and the
  * model runs alone. The host maps only pages the TLB holds. */
+/* A page the host view stops mapping, and the frame it showed there. */
+struct mmi_host_page {
+    mm_va page;
+    mm_pfn pfn;
+};
+
 struct mmi_host_ops {
     /* pages consecutive pages from page, onto consecutive frames from pfn */
     void (*map)(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool writable, bool executable);
-    /* pages consecutive pages from page (all of them mapped for the host) */
-    void (*unmap)(void *ctx, mm_va page, uint64_t pages);
+    /* pages consecutive pages (run[i].page == run[0].page + i pages), each
+     * mapped for the host over run[i].pfn until now */
+    void (*unmap)(void *ctx, const struct mmi_host_page *run, uint64_t pages);
     /* At every public call: the host view makes sure its fault handler is
      * still the first (a test framework may have put its own in front). */
     void (*enter)(void *ctx);
@@ -70,6 +77,7 @@ struct mmi_tlb {
     bool park;           /* drop user pages from the TLB, not from the host view */
     unsigned syspte_live; /* live entries for pages of the system PTE region */
     unsigned private_live; /* live entries made through a process's own tables */
+    unsigned user_live;  /* live entries for user pages (through any tables) */
     unsigned parked_count;
     struct mmi_tlb_entry parked[MMI_TLB_PARKED];
     struct mmi_pde_cache_entry pde[MMI_PDE_CACHE];
@@ -149,7 +157,7 @@ void mmi_tlb_keep_writable(mm_machine *m);
  * MMI_TLB_ENTRIES); how many. */
 unsigned mmi_tlb_writable_frames(mm_machine *m, mm_pfn *out);
 /* Do the TLB's counts of live entries (system PTE region, a process's own
- * tables) match its entries? For the invariant checker. */
+ * tables, user pages) match its entries? For the invariant checker. */
 bool mmi_tlb_counts_hold(const mm_machine *m);
 /* KiSwapProcess: the current CPU runs in p's address space from now on;
  * the old one's user translations go (from a host view too). */

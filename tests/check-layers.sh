@@ -2,7 +2,7 @@
 # tests/check-layers.sh [SRCDIR] — the model's layers go one way: a file of
 # libmm may include only headers of its own layer or one below. The layers,
 # bottom first (docs/model.md, "Layers"):
-#   0 data structures   bitmap store vad hash alloc.h arena workset.h host/memfile
+#   0 data structures   bitmap store vad hash alloc.h arena workset.h host/memfile host/dormant
 #   1 the machine       machine.h layout alloc bugcheck trace process.h proctable
 #   2 frames and tables pfn pagefile pte tlb syspte workset.c
 #   3 memory, paging  memory paging irql
@@ -13,7 +13,7 @@
 #   8 creation          machine.c snapshot
 # machine.h gathers every module's state, so it may include any data header.
 src=${1:-$(dirname "$0")/..}
-levels="bitmap:0 arena:0 arena.h:0 store:0 vad:0 hash:0 alloc.h:0 host/memfile:0 memfile:0 status:0 workset.h:0
+levels="bitmap:0 arena:0 arena.h:0 store:0 vad:0 hash:0 alloc.h:0 host/memfile:0 memfile:0 host/dormant:0 dormant:0 status:0 workset.h:0
 machine.h:1 layout:1 alloc:1 bugcheck:1 trace:1 process.h:1 proctable:1
 pfn:2 pagefile:2 pte:2 tlb:2 syspte:2 workset:2
 memory:3 paging:3 irql:3

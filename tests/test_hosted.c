@@ -166,6 +166,56 @@ static void touch_after_unmap_is_0x50(void **state)
     assert_true(H.bc.p[2] != 0);    /* the instruction address the host reported */
 }
 
+/* A system mapping's VA is handed out again: the host must show the frame
+ * the new mapping gives, with its rights, and refuse every access once it
+ * is unmapped again, whether the frame is the same as last time (the host
+ * wakes the page it kept without rights, docs/hosted.md) or another. */
+static void system_va_mapped_again(void **state)
+{
+    mm_machine *m = *state;
+    mm_va a = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG), b = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
+    store(a, 0xAAAA);
+    store(b, 0xBBBB);
+    mm_va mdl_a = mm_io_allocate_mdl(m, a, 0x1000, false, false, 0), mdl_b = mm_io_allocate_mdl(m, b, 0x1000, false, false, 0);
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl_a));
+    assert_ok(mm_build_mdl_for_nonpaged_pool(m, mdl_b));
+    mm_va first = 0;
+    for (int round = 0; round < 6; round++) {
+        mm_va mdl = round % 3 == 2 ? mdl_b : mdl_a, buf = round % 3 == 2 ? b : a;
+        mm_va s = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                    MM_NORMAL_PAGE_PRIORITY, NULL);
+        if (!first)
+            first = s;
+        assert_int_equal(s, first); /* the same system PTE each time */
+        assert_int_equal(load(s), load(buf));
+        store(s, (uint32_t)(0x1000 + round)); /* writable, and the same bytes as the buffer */
+        assert_int_equal(load(buf), 0x1000 + round);
+        assert_ok(mm_unmap_locked_pages(m, s, mdl));
+    }
+    mm_va s = mm_map_locked_pages_specify_cache(m, mdl_a, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                MM_NORMAL_PAGE_PRIORITY | MM_MDL_MAPPING_NO_WRITE, NULL);
+    assert_int_equal(s, first);
+    assert_int_equal(load(s), load(a));
+    expect_bugcheck(store(s, 1), MM_BUGCHECK_ATTEMPTED_WRITE_TO_READONLY_MEMORY, s); /* woken read-only */
+}
+
+/* Touching it after the unmap faults, however often it was mapped before. */
+static void touch_after_second_unmap_is_0x50(void **state)
+{
+    mm_machine *m = *state;
+    mm_va buf, mdl;
+    mm_va s = pool_page_mapped(m, MM_NORMAL_PAGE_PRIORITY, &buf, &mdl);
+    store(s, 7);
+    assert_ok(mm_unmap_locked_pages(m, s, mdl));
+    mm_va again = mm_map_locked_pages_specify_cache(m, mdl, MM_KERNEL_MODE, MM_CACHED, 0, false,
+                                                    MM_NORMAL_PAGE_PRIORITY, NULL);
+    assert_int_equal(again, s);
+    assert_int_equal(load(again), 7);
+    assert_ok(mm_unmap_locked_pages(m, again, mdl));
+    expect_bugcheck(store(s, 8), MM_BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, s);
+    assert_int_equal(H.bc.p[1], 2); /* a write */
+}
+
 /* A write through a read-only system mapping (MdlMappingNoWrite). */
 static void write_to_read_only_mapping_is_0xbe(void **state)
 {
@@ -234,6 +284,21 @@ static void attach_swaps_the_user_range(void **state)
     store(a, 0xBBBB);
     assert_ok(mm_process_detach(m, &apc));
     assert_int_equal(load(a), 0xAAAA);
+}
+
+/* User memory of the System process (translated through System's own
+ * top table): attaching to a process takes it out of the host view too. */
+static void attach_hides_system_user_pages(void **state)
+{
+    mm_machine *m = *state;
+    assert_ok(mm_process_detach(m, &H.apc)); /* back in System */
+    mm_va a = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+    store(a, 0xAAAA);
+    assert_ok(mm_process_attach(m, H.proc, &H.apc));
+    struct mm_region_info info;
+    assert_ok(mm_virtual_query(m, NULL, a, &info));
+    assert_int_equal(info.state, MM_MEM_FREE); /* app.exe has nothing there */
+    expect_bugcheck(load(a), MM_BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, 0xC0000005);
 }
 
 /* A driver image's INIT section, discarded after DriverEntry, touched
@@ -471,7 +536,10 @@ int main(void)
         T(user_page_faults_in_on_touch),
         T(user_and_system_views_alias),
         T(host_writes_are_zeroed_before_reuse),
+        T(attach_hides_system_user_pages),
         T(touch_after_unmap_is_0x50),
+        T(system_va_mapped_again),
+        T(touch_after_second_unmap_is_0x50),
         T(write_to_read_only_mapping_is_0xbe),
         T(bad_user_address_is_0x1e),
         T(paged_pool_at_dispatch_is_0x0a),

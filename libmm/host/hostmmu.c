@@ -33,7 +33,9 @@
 #include "../mdl.h"
 #include "../pfn.h"
 #include "../pte.h"
+#include "../syspte.h"
 #include "../tlb.h"
+#include "dormant.h"
 
 #define MAX_MACHINES 64u
 #define MAX_RANGES 16u /* driver images placed by the host's loader */
@@ -68,18 +70,22 @@ struct mmi_hostview {
     struct {
         mm_va va, ip;
     } read[WATCH_READS];     /* the user reads of the current request */
+    struct mmi_dormant *dormant; /* host memory: a restore keeps it as it is */
 };
 
-static bool slot_holds(unsigned slot, mm_va va)
+/* The end of the range of the slot's machine that holds va, or 0. */
+static mm_va range_end(unsigned slot, mm_va va)
 {
     if (va >= machines[slot].lo && va < machines[slot].hi)
-        return true;
+        return machines[slot].hi;
     unsigned n = atomic_load(&machines[slot].ranges);
     for (unsigned i = 0; i < n; i++)
         if (va >= machines[slot].range_lo[i] && va < machines[slot].range_hi[i])
-            return true;
-    return false;
+            return machines[slot].range_hi[i];
+    return 0;
 }
+
+static bool slot_holds(unsigned slot, mm_va va) { return range_end(slot, va) != 0; }
 
 static bool four_kib_pages(void) { return sysconf(_SC_PAGESIZE) == MM_PAGE_SIZE; }
 
@@ -131,14 +137,55 @@ mm_status mmi_host_reserve(const struct mm_config *cfg, mm_va *base)
 
 static void *page_ptr(mm_va page) { return (void *)(uintptr_t)page; }
 
-static void host_unmap(void *ctx, mm_va page, uint64_t pages)
+static void host_empty(mm_va page, uint64_t pages)
+{
+    mmap(page_ptr(page), (size_t)(pages * MM_PAGE_SIZE), PROT_NONE,
+         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+/* May run's pages stay dormant (docs/hosted.md)? Pages of system PTE space
+ * over RAM frames, which host_map mapped from the memory file. */
+static bool may_sleep(mm_machine *m, const struct mmi_host_page *run, uint64_t pages)
+{
+    if (!m->hostview->dormant || pages > MMI_DORMANT_MAX / 4)
+        return false;
+    for (uint64_t i = 0; i < pages; i++)
+        if (!mmi_is_syspte_va(m, run[i].page) || !mmi_pfn_is_ram(m, run[i].pfn))
+            return false;
+    return true;
+}
+
+/* Pages of one of the machine's ranges. */
+static void unmap_in_range(mm_machine *m, const struct mmi_host_page *run, uint64_t pages)
+{
+    struct mmi_hostview *h = m->hostview;
+    mm_va page = run[0].page;
+    if (!may_sleep(m, run, pages)) {
+        host_empty(page, pages);
+        return;
+    }
+    /* The mapping stays, without rights: any access faults as before. */
+    mprotect(page_ptr(page), (size_t)(pages * MM_PAGE_SIZE), PROT_NONE);
+    for (uint64_t i = 0; i < pages; i++) {
+        mm_va evicted = mmi_dormant_put(h->dormant, run[i].page, run[i].pfn);
+        if (evicted)
+            host_empty(evicted, 1);
+    }
+}
+
+static void host_unmap(void *ctx, const struct mmi_host_page *run, uint64_t pages)
 {
     mm_machine *m = ctx;
     unsigned slot = m->hostview->slot;
-    if (!slot_holds(slot, page) || !slot_holds(slot, page + (pages - 1) * MM_PAGE_SIZE))
-        return; /* never mapped for the host (the self-map) */
-    mmap(page_ptr(page), (size_t)(pages * MM_PAGE_SIZE), PROT_NONE,
-         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    for (uint64_t i = 0, n; i < pages; i += n) {
+        /* Each part of the run inside one range goes in one call; a page of
+         * none was never mapped for the host (the self-map). */
+        mm_va end = range_end(slot, run[i].page);
+        for (n = 1; end && i + n < pages && run[i + n].page < end; n++)
+            ;
+        if (end)
+            unmap_in_range(m, &run[i], n);
+    }
 }
 
 /* Runs up to this many pages get their host page-table entries at once. */
@@ -154,6 +201,12 @@ static void host_map(void *ctx, mm_va page, mm_pfn pfn, uint64_t pages, bool wri
         return; /* watched: each access maps its page for one instruction (watch_step) */
     int prot = PROT_READ | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
     size_t bytes = (size_t)(pages * MM_PAGE_SIZE);
+    if (h->dormant && mmi_dormant_count(h->dormant)) {
+        if (mmi_pfn_is_ram(m, pfn) && mmi_dormant_take_run(h->dormant, page, pfn, pages) &&
+            mprotect(page_ptr(page), bytes, prot) == 0)
+            return; /* the same frames, woken: their rights back */
+        mmi_dormant_forget(h->dormant, page, pages); /* mapped anew below */
+    }
     void *at;
     if (mmi_pfn_is_ram(m, pfn)) {
         /* A short run is filled in now: the code that asked for it is about
@@ -523,6 +576,7 @@ mm_status mmi_host_attach(mm_machine *m)
     h->base = m->layout.lowest_user_address & ~(mm_va)(MMI_HOSTED_ALIGN - 1);
     h->end = m->layout.system_end;
     h->fd = m->store.fd;
+    h->dormant = mmi_dormant_new(); /* without it, every drop unmaps */
     unsigned slot = MAX_MACHINES;
     for (unsigned i = 0; i < MAX_MACHINES && slot == MAX_MACHINES; i++) {
         int free_slot = 0;
@@ -532,6 +586,7 @@ mm_status mmi_host_attach(mm_machine *m)
     if (slot == MAX_MACHINES || !install_handler()) {
         if (slot != MAX_MACHINES)
             atomic_store(&machines[slot].claimed, 0);
+        mmi_dormant_free(h->dormant);
         mmi_free(m, h);
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -561,6 +616,7 @@ void mmi_host_detach(mm_machine *m)
             if (atomic_compare_exchange_strong(&machines[i].m, &mine, NULL))
                 atomic_store(&machines[i].claimed, 0);
         }
+        mmi_dormant_free(h->dormant);
         mmi_free(m, h);
         m->hostview = NULL;
     }

@@ -53,13 +53,18 @@ uint64_t mmi_splitmix(uint64_t *state)
 
 uint64_t mmi_random(mm_machine *m) { return mmi_splitmix(&m->rng); }
 
+/* The image VA bitmap starts with room for 16 MiB of images and doubles
+ * as they need (up to MMI_IMAGE_VA_PAGES): a small machine's bookkeeping,
+ * which a snapshot copies back at each restore, stays small. */
+#define IMAGE_VA_FIRST 4096u
+
 static mm_status boot(mm_machine *m)
 {
     mm_status st = mmi_trace_init(m, m->cfg.trace_capacity);
     if (!MM_SUCCESS(st))
         return st;
     if (!mmi_pfn_init(m, m->cfg.physical_pages) || !mmi_store_init(m, &m->store, m->cfg.physical_pages) ||
-        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init(m, &m->image_va, MMI_IMAGE_VA_PAGES) ||
+        !mmi_pagefile_init(m, m->cfg.pagefile_pages) || !mmi_bitmap_init_growable(m, &m->image_va, IMAGE_VA_FIRST, MMI_IMAGE_VA_PAGES) ||
         !mmi_syspte_init(m) || !mmi_mdl_init(m) || !mmi_physical_init(m))
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     m->commit_limit = m->cfg.physical_pages + m->cfg.pagefile_pages;

@@ -183,6 +183,44 @@ static void bad_descriptions_are_rejected(void **state)
     assert_true(b.base >= a.base + a.size);
 }
 
+/* Images take more than 16 MiB of image space (where its bookkeeping
+ * starts) at consecutive places; an unloaded image keeps its range (a
+ * later touch is a reference to an unloaded driver), so the next one goes
+ * after the last. */
+static void images_beyond_sixteen_mib(void **state)
+{
+    (void)state;
+    struct mm_config cfg;
+    harness_config(&cfg);
+    cfg.physical_pages = 8192; /* 32 MiB, and as much page file: room for 24 MiB of images */
+    cfg.pagefile_pages = 8192;
+    mm_machine *m = NULL;
+    assert_ok(mm_machine_create(&cfg, &m));
+    struct mm_section_desc big = {"PAGEDATA", 6u << 20, MM_SECTION_WRITE, NULL, 0};
+    mm_image *im[4];
+    struct mm_image_info info[4];
+    for (int i = 0; i < 4; i++) {
+        assert_ok(mm_image_load(m, "big.sys", &big, 1, &im[i]));
+        assert_ok(mm_image_query(m, im[i], &info[i]));
+        if (i)
+            assert_true(info[i].base >= info[i - 1].base + info[i - 1].size);
+    }
+    assert_true(info[3].base + info[3].size - info[0].base > (16u << 20));
+    mm_va top = mm_image_section_address(m, im[3], "PAGEDATA") + (6u << 20) - 8;
+    assert_ok(mm_write(m, top, "lastpage", 8)); /* its last page is a page like any other */
+    char back[8];
+    assert_ok(mm_read(m, top, back, 8));
+    assert_memory_equal(back, "lastpage", 8);
+    assert_ok(mm_image_unload(m, im[1]));
+    mm_image *again = NULL;
+    struct mm_image_info a;
+    assert_ok(mm_image_load(m, "again.sys", &big, 1, &again));
+    assert_ok(mm_image_query(m, again, &a));
+    assert_true(a.base >= info[3].base + info[3].size);
+    assert_invariants(m);
+    mm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +234,7 @@ int main(void)
         T(force_irql_checking_trims_on_raise),
         T(unloaded_driver_is_0xce),
         T(bad_descriptions_are_rejected),
+        T(images_beyond_sixteen_mib),
     };
     return cmocka_run_group_tests_name("image", tests, NULL, NULL);
 }

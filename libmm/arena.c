@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "arena.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,7 @@ struct mmi_arena {
     unsigned char *copy;    /* the snapshot of [0, saved_top) */
     size_t copy_cap, saved_top;
     bool saved;
+    size_t keep_at, keep_bytes; /* mmi_arena_keep: left alone by a restore */
 };
 
 static struct heap *heap_of(struct mmi_arena *a) { return (struct heap *)(void *)a->base; }
@@ -290,10 +292,24 @@ void mmi_arena_restore(struct mmi_arena *a)
     size_t top = (size_t)heap_of(a)->top;
     size_t used = top > a->saved_top ? top : a->saved_top;
     UNPOISON(a->base, used);
-    memcpy(a->base, a->copy, a->saved_top);
+    size_t keep_end = a->keep_at + a->keep_bytes;
+    if (a->keep_bytes && keep_end <= a->saved_top) { /* around the kept range */
+        memcpy(a->base, a->copy, a->keep_at);
+        memcpy(a->base + keep_end, a->copy + keep_end, a->saved_top - keep_end);
+    } else {
+        memcpy(a->base, a->copy, a->saved_top);
+    }
     if (top > a->saved_top) /* handed out since: fresh again */
         memset(a->base + a->saved_top, 0, top - a->saved_top);
     repoison(a);
 }
 
 bool mmi_arena_saved(const struct mmi_arena *a) { return a && a->saved; }
+
+void mmi_arena_keep(struct mmi_arena *a, const void *p, size_t n)
+{
+    const unsigned char *at = p;
+    assert(!n || (at >= a->base && at + n <= a->base + a->committed));
+    a->keep_at = n ? (size_t)(at - a->base) : 0;
+    a->keep_bytes = n;
+}

@@ -28,5 +28,9 @@ bool mmi_arena_save(struct mmi_arena *a);
  * caller has a saved state (mmi_arena_saved). */
 void mmi_arena_restore(struct mmi_arena *a);
 bool mmi_arena_saved(const struct mmi_arena *a);
+/* A block's bytes [p, p + n) that a restore leaves as they are: state of
+ * the host's that the bookkeeping holds (the simulated TLB, which mirrors
+ * the host view). One range per arena; n 0 removes it. */
+void mmi_arena_keep(struct mmi_arena *a, const void *p, size_t n);
 
 #endif

@@ -39,6 +39,9 @@ mm_status mm_machine_snapshot(mm_machine *m)
     mmi_tlb_keep_writable(m);
     mmi_tlb_forget_caches(m);
     mmi_host_images_snapshot(m);
+    /* The TLB is the host view's map: a restore leaves it as it is, then
+     * drops what the snapshot's tables do not give. */
+    mmi_arena_keep(m->arena, &m->tlb, sizeof m->tlb);
     return mmi_arena_save(m->arena) ? MM_STATUS_SUCCESS : MM_STATUS_INSUFFICIENT_RESOURCES;
 }
 
@@ -83,11 +86,7 @@ mm_status mm_machine_restore(mm_machine *m)
     if (!MM_SUCCESS(st))
         return st;
     mmi_host_images_drop_since(m);
-    /* The TLB is the host view's map: it stays what the host holds now,
-     * then drops what the snapshot's tables do not give. */
-    struct mmi_tlb tlb = m->tlb;
-    mmi_arena_restore(m->arena);
-    m->tlb = tlb;
+    mmi_arena_restore(m->arena); /* all but the TLB (mmi_arena_keep) */
     mmi_tlb_forget_caches(m);
     mmi_store_rollback(&m->store);
     mmi_store_rollback(&m->pagefile.store);

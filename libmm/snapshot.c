@@ -86,6 +86,7 @@ mm_status mm_machine_restore(mm_machine *m)
     if (!MM_SUCCESS(st))
         return st;
     mmi_host_images_drop_since(m);
+    bool watching = mmi_host_watching(m);
     mmi_arena_restore(m->arena); /* all but the TLB (mmi_arena_keep) */
     mmi_tlb_forget_caches(m);
     mmi_store_rollback(&m->store);
@@ -93,6 +94,10 @@ mm_status mm_machine_restore(mm_machine *m)
     mmi_host_images_retake(m);
     mmi_tlb_revalidate(m);
     mmi_tlb_settle_parked(m);
+    if (mmi_host_watching(m) != watching)
+        /* Watching user reads came or went with the restore: the host view's
+         * user pages (none while watching) start again from none. */
+        mmi_tlb_flush_user(m);
     /* Pages the host view still maps writable stay kept: they may change
      * unseen before the next restore. */
     struct writable_frames w;

@@ -229,6 +229,51 @@ static void host_writes_come_back(void **state)
     assert_invariants(m);
 }
 
+/* Watching user reads is part of the machine's state: a restore brings
+ * back the snapshot's setting, and the host view's user pages follow it.
+ * Turned on since the snapshot: after the restore a user page is mapped
+ * again on its touch (the TLB kept its translation, the host view had
+ * none). Turned off since a snapshot taken while watching: after the
+ * restore the pages touched since are watched again (a second read is a
+ * double fetch). */
+static void watching_follows_a_restore(void **state)
+{
+    (void)state;
+    for (int on_at_snapshot = 0; on_at_snapshot < 2; on_at_snapshot++) {
+        mm_machine *m = snapshot_machine(MM_LAYOUT_HOSTED);
+        if (!m)
+            skip();
+        struct mm_watch_config watch = {.flip = false};
+        if (mm_machine_watch_user_reads(m, &watch) == MM_STATUS_NOT_SUPPORTED)
+            skip(); /* not an x86-64 host */
+        assert_ok(mm_machine_watch_user_reads(m, on_at_snapshot ? &watch : NULL));
+        attached_process(m, "app.exe", &H.apc);
+        mm_va u = commit_user(m, 0x1000, MM_PAGE_READWRITE);
+        write_byte(m, u, 'S');
+        volatile uint8_t *pu = (volatile uint8_t *)(uintptr_t)u;
+        mm_machine_enter(m);
+        assert_int_equal(pu[0], 'S');
+        assert_ok(mm_machine_snapshot(m));
+        assert_ok(mm_machine_watch_user_reads(m, on_at_snapshot ? NULL : &watch));
+        mm_machine_enter(m);
+        assert_int_equal(pu[0], 'S'); /* cached in the TLB, watched or not */
+        assert_ok(mm_machine_restore(m));
+        mm_machine_enter(m);
+        mm_machine_watch_reset(m);
+        assert_int_equal(pu[0], 'S');
+        assert_int_equal(pu[0], 'S');
+        struct mm_finding f[4];
+        size_t n = mm_findings_read(m, f, 4);
+        bool double_fetch = false;
+        for (size_t i = 0; i < n && i < 4; i++)
+            double_fetch |= f[i].kind == MM_FINDING_DOUBLE_FETCH;
+        assert_int_equal(double_fetch, on_at_snapshot); /* watched exactly when the snapshot watched */
+        assert_invariants(m);
+        mm_machine_destroy(m);
+        H.m = NULL;
+    }
+}
+
 /* mm_machine_defer_host_unmaps: a process exit after it leaves the user
  * pages' host mappings; the restore keeps the ones its tables give again
  * (their bytes rolled back all the same) and drops a page made since. */
@@ -306,6 +351,7 @@ int main(void)
         cmocka_unit_test_teardown(paged_out_since_comes_back, teardown),
         cmocka_unit_test_teardown(restores_do_not_accumulate, teardown),
         cmocka_unit_test_teardown(host_writes_come_back, teardown),
+        cmocka_unit_test_teardown(watching_follows_a_restore, teardown),
         cmocka_unit_test_teardown(extension_rolls_back, teardown),
         cmocka_unit_test_teardown(deferred_unmaps_settle_at_restore, teardown),
     };

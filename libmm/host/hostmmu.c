@@ -655,6 +655,8 @@ static void trampoline(void) { running->fn(running->ctx); }
 
 bool mmi_host_on_kernel_stack(void) { return running != NULL; }
 
+bool mmi_host_watching(const mm_machine *m) { return m->hostview && m->hostview->watch; }
+
 mm_status mm_call_on_kernel_stack(mm_machine *m, void (*fn)(void *ctx), void *ctx)
 {
     if (!m || !fn)
@@ -704,6 +706,12 @@ mm_status mmi_host_attach(mm_machine *m)
 void mmi_host_detach(mm_machine *m) { (void)m; }
 
 bool mmi_host_on_kernel_stack(void) { return false; }
+
+bool mmi_host_watching(const mm_machine *m)
+{
+    (void)m;
+    return false;
+}
 
 void mmi_host_enter(mm_machine *m) { (void)m; }
 

@@ -41,5 +41,9 @@ void mmi_host_images_retake(mm_machine *m);
 void mmi_host_remove_range(mm_machine *m, mm_va lo);
 /* True while code runs on a simulated kernel stack on this thread. */
 bool mmi_host_on_kernel_stack(void);
+/* Are user reads watched (mm_machine_watch_user_reads)? Then the host view
+ * maps no user page. Part of the machine's state: a restore brings back
+ * the snapshot's setting. */
+bool mmi_host_watching(const mm_machine *m);
 
 #endif

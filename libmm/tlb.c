@@ -51,18 +51,29 @@ static struct mmi_tlb_entry *victim(mm_machine *m, mm_va page)
 
 static bool pte_writable(uint64_t pte) { return (pte & (PTE_WRITE | PTE_DIRTY)) == (PTE_WRITE | PTE_DIRTY); }
 
-/* The host view stops mapping e's page, or (parking a user page) keeps it
- * mapped until the restore settles it. */
-static void host_drop(mm_machine *m, const struct mmi_tlb_entry *e)
+/* The host view is to stop mapping e's page: 1, with the page in *gone
+ * for the caller to unmap (alone or with its neighbours), or 0 when there
+ * is no host view or the page is parked (a user page kept mapped until the
+ * restore settles it). */
+static unsigned host_release(mm_machine *m, const struct mmi_tlb_entry *e, struct mmi_host_page *gone)
 {
     struct mmi_tlb *t = &m->tlb;
     if (!t->host)
-        return;
+        return 0;
     if (t->park && mmi_is_user_va(m, e->page) && t->parked_count < MMI_TLB_PARKED) {
         t->parked[t->parked_count++] = *e;
-        return;
+        return 0;
     }
-    t->host->unmap(t->host_ctx, &(struct mmi_host_page){e->page, e->pfn}, 1);
+    *gone = (struct mmi_host_page){e->page, e->pfn};
+    return 1;
+}
+
+/* The host view stops mapping e's page (or parks it) at once. */
+static void host_drop(mm_machine *m, const struct mmi_tlb_entry *e)
+{
+    struct mmi_host_page gone;
+    if (host_release(m, e, &gone))
+        m->tlb.host->unmap(m->tlb.host_ctx, &gone, 1);
 }
 
 /* A new host mapping over parked pages replaces theirs. */
@@ -97,6 +108,13 @@ static void count_entry(mm_machine *m, const struct mmi_tlb_entry *e, int delta)
         m->tlb.private_live = (unsigned)((int)m->tlb.private_live + delta);
     if (mmi_is_user_va(m, e->page))
         m->tlb.user_live = (unsigned)((int)m->tlb.user_live + delta);
+}
+
+/* Live entry e is live no longer. */
+static void end_entry(mm_machine *m, struct mmi_tlb_entry *e)
+{
+    e->generation = m->tlb.generation - 1;
+    count_entry(m, e, -1);
 }
 
 bool mmi_tlb_may_hold(const mm_machine *m, mm_va va, uint64_t count)
@@ -171,8 +189,7 @@ void mmi_tlb_flush_page(mm_machine *m, mm_va va)
     struct mmi_tlb_entry *e = find(m, MM_PAGE_ALIGN(va));
     if (!e)
         return;
-    e->generation = m->tlb.generation - 1;
-    count_entry(m, e, -1);
+    end_entry(m, e);
     host_drop(m, e);
 }
 
@@ -187,17 +204,8 @@ static int by_page(const void *a, const void *b)
  * to unmap with its neighbours. */
 static unsigned drop_deferred(mm_machine *m, struct mmi_tlb_entry *e, struct mmi_host_page *gone)
 {
-    struct mmi_tlb *t = &m->tlb;
-    e->generation = t->generation - 1;
-    count_entry(m, e, -1);
-    if (!t->host)
-        return 0;
-    if (t->park && mmi_is_user_va(m, e->page) && t->parked_count < MMI_TLB_PARKED) {
-        t->parked[t->parked_count++] = *e;
-        return 0;
-    }
-    *gone = (struct mmi_host_page){e->page, e->pfn};
-    return 1;
+    end_entry(m, e);
+    return host_release(m, e, gone);
 }
 
 /* The host view stops mapping the n pages in gone: each run of

@@ -523,8 +523,8 @@ static void double_unlock_takes_another_mdls_lock(void **state)
 static void read_of_a_no_access_system_mapping_is_0x50_1(void **state)
 {
     mm_machine *m = *state;
-    mm_va buf = mm_pool_allocate(m, MM_NONPAGED_POOL, 0x1000, TAG);
-    mm_va mdl = mm_io_allocate_mdl(m, buf, 0x1000, false, false, 0);
+    mm_va buf;
+    mm_va mdl = kernel_mdl(m, &buf);
     assert_ok(mm_probe_and_lock_pages(m, mdl, MM_KERNEL_MODE, MM_IO_WRITE_ACCESS));
     mm_va sys = mm_get_system_address_for_mdl_safe(m, mdl, 0);
     assert_true(sys != 0);

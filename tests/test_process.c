@@ -6,12 +6,26 @@
 
 #include "process.h" /* internal: to set NumberOfLockedPages before MDLs exist */
 
+/* Two fresh processes, a.exe and b.exe. */
+static void two_processes(mm_machine *m, mm_process **a, mm_process **b)
+{
+    assert_ok(mm_process_create(m, "a.exe", a));
+    assert_ok(mm_process_create(m, "b.exe", b));
+}
+
+/* The address of p's EPROCESS block, as the 0x5 and 0x6 parameters give it. */
+static uint64_t eprocess_of(mm_machine *m, mm_process *p)
+{
+    struct mm_process_info info;
+    assert_ok(mm_process_query(m, p, &info));
+    return info.eprocess;
+}
+
 static void create_gives_own_address_space(void **state)
 {
     mm_machine *m = *state;
     mm_process *a = NULL, *b = NULL;
-    assert_ok(mm_process_create(m, "a.exe", &a));
-    assert_ok(mm_process_create(m, "b.exe", &b));
+    two_processes(m, &a, &b);
     struct mm_process_info ia, ib, is;
     assert_ok(mm_process_query(m, a, &ia));
     assert_ok(mm_process_query(m, b, &ib));
@@ -71,8 +85,7 @@ static void attach_detach_and_nesting(void **state)
 {
     mm_machine *m = *state;
     mm_process *a = NULL, *b = NULL;
-    assert_ok(mm_process_create(m, "a.exe", &a));
-    assert_ok(mm_process_create(m, "b.exe", &b));
+    two_processes(m, &a, &b);
     struct mm_apc_state s1, s2;
     assert_ptr_equal(mm_process_current(m), mm_process_system(m));
     assert_ok(mm_process_attach(m, a, &s1));
@@ -97,14 +110,11 @@ static void detach_out_of_order_is_0x6(void **state)
 {
     mm_machine *m = *state;
     mm_process *a = NULL, *b = NULL;
-    assert_ok(mm_process_create(m, "a.exe", &a));
-    assert_ok(mm_process_create(m, "b.exe", &b));
+    two_processes(m, &a, &b);
     struct mm_apc_state s1, s2;
     assert_ok(mm_process_attach(m, a, &s1));
     assert_ok(mm_process_attach(m, b, &s2));
-    struct mm_process_info ia;
-    assert_ok(mm_process_query(m, a, &ia));
-    expect_bugcheck(mm_process_detach(m, &s1), MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, ia.eprocess);
+    expect_bugcheck(mm_process_detach(m, &s1), MM_BUGCHECK_INVALID_PROCESS_DETACH_ATTEMPT, eprocess_of(m, a));
 }
 
 static void attach_at_dispatch_is_0x5(void **state)
@@ -112,13 +122,11 @@ static void attach_at_dispatch_is_0x5(void **state)
     mm_machine *m = *state;
     mm_process *a = NULL;
     assert_ok(mm_process_create(m, "a.exe", &a));
-    struct mm_process_info ia, is;
-    assert_ok(mm_process_query(m, a, &ia));
-    assert_ok(mm_process_query(m, mm_process_system(m), &is));
+    uint64_t ea = eprocess_of(m, a), es = eprocess_of(m, mm_process_system(m));
     assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
     struct mm_apc_state s;
-    expect_bugcheck(mm_process_attach(m, a, &s), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ia.eprocess);
-    assert_params(is.eprocess, 0, 1); /* ApcStateIndex 0 (not attached), "a DPC is running" */
+    expect_bugcheck(mm_process_attach(m, a, &s), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ea);
+    assert_params(es, 0, 1); /* ApcStateIndex 0 (not attached), "a DPC is running" */
 }
 
 /* Attached already (ApcStateIndex 1), then again at DISPATCH_LEVEL. */
@@ -126,16 +134,13 @@ static void attach_while_attached_at_dispatch_is_0x5(void **state)
 {
     mm_machine *m = *state;
     mm_process *a = NULL, *b = NULL;
-    assert_ok(mm_process_create(m, "a.exe", &a));
-    assert_ok(mm_process_create(m, "b.exe", &b));
-    struct mm_process_info ia, ib;
-    assert_ok(mm_process_query(m, a, &ia));
-    assert_ok(mm_process_query(m, b, &ib));
+    two_processes(m, &a, &b);
+    uint64_t ea = eprocess_of(m, a), eb = eprocess_of(m, b);
     struct mm_apc_state s1, s2;
     assert_ok(mm_process_attach(m, a, &s1));
     assert_ok(mm_irql_raise(m, MM_DISPATCH_LEVEL, NULL));
-    expect_bugcheck(mm_process_attach(m, b, &s2), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, ib.eprocess);
-    assert_params(ia.eprocess, 1, 1);
+    expect_bugcheck(mm_process_attach(m, b, &s2), MM_BUGCHECK_INVALID_PROCESS_ATTACH_ATTEMPT, eb);
+    assert_params(ea, 1, 1);
 }
 
 static void exit_with_locked_pages_is_0x76(void **state)
@@ -291,8 +296,7 @@ static void close_forgets_an_exited_process(void **state)
 {
     mm_machine *m = *state;
     mm_process *a = NULL, *b = NULL, *c = NULL;
-    assert_ok(mm_process_create(m, "a.exe", &a));
-    assert_ok(mm_process_create(m, "b.exe", &b));
+    two_processes(m, &a, &b);
     assert_ok(mm_process_create(m, "c.exe", &c));
     struct mm_process_info ib;
     assert_ok(mm_process_query(m, b, &ib));

@@ -26,7 +26,7 @@ void mmi_dormant_free(struct mmi_dormant *d) { free(d); }
 
 unsigned mmi_dormant_count(const struct mmi_dormant *d) { return d->count; }
 
-static unsigned home(mm_va page) { return (unsigned)(((page >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >> 56) & (SLOTS - 1); }
+static unsigned home(mm_va page) { return (unsigned)(((page >> MM_PAGE_SHIFT) * UINT64_C(0x9E3779B97F4A7C15)) >> 56) & (SLOTS - 1); }
 
 static struct slot *find(struct mmi_dormant *d, mm_va page)
 {
@@ -86,12 +86,12 @@ bool mmi_dormant_take_run(struct mmi_dormant *d, mm_va page, mm_pfn pfn, uint64_
     if (pages > d->count)
         return false;
     for (uint64_t i = 0; i < pages; i++) {
-        const struct slot *s = find(d, page + i * 4096);
+        const struct slot *s = find(d, page + i * MM_PAGE_SIZE);
         if (!s || s->pfn != pfn + i)
             return false;
     }
     for (uint64_t i = 0; i < pages; i++)
-        remove_slot(d, find(d, page + i * 4096));
+        remove_slot(d, find(d, page + i * MM_PAGE_SIZE));
     return true;
 }
 
@@ -101,14 +101,14 @@ void mmi_dormant_forget(struct mmi_dormant *d, mm_va page, uint64_t pages)
         return;
     if (pages <= 8) {
         for (uint64_t i = 0; i < pages; i++) {
-            struct slot *s = find(d, page + i * 4096);
+            struct slot *s = find(d, page + i * MM_PAGE_SIZE);
             if (s)
                 remove_slot(d, s);
         }
         return;
     }
     for (unsigned i = 0; i < SLOTS;) { /* a long range: one pass over the table */
-        if (d->slot[i].page && d->slot[i].page - page < pages * 4096) {
+        if (d->slot[i].page && d->slot[i].page - page < pages * MM_PAGE_SIZE) {
             remove_slot(d, &d->slot[i]); /* another entry may now sit at i */
             continue;
         }

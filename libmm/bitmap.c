@@ -59,11 +59,6 @@ void mmi_bitmap_fini(mm_machine *m, struct mmi_bitmap *b)
     b->words = b->full = NULL;
 }
 
-bool mmi_bitmap_test(const struct mmi_bitmap *b, uint64_t i)
-{
-    return i < b->size && (b->words[i / 64] >> (i % 64)) & 1;
-}
-
 static void note_word(struct mmi_bitmap *b, uint64_t w)
 {
     uint64_t bit = UINT64_C(1) << (w % 64);
@@ -83,6 +78,13 @@ static uint64_t word_mask(uint64_t w, uint64_t i, uint64_t count)
 /* Sets or clears [i, i + count) a word at a time. */
 static void change_range(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
 {
+    if (i % 64 + count <= 64) { /* one word: most runs */
+        uint64_t w = i / 64, mask = (count == 64 ? FULL : (UINT64_C(1) << count) - 1) << (i % 64);
+        assert((b->words[w] & mask) == (on ? 0 : mask));
+        b->words[w] = on ? b->words[w] | mask : b->words[w] & ~mask;
+        note_word(b, w);
+        return;
+    }
     for (uint64_t w = i / 64; w * 64 < i + count; w++) {
         uint64_t mask = word_mask(w, i, count);
         assert((b->words[w] & mask) == (on ? 0 : mask));
@@ -151,10 +153,50 @@ uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t alig
     return at;
 }
 
+/* The bits of `clear` at which a run of `count` (1 to 64) clear bits starts
+ * inside the word: the run-length doubling of RtlFindClearBits, in
+ * registers. */
+static uint64_t run_starts(uint64_t clear, uint64_t count)
+{
+    for (uint64_t have = 1; have < count && clear;) {
+        uint64_t step = have < count - have ? have : count - have;
+        clear &= clear >> step;
+        have += step;
+    }
+    return clear;
+}
+
+/* First fit inside the word that holds the hint, for an unaligned run of at
+ * most 64 bits (a one-page system PTE or pool VA run, a page-file slot).
+ * Nothing below the hint is clear, and a run that starts earlier in the
+ * word but crosses into the next would contain this one, so the lowest run
+ * inside the word is the lowest run of all. NONE: search the slow way. */
+static uint64_t find_set_at_hint(struct mmi_bitmap *b, uint64_t count)
+{
+    uint64_t w = b->hint / 64;
+    if (count > 64 || b->hint >= b->size)
+        return MMI_BITMAP_NONE;
+    uint64_t starts = run_starts(~b->words[w] & (FULL << (b->hint % 64)), count);
+    if (!starts)
+        return MMI_BITMAP_NONE;
+    uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(starts);
+    if (i + count > b->size)
+        return MMI_BITMAP_NONE;
+    set_range(b, i, count);
+    if (i == b->hint)
+        b->hint = i + count;
+    return i;
+}
+
 static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
 {
     if (count == 0 || count > b->size - b->set)
         return MMI_BITMAP_NONE;
+    if (align == 1) {
+        uint64_t fast = find_set_at_hint(b, count);
+        if (fast != MMI_BITMAP_NONE)
+            return fast;
+    }
     uint64_t i = (b->hint + align - 1) / align * align;
     while (i + count <= b->size) {
         uint64_t skipped = skip_full_words(b, i);

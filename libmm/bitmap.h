@@ -26,7 +26,10 @@ void mmi_bitmap_fini(mm_machine *m, struct mmi_bitmap *b);
 /* Lowest run of `count` clear bits starting at a multiple of `align`; set it. */
 uint64_t mmi_bitmap_find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align);
 void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t index, uint64_t count);
-bool mmi_bitmap_test(const struct mmi_bitmap *b, uint64_t index);
+static inline bool mmi_bitmap_test(const struct mmi_bitmap *b, uint64_t i)
+{
+    return i < b->size && (b->words[i / 64] >> (i % 64)) & 1;
+}
 /* Sets or clears one bit (no run bookkeeping beyond the count). */
 void mmi_bitmap_mark(struct mmi_bitmap *b, uint64_t index, bool on);
 

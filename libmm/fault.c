@@ -597,6 +597,8 @@ uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, m
             if (pfns)
                 pfns[i] = mmi_pte_pfn(ptes[k]);
         }
+        if (pages == 1) /* the probe's touch of one page leaves its translation cached */
+            mmi_tlb_fill(m, page, mmi_top_for(m, p, page), ptes[0]);
     }
     return pages;
 }

@@ -24,15 +24,10 @@ mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu)
 
 mm_irql mm_irql_current(const mm_machine *m) { return m ? mmi_irql(m) : 0; }
 
-bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address)
+/* The slow half of mmi_irql_allows: the bug check. */
+bool mmi_irql_refuses(mm_machine *m, mm_irql max, mm_va address)
 {
     mm_irql irql = mmi_irql(m);
-    /* Below DISPATCH nothing stops a page fault; a routine callable at
-     * DISPATCH is nonpageable code, which runs at any IRQL (Windows has no
-     * entry check without Verifier: only a fault on non-resident data it
-     * touches stops it, and the access path raises that). */
-    if (irql <= max || irql < MM_DISPATCH_LEVEL || max >= MM_DISPATCH_LEVEL)
-        return true;
     mmi_bugcheck(m, MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, address, irql, 0, 0, MM_PFN_NONE, 0,
                  "%s may be called at IRQL <= %u but was called at IRQL %u; its pageable code faults",
                  m->op, max, irql);

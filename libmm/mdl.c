@@ -234,7 +234,7 @@ static void unpark(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
     make_rec(s, r, r->mdl);
 }
 
-struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
+struct mmi_mdl_rec *mmi_mdl_rec_lookup(mm_machine *m, mm_va mdl)
 {
     struct mmi_mdl_state *s = m->mdl;
     struct mmi_mdl_rec *r = find_rec(m, mdl);
@@ -276,7 +276,7 @@ uint32_t mmi_eprocess_owner(mm_machine *m, uint64_t eprocess)
 
 /* ---- the MDL's bytes, read and written as kernel accesses ---- */
 
-static mm_status kernel_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+mm_status mmi_mdl_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
 {
     bool write = kind == MM_ACCESS_WRITE;
     unsigned char *bytes = mmi_kernel_bytes(m, va, len, write);
@@ -293,7 +293,7 @@ static inline mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t
 {
     unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
     if (!bytes)
-        return kernel_access_slow(m, va, buf, len, kind);
+        return mmi_mdl_access_slow(m, va, buf, len, kind);
     if (kind == MM_ACCESS_WRITE)
         memcpy(bytes, buf, len);
     else
@@ -301,21 +301,11 @@ static inline mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t
     return MM_STATUS_SUCCESS;
 }
 
-mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
-{
-    return kernel_access(m, mdl, h, sizeof *h, MM_ACCESS_READ);
-}
-
 mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h)
 {
     if (!mmi_irql_allows(m, max_irql, mdl))
         return MM_STATUS_MACHINE_DEAD;
     return mmi_mdl_load(m, mdl, h);
-}
-
-mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
-{
-    return kernel_access(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
 }
 
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn)
@@ -676,7 +666,7 @@ static void charge_lock(mm_machine *m, struct mmi_mdl_rec *r, struct mm_process 
 
 void mmi_mdl_uncharge(mm_machine *m, struct mmi_mdl_rec *r, uint64_t eprocess, uint64_t pages)
 {
-    struct mm_process *owner = mmi_process_by_eprocess(m, eprocess);
+    struct mm_process *owner = eprocess ? mmi_process_by_eprocess(m, eprocess) : NULL;
     if (!owner)
         return;
     owner->locked_pages -= (int64_t)pages;
@@ -1221,8 +1211,8 @@ static mm_status unlock_checked(mm_machine *m, mm_va mdl)
         return MM_STATUS_MACHINE_DEAD;
     /* Locked-page tracking knows which process pages are locked. */
     struct mmi_mdl_rec *r = mmi_mdl_rec(m, mdl);
-    uint32_t owner = mmi_eprocess_owner(m, h.Process);
-    if (mmi_lock_tracking(m) && owner && !(r && r->locked)) {
+    uint32_t owner = mmi_lock_tracking(m) ? mmi_eprocess_owner(m, h.Process) : 0;
+    if (owner && !(r && r->locked)) {
         struct mm_process *p = mmi_process_by_id(m, owner);
         return mmi_bugcheck(m, MM_BUGCHECK_PROCESS_HAS_LOCKED_PAGES, 0x01, mdl, (uint64_t)p->locked_pages, 0,
                             MM_PFN_NONE, mdl,

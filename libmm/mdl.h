@@ -5,11 +5,14 @@
 #ifndef MMI_MDL_H
 #define MMI_MDL_H
 
+#include <string.h>
+
 #include "mm/mdl.h"
 #include "mm/pfn.h"
 
 #include "bugcheck.h"
 #include "hash.h"
+#include "machine.h"
 
 
 struct mmi_mdl_state;
@@ -100,16 +103,40 @@ mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count);
 mm_status mmi_mdl_pfns_read(mm_machine *m, mm_va mdl, uint64_t count, mm_pfn **out);
 /* Writes count entries starting at entry first. */
 mm_status mmi_mdl_pfns_write(mm_machine *m, mm_va mdl, uint64_t first, uint64_t count, const mm_pfn *pfns);
-mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h);
+/* An MDL's bytes read or written as a kernel access: inline when the page
+ * is the TLB's most recent, else through the simulated MMU. */
+mm_status mmi_mdl_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind);
+static inline mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, mdl, sizeof *h);
+    if (!bytes)
+        return mmi_mdl_access_slow(m, mdl, h, sizeof *h, MM_ACCESS_READ);
+    memcpy(h, bytes, sizeof *h);
+    return MM_STATUS_SUCCESS;
+}
 /* A DDI's first steps: its IRQL limit, then the MDL header. */
 mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h);
-mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h);
+static inline mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, mdl, sizeof *h);
+    if (!bytes)
+        return mmi_mdl_access_slow(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
+    memcpy(bytes, h, sizeof *h);
+    return MM_STATUS_SUCCESS;
+}
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);
 /* The first MDL record, in the order they were made (then r->made_next). */
 static inline struct mmi_mdl_rec *mmi_mdl_first(const struct mmi_mdl_state *s) { return s->made_first; }
-/* The record for an MDL address; created on first use (NULL: host OOM). */
-struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl);
+/* The record for an MDL address; created on first use (NULL: host OOM).
+ * A DDI sequence works on one MDL at a time: the record found last answers
+ * at once. */
+struct mmi_mdl_rec *mmi_mdl_rec_lookup(mm_machine *m, mm_va mdl);
+static inline struct mmi_mdl_rec *mmi_mdl_rec(mm_machine *m, mm_va mdl)
+{
+    struct mmi_mdl_rec *last = m->mdl->last;
+    return last && last->mdl == mdl ? last : mmi_mdl_rec_lookup(m, mdl);
+}
 /* A NOTE event naming a DDI call on an MDL (its !history): `what` is four
  * characters ("MAP ", "UNMP" …), the event's b the model's MDL id. */
 void mmi_mdl_note(mm_machine *m, mm_va mdl, uint32_t what);

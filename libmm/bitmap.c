@@ -75,22 +75,27 @@ static uint64_t word_mask(uint64_t w, uint64_t i, uint64_t count)
     return (hi - lo == 64 ? FULL : ((UINT64_C(1) << (hi - lo)) - 1)) << lo;
 }
 
-/* Sets or clears [i, i + count) a word at a time. */
-static void change_range(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
+/* Sets or clears the bits `mask` of word w (all clear / all set before). */
+static inline void change_word(struct mmi_bitmap *b, uint64_t w, uint64_t mask, bool on)
 {
-    if (i % 64 + count <= 64) { /* one word: most runs */
-        uint64_t w = i / 64, mask = (count == 64 ? FULL : (UINT64_C(1) << count) - 1) << (i % 64);
-        assert((b->words[w] & mask) == (on ? 0 : mask));
-        b->words[w] = on ? b->words[w] | mask : b->words[w] & ~mask;
-        note_word(b, w);
-        return;
-    }
-    for (uint64_t w = i / 64; w * 64 < i + count; w++) {
-        uint64_t mask = word_mask(w, i, count);
-        assert((b->words[w] & mask) == (on ? 0 : mask));
-        b->words[w] = on ? b->words[w] | mask : b->words[w] & ~mask;
-        note_word(b, w);
-    }
+    assert((b->words[w] & mask) == (on ? 0 : mask));
+    b->words[w] = on ? b->words[w] | mask : b->words[w] & ~mask;
+    note_word(b, w);
+}
+
+static void change_words(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
+{
+    for (uint64_t w = i / 64; w * 64 < i + count; w++)
+        change_word(b, w, word_mask(w, i, count), on);
+}
+
+/* Sets or clears [i, i + count) a word at a time; most runs lie in one. */
+static inline void change_range(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
+{
+    if (i % 64 + count <= 64)
+        change_word(b, i / 64, (count == 64 ? FULL : (UINT64_C(1) << count) - 1) << (i % 64), on);
+    else
+        change_words(b, i, count, on);
 }
 
 static void set_range(struct mmi_bitmap *b, uint64_t i, uint64_t count)
@@ -227,13 +232,9 @@ void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t i, uint64_t count)
 void mmi_bitmap_mark(struct mmi_bitmap *b, uint64_t i, bool on)
 {
     assert(i < b->size);
-    bool was = mmi_bitmap_test(b, i);
-    if (was == on)
-        return;
-    if (on)
-        b->words[i / 64] |= UINT64_C(1) << (i % 64);
-    else
-        b->words[i / 64] &= ~(UINT64_C(1) << (i % 64));
-    note_word(b, i / 64);
+    uint64_t bit = UINT64_C(1) << (i % 64);
+    if (!(b->words[i / 64] & bit) != on)
+        return; /* already so */
+    change_word(b, i / 64, bit, on);
     b->set = on ? b->set + 1 : b->set - 1;
 }

@@ -72,17 +72,12 @@ static bool payload_ready(mm_machine *m)
     return t->payload != NULL;
 }
 
-void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn table, uint64_t share)
+/* The run's slot in the ring, when it has one: its header event, whose a
+ * is the run's first payload word and whose reserved will say how many
+ * pages it holds. */
+static void open_slot(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn table, uint64_t share)
 {
     struct mmi_trace *t = &m->trace;
-    assert(!t->run);
-    t->run_kind = kind;
-    t->run_va = va;
-    t->run_table = table;
-    t->run_share = share;
-    t->run_pages = 0;
-    if (!t->on || !t->ring || m->cfg.trace_hook || !payload_ready(m))
-        return; /* nothing to record, or each event goes out as it happens */
     struct mmi_cpu *cpu = mmi_cpu(m);
     t->run = &t->ring[t->slots++ & t->mask];
     *t->run = (struct mm_trace_event){
@@ -99,6 +94,25 @@ void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn
     };
 }
 
+void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn table, uint64_t share)
+{
+    struct mmi_trace *t = &m->trace;
+    assert(!t->run);
+    if (t->payload && !m->cfg.trace_hook) { /* the usual case: a ring whose payload is ready */
+        open_slot(m, kind, va, table, share);
+        return;
+    }
+    /* Each event goes out as it happens (a hook, or no payload room), or
+     * nothing is recorded: mmi_trace_run_expand works from these. */
+    t->run_kind = kind;
+    t->run_va = va;
+    t->run_table = table;
+    t->run_share = share;
+    t->run_pages = 0;
+    if (t->on && t->ring && !m->cfg.trace_hook && payload_ready(m))
+        open_slot(m, kind, va, table, share);
+}
+
 void mmi_trace_run_end(mm_machine *m)
 {
     struct mmi_trace *t = &m->trace;
@@ -106,7 +120,7 @@ void mmi_trace_run_end(mm_machine *m)
         return;
     uint64_t pages = t->payload_count - t->run->a;
     t->run->reserved = (uint32_t)pages; /* the slot's page count */
-    t->count += pages * run_events_per_page(t->run_kind);
+    t->count += pages * run_events_per_page((enum mmi_run_kind)(t->run->type - MM_EV_COUNT));
     if (pages == 0)
         t->slots--; /* an empty run leaves no slot */
     t->run = NULL;

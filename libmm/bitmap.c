@@ -223,6 +223,8 @@ static uint64_t find_set(struct mmi_bitmap *b, uint64_t count, uint64_t align)
 
 void mmi_bitmap_clear(struct mmi_bitmap *b, uint64_t i, uint64_t count)
 {
+    if (!count)
+        return;
     change_range(b, i, count, false);
     b->set -= count;
     if (i < b->hint)
@@ -237,4 +239,6 @@ void mmi_bitmap_mark(struct mmi_bitmap *b, uint64_t i, bool on)
         return; /* already so */
     change_word(b, i / 64, bit, on);
     b->set = on ? b->set + 1 : b->set - 1;
+    if (!on && i < b->hint)
+        b->hint = i; /* no clear bit below the hint, whatever the bitmap is for */
 }

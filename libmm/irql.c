@@ -24,8 +24,8 @@ mm_status mm_cpu_set_current(mm_machine *m, uint32_t cpu)
 
 mm_irql mm_irql_current(const mm_machine *m) { return m ? mmi_irql(m) : 0; }
 
-/* The slow half of mmi_irql_allows: the bug check. */
-bool mmi_irql_refuses(mm_machine *m, mm_irql max, mm_va address)
+/* The slow half of mmi_irql_allows: the bug check; always false. */
+bool mmi_irql_too_high(mm_machine *m, mm_irql max, mm_va address)
 {
     mm_irql irql = mmi_irql(m);
     mmi_bugcheck(m, MM_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, address, irql, 0, 0, MM_PFN_NONE, 0,

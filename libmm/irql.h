@@ -10,7 +10,7 @@
  * at DISPATCH_LEVEL or above: IRQL_NOT_LESS_OR_EQUAL (P1 = address
  * argument). Routines callable at DISPATCH run at any IRQL. Returns false
  * when the machine bug-checked. */
-bool mmi_irql_refuses(mm_machine *m, mm_irql max, mm_va address);
+bool mmi_irql_too_high(mm_machine *m, mm_irql max, mm_va address);
 static inline bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address)
 {
     mm_irql irql = mmi_irql(m);
@@ -20,7 +20,7 @@ static inline bool mmi_irql_allows(mm_machine *m, mm_irql max, mm_va address)
      * touches stops it, and the access path raises that). */
     if (irql <= max || irql < MM_DISPATCH_LEVEL || max >= MM_DISPATCH_LEVEL)
         return true;
-    return mmi_irql_refuses(m, max, address);
+    return mmi_irql_too_high(m, max, address);
 }
 /* A pageable routine callable at IRQL <= APC_LEVEL (MmAllocateNonCachedMemory,
  * MmLockPagableDataSection …): under Verifier's DDI compliance checking the

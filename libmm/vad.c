@@ -3,9 +3,10 @@
  * and itself, and the largest such hole in its subtree, so the first free
  * range of a given size is found by one descent; a change walks up only as
  * far as heights or largest holes change, and a reservation after the
- * highest VAD (the common case) starts from it, not from the root. Nodes
- * are allocated one each, so a VAD pointer stays valid until that VAD is
- * removed. */
+ * highest VAD (the common case) starts from it, not from the root. The
+ * nodes are also threaded in address order (prev, next), so a neighbour
+ * is one load, not a walk up the tree. Nodes are allocated one each, so a
+ * VAD pointer stays valid until that VAD is removed. */
 #include "vad.h"
 
 #include <assert.h>
@@ -118,42 +119,14 @@ static void fix_up(struct mmi_vad_table *t, struct mmi_vad *n)
     }
 }
 
-static struct mmi_vad *leftmost(struct mmi_vad *n)
-{
-    while (n && n->left)
-        n = n->left;
-    return n;
-}
-
-static struct mmi_vad *predecessor(const struct mmi_vad *n)
-{
-    if (n->left) {
-        n = n->left;
-        while (n->right)
-            n = n->right;
-        return (struct mmi_vad *)n;
-    }
-    while (n->parent && n->parent->left == n)
-        n = n->parent;
-    return n->parent;
-}
-
-static struct mmi_vad *successor(const struct mmi_vad *n)
-{
-    if (n->right)
-        return leftmost(n->right);
-    while (n->parent && n->parent->right == n)
-        n = n->parent;
-    return n->parent;
-}
-
 /* A node's hole: after the VAD before it, or after the table's lowest address. */
 static void set_gap(const struct mmi_vad_table *t, struct mmi_vad *n)
 {
-    const struct mmi_vad *p = predecessor(n);
-    n->gap = hole(p ? p->end : t->lowest, n->start);
+    n->gap = hole(n->prev ? n->prev->end : t->lowest, n->start);
 }
 
+/* Hangs node as a leaf and threads it between its neighbours: a left child
+ * comes just before its parent, a right child just after. */
 static void link_leaf(struct mmi_vad_table *t, struct mmi_vad *node)
 {
     struct mmi_vad *parent = NULL, **at = &t->root;
@@ -167,6 +140,19 @@ static void link_leaf(struct mmi_vad_table *t, struct mmi_vad *node)
     }
     *at = node;
     node->parent = parent;
+    if (!parent) {
+        node->prev = node->next = NULL;
+    } else if (at == &parent->left) {
+        node->next = parent;
+        node->prev = parent->prev;
+    } else {
+        node->prev = parent;
+        node->next = parent->next;
+    }
+    if (node->prev)
+        node->prev->next = node;
+    if (node->next)
+        node->next->prev = node;
 }
 
 /* As MiLocateAddress: the hint first (faults and releases come in runs on
@@ -239,7 +225,7 @@ mm_va mmi_vad_find_free(const struct mmi_vad_table *t, uint64_t bytes)
 
 struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const struct mmi_vad *vad)
 {
-    assert(vad->start < vad->end && mmi_vad_range_free(t, vad->start, vad->end)); /* callers check */
+    assert(vad->start < vad->end);
     struct mmi_vad *node = mmi_alloc(m, sizeof *node);
     if (!node)
         return NULL;
@@ -247,12 +233,14 @@ struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const str
     node->left = node->right = node->parent = NULL;
     node->height = 1;
     link_leaf(t, node);
+    /* Callers check the range is free: it lies between its neighbours. */
+    assert((!node->prev || node->prev->end <= node->start) && (!node->next || node->end <= node->next->start));
     if (!t->last || node->start > t->last->start)
         t->last = node;
     set_gap(t, node);
     node->max_gap = node->gap;
     fix_up(t, node->parent);
-    struct mmi_vad *next = successor(node);
+    struct mmi_vad *next = node->next;
     if (next) { /* the hole before it now starts at the new VAD */
         next->gap = hole(node->end, next->start);
         fix_up(t, next);
@@ -290,7 +278,11 @@ static struct mmi_vad *unlink_node(struct mmi_vad_table *t, struct mmi_vad *vad,
 
 void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad)
 {
-    struct mmi_vad *prev = predecessor(vad), *next = successor(vad);
+    struct mmi_vad *prev = vad->prev, *next = vad->next;
+    if (prev)
+        prev->next = next;
+    if (next)
+        next->prev = prev;
     if (t->last == vad)
         t->last = prev;
     if (next) /* the hole before it now reaches back to the VAD before vad */
@@ -363,7 +355,8 @@ static int check_node(const struct mmi_vad_table *t, const struct mmi_vad *n, co
     if (hl < 0)
         return -1;
     if (n->start >= n->end || (*prev && (*prev)->end > n->start) ||
-        n->gap != hole(*prev ? (*prev)->end : t->lowest, n->start))
+        n->gap != hole(*prev ? (*prev)->end : t->lowest, n->start) || n->prev != *prev ||
+        (*prev && (*prev)->next != n))
         return -1;
     *prev = n;
     ++*count;
@@ -380,5 +373,6 @@ bool mmi_vad_check(const struct mmi_vad_table *t)
 {
     const struct mmi_vad *prev = NULL;
     size_t count = 0;
-    return check_node(t, t->root, NULL, &prev, &count) >= 0 && count == t->count && prev == t->last;
+    return check_node(t, t->root, NULL, &prev, &count) >= 0 && count == t->count && prev == t->last &&
+           (!prev || !prev->next);
 }

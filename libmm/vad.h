@@ -19,6 +19,7 @@ struct mmi_vad {
     uint64_t charge;           /* commit charged for a copy-on-write view */
     /* the tree (vad.c only) */
     struct mmi_vad *left, *right, *parent;
+    struct mmi_vad *prev, *next; /* the VADs before and after it, in address order */
     int height;
     uint64_t gap;              /* the 64 KiB-aligned hole between the VAD before and this one */
     uint64_t max_gap;          /* the largest gap in the subtree */

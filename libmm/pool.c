@@ -468,6 +468,11 @@ static void retire(mm_machine *m, struct mmi_pool *pool, struct mmi_pool_block *
         record_put(m, pool, c);
 }
 
+/* A record with every field clear: copied from here, a reset is a few
+ * vector stores where gcc makes a zeroing of this size a slow-starting
+ * `rep stos`. */
+static const struct mmi_pool_block blank_block;
+
 /* A new chunk of units at base, free or (with tag) the caller's. */
 static struct mmi_pool_block *new_chunk(mm_machine *m, struct mmi_pool *pool, mm_pool_type type, mm_va base,
                                         unsigned units, unsigned prev_units)
@@ -475,8 +480,14 @@ static struct mmi_pool_block *new_chunk(mm_machine *m, struct mmi_pool *pool, mm
     struct mmi_pool_block *c = record_new(m, pool);
     if (!c)
         return NULL;
-    *c = (struct mmi_pool_block){.block = base + UNIT, .base = base, .pages = 1, .type = type, .packed = true,
-                                 .units = (uint16_t)units, .prev_units = (uint16_t)prev_units};
+    *c = blank_block;
+    c->block = base + UNIT;
+    c->base = base;
+    c->pages = 1;
+    c->type = type;
+    c->packed = true;
+    c->units = (uint16_t)units;
+    c->prev_units = (uint16_t)prev_units;
     if (!put_block(m, pool, c)) {
         record_put(m, pool, c);
         return NULL;
@@ -649,10 +660,12 @@ static mm_status alloc_block(mm_machine *m, mm_pool_type type, uint64_t bytes, u
             return st;
         }
         uint64_t rounded = (bytes + UNIT - 1) & ~(uint64_t)(UNIT - 1);
-        *b = (struct mmi_pool_block){.block = special ? base + MM_PAGE_SIZE - rounded : small ? base + UNIT : base,
-                                     .base = base, .pages = pages,
-                                     .units = small && !special ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0,
-                                     .special = special};
+        *b = blank_block;
+        b->block = special ? base + MM_PAGE_SIZE - rounded : small ? base + UNIT : base;
+        b->base = base;
+        b->pages = pages;
+        b->units = small && !special ? (uint16_t)((bytes + UNIT + UNIT - 1) / UNIT) : 0;
+        b->special = special;
         if (!put_block(m, pool, b)) {
             release_pages(m, type, base, pages, special);
             record_put(m, pool, b);

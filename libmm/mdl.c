@@ -168,13 +168,13 @@ static void unlink_made(struct mmi_mdl_state *s, struct mmi_mdl_rec *r)
     r->made_prev = r->made_next = NULL;
 }
 
-/* A record made anew for an MDL: its old self's fields go, its place in
- * the hash stays. */
 /* A record with every field clear. Copied from here, a reset is a few
  * vector stores; gcc makes memset of this size a `rep stos`, whose start-up
  * alone was 5% of an MDL lifecycle (docs/benchmarks.md). */
 static const struct mmi_mdl_rec blank_rec;
 
+/* A record made anew for an MDL: its old self's fields go, its place in
+ * the hash stays. */
 static void make_rec(struct mmi_mdl_state *s, struct mmi_mdl_rec *r, mm_va mdl)
 {
     UT_hash_handle hh = r->hh;

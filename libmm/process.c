@@ -387,7 +387,7 @@ size_t mm_process_vads(mm_machine *m, mm_process *process, struct mm_vad_info *o
         return 0;
     const struct mmi_vad_table *t = &p->vads;
     size_t i = 0;
-    for (const struct mmi_vad *v = mmi_vad_first(t); v && i < max; v = mmi_vad_above(t, v->start), i++) {
+    for (const struct mmi_vad *v = mmi_vad_first(t); v && i < max; v = v->next, i++) {
         out[i] = (struct mm_vad_info){.start = v->start, .end = v->end, .protect = v->protect,
                                       .type = v->section || v->physical ? MM_MEM_MAPPED : MM_MEM_PRIVATE,
                                       .committed_all = v->committed_all, .physical = v->physical,

@@ -47,8 +47,9 @@ struct mmi_vad *mmi_vad_insert(mm_machine *m, struct mmi_vad_table *t, const str
 void mmi_vad_remove(mm_machine *m, struct mmi_vad_table *t, struct mmi_vad *vad);
 /* In address order: the lowest VAD, and the first that starts above va. */
 struct mmi_vad *mmi_vad_first(const struct mmi_vad_table *t);
-/* The tree's invariants: order, parent links, AVL balance and heights, each
- * node's hole and its subtree's largest, the highest VAD, the count. */
+/* The tree's invariants: order, parent links, the address-order threading
+ * (prev, next), AVL balance and heights, each node's hole and its subtree's
+ * largest, the highest VAD, the count. */
 bool mmi_vad_check(const struct mmi_vad_table *t);
 /* The depth of vad in the tree (the root is 0). */
 uint32_t mmi_vad_level(const struct mmi_vad_table *t, const struct mmi_vad *vad);

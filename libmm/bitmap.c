@@ -93,7 +93,7 @@ static void change_words(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool 
 static inline void change_range(struct mmi_bitmap *b, uint64_t i, uint64_t count, bool on)
 {
     if (i % 64 + count <= 64)
-        change_word(b, i / 64, (count == 64 ? FULL : (UINT64_C(1) << count) - 1) << (i % 64), on);
+        change_word(b, i / 64, word_mask(i / 64, i, count), on);
     else
         change_words(b, i, count, on);
 }

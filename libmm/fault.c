@@ -585,7 +585,8 @@ uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, m
         mm_va page = va + i * MM_PAGE_SIZE;
         if (!mmi_is_canonical(page) || mmi_is_user_va(m, page) != user_va)
             return i;
-        mm_pfn table = mmi_leaf_table(m, mmi_top_for(m, p, page), page);
+        mm_pfn top = mmi_top_for(m, p, page);
+        mm_pfn table = mmi_leaf_table(m, top, page);
         if (table == MM_PFN_NONE)
             return i;
         unsigned index = mmi_va_index(page, 3);
@@ -598,7 +599,7 @@ uint64_t mmi_resident_run(mm_machine *m, mm_va va, uint64_t pages, bool write, m
                 pfns[i] = mmi_pte_pfn(ptes[k]);
         }
         if (pages == 1) /* the probe's touch of one page leaves its translation cached */
-            mmi_tlb_fill(m, page, mmi_top_for(m, p, page), ptes[0]);
+            mmi_tlb_fill(m, page, top, ptes[0]);
     }
     return pages;
 }

@@ -293,19 +293,6 @@ mm_status mmi_mdl_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm
     return write ? mmi_access_for_driver(m, &req) : mmi_access(m, &req);
 }
 
-/* Inline, so that the copy of a header or a field has a constant size. */
-static inline mm_status kernel_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
-{
-    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
-    if (!bytes)
-        return mmi_mdl_access_slow(m, va, buf, len, kind);
-    if (kind == MM_ACCESS_WRITE)
-        memcpy(bytes, buf, len);
-    else
-        memcpy(buf, bytes, len);
-    return MM_STATUS_SUCCESS;
-}
-
 mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h)
 {
     if (!mmi_irql_allows(m, max_irql, mdl))
@@ -315,12 +302,12 @@ mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_md
 
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn)
 {
-    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, pfn, 8, MM_ACCESS_READ);
+    return mmi_mdl_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, pfn, 8, MM_ACCESS_READ);
 }
 
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn)
 {
-    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, &pfn, 8, MM_ACCESS_WRITE);
+    return mmi_mdl_access(m, MM_MDL_PFN_ARRAY(mdl) + index * 8, &pfn, 8, MM_ACCESS_WRITE);
 }
 
 mm_pfn *mmi_mdl_scratch(mm_machine *m, uint64_t count)
@@ -341,14 +328,14 @@ mm_status mmi_mdl_pfns_read(mm_machine *m, mm_va mdl, uint64_t count, mm_pfn **o
     if (!pfns)
         return MM_STATUS_INSUFFICIENT_RESOURCES;
     *out = pfns;
-    return count ? kernel_access(m, MM_MDL_PFN_ARRAY(mdl), pfns, count * 8, MM_ACCESS_READ) : MM_STATUS_SUCCESS;
+    return count ? mmi_mdl_access(m, MM_MDL_PFN_ARRAY(mdl), pfns, count * 8, MM_ACCESS_READ) : MM_STATUS_SUCCESS;
 }
 
 mm_status mmi_mdl_pfns_write(mm_machine *m, mm_va mdl, uint64_t first, uint64_t count, const mm_pfn *pfns)
 {
     if (!count)
         return MM_STATUS_SUCCESS;
-    return kernel_access(m, MM_MDL_PFN_ARRAY(mdl) + first * 8, (void *)(uintptr_t)pfns, count * 8,
+    return mmi_mdl_access(m, MM_MDL_PFN_ARRAY(mdl) + first * 8, (void *)(uintptr_t)pfns, count * 8,
                          MM_ACCESS_WRITE);
 }
 
@@ -498,16 +485,16 @@ static mm_status chain_on_irp(mm_machine *m, mm_va irp, mm_va mdl, bool secondar
 {
     mm_va head = irp + 8; /* IRP.MdlAddress */
     if (!secondary)
-        return kernel_access(m, head, &mdl, 8, MM_ACCESS_WRITE);
+        return mmi_mdl_access(m, head, &mdl, 8, MM_ACCESS_WRITE);
     /* Brent's cycle detection: `mark` moves to the link reached after 1, 2,
      * 4 … steps; a loop brings the walk back to it. */
     mm_va link = head, next = 0, mark = head;
     for (uint64_t steps = 0, power = 1;;) {
-        mm_status st = kernel_access(m, link, &next, 8, MM_ACCESS_READ);
+        mm_status st = mmi_mdl_access(m, link, &next, 8, MM_ACCESS_READ);
         if (!MM_SUCCESS(st))
             return st;
         if (next == 0)
-            return kernel_access(m, link, &mdl, 8, MM_ACCESS_WRITE);
+            return mmi_mdl_access(m, link, &mdl, 8, MM_ACCESS_WRITE);
         link = next; /* MDL.Next is at offset 0 */
         if (link == mark)
             return chain_loops(m, irp, link);
@@ -564,7 +551,7 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl, int *slot)
     if (s->lookaside_count == MMI_MDL_LOOKASIDE_DEPTH)
         return mmi_pool_release(m, mdl);
     mm_va next = s->lookaside_count ? s->lookaside[s->lookaside_count - 1] : 0;
-    st = kernel_access(m, mdl, &next, sizeof next, MM_ACCESS_WRITE);
+    st = mmi_mdl_access(m, mdl, &next, sizeof next, MM_ACCESS_WRITE);
     if (MM_SUCCESS(st)) {
         *slot = (int)s->lookaside_count;
         s->lookaside_rec[s->lookaside_count] = NULL;
@@ -578,7 +565,7 @@ static mm_status free_to_lookaside(mm_machine *m, mm_va mdl, int *slot)
 static mm_status free_mdl_memory(mm_machine *m, mm_va mdl)
 {
     uint16_t flags = 0;
-    mm_status st = kernel_access(m, mdl + offsetof(struct mm_mdl, MdlFlags), &flags, sizeof flags, MM_ACCESS_READ);
+    mm_status st = mmi_mdl_access(m, mdl + offsetof(struct mm_mdl, MdlFlags), &flags, sizeof flags, MM_ACCESS_READ);
     int slot = -1;
     if (MM_SUCCESS(st))
         st = (flags & MM_MDL_ALLOCATED_FIXED_SIZE) && lookaside_enabled(m) ? free_to_lookaside(m, mdl, &slot)
@@ -984,7 +971,7 @@ mm_status mm_probe_and_lock_process_pages(mm_machine *m, mm_va mdl, mm_process *
  * `segments`; the MDL's own address only gives the page count. */
 static mm_status segment(mm_machine *m, mm_va segments, uint64_t i, mm_va *va)
 {
-    return kernel_access(m, segments + i * 8, va, 8, MM_ACCESS_READ);
+    return mmi_mdl_access(m, segments + i * 8, va, 8, MM_ACCESS_READ);
 }
 
 static mm_status probe_segments(mm_machine *m, mm_va mdl, mm_va segments, uint64_t pages, mm_mode mode, bool write)
@@ -1246,9 +1233,9 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
     if (!MM_SUCCESS(live))
         return live;
     mm_va mdl = 0;
-    mm_status st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &mdl, 8, MM_ACCESS_READ);
+    mm_status st = mmi_mdl_access(m, irp + MM_IRP_MDL_ADDRESS, &mdl, 8, MM_ACCESS_READ);
     for (mm_va next; MM_SUCCESS(st) && mdl; mdl = next) {
-        st = kernel_access(m, mdl, &next, 8, MM_ACCESS_READ); /* MDL.Next */
+        st = mmi_mdl_access(m, mdl, &next, 8, MM_ACCESS_READ); /* MDL.Next */
         if (MM_SUCCESS(st)) {
             mmi_op_enter(m, "MmUnlockPages");
             st = unlock_checked(m, mdl);
@@ -1262,7 +1249,7 @@ mm_status mm_io_complete_request(mm_machine *m, mm_va irp)
     }
     if (!MM_SUCCESS(st))
         return st;
-    if (MM_SUCCESS(st = kernel_access(m, irp + MM_IRP_MDL_ADDRESS, &(mm_va){0}, 8, MM_ACCESS_WRITE)))
+    if (MM_SUCCESS(st = mmi_mdl_access(m, irp + MM_IRP_MDL_ADDRESS, &(mm_va){0}, 8, MM_ACCESS_WRITE)))
         st = mmi_irp_free(m, irp);
     return st;
 }

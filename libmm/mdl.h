@@ -104,25 +104,29 @@ mm_status mmi_mdl_pfns_read(mm_machine *m, mm_va mdl, uint64_t count, mm_pfn **o
 /* Writes count entries starting at entry first. */
 mm_status mmi_mdl_pfns_write(mm_machine *m, mm_va mdl, uint64_t first, uint64_t count, const mm_pfn *pfns);
 /* An MDL's bytes read or written as a kernel access: inline when the page
- * is the TLB's most recent, else through the simulated MMU. */
+ * is the TLB's most recent (so the copy of a header or a field has a
+ * constant size), else through the simulated MMU. */
 mm_status mmi_mdl_access_slow(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind);
+static inline mm_status mmi_mdl_access(mm_machine *m, mm_va va, void *buf, size_t len, mm_access kind)
+{
+    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, va, len);
+    if (!bytes)
+        return mmi_mdl_access_slow(m, va, buf, len, kind);
+    if (kind == MM_ACCESS_WRITE)
+        memcpy(bytes, buf, len);
+    else
+        memcpy(buf, bytes, len);
+    return MM_STATUS_SUCCESS;
+}
 static inline mm_status mmi_mdl_load(mm_machine *m, mm_va mdl, struct mm_mdl *h)
 {
-    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, mdl, sizeof *h);
-    if (!bytes)
-        return mmi_mdl_access_slow(m, mdl, h, sizeof *h, MM_ACCESS_READ);
-    memcpy(h, bytes, sizeof *h);
-    return MM_STATUS_SUCCESS;
+    return mmi_mdl_access(m, mdl, h, sizeof *h, MM_ACCESS_READ);
 }
 /* A DDI's first steps: its IRQL limit, then the MDL header. */
 mm_status mmi_mdl_begin(mm_machine *m, mm_va mdl, mm_irql max_irql, struct mm_mdl *h);
 static inline mm_status mmi_mdl_store(mm_machine *m, mm_va mdl, const struct mm_mdl *h)
 {
-    unsigned char *bytes = mmi_tlb_recent_bytes(&m->tlb, mdl, sizeof *h);
-    if (!bytes)
-        return mmi_mdl_access_slow(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
-    memcpy(bytes, h, sizeof *h);
-    return MM_STATUS_SUCCESS;
+    return mmi_mdl_access(m, mdl, (void *)(uintptr_t)h, sizeof *h, MM_ACCESS_WRITE);
 }
 mm_status mmi_mdl_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn *pfn);
 mm_status mmi_mdl_set_pfn(mm_machine *m, mm_va mdl, uint64_t index, mm_pfn pfn);

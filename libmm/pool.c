@@ -340,11 +340,6 @@ static void release_pages(mm_machine *m, mm_pool_type type, mm_va base, uint64_t
 
 static void write_bytes(mm_machine *m, mm_va va, const void *bytes, uint64_t length)
 {
-    void *to = mmi_kernel_bytes(m, va, length, true);
-    if (to) { /* a writable translation the TLB holds */
-        memcpy(to, bytes, length);
-        return;
-    }
     struct mm_access_request req = {.va = va, .buffer = (void *)bytes, .length = length, .kind = MM_ACCESS_WRITE};
     mmi_access(m, &req);
 }

@@ -98,7 +98,7 @@ void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn
 {
     struct mmi_trace *t = &m->trace;
     assert(!t->run);
-    if (t->payload && !m->cfg.trace_hook) { /* the usual case: a ring whose payload is ready */
+    if (t->ring && !m->cfg.trace_hook && payload_ready(m)) {
         open_slot(m, kind, va, table, share);
         return;
     }
@@ -109,8 +109,6 @@ void mmi_trace_run_begin(mm_machine *m, enum mmi_run_kind kind, mm_va va, mm_pfn
     t->run_table = table;
     t->run_share = share;
     t->run_pages = 0;
-    if (t->on && t->ring && !m->cfg.trace_hook && payload_ready(m))
-        open_slot(m, kind, va, table, share);
 }
 
 void mmi_trace_run_end(mm_machine *m)
